@@ -1,0 +1,55 @@
+# townsquare: `make demo` and `make test` each set up .venv on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+CONSTRAINTS := -c constraints.txt
+SRC := pyproject.toml constraints.txt
+
+.PHONY: demo test test-all reproduce bench lint format install install-dev clean
+
+# ---------------------------------------------------------------- environment
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# stamps re-install only when pyproject.toml or constraints.txt change
+$(VENV)/.stamp-base: $(BIN)/python $(SRC)
+	$(PIP) install --quiet $(CONSTRAINTS) -e .
+	@touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+	$(PIP) install --quiet $(CONSTRAINTS) -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.stamp-base
+install-dev: $(VENV)/.stamp-dev
+
+# ---------------------------------------------------------------- the two commands
+demo: $(VENV)/.stamp-base
+	$(BIN)/townsquare run default
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -n 2
+
+# ---------------------------------------------------------------- the rest
+test-all: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -n 2 -m ""
+
+reproduce: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -m slow -v
+
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python benchmarks/bench_world.py
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(VENV)/.stamp-dev
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

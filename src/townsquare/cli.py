@@ -1,0 +1,211 @@
+"""The `townsquare` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from . import __version__
+from .errors import UserError
+
+app = typer.Typer(
+    name="townsquare",
+    help="A fast, deterministic social-media simulator whose agents learn.\n\n"
+    "Run a scenario with `townsquare run default`; every run writes a directory with "
+    "config.yaml, summary.json, metrics.parquet and events.duckdb.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool):
+    if value:
+        console.print(f"townsquare {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
+    pass
+
+
+def _default_out(name: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-s{seed}-{stamp}"
+
+
+@app.command()
+def run(
+    scenario: Annotated[str | None, typer.Argument(
+        help="Scenario YAML file, or the name of a built-in scenario (see `townsquare scenarios`).",
+        show_default=False)] = None,
+    steps: Annotated[int | None, typer.Option("--steps", "-n", min=0,
+        help="Number of steps (overrides the scenario's `steps`).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", min=0,
+        help="Random seed (overrides the scenario's `seed`).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+        help="Run directory to write [default: runs/NAME-sSEED-TIMESTAMP].")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set",
+        help="Override any scenario key by its dotted path, e.g. --set feed.k=30 "
+             "--set roles.socialbot.fraction=0.1 (repeatable; values are YAML).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume",
+        help="Continue an interrupted run directory to the same result as an "
+             "uninterrupted run (with --steps: extend it).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+        help="Replace --out if it already holds a run.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+):
+    """Run a scenario and write a run directory.
+
+    The first Ctrl-C finishes the current step, saves everything and stops; the run
+    directory is then marked complete: false and `townsquare run --resume DIR` continues it.
+    """
+    from .config import load_scenario
+    from .runner import Run, RunInterrupted
+
+    try:
+        if resume is not None:
+            if scenario is not None or seed is not None or set_:
+                raise UserError("--resume takes the scenario from the run directory; "
+                                "drop SCENARIO, --seed and --set")
+            sim = Run.resume(resume, steps=steps)
+        else:
+            if scenario is None:
+                raise UserError("missing SCENARIO (a YAML file or a built-in name such as 'default')")
+            overrides = list(set_ or [])
+            if steps is not None:
+                overrides.append(f"steps={steps}")
+            if seed is not None:
+                overrides.append(f"seed={seed}")
+            sc = load_scenario(scenario, overrides)
+            target = out if out is not None else _default_out(sc.name, sc.seed)
+            if not quiet:
+                console.print(f"building [bold]{sc.name}[/]: {sc.users:,} users, seed {sc.seed}")
+            sim = Run.start(sc, target, overwrite=overwrite)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+    done_before = sim.world.t
+    total = sim.scenario.steps
+    try:
+        if quiet:
+            summary = sim.execute()
+        else:
+            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=console, transient=False) as progress:
+                task = progress.add_task("steps", total=total, completed=done_before, stats="")
+
+                def on_step(row: dict) -> None:
+                    progress.update(task, advance=1, stats=(
+                        f"active {row['active_users']:,} · posts {row['posts']:,} · "
+                        f"likes {row['likes']:,} · opinion σ {row['opinion_std']:.3f}"))
+
+                summary = sim.execute(on_step=on_step)
+    except RunInterrupted as exc:
+        err_console.print(
+            f"interrupted after step {exc.step}; saved to {exc.store.root}\n"
+            f"resume with: townsquare run --resume {exc.store.root}")
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        err_console.print(f"stopped; {sim.store.root} holds the run up to its last flush "
+                          f"(step {sim._checkpoint_step}). Resume with: "
+                          f"townsquare run --resume {sim.store.root}")
+        raise typer.Exit(130) from None
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+
+    if not quiet:
+        _print_summary(summary)
+    console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title=f"{summary['name']} · seed {summary['seed']}", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("users", "steps", "posts", "replies", "reposts", "likes", "follows",
+                "unfollows", "suspensions", "follow_edges"):
+        table.add_row(key, f"{summary[key]:,}")
+    table.add_row("wall time", f"{summary['wall_s']:.1f} s")
+    table.add_row("complete", str(summary["complete"]).lower())
+    console.print(table)
+
+
+@app.command()
+def scenarios():
+    """List the built-in scenarios (usable by name in `townsquare run`)."""
+    from .config import builtin_scenarios, read_yaml
+
+    table = Table(show_header=True)
+    table.add_column("name")
+    table.add_column("users", justify="right")
+    table.add_column("steps", justify="right")
+    table.add_column("file")
+    for name, path in builtin_scenarios().items():
+        data = read_yaml(path)
+        table.add_row(name, f"{data.get('users', '')}", f"{data.get('steps', '')}", str(path))
+    console.print(table)
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
+):
+    """Print a run directory's summary and the tables in its events database."""
+    from .store import RunStore
+
+    store = RunStore(run_dir)
+    if not store.summary.exists():
+        raise _fail(f"{run_dir}: not a run directory (no summary.json)")
+    _print_summary(store.read_summary())
+    rows = store.read_metrics()
+    if rows:
+        last = rows[-1]
+        console.print(f"last step {last['step']}: opinion mean {last['opinion_mean']:.3f}, "
+                      f"std {last['opinion_std']:.3f}, bimodality {last['bimodality']:.3f}")
+    if store.events.exists():
+        import duckdb
+
+        with duckdb.connect(str(store.events), read_only=True) as con:
+            for (name,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                       "ORDER BY table_name").fetchall():
+                count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                console.print(f"events.duckdb · {name}: {count:,} rows")
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:  # errors raised outside a command body
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

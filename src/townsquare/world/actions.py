@@ -1,0 +1,99 @@
+"""The platform's vocabulary between the World and policies: batches of observations and
+actions for the users of one role, and the `Policy` protocol that maps one to the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .population import Role
+
+
+@dataclass
+class Observations:
+    """What a batch of active users of one role sees this step.
+
+    Row i belongs to user ``users[i]``; feed columns are ranked best first and padded with
+    post id -1 (author -1, stance 0, followed False) when the feed is short.
+    """
+
+    step: int
+    role: Role
+    users: np.ndarray  # int64 (n,)
+    opinion: np.ndarray  # float (n, topics): the users' own opinions
+    followers: np.ndarray  # int (n,)
+    followees: np.ndarray  # int (n,)
+    feed: np.ndarray  # int64 (n, k) post ids
+    feed_author: np.ndarray  # int64 (n, k)
+    feed_stance: np.ndarray  # float (n, k)
+    feed_topic: np.ndarray  # int (n, k)
+    feed_likes: np.ndarray  # int (n, k)
+    feed_followed: np.ndarray  # bool (n, k): the user already follows the item's author
+    n_users: int
+    topics: int
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+    @property
+    def shown(self) -> np.ndarray:
+        """bool (n, k): which feed slots hold a post."""
+        return self.feed >= 0
+
+
+@dataclass
+class Actions:
+    """What a batch of users does. Each row answers the same row of `Observations`.
+
+    ``like``/``repost``/``reply`` select feed slots; actions on empty slots are ignored.
+    ``follow``/``unfollow`` hold user ids, -1 for none.
+    """
+
+    post: np.ndarray  # bool (n,)
+    post_stance: np.ndarray  # float (n,) in [-1, 1]
+    post_topic: np.ndarray  # int (n,)
+    like: np.ndarray  # bool (n, k)
+    repost: np.ndarray  # bool (n, k)
+    reply: np.ndarray  # bool (n, k)
+    reply_stance: np.ndarray  # float (n, k)
+    follow: np.ndarray  # int64 (n, f)
+    unfollow: np.ndarray  # int64 (n, g)
+
+    @classmethod
+    def nothing(cls, n: int, k: int) -> Actions:
+        return cls(
+            post=np.zeros(n, bool), post_stance=np.zeros(n), post_topic=np.zeros(n, np.int64),
+            like=np.zeros((n, k), bool), repost=np.zeros((n, k), bool),
+            reply=np.zeros((n, k), bool), reply_stance=np.zeros((n, k)),
+            follow=np.full((n, 0), -1, np.int64), unfollow=np.full((n, 0), -1, np.int64),
+        )
+
+    def check(self, n: int, k: int, topics: int) -> None:
+        """Raise ValueError if shapes or ranges do not fit a batch of n users with k slots."""
+        for name in ("post", "post_stance", "post_topic"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"Actions.{name} must have shape ({n},)")
+        for name in ("like", "repost", "reply", "reply_stance"):
+            if getattr(self, name).shape != (n, k):
+                raise ValueError(f"Actions.{name} must have shape ({n}, {k})")
+        for name in ("follow", "unfollow"):
+            arr = getattr(self, name)
+            if arr.ndim != 2 or arr.shape[0] != n:
+                raise ValueError(f"Actions.{name} must have shape ({n}, f)")
+        if self.post.any():
+            topics_used = self.post_topic[self.post]
+            if topics_used.min() < 0 or topics_used.max() >= topics:
+                raise ValueError(f"Actions.post_topic must lie in [0, {topics})")
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Maps a batch of observations of one role to a batch of actions.
+
+    ``rng`` is the role's own random stream, owned and checkpointed by the World, so a
+    stochastic policy stays reproducible across ``--resume``.
+    """
+
+    def act(self, obs: Observations, rng: np.random.Generator) -> Actions: ...

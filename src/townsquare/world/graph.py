@@ -1,0 +1,268 @@
+"""Directed follow graph with fast follow and unfollow.
+
+Edge ``u -> v`` means *u follows v*: v's posts reach u's timeline, and v's follower
+count is its in-degree.
+
+Each user's followees live in one block of a shared int32 pool, with slack capacity.
+Following appends into the block; when a block is full it is moved to the end of the
+pool with twice the capacity (amortised O(1), never a full rebuild per step), and the
+pool is compacted only when relocated blocks have left it mostly holes. Unfollowing
+swaps the removed followee with the last one. Follower (in-edge) lists are not kept
+incrementally, because removing a follower of a celebrity would scan millions of entries;
+the rare readers who need them get a CSR transpose, cached until the graph changes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_MIN_CAP = 4
+
+
+@numba.njit(cache=True)
+def _follow_kernel(offset, cap, out_deg, in_deg, pool, pool_end, src, dst, applied, start):
+    for i in range(start, src.shape[0]):
+        u = src[i]
+        v = dst[i]
+        applied[i] = False
+        if u == v or u < 0 or v < 0:
+            continue
+        o = offset[u]
+        d = out_deg[u]
+        present = False
+        for j in range(o, o + d):
+            if pool[j] == v:
+                present = True
+                break
+        if present:
+            continue
+        if d == cap[u]:
+            new_cap = max(_MIN_CAP, 2 * cap[u])
+            if pool_end + new_cap > pool.shape[0]:
+                return i, pool_end  # caller grows the pool and resumes at i
+            for j in range(d):
+                pool[pool_end + j] = pool[o + j]
+            offset[u] = pool_end
+            cap[u] = new_cap
+            pool_end += new_cap
+            o = pool_end - new_cap
+        pool[o + d] = v
+        out_deg[u] = d + 1
+        in_deg[v] += 1
+        applied[i] = True
+    return src.shape[0], pool_end
+
+
+@numba.njit(cache=True)
+def _unfollow_kernel(offset, out_deg, in_deg, pool, src, dst, applied):
+    for i in range(src.shape[0]):
+        u = src[i]
+        v = dst[i]
+        applied[i] = False
+        if u < 0 or v < 0:
+            continue
+        o = offset[u]
+        d = out_deg[u]
+        for j in range(o, o + d):
+            if pool[j] == v:
+                pool[j] = pool[o + d - 1]
+                out_deg[u] = d - 1
+                in_deg[v] -= 1
+                applied[i] = True
+                break
+
+
+@numba.njit(cache=True)
+def _has_edge_kernel(offset, out_deg, pool, src, dst, out):
+    for i in range(src.shape[0]):
+        u = src[i]
+        v = dst[i]
+        out[i] = False
+        if u < 0 or v < 0:
+            continue
+        o = offset[u]
+        for j in range(o, o + out_deg[u]):
+            if pool[j] == v:
+                out[i] = True
+                break
+
+
+@numba.njit(cache=True)
+def _gather_edges(offset, out_deg, pool, src_out, dst_out):
+    k = 0
+    for u in range(offset.shape[0]):
+        o = offset[u]
+        for j in range(o, o + out_deg[u]):
+            src_out[k] = u
+            dst_out[k] = pool[j]
+            k += 1
+
+
+@numba.njit(cache=True)
+def _compact_kernel(offset, cap, out_deg, pool, new_pool):
+    pos = 0
+    for u in range(offset.shape[0]):
+        o = offset[u]
+        d = out_deg[u]
+        for j in range(d):
+            new_pool[pos + j] = pool[o + j]
+        offset[u] = pos
+        pos += cap[u]
+    return pos
+
+
+def _slack_capacity(deg: np.ndarray) -> np.ndarray:
+    return np.maximum(_MIN_CAP, deg + (deg >> 2) + 2).astype(np.int32)
+
+
+class FollowGraph:
+    """Who follows whom, for ``n`` users."""
+
+    def __init__(self, n: int, src: np.ndarray | None = None, dst: np.ndarray | None = None):
+        if n < 0:
+            raise ValueError("a graph needs a non-negative number of users")
+        self.n = int(n)
+        src = np.zeros(0, np.int64) if src is None else np.asarray(src, np.int64)
+        dst = np.zeros(0, np.int64) if dst is None else np.asarray(dst, np.int64)
+        if src.shape != dst.shape:
+            raise ValueError("src and dst must have the same length")
+        if src.size and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
+            raise ValueError(f"edge endpoints must lie in [0, {n})")
+        keep = src != dst
+        keys = np.unique(src[keep] * n + dst[keep])  # sorted: by follower, then followee
+        s = (keys // n).astype(np.int64) if n else keys
+        d = (keys % n).astype(np.int32) if n else keys.astype(np.int32)
+        self.out_deg = np.bincount(s, minlength=n).astype(np.int32)
+        self.in_deg = np.bincount(d, minlength=n).astype(np.int32)
+        self.cap = _slack_capacity(self.out_deg)
+        self.offset = np.zeros(n, np.int64)
+        if n:
+            np.cumsum(self.cap[:-1], out=self.offset[1:])
+        self.pool_end = int(self.cap.sum())
+        self.pool = np.full(max(self.pool_end * 5 // 4, 16), -1, np.int32)
+        row_start = np.zeros(n + 1, np.int64)
+        np.cumsum(self.out_deg, out=row_start[1:])
+        if keys.size:
+            position = self.offset[s] + (np.arange(keys.size) - row_start[s])
+            self.pool[position] = d
+        self.version = 0
+        self._followers_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def edge_count(self) -> int:
+        return int(self.out_deg.sum(dtype=np.int64))
+
+    @property
+    def follower_count(self) -> np.ndarray:
+        return self.in_deg
+
+    @property
+    def followee_count(self) -> np.ndarray:
+        return self.out_deg
+
+    def followees(self, user: int) -> np.ndarray:
+        o = self.offset[user]
+        return self.pool[o : o + self.out_deg[user]].copy()
+
+    def follows(self, src, dst) -> np.ndarray:
+        """Whether each ``src[i]`` follows ``dst[i]`` (vectorised; -1 entries give False)."""
+        src = np.ascontiguousarray(src, np.int64).ravel()
+        dst = np.ascontiguousarray(dst, np.int64).ravel()
+        out = np.zeros(src.shape[0], np.bool_)
+        _has_edge_kernel(self.offset, self.out_deg, self.pool, src, dst, out)
+        return out
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """All edges as (follower, followee) arrays, grouped by follower."""
+        m = self.edge_count
+        src = np.empty(m, np.int64)
+        dst = np.empty(m, np.int64)
+        _gather_edges(self.offset, self.out_deg, self.pool, src, dst)
+        return src, dst
+
+    def followers_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, followers): ``followers[indptr[v]:indptr[v+1]]`` follow v."""
+        if self._followers_cache is None or self._followers_cache[0] != self.version:
+            src, dst = self.edges()
+            order = np.argsort(dst, kind="stable")
+            indptr = np.zeros(self.n + 1, np.int64)
+            np.cumsum(np.bincount(dst, minlength=self.n), out=indptr[1:])
+            self._followers_cache = (self.version, indptr, src[order])
+        return self._followers_cache[1], self._followers_cache[2]
+
+    # ----------------------------------------------------------------- updates
+    def follow(self, src, dst) -> np.ndarray:
+        """Add edges ``src[i] -> dst[i]`` in order; returns which were new."""
+        src = np.ascontiguousarray(src, np.int64).ravel()
+        dst = np.ascontiguousarray(dst, np.int64).ravel()
+        self._check_ids(src, dst)
+        applied = np.zeros(src.shape[0], np.bool_)
+        start = 0
+        while True:
+            start, self.pool_end = _follow_kernel(
+                self.offset, self.cap, self.out_deg, self.in_deg, self.pool,
+                self.pool_end, src, dst, applied, start,
+            )
+            if start >= src.shape[0]:
+                break
+            self._make_room()
+        self.version += 1
+        return applied
+
+    def unfollow(self, src, dst) -> np.ndarray:
+        """Remove edges ``src[i] -> dst[i]`` in order; returns which existed."""
+        src = np.ascontiguousarray(src, np.int64).ravel()
+        dst = np.ascontiguousarray(dst, np.int64).ravel()
+        self._check_ids(src, dst)
+        applied = np.zeros(src.shape[0], np.bool_)
+        _unfollow_kernel(self.offset, self.out_deg, self.in_deg, self.pool, src, dst, applied)
+        self.version += 1
+        return applied
+
+    def _check_ids(self, src: np.ndarray, dst: np.ndarray) -> None:
+        if src.shape != dst.shape:
+            raise ValueError("src and dst must have the same length")
+        if src.size and (src.max() >= self.n or dst.max() >= self.n):
+            raise ValueError(f"user ids must be below {self.n}")
+
+    def _make_room(self) -> None:
+        live = int(self.cap.sum())
+        if self.pool_end > 2 * live:
+            # Mostly holes left by relocated blocks: compact in place of growing.
+            new_pool = np.full(max(live * 3 // 2, 16), -1, np.int32)
+            self.pool_end = int(_compact_kernel(self.offset, self.cap, self.out_deg, self.pool, new_pool))
+            self.pool = new_pool
+        else:
+            grown = np.full(max(self.pool.shape[0] * 2, 16), -1, np.int32)
+            grown[: self.pool_end] = self.pool[: self.pool_end]
+            self.pool = grown
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "n": np.array(self.n),
+            "offset": self.offset,
+            "cap": self.cap,
+            "out_deg": self.out_deg,
+            "in_deg": self.in_deg,
+            "pool": self.pool[: self.pool_end],
+            "pool_size": np.array(self.pool.shape[0]),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> FollowGraph:
+        g = cls.__new__(cls)
+        g.n = int(state["n"])
+        g.offset = np.array(state["offset"], np.int64)
+        g.cap = np.array(state["cap"], np.int32)
+        g.out_deg = np.array(state["out_deg"], np.int32)
+        g.in_deg = np.array(state["in_deg"], np.int32)
+        used = np.asarray(state["pool"], np.int32)
+        g.pool_end = int(used.shape[0])
+        g.pool = np.full(int(state["pool_size"]), -1, np.int32)
+        g.pool[: g.pool_end] = used
+        g.version = 0
+        g._followers_cache = None
+        return g

@@ -1,0 +1,325 @@
+"""The World: platform state and the step pipeline.
+
+One step: activate users -> build feeds -> ask each role's policy for actions (one batch
+per role) -> apply posts, replies, reposts, likes, follows, unfollows -> detector check ->
+opinion update -> record. The World knows nothing about learning libraries; it only
+calls the `Policy` objects it was given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .actions import Actions, Observations, Policy
+from .feed import Recommender
+from .graph import FollowGraph
+from .moderation import ActivityDetector
+from .opinion import bounded_confidence
+from .population import Population, Role
+from .posts import PostKind, PostStore
+
+RNG_STREAMS = ("activation", "citizen", "influencer", "candidate", "socialbot", "moderation")
+PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
+
+
+@dataclass
+class StepEvents:
+    """Everything that happened in one step, as columns, for the recorder."""
+
+    step: int
+    post_id: np.ndarray
+    post_author: np.ndarray
+    post_kind: np.ndarray
+    post_parent: np.ndarray
+    post_stance: np.ndarray
+    post_topic: np.ndarray
+    like_user: np.ndarray
+    like_post: np.ndarray
+    follow_src: np.ndarray
+    follow_dst: np.ndarray
+    follow_action: np.ndarray  # +1 follow, -1 unfollow
+    suspended: np.ndarray
+    metrics: dict[str, float | int] = field(default_factory=dict)
+
+
+def bimodality_coefficient(x: np.ndarray) -> float:
+    """Sarle's bimodality coefficient (REALISM: > 5/9 suggests two camps); NaN if n < 4
+    or the values are all equal."""
+    n = x.shape[0]
+    if n < 4:
+        return float("nan")
+    d = x - x.mean()
+    m2 = np.mean(d * d)
+    if m2 <= 1e-24:
+        return float("nan")
+    g = np.mean(d**3) / m2**1.5
+    k = np.mean(d**4) / m2**2 - 3.0
+    # bias-corrected sample skewness and excess kurtosis
+    G = g * np.sqrt(n * (n - 1)) / (n - 2)
+    K = ((n + 1) * k + 6) * (n - 1) / ((n - 2) * (n - 3))
+    return float((G * G + 1) / (K + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
+class World:
+    """A platform with its users, follow graph, posts, feed recommender and detector."""
+
+    def __init__(
+        self,
+        population: Population,
+        graph: FollowGraph,
+        recommender: Recommender,
+        detector: ActivityDetector,
+        policies: Mapping[Role, Policy],
+        seed: int | np.random.SeedSequence,
+        opinion_epsilon: float = 0.4,
+        opinion_mu: float = 0.1,
+    ):
+        if graph.n != population.n:
+            raise ValueError(f"graph has {graph.n} users but population has {population.n}")
+        for role in Role:
+            if population.ids_of(role).size and role not in policies:
+                raise ValueError(f"no policy given for role {role.label!r}")
+        self.population = population
+        self.graph = graph
+        self.posts = PostStore(capacity=max(1024, population.n // 4))
+        self.recommender = recommender
+        self.detector = detector
+        self.policies = dict(policies)
+        self.opinion_epsilon = float(opinion_epsilon)
+        self.opinion_mu = float(opinion_mu)
+        seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.rngs = {
+            name: np.random.Generator(np.random.PCG64(s))
+            for name, s in zip(RNG_STREAMS, seq.spawn(len(RNG_STREAMS)), strict=True)
+        }
+        self.t = 0
+        self.cursor = np.full(population.n, -1, np.int64)  # last post id each user was shown
+        self.phase_seconds = dict.fromkeys(PHASES, 0.0)
+        self._opinion_group = population.ids_of(Role.CITIZEN)
+        if self._opinion_group.size == 0:
+            self._opinion_group = np.arange(population.n)
+
+    @property
+    def n(self) -> int:
+        return self.population.n
+
+    # ------------------------------------------------------------------ step
+    def step(self) -> StepEvents:
+        pop, graph, posts = self.population, self.graph, self.posts
+        t = self.t
+        k = self.recommender.k
+        clock = time.perf_counter()
+
+        # 1. who opens the app this step
+        draw = self.rngs["activation"].random(self.n)
+        active = np.flatnonzero((draw < pop.activity) & ~pop.suspended)
+        clock = self._lap("activate", clock)
+
+        # 2. feeds; the read cursor makes every post reach a user at most once
+        feed = self.recommender.feed_for(active, graph, posts, pop.opinion, pop.suspended,
+                                         self.cursor, t)
+        if len(posts):
+            self.cursor[active] = len(posts) - 1
+        shown = feed >= 0
+        shown_ids = feed[shown]
+        posts.count("views", shown_ids)
+        safe = np.where(shown, feed, 0)
+        feed_author = np.where(shown, posts.author[safe] if len(posts) else 0, -1).astype(np.int64)
+        feed_stance = np.where(shown, posts.stance[safe] if len(posts) else 0.0, 0.0)
+        feed_topic = np.where(shown, posts.topic[safe] if len(posts) else 0, 0).astype(np.int64)
+        feed_likes = np.where(shown, posts.likes[safe] if len(posts) else 0, 0)
+        readers = np.broadcast_to(active[:, None], feed.shape)
+        feed_followed = np.zeros(feed.shape, bool)
+        feed_followed[shown] = graph.follows(readers[shown], feed_author[shown])
+        clock = self._lap("feed", clock)
+
+        # 3. one batch per role
+        role_of_active = pop.role[active]
+        batches: list[tuple[np.ndarray, Actions]] = []
+        for role in Role:
+            rows = np.flatnonzero(role_of_active == role)
+            if rows.size == 0:
+                continue
+            obs = Observations(
+                step=t, role=role, users=active[rows], opinion=pop.opinion[active[rows]],
+                followers=graph.in_deg[active[rows]], followees=graph.out_deg[active[rows]],
+                feed=feed[rows], feed_author=feed_author[rows], feed_stance=feed_stance[rows],
+                feed_topic=feed_topic[rows], feed_likes=feed_likes[rows],
+                feed_followed=feed_followed[rows], n_users=self.n, topics=pop.topics,
+            )
+            acts = self.policies[role].act(obs, self.rngs[role.label])
+            acts.check(rows.size, k, pop.topics)
+            batches.append((rows, acts))
+        clock = self._lap("act", clock)
+
+        # 4. apply, in role order (deterministic)
+        events = self._apply(t, active, feed, feed_topic, feed_stance, batches)
+        clock = self._lap("apply", clock)
+
+        # 5. moderation: count visible actions per user, then the detector's check
+        touched = np.concatenate([events.post_author, events.follow_src[events.follow_action > 0]])
+        per_user = np.bincount(touched, minlength=self.n).astype(np.float64)
+        self.detector.observe(per_user)
+        events.suspended = self.detector.check(t, pop.suspended)
+        clock = self._lap("moderate", clock)
+
+        # 6. opinions move toward what users read
+        bounded_confidence(pop.opinion, active, feed_stance, feed_topic, shown,
+                           pop.susceptibility, self.opinion_epsilon, self.opinion_mu)
+        clock = self._lap("opinion", clock)
+
+        # 7. record
+        posts.end_step()
+        events.metrics = self._metrics(t, active, events)
+        self.t += 1
+        self._lap("record", clock)
+        return events
+
+    def _lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phase_seconds[phase] += now - since
+        return now
+
+    def _apply(self, t, active, feed, feed_topic, feed_stance, batches) -> StepEvents:
+        posts, graph = self.posts, self.graph
+        if batches:
+            rows = np.concatenate([r for r, _ in batches])
+            cat = {
+                name: np.concatenate([getattr(a, name) for _, a in batches])
+                for name in ("post", "post_stance", "post_topic", "like", "repost", "reply",
+                             "reply_stance")
+            }
+            width_f = max(a.follow.shape[1] for _, a in batches)
+            width_u = max(a.unfollow.shape[1] for _, a in batches)
+            follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
+            unfollow = np.concatenate([_pad(a.unfollow, width_u) for _, a in batches])
+        else:
+            rows = np.zeros(0, np.int64)
+            k = feed.shape[1]
+            empty = Actions.nothing(0, k)
+            cat = {name: getattr(empty, name) for name in ("post", "post_stance", "post_topic",
+                                                           "like", "repost", "reply", "reply_stance")}
+            follow = unfollow = np.zeros((0, 0), np.int64)
+        users = active[rows]
+        f = feed[rows]
+        shown = f >= 0
+
+        # original posts, then replies, then reposts: ids stay contiguous within the step
+        writers = users[cat["post"]]
+        new_ids = [posts.add(writers, t, PostKind.POST, np.clip(cat["post_stance"][cat["post"]], -1, 1),
+                             cat["post_topic"][cat["post"]])]
+        r_i, r_j = np.nonzero(cat["reply"] & shown)
+        reply_parent = f[r_i, r_j]
+        new_ids.append(posts.add(users[r_i], t, PostKind.REPLY,
+                                 np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
+                                 feed_topic[rows][r_i, r_j], parent=reply_parent))
+        s_i, s_j = np.nonzero(cat["repost"] & shown)
+        repost_parent = f[s_i, s_j]
+        new_ids.append(posts.add(users[s_i], t, PostKind.REPOST, feed_stance[rows][s_i, s_j],
+                                 feed_topic[rows][s_i, s_j], parent=repost_parent))
+        posts.count("replies", reply_parent)
+        posts.count("reposts", repost_parent)
+        l_i, l_j = np.nonzero(cat["like"] & shown)
+        liked = f[l_i, l_j]
+        posts.count("likes", liked)
+
+        # follows, then unfollows; self-follows and duplicates are dropped by the graph
+        fu = np.repeat(users, follow.shape[1])
+        fv = follow.ravel()
+        ok = fv >= 0
+        fu, fv = fu[ok], fv[ok]
+        applied = graph.follow(fu, fv)
+        uu = np.repeat(users, unfollow.shape[1])
+        uv = unfollow.ravel()
+        ok = uv >= 0
+        uu, uv = uu[ok], uv[ok]
+        removed = graph.unfollow(uu, uv)
+
+        ids = np.concatenate(new_ids)
+        return StepEvents(
+            step=t,
+            post_id=ids,
+            post_author=posts.author[ids].astype(np.int64),
+            post_kind=posts.kind[ids],
+            post_parent=posts.parent[ids],
+            post_stance=posts.stance[ids],
+            post_topic=posts.topic[ids],
+            like_user=users[l_i],
+            like_post=liked,
+            follow_src=np.concatenate([fu[applied], uu[removed]]),
+            follow_dst=np.concatenate([fv[applied], uv[removed]]),
+            follow_action=np.concatenate([np.ones(applied.sum(), np.int8),
+                                          -np.ones(removed.sum(), np.int8)]),
+            suspended=np.zeros(0, np.int64),
+        )
+
+    def _metrics(self, t: int, active: np.ndarray, ev: StepEvents) -> dict[str, float | int]:
+        pop = self.population
+        kinds = np.bincount(ev.post_kind, minlength=3)
+        row: dict[str, float | int] = {
+            "step": t,
+            "active_users": int(active.size),
+            "posts": int(kinds[PostKind.POST]),
+            "replies": int(kinds[PostKind.REPLY]),
+            "reposts": int(kinds[PostKind.REPOST]),
+            "likes": int(ev.like_post.size),
+            "follows": int((ev.follow_action > 0).sum()),
+            "unfollows": int((ev.follow_action < 0).sum()),
+            "suspended": int(ev.suspended.size),
+            "suspended_total": int(pop.suspended.sum()),
+            "follow_edges": self.graph.edge_count,
+        }
+        for topic in range(pop.topics):
+            x = pop.opinion[self._opinion_group, topic]
+            suffix = "" if topic == 0 else f"_t{topic}"
+            row[f"opinion_mean{suffix}"] = float(x.mean())
+            row[f"opinion_std{suffix}"] = float(x.std())
+            row[f"bimodality{suffix}"] = bimodality_coefficient(x)
+        return row
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> tuple[dict[str, np.ndarray], str]:
+        """Arrays and a JSON string that together restore this world exactly."""
+        arrays: dict[str, np.ndarray] = {}
+        for prefix, part in (("pop", self.population.state()), ("graph", self.graph.state()),
+                             ("posts", self.posts.state()), ("detector", self.detector.state())):
+            arrays.update({f"{prefix}.{k}": v for k, v in part.items()})
+        arrays["cursor"] = self.cursor
+        meta = {
+            "t": self.t,
+            "rngs": {name: rng.bit_generator.state for name, rng in self.rngs.items()},
+            "phase_seconds": self.phase_seconds,
+        }
+        return arrays, json.dumps(meta)
+
+    def load_state(self, arrays: Mapping[str, np.ndarray], meta_json: str) -> None:
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            p = prefix + "."
+            return {k[len(p):]: arrays[k] for k in arrays if k.startswith(p)}
+
+        self.population = Population.from_state(part("pop"))
+        self.graph = FollowGraph.from_state(part("graph"))
+        self.posts = PostStore.from_state(part("posts"))
+        self.detector.load_state(part("detector"))
+        self.cursor = np.array(arrays["cursor"], np.int64)
+        meta = json.loads(meta_json)
+        self.t = int(meta["t"])
+        for name, st in meta["rngs"].items():
+            self.rngs[name].bit_generator.state = st
+        self.phase_seconds = {k: float(v) for k, v in meta["phase_seconds"].items()}
+        self._opinion_group = self.population.ids_of(Role.CITIZEN)
+        if self._opinion_group.size == 0:
+            self._opinion_group = np.arange(self.population.n)
+
+
+def _pad(a: np.ndarray, width: int) -> np.ndarray:
+    if a.shape[1] == width:
+        return a.astype(np.int64, copy=False)
+    out = np.full((a.shape[0], width), -1, np.int64)
+    out[:, : a.shape[1]] = a
+    return out
