@@ -1,0 +1,273 @@
+"""Behaviour of the step pipeline: invariants, roles, feeds, opinions, moderation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from townsquare.build import build_world
+from townsquare.config import validate
+from townsquare.world import Actions, Observations, PostKind, Role, World, bimodality_coefficient
+
+
+def make_world(**overrides) -> World:
+    data = {"users": 500, "steps": 10, "seed": 1}
+    for key, value in overrides.items():
+        node = data
+        parts = key.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    world, _ = build_world(validate(data))
+    return world
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    ranking=st.sampled_from(["chronological", "engagement", "personalised"]),
+    k=st.integers(1, 30),
+    window=st.integers(1, 4),
+)
+def test_likes_never_exceed_readers(seed, ranking, k, window):
+    world = make_world(seed=seed, feed__ranking=ranking, feed__k=k, feed__window=window,
+                       roles__citizen__like_rate=1.0, roles__citizen__like_tolerance=5.0)
+    shown_pairs = set()
+    for _ in range(6):
+        ev = world.step()
+        pairs = set(zip(ev.like_user.tolist(), ev.like_post.tolist(), strict=True))
+        assert len(pairs) == ev.like_user.size, "a user liked the same post twice in a step"
+        assert not pairs & shown_pairs, "a post was liked again by the same user"
+        shown_pairs |= pairs
+    posts = world.posts
+    assert np.all(posts.likes <= posts.views)
+    assert posts.likes.sum() > 0
+
+
+def spy_on_feeds(world: World) -> list[tuple[int, int]]:
+    """Wrap every policy so the (user, post) pairs shown in feeds are collected."""
+    shown: list[tuple[int, int]] = []
+    for role, policy in list(world.policies.items()):
+        def act(obs, rng, _policy=policy):
+            users = np.broadcast_to(obs.users[:, None], obs.feed.shape)[obs.shown]
+            shown.extend(zip(users.tolist(), obs.feed[obs.shown].tolist(), strict=True))
+            return _policy.act(obs, rng)
+
+        world.policies[role] = type("Spy", (), {"act": staticmethod(act)})()
+    return shown
+
+
+@pytest.mark.parametrize("ranking", ["chronological", "engagement", "personalised"])
+def test_feed_never_repeats_a_post_to_a_user(ranking):
+    world = make_world(users=300, feed__ranking=ranking, feed__window=4,
+                       population__activity__mean=0.9, population__activity__sigma=0.0)
+    shown = spy_on_feeds(world)
+    for _ in range(6):
+        world.step()
+    assert len(shown) > 1000
+    assert len(set(shown)) == len(shown)
+    posts = np.array([p for _, p in shown])
+    assert np.array_equal(np.bincount(posts, minlength=len(world.posts)), world.posts.views)
+
+
+def test_follower_counts_match_graph_after_a_run():
+    world = make_world(users=800)
+    for _ in range(8):
+        world.step()
+    src, dst = world.graph.edges()
+    assert np.array_equal(world.graph.in_deg, np.bincount(dst, minlength=world.n))
+    assert np.array_equal(world.graph.out_deg, np.bincount(src, minlength=world.n))
+    assert np.unique(src * world.n + dst).size == src.size
+    assert not np.any(src == dst)
+
+
+def test_suspended_users_act_no_more():
+    world = make_world(users=1000, moderation__threshold=1.0, moderation__strikes=1,
+                       moderation__check_every=1)
+    suspended_at: dict[int, int] = {}
+    for _ in range(10):
+        ev = world.step()
+        gone = set(suspended_at)
+        acted = set(ev.post_author.tolist()) | set(ev.like_user.tolist()) | set(ev.follow_src.tolist())
+        assert not acted & gone, "a suspended user acted"
+        for u in ev.suspended.tolist():
+            suspended_at[u] = ev.step
+    assert suspended_at, "the strict detector should suspend someone"
+    # bots are the most active, so they are caught first
+    roles = world.population.role[list(suspended_at)]
+    assert (roles == Role.SOCIALBOT).mean() > 0.5
+
+
+def test_suspended_authors_vanish_from_feeds():
+    world = make_world(users=500)
+    world.step()
+    world.population.suspended[:] = False
+    authors = world.posts.author
+    world.population.suspended[np.unique(authors)] = True
+    world.step()
+    # nobody left who posted before can appear: feeds of step 1 showed only new posts
+    assert world.posts.views[: len(authors)].sum() == 0
+
+
+def test_chronological_feed_is_newest_first_from_followees():
+    world = make_world(users=400, feed__ranking="chronological", feed__k=10,
+                       population__activity__mean=0.5)
+    world.step()
+    captured = {}
+    policy = world.policies[Role.CITIZEN]
+
+    class Spy:
+        def act(self, obs: Observations, rng):
+            captured["obs"] = obs
+            return policy.act(obs, rng)
+
+    world.policies[Role.CITIZEN] = Spy()
+    world.step()
+    obs = captured["obs"]
+    for i in range(len(obs)):
+        row = obs.feed[i][obs.feed[i] >= 0]
+        assert np.all(np.diff(row) < 0), "chronological feed must be newest first"
+        followees = set(world.graph.followees(int(obs.users[i])).tolist())
+        # the graph may have changed by the user's own follows after the feed was built
+        authors = set(world.posts.author[row].tolist())
+        assert authors <= followees | set(obs.feed_author[i][obs.feed[i] >= 0].tolist())
+        assert int(obs.users[i]) not in authors
+
+
+def test_personalised_feed_puts_similar_stances_first():
+    world = make_world(users=400, feed__ranking="personalised", feed__k=15,
+                       population__activity__mean=0.5)
+    world.step()
+    captured = {}
+    policy = world.policies[Role.CITIZEN]
+
+    class Spy:
+        def act(self, obs, rng):
+            captured["obs"] = obs
+            return policy.act(obs, rng)
+
+    world.policies[Role.CITIZEN] = Spy()
+    world.step()
+    obs = captured["obs"]
+    gaps = np.abs(obs.feed_stance - obs.opinion[:, :1])
+    for i in range(len(obs)):
+        g = gaps[i][obs.feed[i] >= 0]
+        assert np.all(np.diff(g) >= -1e-9)
+
+
+def test_policies_are_called_once_per_role_with_only_that_role():
+    world = make_world(users=600)
+    calls = []
+    for role, policy in list(world.policies.items()):
+        def spy(obs, rng, _policy=policy, _role=role):
+            calls.append((_role, obs.users))
+            assert np.all(world.population.role[obs.users] == _role)
+            return _policy.act(obs, rng)
+
+        world.policies[role] = type("Spy", (), {"act": staticmethod(spy)})()
+    world.step()
+    roles = [r for r, _ in calls]
+    assert len(roles) == len(set(roles))
+    assert Role.CITIZEN in roles
+
+
+def test_a_bad_policy_output_is_rejected():
+    world = make_world(users=300)
+
+    class Broken:
+        def act(self, obs, rng):
+            acts = Actions.nothing(len(obs), obs.feed.shape[1])
+            acts.like = acts.like[:, :1]
+            return acts
+
+    world.policies[Role.CITIZEN] = Broken()
+    with pytest.raises(ValueError, match="like"):
+        world.step()
+
+
+def test_posts_reposts_and_replies_reference_parents():
+    world = make_world(users=800, roles__citizen__repost_rate=0.2, roles__citizen__reply_rate=0.2)
+    for _ in range(5):
+        world.step()
+    p = world.posts
+    derived = p.kind != PostKind.POST
+    assert derived.any()
+    assert np.all(p.parent[derived] >= 0)
+    assert np.all(p.parent[derived] < np.flatnonzero(derived))  # parents are older
+    assert np.all(p.parent[~derived] == -1)
+    reposts = p.kind == PostKind.REPOST
+    assert np.allclose(p.stance[reposts], p.stance[p.parent[reposts]])
+    assert p.reposts.sum() == reposts.sum()
+    assert p.replies.sum() == (p.kind == PostKind.REPLY).sum()
+
+
+def test_bounded_confidence_contracts_opinions():
+    world = make_world(users=1000, opinion__epsilon=2.0, opinion__mu=0.5,
+                       population__activity__mean=0.8, population__activity__sigma=0.0,
+                       roles__socialbot__fraction=0.0, roles__candidate__count=0)
+    start = world.population.opinion[world.population.role == Role.CITIZEN, 0].std()
+    for _ in range(15):
+        ev = world.step()
+    assert ev.metrics["opinion_std"] < 0.6 * start
+
+
+def test_candidates_and_bots_keep_their_positions():
+    world = make_world(users=800)
+    pop = world.population
+    cand = pop.ids_of(Role.CANDIDATE)
+    bots = pop.ids_of(Role.SOCIALBOT)
+    before = pop.opinion.copy()
+    for _ in range(5):
+        world.step()
+    assert np.array_equal(pop.opinion[cand], before[cand])
+    assert np.array_equal(pop.opinion[bots], before[bots])
+    assert sorted(pop.opinion[cand, 0].tolist()) == [-0.5, 0.5]
+
+
+def test_influencers_are_the_most_followed_at_start():
+    world = make_world(users=2000, roles__influencer__count=10)
+    infl = world.population.ids_of(Role.INFLUENCER)
+    others = np.setdiff1d(np.arange(world.n), infl)
+    assert world.graph.in_deg[infl].min() >= np.sort(world.graph.in_deg[others])[-1]
+
+
+def test_activity_is_heavy_tailed():
+    world = make_world(users=20_000, roles__socialbot__fraction=0.0, roles__influencer__count=0,
+                       roles__candidate__count=0)
+    act = np.sort(world.population.activity)[::-1]
+    top10 = act[: act.size // 10].sum() / act.sum()
+    assert 0.6 < top10 < 0.95
+    assert act.mean() == pytest.approx(0.1, rel=0.05)
+
+
+def test_bimodality_coefficient():
+    rng = np.random.default_rng(0)
+    assert bimodality_coefficient(rng.normal(size=20_000)) == pytest.approx(1 / 3, abs=0.02)
+    assert bimodality_coefficient(rng.uniform(-1, 1, 20_000)) == pytest.approx(5 / 9, abs=0.02)
+    two_camps = np.concatenate([rng.normal(-0.7, 0.1, 5000), rng.normal(0.7, 0.1, 5000)])
+    assert bimodality_coefficient(two_camps) > 0.8
+    assert np.isnan(bimodality_coefficient(np.ones(10)))
+    assert np.isnan(bimodality_coefficient(np.arange(3.0)))
+
+
+def test_state_round_trip_continues_identically():
+    a = make_world(users=700)
+    for _ in range(4):
+        a.step()
+    arrays, meta = a.state()
+    b = make_world(users=700)
+    b.load_state(arrays, meta)
+    for _ in range(4):
+        ea, eb = a.step(), b.step()
+        assert ea.metrics == eb.metrics
+        assert np.array_equal(ea.post_id, eb.post_id)
+        assert np.array_equal(ea.like_post, eb.like_post)
+
+
+def test_multiple_topics_have_their_own_metrics():
+    world = make_world(users=500, population__topics=3)
+    ev = world.step()
+    assert {"opinion_mean_t1", "opinion_std_t2", "bimodality_t2"} <= set(ev.metrics)
+    assert world.posts.topic.max() <= 2
