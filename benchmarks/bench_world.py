@@ -18,7 +18,7 @@ Options::
     --sizes 10000,100000      users per run (default 10000,100000,1000000)
     --steps N                 steps per run (default 100)
     --events all|sample|none  record.events override (default: the scenario's own)
-    --profile                 also write a cProfile of each timed run (results/profile_N.pstats)
+    --profile                 also cProfile each timed run (profile_N.pstats next to --out)
 """
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def _machine() -> dict[str, Any]:
 def _run_size(ctx, users: int, args, progress, task) -> dict[str, Any]:
     profile_to = None
     if args.profile:
-        profile_to = str(RESULTS.parent / f"profile_{users}.pstats")
+        profile_to = str(args.out.parent / f"profile_{users}.pstats")
     q = ctx.Queue()
     proc = ctx.Process(
         target=_child,
@@ -345,7 +345,7 @@ def _run_size(ctx, users: int, args, progress, task) -> dict[str, Any]:
     proc.join()
     result["child_wall_s"] = round(time.perf_counter() - t0, 3)
     if profile_to and "error" not in result:
-        result["profile"] = str(Path(profile_to).relative_to(HERE.parent))
+        result["profile"] = profile_to
     return result
 
 
@@ -360,7 +360,7 @@ def _tables(report: dict[str, Any]) -> list:
     from rich.table import Table
 
     def table(title: str, columns: tuple[str, ...]) -> Table:
-        t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0, 0, 1))
         for c in columns:
             t.add_column(c, justify="right", no_wrap=True)
         return t
@@ -368,7 +368,7 @@ def _tables(report: dict[str, Any]) -> list:
     ok = [r for r in report["results"] if "error" not in r]
     speed = table(
         f"townsquare default scenario, {report['steps']} steps, events: {report['events']}",
-        ("users", "build s", "run s", "steps/s", "users·steps/s", "vs 10^4", "peak MB", "JIT s"),
+        ("users", "build s", "run s", "steps/s", "users·steps/s", "× 10^4", "peak MB", "JIT s"),
     )
     for r in report["results"]:
         if "error" in r:
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--profile",
         action="store_true",
-        help="cProfile each timed run to benchmarks/results/profile_N.pstats",
+        help="cProfile each timed run into profile_N.pstats next to --out",
     )
     args = ap.parse_args(argv)
     try:

@@ -189,8 +189,11 @@ class FollowGraphMachine(RuleBasedStateMachine):
 
 TestFollowGraphMachine = FollowGraphMachine.TestCase
 TestFollowGraphMachine.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow], derandomize=True,
+    max_examples=60,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
 )
 
 
@@ -200,8 +203,9 @@ TestFollowGraphMachine.settings = settings(
     data=st.data(),
 )
 def test_constructor_dedups_and_drops_self_loops(n, data):
-    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
-                               max_size=120))
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120)
+    )
     g = FollowGraph(n, *arrays(pairs))
     check_against_model(g, {(u, v) for u, v in pairs if u != v})
 

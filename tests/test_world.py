@@ -83,9 +83,11 @@ def test_follower_counts_match_graph_after_a_run():
     assert not np.any(src == dst)
 
 
-def test_suspended_users_act_no_more():
-    world = make_world(users=1000, moderation__threshold=1.0, moderation__strikes=1,
-                       moderation__check_every=1)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), strikes=st.integers(1, 2), check_every=st.integers(1, 2))
+def test_suspended_users_act_no_more(seed, strikes, check_every):
+    world = make_world(users=1000, seed=seed, moderation__threshold=1.0,
+                       moderation__strikes=strikes, moderation__check_every=check_every)
     suspended_at: dict[int, int] = {}
     for _ in range(10):
         ev = world.step()

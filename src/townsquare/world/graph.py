@@ -170,6 +170,7 @@ class FollowGraph:
         """Whether each ``src[i]`` follows ``dst[i]`` (vectorised; -1 entries give False)."""
         src = np.ascontiguousarray(src, np.int64).ravel()
         dst = np.ascontiguousarray(dst, np.int64).ravel()
+        self._check_ids(src, dst)
         out = np.zeros(src.shape[0], np.bool_)
         _has_edge_kernel(self.offset, self.out_deg, self.pool, src, dst, out)
         return out
@@ -226,10 +227,14 @@ class FollowGraph:
             raise ValueError("src and dst must have the same length")
         if src.size and (src.max() >= self.n or dst.max() >= self.n):
             raise ValueError(f"user ids must be below {self.n}")
+        if src.size and (src.min() < -1 or dst.min() < -1):
+            raise ValueError("user ids must be >= 0 (or -1 for none)")
 
     def _make_room(self) -> None:
         live = int(self.cap.sum())
-        if self.pool_end > 2 * live:
+        # holes left by moved blocks never exceed the live capacity, so compact once they
+        # are a third of the pool
+        if self.pool_end > live * 3 // 2:
             # Mostly holes left by relocated blocks: compact in place of growing.
             new_pool = np.full(max(live * 3 // 2, 16), -1, np.int32)
             self.pool_end = int(_compact_kernel(self.offset, self.cap, self.out_deg, self.pool, new_pool))

@@ -39,6 +39,12 @@ class LoadedGraph:
     leaning: np.ndarray | None = None  # float per user in [-1, 1], NaN unknown
 
 
+def _is_int(token: str) -> bool:
+    """ASCII integer literal (what `int()` reads the same everywhere)."""
+    body = token[1:] if token[:1] in "+-" else token
+    return body.isascii() and body.isdigit()
+
+
 def _open_lines(path: Path):
     if not path.exists():
         raise DataFileError(path, "file not found")
@@ -98,7 +104,7 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
             except ValueError:
                 raise DataFileError(path, f"weight {w!r} is not a number", lineno) from None
 
-    numeric = all(r[1].lstrip("-").isdigit() and r[2].lstrip("-").isdigit() for r in rows)
+    numeric = all(_is_int(r[1]) and _is_int(r[2]) for r in rows)
     if numeric:
         src = np.array([int(r[1]) for r in rows], np.int64)
         dst = np.array([int(r[2]) for r in rows], np.int64)

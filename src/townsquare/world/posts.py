@@ -6,6 +6,7 @@ the posts written in step t are the contiguous rows ``step_start[t]:step_start[t
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
 
 import numpy as np
@@ -64,6 +65,8 @@ class PostStore:
         """Append a batch of posts; returns their ids."""
         author = np.asarray(author)
         m = int(author.shape[0])
+        if text is not None and len(text) != m:
+            raise ValueError(f"got {len(text)} texts for {m} posts")
         self._reserve(m)
         ids = np.arange(self.size, self.size + m, dtype=np.int64)
         sl = slice(self.size, self.size + m)
@@ -102,8 +105,9 @@ class PostStore:
     def state(self) -> dict[str, np.ndarray]:
         out = {f"col_{k}": v[: self.size] for k, v in self._cols.items()}
         out["step_start"] = np.array(self.step_start, np.int64)
-        out["text_ids"] = np.array(sorted(self.text), np.int64)
-        out["text_values"] = np.array([self.text[i] for i in sorted(self.text)], dtype=np.str_)
+        # texts as UTF-8 JSON bytes: numpy string arrays would drop trailing NULs
+        encoded = json.dumps([[i, self.text[i]] for i in sorted(self.text)]).encode()
+        out["text_json"] = np.frombuffer(encoded, np.uint8)
         return out
 
     @classmethod
@@ -114,5 +118,6 @@ class PostStore:
             store._cols[name][:size] = state[f"col_{name}"]
         store.size = size
         store.step_start = [int(x) for x in state["step_start"]]
-        store.text = {int(i): str(t) for i, t in zip(state["text_ids"], state["text_values"], strict=True)}
+        pairs = json.loads(np.asarray(state["text_json"], np.uint8).tobytes().decode())
+        store.text = {int(i): str(t) for i, t in pairs}
         return store
