@@ -36,8 +36,18 @@ def test_run_writes_a_complete_run_directory(small_scenario, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"run directory: {out}" in result.output.replace("\n", "")
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("users", "steps", "posts", "likes", "reposts", "follows", "unfollows", "seed",
-                "wall_s", "complete"):
+    for key in (
+        "users",
+        "steps",
+        "posts",
+        "likes",
+        "reposts",
+        "follows",
+        "unfollows",
+        "seed",
+        "wall_s",
+        "complete",
+    ):
         assert key in summary
     assert summary["complete"] is True
     assert summary["steps"] == 7 and summary["seed"] == 5 and summary["users"] == 600
@@ -48,9 +58,21 @@ def test_run_writes_a_complete_run_directory(small_scenario, tmp_path):
 
 def test_set_overrides_any_key(small_scenario, tmp_path):
     out = tmp_path / "run"
-    result = invoke("run", str(small_scenario), "--out", str(out), "-q",
-                    "--set", "feed.k=7", "--set", "roles.socialbot.fraction=0.1",
-                    "--set", "users=700", "--set", "feed.ranking=chronological")
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(out),
+        "-q",
+        "--set",
+        "feed.k=7",
+        "--set",
+        "roles.socialbot.fraction=0.1",
+        "--set",
+        "users=700",
+        "--set",
+        "feed.ranking=chronological",
+    )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["feed"] == {**config["feed"], "k": 7, "ranking": "chronological"}
@@ -114,10 +136,12 @@ def test_bad_scenario_values_give_one_line_errors(small_scenario, tmp_path, sett
 
 def test_bad_set_syntax(small_scenario, tmp_path):
     assert_one_line_error(invoke("run", str(small_scenario), "--set", "feed.k"), "KEY=VALUE")
-    assert_one_line_error(invoke("run", str(small_scenario), "--set", "users.x=3"),
-                          "users", "not a section")
-    assert_one_line_error(invoke("run", str(small_scenario), "--set", "feed.k.x=3"),
-                          "feed.k", "integer")
+    assert_one_line_error(
+        invoke("run", str(small_scenario), "--set", "users.x=3"), "users", "not a section"
+    )
+    assert_one_line_error(
+        invoke("run", str(small_scenario), "--set", "feed.k.x=3"), "feed.k", "integer"
+    )
 
 
 def test_unknown_key_in_file(tmp_path):
@@ -145,7 +169,9 @@ def test_scenario_that_is_not_a_mapping(tmp_path):
 
 
 def test_missing_scenario_file():
-    assert_one_line_error(invoke("run", "no/such/scenario.yaml"), "no/such/scenario.yaml", "not found")
+    assert_one_line_error(
+        invoke("run", "no/such/scenario.yaml"), "no/such/scenario.yaml", "not found"
+    )
 
 
 def test_missing_scenario_argument():
@@ -153,26 +179,50 @@ def test_missing_scenario_argument():
 
 
 def test_missing_data_file(small_scenario, tmp_path):
-    result = invoke("run", str(small_scenario), "--out", str(tmp_path / "r"),
-                    "--set", "graph.kind=edge_list", "--set", f"graph.path={tmp_path}/none.txt")
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "graph.kind=edge_list",
+        "--set",
+        f"graph.path={tmp_path}/none.txt",
+    )
     assert_one_line_error(result, "graph.path", "none.txt", "not found")
 
 
 def test_malformed_data_file_names_the_line(small_scenario, tmp_path):
     edges = tmp_path / "edges.txt"
     edges.write_text("# a comment\n0 1\n1 2\n3\n")
-    result = invoke("run", str(small_scenario), "--out", str(tmp_path / "r"),
-                    "--set", "graph.kind=edge_list", "--set", f"graph.path={edges}")
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "graph.kind=edge_list",
+        "--set",
+        f"graph.path={edges}",
+    )
     assert_one_line_error(result, f"{edges}:4:")
 
 
 def test_existing_out_directory_is_not_clobbered(small_scenario, tmp_path):
     out = tmp_path / "run"
     assert invoke("run", str(small_scenario), "--out", str(out), "-q").exit_code == 0
-    assert_one_line_error(invoke("run", str(small_scenario), "--out", str(out), "-q"),
-                          "exists", "--resume", "--overwrite")
-    assert invoke("run", str(small_scenario), "--out", str(out), "-q", "--overwrite",
-                  "--seed", "9").exit_code == 0
+    assert_one_line_error(
+        invoke("run", str(small_scenario), "--out", str(out), "-q"),
+        "exists",
+        "--resume",
+        "--overwrite",
+    )
+    assert (
+        invoke(
+            "run", str(small_scenario), "--out", str(out), "-q", "--overwrite", "--seed", "9"
+        ).exit_code
+        == 0
+    )
     assert json.loads((out / "summary.json").read_text())["seed"] == 9
 
 
@@ -186,25 +236,47 @@ def test_resume_errors(tmp_path, small_scenario):
 
 def test_data_graph_run_uses_the_file_size(small_scenario, tmp_path, data_dir):
     out = tmp_path / "run"
-    result = invoke("run", str(small_scenario), "--out", str(out), "-q", "--steps", "3",
-                    "--set", "graph.kind=polblogs", "--set", f"graph.path={data_dir / 'polblogs'}",
-                    "--set", "population.opinion.distribution=data")
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(out),
+        "-q",
+        "--steps",
+        "3",
+        "--set",
+        "graph.kind=polblogs",
+        "--set",
+        f"graph.path={data_dir / 'polblogs'}",
+        "--set",
+        "population.opinion.distribution=data",
+    )
     assert result.exit_code == 0, result.output
     assert yaml.safe_load((out / "config.yaml").read_text())["users"] == 1490
     assert json.loads((out / "summary.json").read_text())["users"] == 1490
 
 
 def test_data_opinions_need_a_graph_with_leanings(small_scenario, tmp_path):
-    result = invoke("run", str(small_scenario), "--out", str(tmp_path / "r"),
-                    "--set", "population.opinion.distribution=data")
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "population.opinion.distribution=data",
+    )
     assert_one_line_error(result, "population.opinion.distribution")
 
 
 def test_module_entry_point_exits_2_without_traceback(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("users: -1\n")
-    proc = subprocess.run([sys.executable, "-m", "townsquare", "run", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "townsquare", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "users" in proc.stderr
@@ -229,7 +301,11 @@ def test_every_scenario_key_is_documented():
             else:
                 yield prefix + name
 
-    inherited = {f"roles.influencer.{k}" for k in Scenario.model_fields["roles"].annotation
-                 .model_fields["citizen"].annotation.model_fields}
+    inherited = {
+        f"roles.influencer.{k}"
+        for k in Scenario.model_fields["roles"]
+        .annotation.model_fields["citizen"]
+        .annotation.model_fields
+    }
     missing = [k for k in keys(Scenario) if f"`{k}`" not in doc and k not in inherited]
     assert not missing, f"undocumented scenario keys: {missing}"

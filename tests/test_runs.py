@@ -38,8 +38,16 @@ def test_metrics_have_one_row_per_step(small_scenario, tmp_path):
     table = pq.read_table(out / "metrics.parquet")
     assert table.num_rows == 12
     assert table.column("step").to_pylist() == list(range(12))
-    for column in ("active_users", "posts", "likes", "follows", "unfollows", "opinion_mean",
-                   "opinion_std", "bimodality"):
+    for column in (
+        "active_users",
+        "posts",
+        "likes",
+        "follows",
+        "unfollows",
+        "opinion_mean",
+        "opinion_std",
+        "bimodality",
+    ):
         assert column in table.column_names
     summary = json.loads((out / "summary.json").read_text())
     assert summary["posts"] == sum(table.column("posts").to_pylist())
@@ -55,21 +63,25 @@ def test_events_are_queryable_and_match_the_summary(small_scenario, tmp_path):
         assert kinds.get("repost", 0) == summary["reposts"]
         assert kinds.get("reply", 0) == summary["replies"]
         assert con.execute("SELECT count(*) FROM likes").fetchone()[0] == summary["likes"]
-        actions = dict(con.execute("SELECT action, count(*) FROM follows GROUP BY action").fetchall())
+        actions = dict(
+            con.execute("SELECT action, count(*) FROM follows GROUP BY action").fetchall()
+        )
         assert actions.get("follow", 0) == summary["follows"]
         assert actions.get("unfollow", 0) == summary["unfollows"]
         # every liked post exists and was written no later than it was liked
         orphan = con.execute(
             "SELECT count(*) FROM likes l LEFT JOIN posts p ON l.post_id = p.id "
-            "WHERE p.id IS NULL OR p.step > l.step").fetchone()[0]
+            "WHERE p.id IS NULL OR p.step > l.step"
+        ).fetchone()[0]
         assert orphan == 0
         assert con.execute("SELECT max(step) FROM posts").fetchone()[0] == 11
 
 
 def test_sampled_events_keep_whole_user_histories(small_scenario, tmp_path):
     full = run_to(tmp_path / "full", small_scenario)
-    sample = run_to(tmp_path / "sample", small_scenario, "record.events=sample",
-                    "record.sample_rate=0.2")
+    sample = run_to(
+        tmp_path / "sample", small_scenario, "record.events=sample", "record.sample_rate=0.2"
+    )
     none = run_to(tmp_path / "none", small_scenario, "record.events=none")
     # recording never changes the simulation
     assert (full / "metrics.parquet").read_bytes() == (sample / "metrics.parquet").read_bytes()
@@ -81,7 +93,9 @@ def test_sampled_events_keep_whole_user_histories(small_scenario, tmp_path):
     with duckdb.connect(str(full / "events.duckdb"), read_only=True) as con:
         total = con.execute("SELECT count(*) FROM posts").fetchone()[0]
         placeholders = ",".join(str(u) for u in kept)
-        same = con.execute(f"SELECT count(*) FROM posts WHERE author IN ({placeholders})").fetchone()[0]
+        same = con.execute(
+            f"SELECT count(*) FROM posts WHERE author IN ({placeholders})"
+        ).fetchone()[0]
     assert 0 < n_posts < total
     assert same == n_posts
 
@@ -118,8 +132,10 @@ def test_error_mid_run_leaves_a_resumable_directory(small_scenario, tmp_path, mo
     ref = json.loads((reference / "summary.json").read_text())
     for key in ("posts", "likes", "reposts", "follows", "unfollows", "steps", "events_rows"):
         assert final[key] == ref[key]
-    with duckdb.connect(str(out / "events.duckdb"), read_only=True) as a, \
-            duckdb.connect(str(reference / "events.duckdb"), read_only=True) as b:
+    with (
+        duckdb.connect(str(out / "events.duckdb"), read_only=True) as a,
+        duckdb.connect(str(reference / "events.duckdb"), read_only=True) as b,
+    ):
         for table in ("posts", "likes", "follows", "detections"):
             q = f"SELECT * FROM {table} ORDER BY ALL"
             assert a.execute(q).fetchall() == b.execute(q).fetchall()
@@ -176,13 +192,42 @@ def test_ctrl_c_on_the_command_line(tmp_path):
     stopped_at = summary["steps"]
     assert 3 <= stopped_at < 400
     assert pq.read_table(out / "metrics.parquet").num_rows == stopped_at
-    resumed = subprocess.run([sys.executable, "-m", "townsquare", "run", "--resume", str(out),
-                              "-q", "--steps", str(stopped_at + 2)],
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "townsquare",
+            "run",
+            "--resume",
+            str(out),
+            "-q",
+            "--steps",
+            str(stopped_at + 2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "summary.json").read_text())["complete"] is True
     reference = subprocess.run(
-        [sys.executable, "-m", "townsquare", "run", str(scenario), "--out", str(tmp_path / "ref"),
-         "-q", "--steps", str(stopped_at + 2)], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "townsquare",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "ref"),
+            "-q",
+            "--steps",
+            str(stopped_at + 2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert reference.returncode == 0, reference.stderr
-    assert (out / "metrics.parquet").read_bytes() == (tmp_path / "ref" / "metrics.parquet").read_bytes()
+    assert (out / "metrics.parquet").read_bytes() == (
+        tmp_path / "ref" / "metrics.parquet"
+    ).read_bytes()

@@ -32,8 +32,14 @@ def make_world(**overrides) -> World:
     window=st.integers(1, 4),
 )
 def test_likes_never_exceed_readers(seed, ranking, k, window):
-    world = make_world(seed=seed, feed__ranking=ranking, feed__k=k, feed__window=window,
-                       roles__citizen__like_rate=1.0, roles__citizen__like_tolerance=5.0)
+    world = make_world(
+        seed=seed,
+        feed__ranking=ranking,
+        feed__k=k,
+        feed__window=window,
+        roles__citizen__like_rate=1.0,
+        roles__citizen__like_tolerance=5.0,
+    )
     shown_pairs = set()
     for _ in range(6):
         ev = world.step()
@@ -50,6 +56,7 @@ def spy_on_feeds(world: World) -> list[tuple[int, int]]:
     """Wrap every policy so the (user, post) pairs shown in feeds are collected."""
     shown: list[tuple[int, int]] = []
     for role, policy in list(world.policies.items()):
+
         def act(obs, rng, _policy=policy):
             users = np.broadcast_to(obs.users[:, None], obs.feed.shape)[obs.shown]
             shown.extend(zip(users.tolist(), obs.feed[obs.shown].tolist(), strict=True))
@@ -61,8 +68,13 @@ def spy_on_feeds(world: World) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize("ranking", ["chronological", "engagement", "personalised"])
 def test_feed_never_repeats_a_post_to_a_user(ranking):
-    world = make_world(users=300, feed__ranking=ranking, feed__window=4,
-                       population__activity__mean=0.9, population__activity__sigma=0.0)
+    world = make_world(
+        users=300,
+        feed__ranking=ranking,
+        feed__window=4,
+        population__activity__mean=0.9,
+        population__activity__sigma=0.0,
+    )
     shown = spy_on_feeds(world)
     for _ in range(6):
         world.step()
@@ -86,13 +98,20 @@ def test_follower_counts_match_graph_after_a_run():
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), strikes=st.integers(1, 2), check_every=st.integers(1, 2))
 def test_suspended_users_act_no_more(seed, strikes, check_every):
-    world = make_world(users=1000, seed=seed, moderation__threshold=1.0,
-                       moderation__strikes=strikes, moderation__check_every=check_every)
+    world = make_world(
+        users=1000,
+        seed=seed,
+        moderation__threshold=1.0,
+        moderation__strikes=strikes,
+        moderation__check_every=check_every,
+    )
     suspended_at: dict[int, int] = {}
     for _ in range(10):
         ev = world.step()
         gone = set(suspended_at)
-        acted = set(ev.post_author.tolist()) | set(ev.like_user.tolist()) | set(ev.follow_src.tolist())
+        acted = (
+            set(ev.post_author.tolist()) | set(ev.like_user.tolist()) | set(ev.follow_src.tolist())
+        )
         assert not acted & gone, "a suspended user acted"
         for u in ev.suspended.tolist():
             suspended_at[u] = ev.step
@@ -114,8 +133,9 @@ def test_suspended_authors_vanish_from_feeds():
 
 
 def test_chronological_feed_is_newest_first_from_followees():
-    world = make_world(users=400, feed__ranking="chronological", feed__k=10,
-                       population__activity__mean=0.5)
+    world = make_world(
+        users=400, feed__ranking="chronological", feed__k=10, population__activity__mean=0.5
+    )
     world.step()
     captured = {}
     policy = world.policies[Role.CITIZEN]
@@ -139,8 +159,9 @@ def test_chronological_feed_is_newest_first_from_followees():
 
 
 def test_personalised_feed_puts_similar_stances_first():
-    world = make_world(users=400, feed__ranking="personalised", feed__k=15,
-                       population__activity__mean=0.5)
+    world = make_world(
+        users=400, feed__ranking="personalised", feed__k=15, population__activity__mean=0.5
+    )
     world.step()
     captured = {}
     policy = world.policies[Role.CITIZEN]
@@ -163,6 +184,7 @@ def test_policies_are_called_once_per_role_with_only_that_role():
     world = make_world(users=600)
     calls = []
     for role, policy in list(world.policies.items()):
+
         def spy(obs, rng, _policy=policy, _role=role):
             calls.append((_role, obs.users))
             assert np.all(world.population.role[obs.users] == _role)
@@ -206,9 +228,15 @@ def test_posts_reposts_and_replies_reference_parents():
 
 
 def test_bounded_confidence_contracts_opinions():
-    world = make_world(users=1000, opinion__epsilon=2.0, opinion__mu=0.5,
-                       population__activity__mean=0.8, population__activity__sigma=0.0,
-                       roles__socialbot__fraction=0.0, roles__candidate__count=0)
+    world = make_world(
+        users=1000,
+        opinion__epsilon=2.0,
+        opinion__mu=0.5,
+        population__activity__mean=0.8,
+        population__activity__sigma=0.0,
+        roles__socialbot__fraction=0.0,
+        roles__candidate__count=0,
+    )
     start = world.population.opinion[world.population.role == Role.CITIZEN, 0].std()
     for _ in range(15):
         ev = world.step()
@@ -236,8 +264,12 @@ def test_influencers_are_the_most_followed_at_start():
 
 
 def test_activity_is_heavy_tailed():
-    world = make_world(users=20_000, roles__socialbot__fraction=0.0, roles__influencer__count=0,
-                       roles__candidate__count=0)
+    world = make_world(
+        users=20_000,
+        roles__socialbot__fraction=0.0,
+        roles__influencer__count=0,
+        roles__candidate__count=0,
+    )
     act = np.sort(world.population.activity)[::-1]
     top10 = act[: act.size // 10].sum() / act.sum()
     assert 0.6 < top10 < 0.95

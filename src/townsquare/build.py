@@ -142,8 +142,12 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
     susceptibility[bots] = 0.0
 
     population = Population(
-        role=role, opinion=opinion, activity=activity, susceptibility=susceptibility,
-        suspended=np.zeros(n, bool), community=np.asarray(community, np.int8),
+        role=role,
+        opinion=opinion,
+        activity=activity,
+        susceptibility=susceptibility,
+        suspended=np.zeros(n, bool),
+        community=np.asarray(community, np.int8),
     )
     policies = {
         Role(i): SCRIPTED[name](getattr(r, name))
@@ -152,8 +156,17 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life)
     m = sc.moderation
-    detector = ActivityDetector(n, m.threshold, m.strikes, m.check_every, m.memory,
-                                enabled=m.detector != "none")
-    world = World(population, graph, recommender, detector, policies, seed=seeds[2],
-                  opinion_epsilon=sc.opinion.epsilon, opinion_mu=sc.opinion.mu)
+    detector = ActivityDetector(
+        n, m.threshold, m.strikes, m.check_every, m.memory, enabled=m.detector != "none"
+    )
+    world = World(
+        population,
+        graph,
+        recommender,
+        detector,
+        policies,
+        seed=seeds[2],
+        opinion_epsilon=sc.opinion.epsilon,
+        opinion_mu=sc.opinion.mu,
+    )
     return world, sc

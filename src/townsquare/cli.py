@@ -49,8 +49,12 @@ def _version(value: bool):
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ):
     pass
 
@@ -62,23 +66,48 @@ def _default_out(name: str, seed: int) -> Path:
 
 @app.command()
 def run(
-    scenario: Annotated[str | None, typer.Argument(
-        help="Scenario YAML file, or the name of a built-in scenario (see `townsquare scenarios`).",
-        show_default=False)] = None,
-    steps: Annotated[int | None, typer.Option("--steps", "-n", min=0,
-        help="Number of steps (overrides the scenario's `steps`).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", "-s", min=0,
-        help="Random seed (overrides the scenario's `seed`).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o",
-        help="Run directory to write [default: runs/NAME-sSEED-TIMESTAMP].")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set",
-        help="Override any scenario key by its dotted path, e.g. --set feed.k=30 "
-             "--set roles.socialbot.fraction=0.1 (repeatable; values are YAML).")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume",
-        help="Continue an interrupted run directory to the same result as an "
-             "uninterrupted run (with --steps: extend it).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite",
-        help="Replace --out if it already holds a run.")] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="Scenario YAML file, or the name of a built-in scenario (see `townsquare scenarios`).",
+            show_default=False,
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps", "-n", min=0, help="Number of steps (overrides the scenario's `steps`)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", "-s", min=0, help="Random seed (overrides the scenario's `seed`)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Run directory to write [default: runs/NAME-sSEED-TIMESTAMP]."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override any scenario key by its dotted path, e.g. --set feed.k=30 "
+            "--set roles.socialbot.fraction=0.1 (repeatable; values are YAML).",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run directory to the same result as an "
+            "uninterrupted run (with --steps: extend it).",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it already holds a run.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
 ):
     """Run a scenario and write a run directory.
@@ -92,12 +121,16 @@ def run(
     try:
         if resume is not None:
             if scenario is not None or seed is not None or set_:
-                raise UserError("--resume takes the scenario from the run directory; "
-                                "drop SCENARIO, --seed and --set")
+                raise UserError(
+                    "--resume takes the scenario from the run directory; "
+                    "drop SCENARIO, --seed and --set"
+                )
             sim = Run.resume(resume, steps=steps)
         else:
             if scenario is None:
-                raise UserError("missing SCENARIO (a YAML file or a built-in name such as 'default')")
+                raise UserError(
+                    "missing SCENARIO (a YAML file or a built-in name such as 'default')"
+                )
             overrides = list(set_ or [])
             if steps is not None:
                 overrides.append(f"steps={steps}")
@@ -117,26 +150,40 @@ def run(
         if quiet:
             summary = sim.execute()
         else:
-            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            columns = (
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             with Progress(*columns, console=console, transient=False) as progress:
                 task = progress.add_task("steps", total=total, completed=done_before, stats="")
 
                 def on_step(row: dict) -> None:
-                    progress.update(task, advance=1, stats=(
-                        f"active {row['active_users']:,} · posts {row['posts']:,} · "
-                        f"likes {row['likes']:,} · opinion σ {row['opinion_std']:.3f}"))
+                    progress.update(
+                        task,
+                        advance=1,
+                        stats=(
+                            f"active {row['active_users']:,} · posts {row['posts']:,} · "
+                            f"likes {row['likes']:,} · opinion σ {row['opinion_std']:.3f}"
+                        ),
+                    )
 
                 summary = sim.execute(on_step=on_step)
     except RunInterrupted as exc:
         err_console.print(
             f"interrupted after step {exc.step}; saved to {exc.store.root}\n"
-            f"resume with: townsquare run --resume {exc.store.root}")
+            f"resume with: townsquare run --resume {exc.store.root}"
+        )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err_console.print(f"stopped; {sim.store.root} holds the run up to its last flush "
-                          f"(step {sim._checkpoint_step}). Resume with: "
-                          f"townsquare run --resume {sim.store.root}")
+        err_console.print(
+            f"stopped; {sim.store.root} holds the run up to its last flush "
+            f"(step {sim._checkpoint_step}). Resume with: "
+            f"townsquare run --resume {sim.store.root}"
+        )
         raise typer.Exit(130) from None
     except UserError as exc:
         raise _fail(str(exc)) from None
@@ -150,8 +197,18 @@ def _print_summary(summary: dict) -> None:
     table = Table(title=f"{summary['name']} · seed {summary['seed']}", show_header=True)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key in ("users", "steps", "posts", "replies", "reposts", "likes", "follows",
-                "unfollows", "suspensions", "follow_edges"):
+    for key in (
+        "users",
+        "steps",
+        "posts",
+        "replies",
+        "reposts",
+        "likes",
+        "follows",
+        "unfollows",
+        "suspensions",
+        "follow_edges",
+    ):
         table.add_row(key, f"{summary[key]:,}")
     table.add_row("wall time", f"{summary['wall_s']:.1f} s")
     table.add_row("complete", str(summary["complete"]).lower())
@@ -188,14 +245,17 @@ def show(
     rows = store.read_metrics()
     if rows:
         last = rows[-1]
-        console.print(f"last step {last['step']}: opinion mean {last['opinion_mean']:.3f}, "
-                      f"std {last['opinion_std']:.3f}, bimodality {last['bimodality']:.3f}")
+        console.print(
+            f"last step {last['step']}: opinion mean {last['opinion_mean']:.3f}, "
+            f"std {last['opinion_std']:.3f}, bimodality {last['bimodality']:.3f}"
+        )
     if store.events.exists():
         import duckdb
 
         with duckdb.connect(str(store.events), read_only=True) as con:
-            for (name,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                       "ORDER BY table_name").fetchall():
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+            ).fetchall():
                 count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
                 console.print(f"events.duckdb · {name}: {count:,} rows")
 
@@ -204,7 +264,9 @@ def main() -> None:
     try:
         app()
     except UserError as exc:  # errors raised outside a command body
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
 
 

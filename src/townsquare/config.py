@@ -23,7 +23,9 @@ class ActivityConfig(_Section):
     """Citizens' probability of opening the app in a step: log-normal, heavy-tailed."""
 
     mean: float = Field(0.1, gt=0.0, le=1.0, description="mean activity rate")
-    sigma: float = Field(2.0, ge=0.0, description="log-normal sigma; ~2 gives top 10% ≈ 80% of posts")
+    sigma: float = Field(
+        2.0, ge=0.0, description="log-normal sigma; ~2 gives top 10% ≈ 80% of posts"
+    )
 
 
 class OpinionInitConfig(_Section):
@@ -113,11 +115,19 @@ class RolesConfig(_Section):
 class GraphConfig(_Section):
     """The initial follow graph: a generator, or a real network read from ``path``."""
 
-    kind: Literal["power_law", "two_communities", "random_geometric", "edge_list", "polblogs"] = "power_law"
+    kind: Literal["power_law", "two_communities", "random_geometric", "edge_list", "polblogs"] = (
+        "power_law"
+    )
     mean_degree: float = Field(10.0, gt=0.0, description="mean followees per user")
-    attractiveness: float = Field(3.0, ge=0.0, description="power_law: tail exponent ≈ 2 + a/mean_degree")
-    cross_fraction: float = Field(0.1, ge=0.0, le=1.0, description="two_communities: share of cross follows")
-    radius: float | None = Field(None, gt=0.0, description="random_geometric: link radius (else from mean_degree)")
+    attractiveness: float = Field(
+        3.0, ge=0.0, description="power_law: tail exponent ≈ 2 + a/mean_degree"
+    )
+    cross_fraction: float = Field(
+        0.1, ge=0.0, le=1.0, description="two_communities: share of cross follows"
+    )
+    radius: float | None = Field(
+        None, gt=0.0, description="random_geometric: link radius (else from mean_degree)"
+    )
     path: str | None = Field(None, description="edge_list / polblogs: file or folder to read")
     directed: bool = Field(True, description="edge_list: false makes every edge a mutual follow")
 
@@ -144,15 +154,21 @@ class OpinionConfig(_Section):
 
 class ModerationConfig(_Section):
     detector: Literal["activity", "none"] = "activity"
-    threshold: float = Field(2.5, gt=0.0, description="actions per step (moving average) that count as a strike")
+    threshold: float = Field(
+        2.5, gt=0.0, description="actions per step (moving average) that count as a strike"
+    )
     strikes: int = Field(3, ge=1)
     check_every: int = Field(5, ge=1)
-    memory: float = Field(0.8, ge=0.0, lt=1.0, description="weight of the past in the moving average")
+    memory: float = Field(
+        0.8, ge=0.0, lt=1.0, description="weight of the past in the moving average"
+    )
 
 
 class RecordConfig(_Section):
     events: Literal["all", "sample", "none"] = "all"
-    sample_rate: float = Field(0.05, gt=0.0, le=1.0, description="share of users whose events are kept")
+    sample_rate: float = Field(
+        0.05, gt=0.0, le=1.0, description="share of users whose events are kept"
+    )
     flush_every: int = Field(10, ge=1, description="steps between event flushes and checkpoints")
 
 

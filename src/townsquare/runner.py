@@ -42,8 +42,15 @@ class RunInterrupted(Exception):
 class Run:
     """A world bound to a run directory."""
 
-    def __init__(self, store: RunStore, scenario: Scenario, world: World,
-                 rows: list[dict], recorder: EventRecorder, wall_before: float = 0.0):
+    def __init__(
+        self,
+        store: RunStore,
+        scenario: Scenario,
+        world: World,
+        rows: list[dict],
+        recorder: EventRecorder,
+        wall_before: float = 0.0,
+    ):
         self.store = store
         self.scenario = scenario
         self.world = world
@@ -117,7 +124,7 @@ class Run:
             raise
         except BaseException:
             # mid-step state is not trustworthy: fall back to the last flush
-            del self.rows[self._checkpoint_step:]
+            del self.rows[self._checkpoint_step :]
             self.store.write_metrics(self.rows)
             self.store.write_summary(self._summary(complete=False))
             raise
@@ -131,8 +138,11 @@ class Run:
         arrays, meta = self.world.state()
         self._checkpoint_step = self.world.t
         wall = self._wall()
-        self.store.save_checkpoint(arrays, meta, {"step": self.world.t, "wall_s": wall,
-                                                  "events": self.recorder.rows_written})
+        self.store.save_checkpoint(
+            arrays,
+            meta,
+            {"step": self.world.t, "wall_s": wall, "events": self.recorder.rows_written},
+        )
         self.store.write_summary(self._summary(complete=False))
 
     def _wall(self) -> float:
@@ -188,7 +198,9 @@ def _recorder(store: RunStore, scenario: Scenario, n: int, rows_written=None) ->
     keep = None
     if rec.events == "sample":
         # its own stream, so sampling never shifts the simulation's random numbers
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(1 << 20,))))
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(1 << 20,)))
+        )
         keep = rng.random(n) < rec.sample_rate
     recorder = EventRecorder(store.events, rec.events, keep)
     if rows_written:

@@ -31,7 +31,7 @@ FOLLOW_ACTIONS = {1: "follow", -1: "unfollow"}
 
 _TABLES = {
     "posts": "id BIGINT, step INTEGER, author BIGINT, kind VARCHAR, parent BIGINT, "
-             "stance DOUBLE, topic SMALLINT",
+    "stance DOUBLE, topic SMALLINT",
     "likes": "step INTEGER, user_id BIGINT, post_id BIGINT",
     "follows": "step INTEGER, follower BIGINT, followee BIGINT, action VARCHAR",
     "detections": "step INTEGER, user_id BIGINT",
@@ -71,28 +71,49 @@ class EventRecorder:
         if self.mode == "none":
             return
         k = self._keep(ev.post_author)
-        self._buffer["posts"].append(pa.table({
-            "id": ev.post_id[k], "step": np.full(ev.post_id[k].shape[0], ev.step, np.int32),
-            "author": ev.post_author[k], "kind": POST_KINDS[ev.post_kind[k]],
-            "parent": ev.post_parent[k], "stance": ev.post_stance[k],
-            "topic": ev.post_topic[k].astype(np.int16),
-        }))
+        self._buffer["posts"].append(
+            pa.table(
+                {
+                    "id": ev.post_id[k],
+                    "step": np.full(ev.post_id[k].shape[0], ev.step, np.int32),
+                    "author": ev.post_author[k],
+                    "kind": POST_KINDS[ev.post_kind[k]],
+                    "parent": ev.post_parent[k],
+                    "stance": ev.post_stance[k],
+                    "topic": ev.post_topic[k].astype(np.int16),
+                }
+            )
+        )
         k = self._keep(ev.like_user)
-        self._buffer["likes"].append(pa.table({
-            "step": np.full(ev.like_user[k].shape[0], ev.step, np.int32),
-            "user_id": ev.like_user[k].astype(np.int64), "post_id": ev.like_post[k].astype(np.int64),
-        }))
+        self._buffer["likes"].append(
+            pa.table(
+                {
+                    "step": np.full(ev.like_user[k].shape[0], ev.step, np.int32),
+                    "user_id": ev.like_user[k].astype(np.int64),
+                    "post_id": ev.like_post[k].astype(np.int64),
+                }
+            )
+        )
         k = self._keep(ev.follow_src)
         actions = np.where(ev.follow_action[k] > 0, "follow", "unfollow")
-        self._buffer["follows"].append(pa.table({
-            "step": np.full(actions.shape[0], ev.step, np.int32),
-            "follower": ev.follow_src[k].astype(np.int64),
-            "followee": ev.follow_dst[k].astype(np.int64), "action": actions,
-        }))
-        self._buffer["detections"].append(pa.table({
-            "step": np.full(ev.suspended.shape[0], ev.step, np.int32),
-            "user_id": ev.suspended.astype(np.int64),
-        }))
+        self._buffer["follows"].append(
+            pa.table(
+                {
+                    "step": np.full(actions.shape[0], ev.step, np.int32),
+                    "follower": ev.follow_src[k].astype(np.int64),
+                    "followee": ev.follow_dst[k].astype(np.int64),
+                    "action": actions,
+                }
+            )
+        )
+        self._buffer["detections"].append(
+            pa.table(
+                {
+                    "step": np.full(ev.suspended.shape[0], ev.step, np.int32),
+                    "user_id": ev.suspended.astype(np.int64),
+                }
+            )
+        )
 
     def flush(self) -> None:
         if self.mode == "none" or not any(self._buffer.values()):
@@ -147,10 +168,12 @@ class RunStore:
         if not rows:
             return
         columns = {name: [r[name] for r in rows] for name in rows[0]}
-        table = pa.table({
-            name: pa.array(vals, pa.int64() if isinstance(vals[0], int) else pa.float64())
-            for name, vals in columns.items()
-        })
+        table = pa.table(
+            {
+                name: pa.array(vals, pa.int64() if isinstance(vals[0], int) else pa.float64())
+                for name, vals in columns.items()
+            }
+        )
         tmp = self.metrics.with_name("metrics.parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, self.metrics)

@@ -8,4 +8,10 @@ from .scripted import (
     ScriptedSocialbot,
 )
 
-__all__ = ["SCRIPTED", "ScriptedCandidate", "ScriptedCitizen", "ScriptedInfluencer", "ScriptedSocialbot"]
+__all__ = [
+    "SCRIPTED",
+    "ScriptedCandidate",
+    "ScriptedCitizen",
+    "ScriptedInfluencer",
+    "ScriptedSocialbot",
+]

@@ -80,8 +80,14 @@ class ScriptedCitizen:
         follow = _authors_at(obs, _pick_one(rng, can_follow, p.follow_rate))
         unfollow = _authors_at(obs, _pick_one(rng, can_unfollow, p.unfollow_rate))
         return Actions(
-            post=post, post_stance=stance, post_topic=topic, like=like, repost=repost,
-            reply=reply, reply_stance=reply_stance, follow=follow[:, None],
+            post=post,
+            post_stance=stance,
+            post_topic=topic,
+            like=like,
+            repost=repost,
+            reply=reply,
+            reply_stance=reply_stance,
+            follow=follow[:, None],
             unfollow=unfollow[:, None],
         )
 

@@ -10,7 +10,22 @@ from .posts import PostKind, PostStore
 from .world import StepEvents, World, bimodality_coefficient
 
 __all__ = [
-    "Actions", "ActivityDetector", "DataFileError", "FollowGraph", "LoadedGraph", "Observations",
-    "Policy", "Population", "PostKind", "PostStore", "Ranking", "Recommender", "Role",
-    "StepEvents", "World", "bimodality_coefficient", "load_edge_list", "load_polblogs",
+    "Actions",
+    "ActivityDetector",
+    "DataFileError",
+    "FollowGraph",
+    "LoadedGraph",
+    "Observations",
+    "Policy",
+    "Population",
+    "PostKind",
+    "PostStore",
+    "Ranking",
+    "Recommender",
+    "Role",
+    "StepEvents",
+    "World",
+    "bimodality_coefficient",
+    "load_edge_list",
+    "load_polblogs",
 ]

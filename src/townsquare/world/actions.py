@@ -64,10 +64,15 @@ class Actions:
     @classmethod
     def nothing(cls, n: int, k: int) -> Actions:
         return cls(
-            post=np.zeros(n, bool), post_stance=np.zeros(n), post_topic=np.zeros(n, np.int64),
-            like=np.zeros((n, k), bool), repost=np.zeros((n, k), bool),
-            reply=np.zeros((n, k), bool), reply_stance=np.zeros((n, k)),
-            follow=np.full((n, 0), -1, np.int64), unfollow=np.full((n, 0), -1, np.int64),
+            post=np.zeros(n, bool),
+            post_stance=np.zeros(n),
+            post_topic=np.zeros(n, np.int64),
+            like=np.zeros((n, k), bool),
+            repost=np.zeros((n, k), bool),
+            reply=np.zeros((n, k), bool),
+            reply_stance=np.zeros((n, k)),
+            follow=np.full((n, 0), -1, np.int64),
+            unfollow=np.full((n, 0), -1, np.int64),
         )
 
     def check(self, n: int, k: int, topics: int) -> None:

@@ -61,9 +61,28 @@ def _offer(row_ids, row_scores, filled, post, score):
 
 @numba.njit(cache=True, parallel=True)
 def _feed_kernel(
-    mode, users, offset, out_deg, pool, author_start, author_posts, trending, cursor,
-    hidden_author, author, stance, topic, engagement, step_of, opinion, now, half_life,
-    lo, hi, feed, scores,
+    mode,
+    users,
+    offset,
+    out_deg,
+    pool,
+    author_start,
+    author_posts,
+    trending,
+    cursor,
+    hidden_author,
+    author,
+    stance,
+    topic,
+    engagement,
+    step_of,
+    opinion,
+    now,
+    half_life,
+    lo,
+    hi,
+    feed,
+    scores,
 ):
     k = feed.shape[1]
     for i in numba.prange(users.shape[0]):
@@ -82,8 +101,20 @@ def _feed_kernel(
                 post = author_posts[q]
                 if post <= seen_until:
                     break
-                s = _score(mode, post, u, stance, topic, engagement, step_of, opinion,
-                           now, half_life, lo, hi)
+                s = _score(
+                    mode,
+                    post,
+                    u,
+                    stance,
+                    topic,
+                    engagement,
+                    step_of,
+                    opinion,
+                    now,
+                    half_life,
+                    lo,
+                    hi,
+                )
                 filled = _offer(row_ids, row_scores, filled, post, s)
         for q in range(trending.shape[0]):
             post = trending[q]
@@ -96,8 +127,9 @@ def _feed_kernel(
                     break
             if duplicate:
                 continue
-            s = _score(mode, post, u, stance, topic, engagement, step_of, opinion,
-                       now, half_life, lo, hi)
+            s = _score(
+                mode, post, u, stance, topic, engagement, step_of, opinion, now, half_life, lo, hi
+            )
             filled = _offer(row_ids, row_scores, filled, post, s)
         # best first (insertion sort: k is small)
         for a in range(1, filled):
@@ -117,8 +149,14 @@ def _feed_kernel(
 class Recommender:
     """Builds feeds of ``k`` posts for a batch of users."""
 
-    def __init__(self, ranking: str | Ranking, k: int, window: int = 3, trending: int = 50,
-                 half_life: float = 1.0):
+    def __init__(
+        self,
+        ranking: str | Ranking,
+        k: int,
+        window: int = 3,
+        trending: int = 50,
+        half_life: float = 1.0,
+    ):
         self.ranking = Ranking[ranking.upper()] if isinstance(ranking, str) else Ranking(ranking)
         self.k = int(k)
         self.window = int(window)
@@ -128,8 +166,14 @@ class Recommender:
         self.half_life = float(half_life)
 
     def feed_for(
-        self, users: np.ndarray, graph: FollowGraph, posts: PostStore, opinion: np.ndarray,
-        hidden_author: np.ndarray, cursor: np.ndarray, step: int,
+        self,
+        users: np.ndarray,
+        graph: FollowGraph,
+        posts: PostStore,
+        opinion: np.ndarray,
+        hidden_author: np.ndarray,
+        cursor: np.ndarray,
+        step: int,
     ) -> np.ndarray:
         """(len(users), k) post ids, best first, -1 where fewer posts were available."""
         users = np.ascontiguousarray(users, np.int64)
@@ -158,15 +202,37 @@ class Recommender:
                 age = step - step_of[candidates]
                 hot = engagement[candidates] * 0.5 ** (age / self.half_life)
                 top = min(self.trending, candidates.size)
-                pick = np.argpartition(-hot, top - 1)[:top] if top < candidates.size else np.arange(candidates.size)
+                pick = (
+                    np.argpartition(-hot, top - 1)[:top]
+                    if top < candidates.size
+                    else np.arange(candidates.size)
+                )
                 # stable order for determinism: by heat, then by id
                 pick = pick[np.lexsort((candidates[pick], -hot[pick]))]
                 trending = candidates[pick]
         scores = np.empty(feed.shape, np.float64)
         _feed_kernel(
-            int(self.ranking), users, graph.offset, graph.out_deg, graph.pool, author_start,
-            author_posts, trending, cursor, hidden_author, posts.author, posts.stance,
-            posts.topic, engagement, step_of, opinion, step, self.half_life, lo, hi,
-            feed, scores,
+            int(self.ranking),
+            users,
+            graph.offset,
+            graph.out_deg,
+            graph.pool,
+            author_start,
+            author_posts,
+            trending,
+            cursor,
+            hidden_author,
+            posts.author,
+            posts.stance,
+            posts.topic,
+            engagement,
+            step_of,
+            opinion,
+            step,
+            self.half_life,
+            lo,
+            hi,
+            feed,
+            scores,
         )
         return feed

@@ -69,7 +69,10 @@ def power_law(
 
 
 def two_communities(
-    rng: np.random.Generator, n: int, mean_degree: float, cross_fraction: float,
+    rng: np.random.Generator,
+    n: int,
+    mean_degree: float,
+    cross_fraction: float,
     share: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Directed two-block stochastic block model.

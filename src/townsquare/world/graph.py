@@ -203,8 +203,16 @@ class FollowGraph:
         start = 0
         while True:
             start, self.pool_end = _follow_kernel(
-                self.offset, self.cap, self.out_deg, self.in_deg, self.pool,
-                self.pool_end, src, dst, applied, start,
+                self.offset,
+                self.cap,
+                self.out_deg,
+                self.in_deg,
+                self.pool,
+                self.pool_end,
+                src,
+                dst,
+                applied,
+                start,
             )
             if start >= src.shape[0]:
                 break
@@ -237,7 +245,9 @@ class FollowGraph:
         if self.pool_end > live * 3 // 2:
             # Mostly holes left by relocated blocks: compact in place of growing.
             new_pool = np.full(max(live * 3 // 2, 16), -1, np.int32)
-            self.pool_end = int(_compact_kernel(self.offset, self.cap, self.out_deg, self.pool, new_pool))
+            self.pool_end = int(
+                _compact_kernel(self.offset, self.cap, self.out_deg, self.pool, new_pool)
+            )
             self.pool = new_pool
         else:
             grown = np.full(max(self.pool.shape[0] * 2, 16), -1, np.int32)

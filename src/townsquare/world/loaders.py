@@ -80,7 +80,9 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
                 try:
                     declared_nodes = int(body.split(":", 1)[1].strip())
                 except ValueError:
-                    raise DataFileError(path, "'# nodes:' must be followed by an integer", lineno) from None
+                    raise DataFileError(
+                        path, "'# nodes:' must be followed by an integer", lineno
+                    ) from None
             continue
         fields = line.replace(",", " ").replace("\t", " ").split()
         if not seen_data:
@@ -114,7 +116,9 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
         n = int(max(src.max(), dst.max())) + 1
         if declared_nodes is not None:
             if declared_nodes < n:
-                raise DataFileError(path, f"'# nodes: {declared_nodes}' but node id {n - 1} appears")
+                raise DataFileError(
+                    path, f"'# nodes: {declared_nodes}' but node id {n - 1} appears"
+                )
             n = declared_nodes
         labels = [str(i) for i in range(n)]
     else:
@@ -161,7 +165,9 @@ def load_polblogs(path: str | Path) -> LoadedGraph:
         try:
             node_id = int(row[0])
         except ValueError:
-            raise DataFileError(nodes_path, f"node id {row[0]!r} is not an integer", lineno) from None
+            raise DataFileError(
+                nodes_path, f"node id {row[0]!r} is not an integer", lineno
+            ) from None
         if node_id in ids:
             raise DataFileError(nodes_path, f"node id {node_id} appears twice", lineno)
         ids[node_id] = len(labels)
@@ -181,7 +187,9 @@ def load_polblogs(path: str | Path) -> LoadedGraph:
         try:
             a, b = int(parts[0]), int(parts[1])
         except ValueError:
-            raise DataFileError(edges_path, f"node ids must be integers, got {line!r}", lineno) from None
+            raise DataFileError(
+                edges_path, f"node ids must be integers, got {line!r}", lineno
+            ) from None
         if a not in ids or b not in ids:
             missing = a if a not in ids else b
             raise DataFileError(edges_path, f"node {missing} is not in nodes.csv", lineno)
@@ -190,6 +198,10 @@ def load_polblogs(path: str | Path) -> LoadedGraph:
     lean = np.array(leaning)
     community = np.where(np.isnan(lean), -1, (lean > 0).astype(np.int8)).astype(np.int8)
     return LoadedGraph(
-        n=len(labels), src=np.array(src, np.int64), dst=np.array(dst, np.int64),
-        labels=labels, community=community, leaning=lean,
+        n=len(labels),
+        src=np.array(src, np.int64),
+        dst=np.array(dst, np.int64),
+        labels=labels,
+        community=community,
+        leaning=lean,
     )

@@ -12,8 +12,15 @@ import numpy as np
 
 
 class ActivityDetector:
-    def __init__(self, n: int, threshold: float, strikes: int, check_every: int, memory: float,
-                 enabled: bool = True):
+    def __init__(
+        self,
+        n: int,
+        threshold: float,
+        strikes: int,
+        check_every: int,
+        memory: float,
+        enabled: bool = True,
+    ):
         self.threshold = float(threshold)
         self.strikes = int(strikes)
         self.check_every = int(check_every)

@@ -6,8 +6,14 @@ import numpy as np
 
 
 def bounded_confidence(
-    opinion: np.ndarray, users: np.ndarray, feed_stance: np.ndarray, feed_topic: np.ndarray,
-    shown: np.ndarray, susceptibility: np.ndarray, epsilon: float, mu: float,
+    opinion: np.ndarray,
+    users: np.ndarray,
+    feed_stance: np.ndarray,
+    feed_topic: np.ndarray,
+    shown: np.ndarray,
+    susceptibility: np.ndarray,
+    epsilon: float,
+    mu: float,
 ) -> None:
     """Deffuant-style bounded confidence on what each user read, in place.
 

@@ -60,7 +60,14 @@ class PostStore:
             self._cols[name] = grown
 
     def add(
-        self, author, step: int, kind, stance, topic, parent=None, text: list[str | None] | None = None
+        self,
+        author,
+        step: int,
+        kind,
+        stance,
+        topic,
+        parent=None,
+        text: list[str | None] | None = None,
     ) -> np.ndarray:
         """Append a batch of posts; returns their ids."""
         author = np.asarray(author)

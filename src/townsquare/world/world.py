@@ -121,8 +121,9 @@ class World:
         clock = self._lap("activate", clock)
 
         # 2. feeds; the read cursor makes every post reach a user at most once
-        feed = self.recommender.feed_for(active, graph, posts, pop.opinion, pop.suspended,
-                                         self.cursor, t)
+        feed = self.recommender.feed_for(
+            active, graph, posts, pop.opinion, pop.suspended, self.cursor, t
+        )
         if len(posts):
             self.cursor[active] = len(posts) - 1
         shown = feed >= 0
@@ -146,11 +147,20 @@ class World:
             if rows.size == 0:
                 continue
             obs = Observations(
-                step=t, role=role, users=active[rows], opinion=pop.opinion[active[rows]],
-                followers=graph.in_deg[active[rows]], followees=graph.out_deg[active[rows]],
-                feed=feed[rows], feed_author=feed_author[rows], feed_stance=feed_stance[rows],
-                feed_topic=feed_topic[rows], feed_likes=feed_likes[rows],
-                feed_followed=feed_followed[rows], n_users=self.n, topics=pop.topics,
+                step=t,
+                role=role,
+                users=active[rows],
+                opinion=pop.opinion[active[rows]],
+                followers=graph.in_deg[active[rows]],
+                followees=graph.out_deg[active[rows]],
+                feed=feed[rows],
+                feed_author=feed_author[rows],
+                feed_stance=feed_stance[rows],
+                feed_topic=feed_topic[rows],
+                feed_likes=feed_likes[rows],
+                feed_followed=feed_followed[rows],
+                n_users=self.n,
+                topics=pop.topics,
             )
             acts = self.policies[role].act(obs, self.rngs[role.label])
             acts.check(rows.size, k, pop.topics)
@@ -169,8 +179,16 @@ class World:
         clock = self._lap("moderate", clock)
 
         # 6. opinions move toward what users read
-        bounded_confidence(pop.opinion, active, feed_stance, feed_topic, shown,
-                           pop.susceptibility, self.opinion_epsilon, self.opinion_mu)
+        bounded_confidence(
+            pop.opinion,
+            active,
+            feed_stance,
+            feed_topic,
+            shown,
+            pop.susceptibility,
+            self.opinion_epsilon,
+            self.opinion_mu,
+        )
         clock = self._lap("opinion", clock)
 
         # 7. record
@@ -191,8 +209,15 @@ class World:
             rows = np.concatenate([r for r, _ in batches])
             cat = {
                 name: np.concatenate([getattr(a, name) for _, a in batches])
-                for name in ("post", "post_stance", "post_topic", "like", "repost", "reply",
-                             "reply_stance")
+                for name in (
+                    "post",
+                    "post_stance",
+                    "post_topic",
+                    "like",
+                    "repost",
+                    "reply",
+                    "reply_stance",
+                )
             }
             width_f = max(a.follow.shape[1] for _, a in batches)
             width_u = max(a.unfollow.shape[1] for _, a in batches)
@@ -202,8 +227,18 @@ class World:
             rows = np.zeros(0, np.int64)
             k = feed.shape[1]
             empty = Actions.nothing(0, k)
-            cat = {name: getattr(empty, name) for name in ("post", "post_stance", "post_topic",
-                                                           "like", "repost", "reply", "reply_stance")}
+            cat = {
+                name: getattr(empty, name)
+                for name in (
+                    "post",
+                    "post_stance",
+                    "post_topic",
+                    "like",
+                    "repost",
+                    "reply",
+                    "reply_stance",
+                )
+            }
             follow = unfollow = np.zeros((0, 0), np.int64)
         users = active[rows]
         f = feed[rows]
@@ -211,17 +246,39 @@ class World:
 
         # original posts, then replies, then reposts: ids stay contiguous within the step
         writers = users[cat["post"]]
-        new_ids = [posts.add(writers, t, PostKind.POST, np.clip(cat["post_stance"][cat["post"]], -1, 1),
-                             cat["post_topic"][cat["post"]])]
+        new_ids = [
+            posts.add(
+                writers,
+                t,
+                PostKind.POST,
+                np.clip(cat["post_stance"][cat["post"]], -1, 1),
+                cat["post_topic"][cat["post"]],
+            )
+        ]
         r_i, r_j = np.nonzero(cat["reply"] & shown)
         reply_parent = f[r_i, r_j]
-        new_ids.append(posts.add(users[r_i], t, PostKind.REPLY,
-                                 np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
-                                 feed_topic[rows][r_i, r_j], parent=reply_parent))
+        new_ids.append(
+            posts.add(
+                users[r_i],
+                t,
+                PostKind.REPLY,
+                np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
+                feed_topic[rows][r_i, r_j],
+                parent=reply_parent,
+            )
+        )
         s_i, s_j = np.nonzero(cat["repost"] & shown)
         repost_parent = f[s_i, s_j]
-        new_ids.append(posts.add(users[s_i], t, PostKind.REPOST, feed_stance[rows][s_i, s_j],
-                                 feed_topic[rows][s_i, s_j], parent=repost_parent))
+        new_ids.append(
+            posts.add(
+                users[s_i],
+                t,
+                PostKind.REPOST,
+                feed_stance[rows][s_i, s_j],
+                feed_topic[rows][s_i, s_j],
+                parent=repost_parent,
+            )
+        )
         posts.count("replies", reply_parent)
         posts.count("reposts", repost_parent)
         l_i, l_j = np.nonzero(cat["like"] & shown)
@@ -253,8 +310,9 @@ class World:
             like_post=liked,
             follow_src=np.concatenate([fu[applied], uu[removed]]),
             follow_dst=np.concatenate([fv[applied], uv[removed]]),
-            follow_action=np.concatenate([np.ones(applied.sum(), np.int8),
-                                          -np.ones(removed.sum(), np.int8)]),
+            follow_action=np.concatenate(
+                [np.ones(applied.sum(), np.int8), -np.ones(removed.sum(), np.int8)]
+            ),
             suspended=np.zeros(0, np.int64),
         )
 
@@ -286,8 +344,12 @@ class World:
     def state(self) -> tuple[dict[str, np.ndarray], str]:
         """Arrays and a JSON string that together restore this world exactly."""
         arrays: dict[str, np.ndarray] = {}
-        for prefix, part in (("pop", self.population.state()), ("graph", self.graph.state()),
-                             ("posts", self.posts.state()), ("detector", self.detector.state())):
+        for prefix, part in (
+            ("pop", self.population.state()),
+            ("graph", self.graph.state()),
+            ("posts", self.posts.state()),
+            ("detector", self.detector.state()),
+        ):
             arrays.update({f"{prefix}.{k}": v for k, v in part.items()})
         arrays["cursor"] = self.cursor
         meta = {
@@ -300,7 +362,7 @@ class World:
     def load_state(self, arrays: Mapping[str, np.ndarray], meta_json: str) -> None:
         def part(prefix: str) -> dict[str, np.ndarray]:
             p = prefix + "."
-            return {k[len(p):]: arrays[k] for k in arrays if k.startswith(p)}
+            return {k[len(p) :]: arrays[k] for k in arrays if k.startswith(p)}
 
         self.population = Population.from_state(part("pop"))
         self.graph = FollowGraph.from_state(part("graph"))
