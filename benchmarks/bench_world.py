@@ -15,9 +15,12 @@ Results go to ``benchmarks/results/world.json``; a table is printed to the termi
 
 Options::
 
-    --sizes 10000,100000      users per run (default 10000,100000,1000000)
+    --sizes 10000,100000      users per run (default 10000,100000,1000000); the 10^4
+                              reference run is always made first, even if not listed
     --steps N                 steps per run (default 100)
     --events all|sample|none  record.events override (default: the scenario's own)
+    --out PATH                JSON output (default benchmarks/results/world.json)
+    --tmpdir DIR              where the temporary run directories go (default: $TMPDIR)
     --profile                 also cProfile each timed run (profile_N.pstats next to --out)
 """
 

@@ -106,11 +106,12 @@ class EventRecorder:
                 }
             )
         )
+        k = self._keep(ev.suspended)
         self._buffer["detections"].append(
             pa.table(
                 {
-                    "step": np.full(ev.suspended.shape[0], ev.step, np.int32),
-                    "user_id": ev.suspended.astype(np.int64),
+                    "step": np.full(ev.suspended[k].shape[0], ev.step, np.int32),
+                    "user_id": ev.suspended[k].astype(np.int64),
                 }
             )
         )

@@ -72,7 +72,11 @@ class ScriptedCitizen:
         like = shown & (rng.random((n, k)) < p.like_rate * agree)
         repost = shown & (rng.random((n, k)) < p.repost_rate * agree)
         reply = shown & (rng.random((n, k)) < p.reply_rate * (0.25 + gap / 2.0))
-        reply_stance = np.clip(own + rng.normal(0.0, p.expression_noise, (n, k)), -1.0, 1.0)
+        # noise only where a reply is written: replies are a few percent of slots
+        reply_stance = np.zeros((n, k))
+        reply_stance[reply] = np.clip(
+            own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
+        )
 
         not_self = obs.feed_author != obs.users[:, None]
         can_follow = shown & not_self & ~obs.feed_followed & (gap < p.follow_tolerance)

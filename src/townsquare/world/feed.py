@@ -30,33 +30,40 @@ class Ranking(IntEnum):
 
 
 @numba.njit(cache=True, inline="always")
-def _score(mode, post, user, stance, topic, engagement, step_of, opinion, now, half_life, lo, hi):
-    if mode == 0:
-        return float(post)
-    if mode == 1:
-        age = now - step_of[post]
-        return engagement[post] * 0.5 ** (age / half_life)
+def _score(mode, post, user, base_score, stance, topic, opinion, lo, hi):
+    if mode != 2:
+        return base_score[post - lo]  # the same for every reader
     # Similar stance first; recency breaks ties among equally close posts.
     gap = abs(stance[post] - opinion[user, topic[post]])
     return -gap + 1e-6 * (post - lo) / (hi - lo + 1)
 
 
 @numba.njit(cache=True, inline="always")
-def _offer(row_ids, row_scores, filled, post, score):
-    """Keep the best k (score, post) pairs of a row; returns the new fill count."""
+def _argmin(values):
+    worst = 0
+    for j in range(1, values.shape[0]):
+        if values[j] < values[worst]:
+            worst = j
+    return worst
+
+
+@numba.njit(cache=True, inline="always")
+def _offer(row_ids, row_scores, filled, worst, post, score):
+    """Keep the best k (score, post) pairs of a row; ``worst`` is the slot to replace
+    once the row is full. Returns the new (filled, worst)."""
     k = row_ids.shape[0]
     if filled < k:
         row_ids[filled] = post
         row_scores[filled] = score
-        return filled + 1
-    worst = 0
-    for j in range(1, k):
-        if row_scores[j] < row_scores[worst]:
-            worst = j
+        filled += 1
+        if filled == k:
+            worst = _argmin(row_scores)
+        return filled, worst
     if score > row_scores[worst]:
         row_ids[worst] = post
         row_scores[worst] = score
-    return filled
+        worst = _argmin(row_scores)
+    return filled, worst
 
 
 @numba.njit(cache=True, parallel=True)
@@ -72,13 +79,10 @@ def _feed_kernel(
     cursor,
     hidden_author,
     author,
+    base_score,
     stance,
     topic,
-    engagement,
-    step_of,
     opinion,
-    now,
-    half_life,
     lo,
     hi,
     feed,
@@ -90,6 +94,7 @@ def _feed_kernel(
         row_ids = feed[i]
         row_scores = scores[i]
         filled = 0
+        worst = 0
         seen_until = cursor[u]
         o = offset[u]
         for j in range(o, o + out_deg[u]):
@@ -101,36 +106,22 @@ def _feed_kernel(
                 post = author_posts[q]
                 if post <= seen_until:
                     break
-                s = _score(
-                    mode,
-                    post,
-                    u,
-                    stance,
-                    topic,
-                    engagement,
-                    step_of,
-                    opinion,
-                    now,
-                    half_life,
-                    lo,
-                    hi,
-                )
-                filled = _offer(row_ids, row_scores, filled, post, s)
+                s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+                filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
         for q in range(trending.shape[0]):
             post = trending[q]
             if post <= seen_until or author[post] == u:
                 continue
+            s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+            if filled == k and s <= row_scores[worst]:
+                continue  # would not get in, duplicate or not
             duplicate = False
             for j in range(filled):
                 if row_ids[j] == post:
                     duplicate = True
                     break
-            if duplicate:
-                continue
-            s = _score(
-                mode, post, u, stance, topic, engagement, step_of, opinion, now, half_life, lo, hi
-            )
-            filled = _offer(row_ids, row_scores, filled, post, s)
+            if not duplicate:
+                filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
         # best first (insertion sort: k is small)
         for a in range(1, filled):
             sid = row_ids[a]
@@ -190,17 +181,20 @@ class Recommender:
         author_posts = window_ids[order]
         author_start = np.zeros(graph.n + 1, np.int64)
         np.cumsum(np.bincount(window_authors, minlength=graph.n), out=author_start[1:])
-        engagement = np.zeros(hi, np.float64)
-        engagement[lo:hi] = (
+        # engagement and scores only for the window's posts, indexed by id - lo
+        engagement = (
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
-        )
-        step_of = posts.step
+        ).astype(np.float64)
+        heat = engagement * 0.5 ** ((step - posts.step[lo:hi]) / self.half_life)
+        if self.ranking == Ranking.CHRONOLOGICAL:
+            base_score = window_ids.astype(np.float64)
+        else:
+            base_score = heat
         trending = np.zeros(0, np.int64)
         if self.trending > 0:
             candidates = window_ids[visible]
             if candidates.size:
-                age = step - step_of[candidates]
-                hot = engagement[candidates] * 0.5 ** (age / self.half_life)
+                hot = heat[visible]
                 top = min(self.trending, candidates.size)
                 pick = (
                     np.argpartition(-hot, top - 1)[:top]
@@ -223,13 +217,10 @@ class Recommender:
             cursor,
             hidden_author,
             posts.author,
+            base_score,
             posts.stance,
             posts.topic,
-            engagement,
-            step_of,
             opinion,
-            step,
-            self.half_life,
             lo,
             hi,
             feed,

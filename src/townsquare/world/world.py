@@ -54,11 +54,12 @@ def bimodality_coefficient(x: np.ndarray) -> float:
     if n < 4:
         return float("nan")
     d = x - x.mean()
-    m2 = np.mean(d * d)
+    d2 = d * d  # products, not d**3 / d**4: float powers are ~50x slower
+    m2 = d2.mean()
     if m2 <= 1e-24:
         return float("nan")
-    g = np.mean(d**3) / m2**1.5
-    k = np.mean(d**4) / m2**2 - 3.0
+    g = (d2 * d).mean() / m2**1.5
+    k = (d2 * d2).mean() / m2**2 - 3.0
     # bias-corrected sample skewness and excess kurtosis
     G = g * np.sqrt(n * (n - 1)) / (n - 2)
     K = ((n + 1) * k + 6) * (n - 1) / ((n - 2) * (n - 3))
