@@ -96,13 +96,23 @@ def test_builtin_default_scenario_is_valid_and_listed():
 def test_help_documents_every_command_and_option():
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("run", "scenarios", "show"):
+    for command in ("run", "scenarios", "show", "plot"):
         assert command in result.output
     result = invoke("run", "--help")
-    for option in ("--steps", "--seed", "--out", "--set", "--resume", "--overwrite", "--quiet"):
+    for option in (
+        "--steps",
+        "--seed",
+        "--out",
+        "--set",
+        "--resume",
+        "--overwrite",
+        "--quiet",
+        "--no-plot",
+    ):
         assert option in result.output
     assert invoke("show", "--help").exit_code == 0
     assert invoke("scenarios", "--help").exit_code == 0
+    assert invoke("plot", "--help").exit_code == 0
 
 
 def test_show_prints_summary_and_tables(small_scenario, tmp_path):
@@ -309,3 +319,20 @@ def test_every_scenario_key_is_documented():
     }
     missing = [k for k in keys(Scenario) if f"`{k}`" not in doc and k not in inherited]
     assert not missing, f"undocumented scenario keys: {missing}"
+
+
+def test_run_draws_a_metrics_plot_and_plot_command(small_scenario, tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", str(small_scenario), "--out", str(out), "--steps", "4").exit_code == 0
+    assert (out / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = tmp_path / "other.png"
+    result = invoke("plot", str(out), "--out", str(picture))
+    assert result.exit_code == 0, result.output
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+    quiet = tmp_path / "quiet"
+    assert invoke("run", str(small_scenario), "--out", str(quiet), "-q", "--no-plot").exit_code == 0
+    assert not (quiet / "metrics.png").exists()
+
+
+def test_plot_of_a_missing_run(tmp_path):
+    assert_one_line_error(invoke("plot", str(tmp_path / "nothing")), "not a run directory")

@@ -109,6 +109,10 @@ def run(
         bool, typer.Option("--overwrite", help="Replace --out if it already holds a run.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    plot_: Annotated[
+        bool,
+        typer.Option("--plot/--no-plot", help="Draw RUN_DIR/metrics.png when the run completes."),
+    ] = True,
 ):
     """Run a scenario and write a run directory.
 
@@ -190,6 +194,12 @@ def run(
 
     if not quiet:
         _print_summary(summary)
+    if plot_:
+        from .report import plot_run
+
+        picture = plot_run(sim.store.root)
+        if not quiet:
+            console.print(f"metrics plot: {picture}", highlight=False)
     console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
 
 
@@ -258,6 +268,23 @@ def show(
             ).fetchall():
                 count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
                 console.print(f"events.duckdb · {name}: {count:,} rows")
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="PNG file to write [default: RUN_DIR/metrics.png]."),
+    ] = None,
+):
+    """Draw a run's per-step metrics (activity, follows, opinions, suspensions) as a PNG."""
+    from .report import plot_run
+
+    if not (run_dir / "metrics.parquet").exists():
+        raise _fail(f"{run_dir}: not a run directory with metrics (no metrics.parquet)")
+    path = plot_run(run_dir, out)
+    console.print(f"wrote [bold]{path}[/]", highlight=False)
 
 
 def main() -> None:
