@@ -132,29 +132,37 @@ def test_suspended_authors_vanish_from_feeds():
     assert world.posts.views[: len(authors)].sum() == 0
 
 
-def test_chronological_feed_is_newest_first_from_followees():
-    world = make_world(
-        users=400, feed__ranking="chronological", feed__k=10, population__activity__mean=0.5
-    )
-    world.step()
-    captured = {}
+def capture_citizen_step(world: World) -> dict:
+    """Step once and return the citizens' observations with each reader's followees as
+    they were when the feed was built (policies act before follows are applied)."""
+    captured: dict = {}
     policy = world.policies[Role.CITIZEN]
 
     class Spy:
         def act(self, obs: Observations, rng):
             captured["obs"] = obs
+            captured["followees"] = [set(world.graph.followees(int(u)).tolist()) for u in obs.users]
             return policy.act(obs, rng)
 
     world.policies[Role.CITIZEN] = Spy()
     world.step()
+    world.policies[Role.CITIZEN] = policy
+    return captured
+
+
+def test_chronological_feed_is_newest_first_from_followees():
+    world = make_world(
+        users=400, feed__ranking="chronological", feed__k=10, population__activity__mean=0.5
+    )
+    world.step()
+    captured = capture_citizen_step(world)
     obs = captured["obs"]
+    assert obs.shown.sum() > 100
     for i in range(len(obs)):
-        row = obs.feed[i][obs.feed[i] >= 0]
+        row = obs.feed[i][obs.shown[i]]
         assert np.all(np.diff(row) < 0), "chronological feed must be newest first"
-        followees = set(world.graph.followees(int(obs.users[i])).tolist())
-        # the graph may have changed by the user's own follows after the feed was built
         authors = set(world.posts.author[row].tolist())
-        assert authors <= followees | set(obs.feed_author[i][obs.feed[i] >= 0].tolist())
+        assert authors <= captured["followees"][i]
         assert int(obs.users[i]) not in authors
 
 
@@ -163,21 +171,27 @@ def test_personalised_feed_puts_similar_stances_first():
         users=400, feed__ranking="personalised", feed__k=15, population__activity__mean=0.5
     )
     world.step()
-    captured = {}
-    policy = world.policies[Role.CITIZEN]
-
-    class Spy:
-        def act(self, obs, rng):
-            captured["obs"] = obs
-            return policy.act(obs, rng)
-
-    world.policies[Role.CITIZEN] = Spy()
-    world.step()
-    obs = captured["obs"]
+    obs = capture_citizen_step(world)["obs"]
     gaps = np.abs(obs.feed_stance - obs.opinion[:, :1])
+    assert obs.shown.sum() > 100
     for i in range(len(obs)):
-        g = gaps[i][obs.feed[i] >= 0]
+        g = gaps[i][obs.shown[i]]
         assert np.all(np.diff(g) >= -1e-9)
+
+
+def test_engagement_feed_ranks_by_decayed_engagement():
+    world = make_world(users=400, feed__ranking="engagement", population__activity__mean=0.5)
+    world.step()
+    world.step()
+    posts = world.posts
+    heat_before = (1.0 + posts.likes + 2.0 * posts.reposts + posts.replies) * 0.5 ** (
+        world.t - posts.step
+    )
+    obs = capture_citizen_step(world)["obs"]
+    assert obs.shown.sum() > 100
+    for i in range(len(obs)):
+        h = heat_before[obs.feed[i][obs.shown[i]]]
+        assert np.all(np.diff(h) <= 1e-9)
 
 
 def test_policies_are_called_once_per_role_with_only_that_role():

@@ -206,41 +206,25 @@ class World:
 
     def _apply(self, t, active, feed, feed_topic, feed_stance, batches) -> StepEvents:
         posts, graph = self.posts, self.graph
-        if batches:
-            rows = np.concatenate([r for r, _ in batches])
-            cat = {
-                name: np.concatenate([getattr(a, name) for _, a in batches])
-                for name in (
-                    "post",
-                    "post_stance",
-                    "post_topic",
-                    "like",
-                    "repost",
-                    "reply",
-                    "reply_stance",
-                )
-            }
-            width_f = max(a.follow.shape[1] for _, a in batches)
-            width_u = max(a.unfollow.shape[1] for _, a in batches)
-            follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
-            unfollow = np.concatenate([_pad(a.unfollow, width_u) for _, a in batches])
-        else:
-            rows = np.zeros(0, np.int64)
-            k = feed.shape[1]
-            empty = Actions.nothing(0, k)
-            cat = {
-                name: getattr(empty, name)
-                for name in (
-                    "post",
-                    "post_stance",
-                    "post_topic",
-                    "like",
-                    "repost",
-                    "reply",
-                    "reply_stance",
-                )
-            }
-            follow = unfollow = np.zeros((0, 0), np.int64)
+        if not batches:
+            batches = [(np.zeros(0, np.int64), Actions.nothing(0, feed.shape[1]))]
+        rows = np.concatenate([r for r, _ in batches])
+        cat = {
+            name: np.concatenate([getattr(a, name) for _, a in batches])
+            for name in (
+                "post",
+                "post_stance",
+                "post_topic",
+                "like",
+                "repost",
+                "reply",
+                "reply_stance",
+            )
+        }
+        width_f = max(a.follow.shape[1] for _, a in batches)
+        width_u = max(a.unfollow.shape[1] for _, a in batches)
+        follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
+        unfollow = np.concatenate([_pad(a.unfollow, width_u) for _, a in batches])
         users = active[rows]
         f = feed[rows]
         shown = f >= 0
