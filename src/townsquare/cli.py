@@ -86,7 +86,7 @@ def run(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Run directory to write [default: runs/NAME-sSEED-TIMESTAMP]."
+            "--out", "-o", help="Run directory to write (default: runs/NAME-sSEED-TIMESTAMP)."
         ),
     ] = None,
     set_: Annotated[
@@ -145,6 +145,12 @@ def run(
             if not quiet:
                 console.print(f"building [bold]{sc.name}[/]: {sc.users:,} users, seed {sc.seed}")
             sim = Run.start(sc, target, overwrite=overwrite)
+            if sim.scenario.users != sc.users and not quiet:
+                console.print(
+                    f"note: {sc.graph.path} has {sim.scenario.users:,} users; "
+                    "the population follows the file",
+                    highlight=False,
+                )
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -275,7 +281,7 @@ def plot(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="PNG file to write [default: RUN_DIR/metrics.png]."),
+        typer.Option("--out", "-o", help="PNG file to write (default: RUN_DIR/metrics.png)."),
     ] = None,
 ):
     """Draw a run's per-step metrics (activity, follows, opinions, suspensions) as a PNG."""
