@@ -191,7 +191,7 @@ def run(
     except KeyboardInterrupt:
         err_console.print(
             f"stopped; {sim.store.root} holds the run up to its last flush "
-            f"(step {sim._checkpoint_step}). Resume with: "
+            f"(step {sim.flushed_step}). Resume with: "
             f"townsquare run --resume {sim.store.root}"
         )
         raise typer.Exit(130) from None

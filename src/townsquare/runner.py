@@ -58,7 +58,8 @@ class Run:
         self.recorder = recorder
         self.wall_before = wall_before
         self._stop_requested = False
-        self._checkpoint_step = world.t
+        self.flushed_step = world.t  # the step the run directory holds everything up to
+        self._started: float | None = None
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -105,8 +106,7 @@ class Run:
     def execute(self, on_step: Callable[[dict], None] | None = None) -> dict:
         """Run to ``scenario.steps``; returns the summary. Raises `RunInterrupted`."""
         flush_every = self.scenario.record.flush_every
-        started = time.perf_counter()
-        self._started = started
+        self._started = time.perf_counter()
         try:
             with self._graceful_interrupt():
                 while self.world.t < self.scenario.steps:
@@ -124,7 +124,7 @@ class Run:
             raise
         except BaseException:
             # mid-step state is not trustworthy: fall back to the last flush
-            del self.rows[self._checkpoint_step :]
+            del self.rows[self.flushed_step :]
             self.store.write_metrics(self.rows)
             self.store.write_summary(self._summary(complete=False))
             raise
@@ -136,7 +136,7 @@ class Run:
         self.recorder.flush()
         self.store.write_metrics(self.rows)
         arrays, meta = self.world.state()
-        self._checkpoint_step = self.world.t
+        self.flushed_step = self.world.t
         wall = self._wall()
         self.store.save_checkpoint(
             arrays,
@@ -146,11 +146,11 @@ class Run:
         self.store.write_summary(self._summary(complete=False))
 
     def _wall(self) -> float:
-        started = getattr(self, "_started", None)
-        return self.wall_before + (time.perf_counter() - started if started else 0.0)
+        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        return self.wall_before + running
 
     def _summary(self, complete: bool) -> dict:
-        rows = self.rows[: self._checkpoint_step] if not complete else self.rows
+        rows = self.rows[: self.flushed_step] if not complete else self.rows
         totals = {name: int(sum(r[name] for r in rows)) for name in TOTALS}
         pop = self.world.population
         return {

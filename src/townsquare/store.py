@@ -27,7 +27,6 @@ import pyarrow.parquet as pq
 from .world.world import StepEvents
 
 POST_KINDS = np.array(["post", "repost", "reply"])
-FOLLOW_ACTIONS = {1: "follow", -1: "unfollow"}
 
 _TABLES = {
     "posts": "id BIGINT, step INTEGER, author BIGINT, kind VARCHAR, parent BIGINT, "
