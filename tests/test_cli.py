@@ -336,3 +336,39 @@ def test_run_draws_a_metrics_plot_and_plot_command(small_scenario, tmp_path):
 
 def test_plot_of_a_missing_run(tmp_path):
     assert_one_line_error(invoke("plot", str(tmp_path / "nothing")), "not a run directory")
+
+
+def test_realism_scorecard_of_a_run(small_scenario, tmp_path):
+    out = tmp_path / "run"
+    invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot")
+    result = invoke("realism", str(out))
+    assert result.exit_code == 0, result.output
+    assert "F1" in result.output and "measured facts reproduced" in result.output
+    card = json.loads((out / "realism.json").read_text())
+    metrics = {row["metric"] for row in card["rows"]}
+    assert {
+        "posting_top10_share",
+        "follower_tail_alpha",
+        "camp_modularity",
+        "bot_account_share",
+        "final_bimodality",
+    } <= metrics
+    assert card["facts"]["F8"]["reproduced"] is None
+    assert 0 <= card["reproduced"] <= card["measured"] <= 9
+    printed = json.loads(invoke("realism", str(out), "--json").output)
+    assert printed["rows"] == card["rows"]
+    bot_share = next(r for r in card["rows"] if r["metric"] == "bot_account_share")
+    assert bot_share["value"] == pytest.approx(0.05)
+    assert bot_share["inside"] is False
+
+
+def test_realism_shows_real_network_references(small_scenario, tmp_path, data_dir):
+    out = tmp_path / "run"
+    invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot")
+    card = json.loads(invoke("realism", str(out), "--json", "--data", str(data_dir)).output)
+    refs = next(r for r in card["rows"] if r["metric"] == "leaning_assortativity")["references"]
+    assert round(refs["polblogs"], 2) == 0.81
+
+
+def test_realism_errors(tmp_path):
+    assert_one_line_error(invoke("realism", str(tmp_path)), "not a run directory")

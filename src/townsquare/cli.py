@@ -293,6 +293,97 @@ def plot(
     console.print(f"wrote [bold]{path}[/]", highlight=False)
 
 
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _scorecard_for(run_dir: Path, data: Path | None):
+    from .metrics.realism import measure_run, scorecard
+    from .metrics.reference import default_data_dir, real_network_references
+    from .store import RunStore
+
+    store = RunStore(run_dir)
+    if not store.config.exists() or not store.has_checkpoint():
+        raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
+    if data is not None and not data.is_dir():
+        raise _fail(f"--data {data}: folder not found")
+    references = real_network_references(data if data is not None else default_data_dir())
+    return scorecard(measure_run(run_dir), run=str(run_dir), references=references)
+
+
+def _print_scorecard(card) -> None:
+    from .metrics.realism import FACTS, NOT_MEASURED
+
+    table = Table(title=f"realism · {card.run}", show_lines=False)
+    for col, justify in (
+        ("fact", "left"),
+        ("metric", "left"),
+        ("run", "right"),
+        ("real band", "right"),
+        ("real networks", "left"),
+        ("source", "left"),
+        ("", "center"),
+    ):
+        table.add_column(col, justify=justify)
+    for row in card.rows:
+        verdict = {True: "[green]inside[/]", False: "[red]outside[/]", None: "n/a"}[row.inside]
+        refs = ", ".join(f"{k} {_fmt(v)}" for k, v in row.references.items())
+        table.add_row(
+            row.fact,
+            row.metric,
+            _fmt(row.value),
+            f"{row.low:.3g}–{row.high:.3g}",
+            refs,
+            row.source,
+            verdict,
+        )
+    console.print(table)
+    for fact, ok in card.facts.items():
+        mark = {
+            True: "[green]reproduced[/]",
+            False: "[red]not reproduced[/]",
+            None: f"not measured ({NOT_MEASURED.get(fact, 'no data')})",
+        }[ok]
+        console.print(f"  {fact} {FACTS[fact]}: {mark}")
+    extra = ", ".join(f"{k} {_fmt(v)}" for k, v in card.informational.items())
+    console.print(f"also measured: {extra}", highlight=False)
+    console.print(
+        f"[bold]{card.reproduced} of {card.measured} measured facts reproduced[/] "
+        f"(F1–F9; {len(card.facts) - card.measured} not measurable yet)"
+    )
+
+
+@app.command()
+def realism(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the scorecard as JSON.")] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Folder of real networks (polblogs, retweet, facebook) to measure as "
+            "references (default: $TOWNSQUARE_DATA, ../shared/data or shared/data).",
+        ),
+    ] = None,
+):
+    """Score a run against stylized facts of real platforms (F1–F9 of REALISM.md).
+
+    Each metric is shown with the run's value, the published band, the same metric on
+    real networks, the source, and whether the run is inside the band. The scorecard is
+    also written to RUN_DIR/realism.json.
+    """
+    from .metrics.realism import scorecard_json, write_scorecard
+
+    card = _scorecard_for(run_dir, data)
+    write_scorecard(card, run_dir / "realism.json")
+    if json_:
+        typer.echo(scorecard_json(card))
+    else:
+        _print_scorecard(card)
+
+
 def main() -> None:
     try:
         app()
