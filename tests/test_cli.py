@@ -96,7 +96,7 @@ def test_builtin_default_scenario_is_valid_and_listed():
 def test_help_documents_every_command_and_option():
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("run", "scenarios", "show", "plot"):
+    for command in ("run", "scenarios", "show", "plot", "realism", "compare"):
         assert command in result.output
     result = invoke("run", "--help")
     for option in (
@@ -372,3 +372,41 @@ def test_realism_shows_real_network_references(small_scenario, tmp_path, data_di
 
 def test_realism_errors(tmp_path):
     assert_one_line_error(invoke("realism", str(tmp_path)), "not a run directory")
+
+
+def test_compare_two_runs_with_seeds(small_scenario, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    invoke("run", str(small_scenario), "--out", str(a), "-q", "--no-plot", "--steps", "6")
+    invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(b),
+        "-q",
+        "--no-plot",
+        "--steps",
+        "6",
+        "--set",
+        "roles.socialbot.fraction=0.12",
+    )
+    single = json.loads(invoke("compare", str(a), str(b), "--json").output)
+    bots = next(r for r in single["rows"] if r["metric"] == "bot_account_share")
+    assert bots["difference"] == pytest.approx(0.07)
+    assert bots["beyond_noise"] is None  # one seed per side: noise unknown
+    result = invoke("compare", str(a), str(b), "--seeds", "7-8", "--json")
+    assert result.exit_code == 0, result.output
+    seeded = json.loads(result.output)
+    assert len(seeded["a"]["runs"]) == 3 and (a / "seeds" / "seed-7" / "summary.json").exists()
+    bots = next(r for r in seeded["rows"] if r["metric"] == "bot_post_share")
+    assert bots["beyond_noise"] is True and bots["b_inside"] is not None
+    table = invoke("compare", str(a), str(b), "--seeds", "7,8")  # reuses the seed runs
+    assert table.exit_code == 0 and "B reproduces" in table.output
+
+
+def test_compare_errors(small_scenario, tmp_path):
+    out = tmp_path / "a"
+    invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot", "--steps", "3")
+    assert_one_line_error(
+        invoke("compare", str(out), str(tmp_path / "nope")), "not a run directory"
+    )
+    assert_one_line_error(invoke("compare", str(out), str(out), "--seeds", "x"), "--seeds")

@@ -302,11 +302,8 @@ def _fmt(value) -> str:
 def _scorecard_for(run_dir: Path, data: Path | None):
     from .metrics.realism import measure_run, scorecard
     from .metrics.reference import default_data_dir, real_network_references
-    from .store import RunStore
 
-    store = RunStore(run_dir)
-    if not store.config.exists() or not store.has_checkpoint():
-        raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
+    _scorecard_for_check(run_dir)
     if data is not None and not data.is_dir():
         raise _fail(f"--data {data}: folder not found")
     references = real_network_references(data if data is not None else default_data_dir())
@@ -382,6 +379,102 @@ def realism(
         typer.echo(scorecard_json(card))
     else:
         _print_scorecard(card)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="First run directory (e.g. scripted).")],
+    run_b: Annotated[Path, typer.Argument(help="Second run directory (e.g. learned).")],
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds",
+            help="Extra seeds, e.g. 1,2,3 or 1-4: each run's scenario is re-run with them "
+            "(stored under RUN/seeds/, reused when complete) so differences can be tested "
+            "against seed noise.",
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Folder of real networks for the reference values (as in `realism`)."
+        ),
+    ] = None,
+):
+    """Two realism scorecards side by side, with the difference of every metric.
+
+    With --seeds, each side is the mean over its seeds, and a difference is marked beyond
+    noise when it exceeds twice its standard error.
+    """
+    import json
+
+    from .metrics.compare import compare_runs, seed_runs
+    from .metrics.realism import finite_json
+    from .metrics.reference import default_data_dir, real_network_references
+
+    for run_dir in (run_a, run_b):
+        _scorecard_for_check(run_dir)
+    extra = _parse_seeds(seeds) if seeds else []
+    references = real_network_references(data if data is not None else default_data_dir())
+    say = None if json_ else (lambda msg: console.print(msg, highlight=False))
+    paths_a = seed_runs(run_a, extra, say) if extra else [run_a]
+    paths_b = seed_runs(run_b, extra, say) if extra else [run_b]
+    result = compare_runs(paths_a, paths_b, references)
+    if json_:
+        typer.echo(json.dumps(finite_json(result), indent=2))
+        return
+    table = Table(title=f"{run_a}  vs  {run_b}  ({len(paths_a)} and {len(paths_b)} seeds)")
+    for col in ("fact", "metric", "band", "A", "", "B", "", "B − A", "beyond noise"):
+        table.add_column(col, justify="left" if col in ("fact", "metric") else "right")
+    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}
+    for r in result["rows"]:
+        band = f"{r['low']:.3g}–{r['high']:.3g}" if r["low"] is not None else ""
+        a = _fmt(r["a_mean"]) + (f" ± {_fmt(r['a_std'])}" if len(paths_a) > 1 else "")
+        b = _fmt(r["b_mean"]) + (f" ± {_fmt(r['b_std'])}" if len(paths_b) > 1 else "")
+        noise = {True: "[bold]yes[/]", False: "no", None: "—"}[r["beyond_noise"]]
+        table.add_row(
+            r["fact"],
+            r["metric"],
+            band,
+            a,
+            mark[r["a_inside"]],
+            b,
+            mark[r["b_inside"]],
+            _fmt(r["difference"]),
+            noise,
+        )
+    console.print(table)
+    console.print(
+        f"A reproduces {result['a']['reproduced']} of {result['a']['measured']} "
+        f"measured facts; B reproduces {result['b']['reproduced']} of "
+        f"{result['b']['measured']}."
+    )
+
+
+def _parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                seeds.extend(range(lo, hi + 1))
+            elif part:
+                seeds.append(int(part))
+    except ValueError:
+        raise _fail(f"--seeds {text}: expected seeds like 1,2,3 or 1-4") from None
+    if not seeds or min(seeds) < 0:
+        raise _fail(f"--seeds {text}: expected non-negative seeds like 1,2,3 or 1-4")
+    return seeds
+
+
+def _scorecard_for_check(run_dir: Path) -> None:
+    from .store import RunStore
+
+    store = RunStore(run_dir)
+    if not store.config.exists() or not store.has_checkpoint():
+        raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
 
 
 def main() -> None:

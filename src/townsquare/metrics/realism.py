@@ -347,14 +347,14 @@ def write_scorecard(card: Scorecard, path: str | Path) -> None:
 
 def scorecard_json(card: Scorecard) -> str:
     """Strict JSON (NaN written as null)."""
-    return json.dumps(_finite(card.to_dict()), indent=2, default=_json_default)
+    return json.dumps(finite_json(card.to_dict()), indent=2, default=_json_default)
 
 
-def _finite(value):
+def finite_json(value):
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     if isinstance(value, float | np.floating) and not np.isfinite(value):
         return None
     return value

@@ -1,0 +1,122 @@
+"""Two runs side by side: the scripted-versus-learned comparison.
+
+Each side is one run directory, optionally re-run with more seeds (same resolved
+scenario, another seed) so that a difference can be told apart from seed noise: a
+difference counts as beyond noise when |mean_B - mean_A| exceeds twice its standard
+error (Welch), which needs at least two seeds per side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .realism import BANDS, INFORMATIONAL, measure_run, scorecard
+
+
+@dataclass
+class Side:
+    runs: list[str]
+    mean: dict[str, float]
+    std: dict[str, float]
+    reproduced: int
+    measured: int
+
+
+@dataclass
+class CompareRow:
+    fact: str
+    metric: str
+    low: float | None
+    high: float | None
+    a_mean: float
+    a_std: float
+    a_inside: bool | None
+    b_mean: float
+    b_std: float
+    b_inside: bool | None
+    difference: float
+    beyond_noise: bool | None  # None: one seed per side, noise unknown
+
+
+def seed_runs(run_dir: Path, seeds: list[int], on_progress=None) -> list[Path]:
+    """The run itself plus one run per extra seed of its scenario, stored under
+    ``RUN_DIR/seeds/seed-S`` and reused when already complete."""
+    from ..config import validate
+    from ..runner import Run
+    from ..store import RunStore
+
+    store = RunStore(run_dir)
+    base = yaml.safe_load(store.config.read_text())
+    paths = [Path(run_dir)]
+    for seed in seeds:
+        if seed == base.get("seed"):
+            continue
+        target = Path(run_dir) / "seeds" / f"seed-{seed}"
+        done = RunStore(target)
+        if done.summary.exists() and done.read_summary().get("complete"):
+            paths.append(target)
+            continue
+        scenario = validate({**base, "seed": seed}, str(store.config))
+        if on_progress:
+            on_progress(f"running {run_dir} with seed {seed}")
+        Run.start(scenario, target, overwrite=True).execute()
+        paths.append(target)
+    return paths
+
+
+def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:
+    measures = [measure_run(p) for p in paths]
+    keys = measures[0].keys()
+    mean = {
+        k: float(np.nanmean([m[k] for m in measures]))
+        if any(np.isfinite(m[k]) for m in measures)
+        else float("nan")
+        for k in keys
+    }
+    std = {
+        k: float(np.nanstd([m[k] for m in measures], ddof=1))
+        if len(measures) > 1 and sum(np.isfinite(m[k]) for m in measures) > 1
+        else float("nan")
+        for k in keys
+    }
+    card = scorecard(mean, references=references)
+    side = Side([str(p) for p in paths], mean, std, card.reproduced, card.measured)
+    return side, measures
+
+
+def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> dict:
+    a, _ = _side(paths_a, references)
+    b, _ = _side(paths_b, references)
+    rows = []
+    bands = {band.metric: band for band in BANDS}
+    for metric in [band.metric for band in BANDS] + list(INFORMATIONAL):
+        if metric not in a.mean:
+            continue
+        band = bands.get(metric)
+        diff = b.mean[metric] - a.mean[metric]
+        beyond = None
+        if len(paths_a) > 1 and len(paths_b) > 1:
+            se = np.sqrt(a.std[metric] ** 2 / len(paths_a) + b.std[metric] ** 2 / len(paths_b))
+            if np.isfinite(diff) and np.isfinite(se):
+                beyond = bool(abs(diff) > 2 * se) if se > 0 else bool(diff != 0)
+        rows.append(
+            CompareRow(
+                fact=band.fact if band else "",
+                metric=metric,
+                low=band.low if band else None,
+                high=band.high if band else None,
+                a_mean=a.mean[metric],
+                a_std=a.std[metric],
+                a_inside=band.contains(a.mean[metric]) if band else None,
+                b_mean=b.mean[metric],
+                b_std=b.std[metric],
+                b_inside=band.contains(b.mean[metric]) if band else None,
+                difference=diff,
+                beyond_noise=beyond,
+            )
+        )
+    return {"a": asdict(a), "b": asdict(b), "rows": [asdict(r) for r in rows]}
