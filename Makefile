@@ -42,6 +42,7 @@ reproduce: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py
+	$(BIN)/python benchmarks/bench_realism.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks
