@@ -96,7 +96,7 @@ def test_builtin_default_scenario_is_valid_and_listed():
 def test_help_documents_every_command_and_option():
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("run", "scenarios", "show", "plot", "realism", "compare"):
+    for command in ("run", "scenarios", "show", "plot", "realism", "compare", "report"):
         assert command in result.output
     result = invoke("run", "--help")
     for option in (
@@ -410,3 +410,18 @@ def test_compare_errors(small_scenario, tmp_path):
         invoke("compare", str(out), str(tmp_path / "nope")), "not a run directory"
     )
     assert_one_line_error(invoke("compare", str(out), str(out), "--seeds", "x"), "--seeds")
+
+
+def test_run_writes_the_report_and_report_command(small_scenario, tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", str(small_scenario), "--out", str(out), "--steps", "4", "--no-plot")
+    assert result.exit_code == 0, result.output
+    assert "posting_top10_share" in (out / "report.html").read_text()
+    page = tmp_path / "again.html"
+    assert invoke("report", str(out), "--out", str(page)).exit_code == 0
+    assert page.read_text().count("data:image/png;base64,") >= 5
+    quiet = tmp_path / "quiet"
+    invoke("run", str(small_scenario), "--out", str(quiet), "-q", "--no-report", "--steps", "2")
+    assert not (quiet / "report.html").exists()
+    assert_one_line_error(invoke("report", str(tmp_path / "none")), "not a run directory")
+    assert_one_line_error(invoke("report", str(out), "--data", str(tmp_path / "x")), "--data")

@@ -113,6 +113,13 @@ def run(
         bool,
         typer.Option("--plot/--no-plot", help="Draw RUN_DIR/metrics.png when the run completes."),
     ] = True,
+    report_: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report",
+            help="Write RUN_DIR/report.html (realism scorecard and figures) at the end.",
+        ),
+    ] = True,
 ):
     """Run a scenario and write a run directory.
 
@@ -206,6 +213,12 @@ def run(
         picture = plot_run(sim.store.root)
         if not quiet:
             console.print(f"metrics plot: {picture}", highlight=False)
+    if report_:
+        from .report import write_report
+
+        page = write_report(sim.store.root)
+        if not quiet:
+            console.print(f"report: {page}", highlight=False)
     console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
 
 
@@ -291,6 +304,30 @@ def plot(
         raise _fail(f"{run_dir}: not a run directory with metrics (no metrics.parquet)")
     path = plot_run(run_dir, out)
     console.print(f"wrote [bold]{path}[/]", highlight=False)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of real networks for references (as in `realism`)."),
+    ] = None,
+):
+    """Write a self-contained HTML report: summary, realism scorecard, opinions over
+    time, follower CCDF against real networks, cascade sizes, Lorenz curve of posting,
+    echo-chamber scatter."""
+    from .report import write_report
+
+    _scorecard_for_check(run_dir)
+    if data is not None and not data.is_dir():
+        raise _fail(f"--data {data}: folder not found")
+    page = write_report(run_dir, out=out, data_dir=data)
+    console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
 def _fmt(value) -> str:
