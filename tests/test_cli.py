@@ -96,7 +96,16 @@ def test_builtin_default_scenario_is_valid_and_listed():
 def test_help_documents_every_command_and_option():
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("run", "scenarios", "show", "plot", "realism", "compare", "report"):
+    for command in (
+        "run",
+        "scenarios",
+        "show",
+        "plot",
+        "realism",
+        "compare",
+        "report",
+        "reproduce",
+    ):
         assert command in result.output
     result = invoke("run", "--help")
     for option in (

@@ -330,6 +330,106 @@ def report(
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
+@app.command()
+def reproduce(
+    experiment: Annotated[str, typer.Argument(help="Which paper: meylahn2024.")],
+    runs: Annotated[
+        int | None,
+        typer.Option("--runs", min=1, help="Runs per r_g (default 500; 60 with --quick)."),
+    ] = None,
+    cap: Annotated[
+        float | None,
+        typer.Option(
+            "--cap",
+            min=1,
+            help="Interactions before a run counts as still polarised (default 1e8; 1e6 with --quick).",
+        ),
+    ] = None,
+    radii: Annotated[
+        str | None,
+        typer.Option("--radii", help="Comma-separated r_g values (default 0.25,0.30,...,0.50)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes (0: all cores).")] = 0,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A small version in under a minute.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default: runs/EXPERIMENT[-quick])."),
+    ] = None,
+):
+    """Reproduce a paper's experiment.
+
+    meylahn2024: Meylahn & Meylahn (PLOS ONE 2024), Figure 2 (ARLOD consensus times on
+    random geometric graphs, N = 100, alpha = 0.25, eps = 0.1) and Figure 3 (one run at
+    r_g = 0.25). Writes consensus_times.parquet, quantiles.csv, survival.png and
+    trace_rg025.png.
+    """
+    from .experiments import EXPERIMENTS
+
+    if experiment not in EXPERIMENTS:
+        raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
+    from .experiments import meylahn2024 as m
+
+    kw: dict = {"seed": seed, "workers": workers}
+    if runs is not None:
+        kw["runs"] = runs
+    if cap is not None:
+        kw["cap"] = int(cap)
+    if radii:
+        try:
+            kw["radii"] = tuple(float(r) for r in radii.split(","))
+        except ValueError:
+            raise _fail(f"--radii {radii}: expected numbers like 0.25,0.5") from None
+        if any(not 0 < r <= 1.5 for r in kw["radii"]):
+            raise _fail(f"--radii {radii}: each r_g must lie in (0, 1.5]")
+    settings = m.Settings.quick(**kw) if quick else m.Settings(**kw)
+    target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
+    console.print(
+        f"{experiment}: {settings.runs} runs × {len(settings.radii)} radii, "
+        f"cap {settings.cap:.0e} interactions",
+        highlight=False,
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("runs", total=settings.runs * len(settings.radii))
+        table = m.consensus_times(settings, lambda k, total: progress.update(task, completed=k))
+    trace = m.single_trace(settings)
+    paths = m.write_outputs(target, table, settings, trace)
+    rows = m.quantile_table(table, settings.cap)
+    result = Table(title="consensus times per r_g (interactions)")
+    for col in ("r_g", "runs", "median", "p90", "P(T>1e4)", "P(T>1e6)", "polarised at cap"):
+        result.add_column(col, justify="right")
+    for r in rows:
+
+        def cell(v):
+            return "> cap" if v is None else f"{v:,.0f}"
+
+        result.add_row(
+            f"{r['r_g']:.2f}",
+            str(r["runs"]),
+            cell(r["median"]),
+            cell(r["p90"]),
+            f"{r['p_gt_1e4']:.3f}",
+            "n/a" if r["p_gt_1e6"] is None else f"{r['p_gt_1e6']:.3f}",
+            f"{r['polarised_at_cap']:.3f}",
+        )
+    console.print(result)
+    console.print(
+        f"Figure 3 run at r_g = 0.25: {trace[2]:,} interactions "
+        f"({'consensus' if trace[2] < settings.cap else 'cap reached'})"
+    )
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
 def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"

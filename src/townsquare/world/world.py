@@ -19,7 +19,7 @@ from .actions import Actions, Observations, Policy
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector
-from .opinion import bounded_confidence
+from .opinion.bounded_confidence import bounded_confidence
 from .population import Population, Role
 from .posts import PostKind, PostStore
 

@@ -1,0 +1,3 @@
+"""Reproductions of published experiments, one module per paper (`townsquare reproduce`)."""
+
+EXPERIMENTS = {"meylahn2024": "townsquare.experiments.meylahn2024"}

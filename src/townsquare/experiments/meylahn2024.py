@@ -1,0 +1,238 @@
+"""Meylahn & Meylahn (PLOS ONE 2024): social RL gives metastable polarisation.
+
+Figure 2: consensus times of ARLOD on random geometric graphs (N = 100 points in the unit
+square, link below distance r_g, resampled until connected), alpha = 0.25, eps = 0.1,
+many runs per r_g; heavy, roughly straight survival tails on log-log axes that get
+heavier as r_g falls. Figure 3: one run at r_g = 0.25, the number of +1 agents over time:
+long plateaus (spatial clusters of opposite opinion) before consensus.
+
+Runs are independent, so they are spread over all cores; every run has its own seed
+derived from (seed, r_g index, run), so results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ..world.generators import random_geometric
+from ..world.opinion import ArlodState, arlod_run, to_csr
+
+RADII = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
+N = 100
+ALPHA = 0.25
+EPS = 0.1
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: int = 500
+    cap: int = 10**8
+    radii: tuple[float, ...] = RADII
+    seed: int = 0
+    alpha: float = ALPHA
+    eps: float = EPS
+    n: int = N
+    workers: int = 0  # 0: all cores
+
+    @classmethod
+    def quick(cls, **kw) -> Settings:
+        return cls(**{"runs": 60, "cap": 10**6, **kw})
+
+
+def connected_rgg(rng: np.random.Generator, n: int, radius: float):
+    """A random geometric graph, resampled until connected (as in the paper)."""
+    for _ in range(10_000):
+        src, dst, _ = random_geometric(rng, n, radius=radius)
+        adj = coo_matrix((np.ones(src.size), (src, dst)), shape=(n, n))
+        if connected_components(adj, directed=False)[0] == 1:
+            return to_csr(src, dst, n)
+    raise RuntimeError(f"no connected random geometric graph with r = {radius} after 10,000 draws")
+
+
+def one_run(args) -> tuple[float, int, int, bool]:
+    radius_index, run, s = args
+    radius = s.radii[radius_index]
+    rng = np.random.default_rng([s.seed, radius_index, run])
+    indptr, indices = connected_rgg(rng, s.n, radius)
+    state = ArlodState.random(s.n, rng)
+    steps, plus = arlod_run(
+        indptr, indices, state, s.cap, int(rng.integers(2**31)), alpha=s.alpha, eps=s.eps
+    )
+    censored = 0 < plus < s.n
+    return radius, run, steps, censored
+
+
+def consensus_times(s: Settings, progress: Callable[[int, int], None] | None = None) -> dict:
+    """All runs of Figure 2: columns r_g, run, consensus_time, censored."""
+    jobs = [(ri, run, s) for ri in range(len(s.radii)) for run in range(s.runs)]
+    workers = s.workers or os.cpu_count() or 1
+    out = {"r_g": [], "run": [], "consensus_time": [], "censored": []}
+    if workers == 1:
+        results = map(one_run, jobs)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        results = pool.map(one_run, jobs, chunksize=max(1, len(jobs) // (workers * 20)))
+    try:
+        for k, (radius, run, steps, censored) in enumerate(results, start=1):
+            out["r_g"].append(radius)
+            out["run"].append(run)
+            out["consensus_time"].append(steps)
+            out["censored"].append(censored)
+            if progress:
+                progress(k, len(jobs))
+    finally:
+        if workers != 1:
+            pool.shutdown(cancel_futures=True)
+    return out
+
+
+def quantile_table(table: dict, cap: int) -> list[dict]:
+    """Per r_g: median, 90th percentile, P(T > 10^4), P(T > 10^6) and the share still
+    polarised at the cap. Censored runs count as T = cap, so a quantile that reaches the
+    cap is a lower bound and is reported as None (shown as '> cap')."""
+    r = np.asarray(table["r_g"])
+    t = np.asarray(table["consensus_time"], np.float64)
+    c = np.asarray(table["censored"], bool)
+    rows = []
+    for radius in sorted(set(r.tolist())):
+        sel = r == radius
+        times = np.where(c[sel], np.inf, t[sel])
+        median = float(np.quantile(times, 0.5, method="inverted_cdf"))
+        p90 = float(np.quantile(times, 0.9, method="inverted_cdf"))
+        rows.append(
+            {
+                "r_g": radius,
+                "runs": int(sel.sum()),
+                "median": median if np.isfinite(median) else None,
+                "p90": p90 if np.isfinite(p90) else None,
+                "p_gt_1e4": float((times > 1e4).mean()),
+                "p_gt_1e6": float((times > 1e6).mean()) if cap > 1e6 else None,
+                "polarised_at_cap": float(c[sel].mean()),
+            }
+        )
+    return rows
+
+
+def single_trace(
+    s: Settings, radius: float = 0.25, points: int = 2000, max_steps: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Figure 3: the +1 count over time for one run at ``radius``, sampled at ``points``
+    evenly spaced interactions up to consensus (or ``max_steps``)."""
+    max_steps = s.cap if max_steps is None else max_steps
+    rng = np.random.default_rng([s.seed, 99, 0])
+    indptr, indices = connected_rgg(rng, s.n, radius)
+    state = ArlodState.random(s.n, rng)
+    kernel_seed = int(rng.integers(2**31))
+    # first pass: how long the run is; second pass (same seed): sample it evenly
+    probe = ArlodState(state.q_plus.copy(), state.q_minus.copy())
+    steps, _ = arlod_run(indptr, indices, probe, max_steps, kernel_seed, s.alpha, s.eps)
+    every = max(1, steps // points)
+    trace = np.full(steps // every + 1, -1, np.int64)
+    arlod_run(
+        indptr,
+        indices,
+        state,
+        max_steps,
+        kernel_seed,
+        s.alpha,
+        s.eps,
+        trace=trace,
+        trace_every=every,
+    )
+    final = int(state.opinion.sum() > 0) * s.n
+    trace[trace < 0] = final
+    return np.arange(trace.size) * every, trace, steps
+
+
+def write_outputs(out: Path, table: dict, s: Settings, trace=None) -> dict[str, Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    pq.write_table(
+        pa.table(
+            {
+                "r_g": pa.array(table["r_g"], pa.float64()),
+                "run": pa.array(table["run"], pa.int64()),
+                "consensus_time": pa.array(table["consensus_time"], pa.int64()),
+                "censored": pa.array(table["censored"], pa.bool_()),
+            }
+        ),
+        out / "consensus_times.parquet",
+    )
+    paths["consensus_times"] = out / "consensus_times.parquet"
+    rows = quantile_table(table, s.cap)
+    with open(out / "quantiles.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    paths["quantiles"] = out / "quantiles.csv"
+    paths["survival_plot"] = plot_survival(table, s, out / "survival.png")
+    if trace is not None:
+        paths["trace_plot"] = plot_trace(*trace, s, out / "trace_rg025.png")
+    return paths
+
+
+def plot_survival(table: dict, s: Settings, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    r = np.asarray(table["r_g"])
+    t = np.asarray(table["consensus_time"], np.float64)
+    c = np.asarray(table["censored"], bool)
+    fig = Figure(figsize=(7, 5), dpi=110)
+    ax = fig.add_subplot()
+    for radius in sorted(set(r.tolist())):
+        sel = r == radius
+        times = np.sort(t[sel])
+        survival = 1.0 - np.arange(times.size) / times.size
+        ax.step(
+            times,
+            survival,
+            where="post",
+            label=f"r_g = {radius:.2f} ({c[sel].mean():.0%} polarised at cap)",
+        )
+    ax.axvline(s.cap, color="grey", linestyle=":", label=f"cap {s.cap:.0e}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("consensus time T (interactions)")
+    ax.set_ylabel("P(T ≥ t)")
+    ax.set_title(
+        f"ARLOD consensus times, N = {s.n}, {s.runs} runs per r_g (Meylahn & Meylahn 2024, Fig. 2)",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def plot_trace(steps: np.ndarray, plus: np.ndarray, total: int, s: Settings, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), dpi=110)
+    ax = fig.add_subplot()
+    ax.plot(steps, plus, linewidth=0.8)
+    ax.axhline(s.n / 2, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_ylim(0, s.n)
+    ax.set_xlabel("interaction")
+    ax.set_ylabel("agents with opinion +1")
+    ended = "consensus" if total < s.cap else "cap reached"
+    ax.set_title(
+        f"one ARLOD run at r_g = 0.25, N = {s.n}: {ended} after {total:,} interactions (Fig. 3)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
