@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from townsquare.experiments.meylahn2024 import connected_rgg
-from townsquare.world.opinion import ArlodState, arlod_run, to_csr, voter_run
+from townsquare.world.opinion import (
+    ArlodState,
+    arlod_run,
+    clusters,
+    deffuant_run,
+    hk_run,
+    to_csr,
+    voter_run,
+)
 
 
 def complete_graph(n):
@@ -102,3 +110,34 @@ def test_arlod_is_deterministic_per_seed():
     b = ArlodState(a.q_plus.copy(), a.q_minus.copy())
     assert arlod_run(indptr, indices, a, 10**7, 11) == arlod_run(indptr, indices, b, 10**7, 11)
     assert np.array_equal(a.q_plus, b.q_plus)
+
+
+def uniform_opinions(n, seed):
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+
+
+def test_deffuant_consensus_above_one_half():
+    # epsilon 0.6 on the [0, 1] scale of the literature is 1.2 on townsquare's [-1, 1]
+    indptr, indices = complete_graph(400)
+    for seed in range(3):
+        x = deffuant_run(indptr, indices, uniform_opinions(400, seed), 1.2, 0.5, 200_000, seed)
+        assert len(clusters(x)) == 1
+        assert x.std() < 0.01
+
+
+def test_deffuant_clusters_below_one_half():
+    indptr, indices = complete_graph(500)
+    counts = [
+        len(clusters(deffuant_run(indptr, indices, uniform_opinions(500, s), 0.3, 0.5, 200_000, s)))
+        for s in range(6)
+    ]
+    # floor(1 / (2 * 0.15)) = 3 clusters
+    assert np.mean(counts) == pytest.approx(3, abs=0.5)
+
+
+def test_hegselmann_krause_consensus_and_fragmentation():
+    indptr, indices = complete_graph(500)
+    together, rounds = hk_run(indptr, indices, uniform_opinions(500, 0), 0.6)
+    assert len(clusters(together)) == 1 and rounds < 1000
+    apart, _ = hk_run(indptr, indices, uniform_opinions(500, 0), 0.2)
+    assert len(clusters(apart)) >= 3

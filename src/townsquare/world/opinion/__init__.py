@@ -6,7 +6,8 @@ Two families share this package:
   (`bounded_confidence`);
 * the classic models on a static graph, as random-sequential numba kernels with O(1) work
   per interaction and incremental camp counts (consensus is never tested by rescanning):
-  `voter`, and ARLOD social reinforcement learning (Meylahn & Meylahn 2024) with its
+  `voter`, Deffuant and Hegselmann–Krause bounded confidence, and ARLOD social
+  reinforcement learning (Meylahn & Meylahn 2024) with its
   batched variant. Each model is one module with the same contract: ``run(graph, state,
   max_steps, seed, ...) -> (steps, plus_count)``, ``graph`` being CSR arrays
   ``(indptr, indices)`` of an undirected graph.
@@ -15,6 +16,18 @@ Two families share this package:
 from .arlod import ArlodState, arlod_run
 from .bounded_confidence import OPINION_RULES, bounded_confidence
 from .csr import to_csr
+from .deffuant import clusters, deffuant_run
+from .hegselmann_krause import hk_run
 from .voter import voter_run
 
-__all__ = ["OPINION_RULES", "ArlodState", "arlod_run", "bounded_confidence", "to_csr", "voter_run"]
+__all__ = [
+    "OPINION_RULES",
+    "ArlodState",
+    "arlod_run",
+    "bounded_confidence",
+    "clusters",
+    "deffuant_run",
+    "hk_run",
+    "to_csr",
+    "voter_run",
+]
