@@ -43,6 +43,7 @@ reproduce: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py
 	$(BIN)/python benchmarks/bench_realism.py
+	$(BIN)/python benchmarks/bench_opinion.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks
