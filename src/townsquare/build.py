@@ -11,6 +11,7 @@ import numpy as np
 from .config import Scenario, validate
 from .errors import UserError
 from .policies.scripted import SCRIPTED
+from .policies.social_rl import SocialRLCitizen
 from .world import (
     ActivityDetector,
     DataFileError,
@@ -153,6 +154,10 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
         Role(i): SCRIPTED[name](getattr(r, name))
         for i, name in enumerate(("citizen", "influencer", "candidate", "socialbot"))
     }
+    if r.citizen.expression == "social_rl":
+        policies[Role.CITIZEN] = SocialRLCitizen.from_opinions(
+            r.citizen, opinion[:, 0], np.flatnonzero(role == Role.CITIZEN)
+        )
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life)
     m = sc.moderation

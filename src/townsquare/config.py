@@ -64,6 +64,13 @@ class CitizenConfig(_Section):
     unfollow_rate: float = Field(0.3, ge=0.0, le=1.0)
     unfollow_threshold: float = Field(1.0, ge=0.0)
     expression_noise: float = Field(0.1, ge=0.0)
+    expression: Literal["scripted", "social_rl"] = Field(
+        "scripted",
+        description="scripted: post one's opinion; social_rl: learn which side to "
+        "express from the platform's feedback (ARLOD)",
+    )
+    rl_alpha: float = Field(0.25, gt=0.0, le=1.0, description="social_rl learning rate")
+    rl_eps: float = Field(0.1, ge=0.0, le=1.0, description="social_rl exploration rate")
 
 
 class InfluencerConfig(CitizenConfig):
@@ -73,6 +80,12 @@ class InfluencerConfig(CitizenConfig):
     post_prob: float = Field(0.9, ge=0.0, le=1.0)
     unfollow_rate: float = Field(0.02, ge=0.0, le=1.0)
     boldness: float = Field(0.6, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _scripted_expression(self):
+        if self.expression != "scripted":
+            raise ValueError("expression: influencers express scripted stances for now")
+        return self
 
 
 class CandidateConfig(_Section):

@@ -93,6 +93,16 @@ class Actions:
                 raise ValueError(f"Actions.post_topic must lie in [0, {topics})")
 
 
+@dataclass
+class Feedback:
+    """The platform's response to a role's posts of the previous step, one row per post,
+    for policies that learn online (they define ``learn(feedback)``)."""
+
+    author: np.ndarray  # int64
+    stance: np.ndarray  # float: the expressed stance
+    net: np.ndarray  # float: likes + agreeing replies - disagreeing replies
+
+
 @runtime_checkable
 class Policy(Protocol):
     """Maps a batch of observations of one role to a batch of actions.
@@ -102,3 +112,9 @@ class Policy(Protocol):
     """
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions: ...
+
+
+# Optional policy methods the World calls when present:
+#   learn(feedback: Feedback) -> None          online learning from the platform's response
+#   metrics() -> dict[str, float]              extra columns of metrics.parquet
+#   state() -> dict[str, ndarray], load_state  arrays saved in checkpoints (exact --resume)

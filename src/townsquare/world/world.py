@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .actions import Actions, Observations, Policy
+from .actions import Actions, Feedback, Observations, Policy
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector
@@ -168,8 +168,9 @@ class World:
             batches.append((rows, acts))
         clock = self._lap("act", clock)
 
-        # 4. apply, in role order (deterministic)
+        # 4. apply, in role order (deterministic); learning policies get their feedback
         events = self._apply(t, active, feed, feed_topic, feed_stance, batches)
+        self._feedback_to_learners(t, events)
         clock = self._lap("apply", clock)
 
         # 5. moderation: count visible actions per user, then the detector's check
@@ -301,6 +302,34 @@ class World:
             suspended=np.zeros(0, np.int64),
         )
 
+    def _feedback_to_learners(self, t: int, ev: StepEvents) -> None:
+        """Hand each policy with a ``learn`` method the platform's response, during this
+        step, to the original topic-0 posts its users wrote in the previous step: likes,
+        plus agreeing replies, minus disagreeing ones (posts reach feeds one step after
+        they are written, so this is their first round of feedback)."""
+        learners = [(r, p) for r, p in self.policies.items() if hasattr(p, "learn")]
+        if not learners or t == 0:
+            return
+        posts = self.posts
+        lo, hi = posts.step_start[t - 1], posts.step_start[t]
+        ids = np.arange(lo, hi)
+        ids = ids[(posts.kind[lo:hi] == PostKind.POST) & (posts.topic[lo:hi] == 0)]
+        if ids.size == 0:
+            return
+        replies = ev.post_kind == PostKind.REPLY
+        parent = ev.post_parent[replies]
+        inside = (parent >= lo) & (parent < hi)
+        parent = parent[inside]
+        agree = np.sign(ev.post_stance[replies][inside]) == np.sign(posts.stance[parent])
+        reply_net = np.bincount(parent - lo, weights=np.where(agree, 1.0, -1.0), minlength=hi - lo)
+        net = posts.likes[ids].astype(np.float64) + reply_net[ids - lo]
+        author = posts.author[ids].astype(np.int64)
+        role_of = self.population.role[author]
+        for role, policy in learners:
+            sel = role_of == role
+            if sel.any():
+                policy.learn(Feedback(author[sel], posts.stance[ids[sel]], net[sel]))
+
     def _metrics(self, t: int, active: np.ndarray, ev: StepEvents) -> dict[str, float | int]:
         pop = self.population
         kinds = np.bincount(ev.post_kind, minlength=3)
@@ -323,6 +352,9 @@ class World:
             row[f"opinion_mean{suffix}"] = float(x.mean())
             row[f"opinion_std{suffix}"] = float(x.std())
             row[f"bimodality{suffix}"] = bimodality_coefficient(x)
+        for policy in self.policies.values():
+            if hasattr(policy, "metrics"):
+                row.update(policy.metrics())
         return row
 
     # ------------------------------------------------------------------ state
@@ -337,6 +369,9 @@ class World:
         ):
             arrays.update({f"{prefix}.{k}": v for k, v in part.items()})
         arrays["cursor"] = self.cursor
+        for role, policy in self.policies.items():
+            if hasattr(policy, "state"):
+                arrays.update({f"policy.{role.label}.{k}": v for k, v in policy.state().items()})
         meta = {
             "t": self.t,
             "rngs": {name: rng.bit_generator.state for name, rng in self.rngs.items()},
@@ -354,6 +389,9 @@ class World:
         self.posts = PostStore.from_state(part("posts"))
         self.detector.load_state(part("detector"))
         self.cursor = np.array(arrays["cursor"], np.int64)
+        for role, policy in self.policies.items():
+            if hasattr(policy, "load_state"):
+                policy.load_state(part(f"policy.{role.label}"))
         meta = json.loads(meta_json)
         self.t = int(meta["t"])
         for name, st in meta["rngs"].items():
