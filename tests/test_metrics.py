@@ -139,3 +139,15 @@ def test_retweet_figures_of_the_data_readme(data_dir, name, modularity_, gini_, 
     assert round(ref["camp_modularity"], 2) == modularity_
     assert round(ref["repost_degree_gini"], 2) == gini_
     assert round(ref["repost_degree_top1_share"], 2) == top1
+
+
+def test_time_polarised_and_plateaus():
+    from townsquare.metrics.metastability import plateaus, time_polarised
+
+    series = np.concatenate([np.full(300, 0.5), np.linspace(0.5, 0.0, 50), np.zeros(100)])
+    assert time_polarised(series, 0.2) == pytest.approx((300 + 30) / 450, abs=0.01)
+    found = plateaus(series, tolerance=0.02, min_length=50)
+    assert [(a, round(level, 2)) for a, _, level in found] == [(0, 0.5), (found[1][0], 0.0)]
+    assert found[0][1] >= 300
+    assert plateaus(np.linspace(0, 1, 100), tolerance=0.01, min_length=10) == []
+    assert np.isnan(time_polarised([]))

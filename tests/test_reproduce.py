@@ -41,6 +41,10 @@ def test_reproduce_writes_every_output(tmp_path):
         rows = list(csv.DictReader(fh))
     assert [r["r_g"] for r in rows] == ["0.3", "0.5"]
     assert {"median", "p90", "p_gt_1e4", "p_gt_1e6", "polarised_at_cap"} <= set(rows[0])
+    import json
+
+    summary = json.loads((out / "trace_rg025.json").read_text())
+    assert {"interactions", "consensus", "time_polarised", "plateaus"} <= set(summary)
     for png in ("survival.png", "trace_rg025.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -401,7 +401,7 @@ def reproduce(
     ) as progress:
         task = progress.add_task("runs", total=settings.runs * len(settings.radii))
         table = m.consensus_times(settings, lambda k, total: progress.update(task, completed=k))
-    trace = m.single_trace(settings)
+    trace = m.single_trace(settings, 0.25, m.pick_trace_run(table, settings))
     paths = m.write_outputs(target, table, settings, trace)
     rows = m.quantile_table(table, settings.cap)
     result = Table(title="consensus times per r_g (interactions)")
@@ -422,9 +422,11 @@ def reproduce(
             f"{r['polarised_at_cap']:.3f}",
         )
     console.print(result)
+    meta = m.trace_summary(*trace, settings)
     console.print(
         f"Figure 3 run at r_g = 0.25: {trace[2]:,} interactions "
-        f"({'consensus' if trace[2] < settings.cap else 'cap reached'})"
+        f"({'consensus' if meta['consensus'] else 'cap reached'}); polarised "
+        f"{meta['time_polarised']:.0%} of the time; {len(meta['plateaus'])} plateaus"
     )
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)

@@ -13,6 +13,7 @@ derived from (seed, r_g index, run), so results do not depend on the number of w
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +24,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..metrics.metastability import plateaus, time_polarised
 from ..world.generators import random_geometric
 from ..world.opinion import ArlodState, arlod_run, to_csr
 
@@ -122,34 +124,38 @@ def quantile_table(table: dict, cap: int) -> list[dict]:
     return rows
 
 
+def pick_trace_run(table: dict, s: Settings, radius: float = 0.25) -> int:
+    """Figure 3 shows one run at r_g = 0.25: the Figure 2 run there with the longest
+    consensus time that still ended before the cap (it shows the plateau best); the first
+    run if every run was censored."""
+    r = np.asarray(table["r_g"])
+    sel = np.flatnonzero((r == radius) & ~np.asarray(table["censored"], bool))
+    if sel.size == 0:
+        return 0
+    t = np.asarray(table["consensus_time"])[sel]
+    return int(np.asarray(table["run"])[sel[np.argmax(t)]])
+
+
 def single_trace(
-    s: Settings, radius: float = 0.25, points: int = 2000, max_steps: int | None = None
+    s: Settings, radius: float = 0.25, run: int = 0, points: int = 2000
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Figure 3: the +1 count over time for one run at ``radius``, sampled at ``points``
-    evenly spaced interactions up to consensus (or ``max_steps``)."""
-    max_steps = s.cap if max_steps is None else max_steps
-    rng = np.random.default_rng([s.seed, 99, 0])
+    """Figure 3: replay one Figure 2 run (same seeds) and sample its +1 count at
+    ``points`` evenly spaced interactions up to consensus or the cap."""
+    radii = s.radii if radius in s.radii else (*s.radii, radius)
+    radius_index = radii.index(radius)
+    rng = np.random.default_rng([s.seed, radius_index, run])
     indptr, indices = connected_rgg(rng, s.n, radius)
     state = ArlodState.random(s.n, rng)
     kernel_seed = int(rng.integers(2**31))
     # first pass: how long the run is; second pass (same seed): sample it evenly
     probe = ArlodState(state.q_plus.copy(), state.q_minus.copy())
-    steps, _ = arlod_run(indptr, indices, probe, max_steps, kernel_seed, s.alpha, s.eps)
+    steps, _ = arlod_run(indptr, indices, probe, s.cap, kernel_seed, s.alpha, s.eps)
     every = max(1, steps // points)
     trace = np.full(steps // every + 1, -1, np.int64)
     arlod_run(
-        indptr,
-        indices,
-        state,
-        max_steps,
-        kernel_seed,
-        s.alpha,
-        s.eps,
-        trace=trace,
-        trace_every=every,
+        indptr, indices, state, s.cap, kernel_seed, s.alpha, s.eps, trace=trace, trace_every=every
     )
-    final = int(state.opinion.sum() > 0) * s.n
-    trace[trace < 0] = final
+    trace[trace < 0] = int((state.opinion > 0).sum())
     return np.arange(trace.size) * every, trace, steps
 
 
@@ -180,8 +186,32 @@ def write_outputs(out: Path, table: dict, s: Settings, trace=None) -> dict[str, 
     paths["quantiles"] = out / "quantiles.csv"
     paths["survival_plot"] = plot_survival(table, s, out / "survival.png")
     if trace is not None:
-        paths["trace_plot"] = plot_trace(*trace, s, out / "trace_rg025.png")
+        summary = trace_summary(*trace, s)
+        (out / "trace_rg025.json").write_text(json.dumps(summary, indent=2) + "\n")
+        paths["trace_summary"] = out / "trace_rg025.json"
+        paths["trace_plot"] = plot_trace(*trace, s, out / "trace_rg025.png", summary["plateaus"])
     return paths
+
+
+def trace_summary(steps: np.ndarray, plus: np.ndarray, total: int, s: Settings) -> dict:
+    """Metastability of the Figure 3 run: share of time both camps hold at least 20%,
+    and plateaus where the +1 count stays within 10% of N for at least 5% of the run."""
+    share = plus / s.n
+    found = plateaus(plus, tolerance=0.1 * s.n, min_length=max(2, plus.size // 20))
+    return {
+        "interactions": int(total),
+        "consensus": bool(total < s.cap),
+        "time_polarised": time_polarised(share, 0.2),
+        "plateaus": [
+            {
+                "start": int(steps[a]),
+                "end": int(steps[min(b, steps.size - 1)]),
+                "plus_agents": round(level, 1),
+            }
+            for a, b, level in found
+            if 0 < level < s.n
+        ],
+    }
 
 
 def plot_survival(table: dict, s: Settings, path: Path) -> Path:
@@ -218,14 +248,31 @@ def plot_survival(table: dict, s: Settings, path: Path) -> Path:
     return path
 
 
-def plot_trace(steps: np.ndarray, plus: np.ndarray, total: int, s: Settings, path: Path) -> Path:
+def plot_trace(
+    steps: np.ndarray,
+    plus: np.ndarray,
+    total: int,
+    s: Settings,
+    path: Path,
+    marked: list[dict] = (),
+) -> Path:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4), dpi=110)
     ax = fig.add_subplot()
+    for k, p in enumerate(marked):
+        ax.axvspan(
+            p["start"],
+            p["end"],
+            color="orange",
+            alpha=0.2,
+            label="plateau (metastable)" if k == 0 else None,
+        )
     ax.plot(steps, plus, linewidth=0.8)
     ax.axhline(s.n / 2, color="grey", linestyle=":", linewidth=0.8)
     ax.set_ylim(0, s.n)
+    if marked:
+        ax.legend(fontsize=8, loc="upper right")
     ax.set_xlabel("interaction")
     ax.set_ylabel("agents with opinion +1")
     ended = "consensus" if total < s.cap else "cap reached"
