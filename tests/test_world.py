@@ -319,3 +319,49 @@ def test_multiple_topics_have_their_own_metrics():
     ev = world.step()
     assert {"opinion_mean_t1", "opinion_std_t2", "bimodality_t2"} <= set(ev.metrics)
     assert world.posts.topic.max() <= 2
+
+
+@pytest.mark.parametrize("rule", ["bounded_confidence", "hegselmann_krause", "deffuant", "voter"])
+def test_every_platform_opinion_rule_runs_and_moves_only_susceptible_readers(rule):
+    world = make_world(
+        users=800, opinion__rule=rule, opinion__epsilon=0.5, population__activity__mean=0.5
+    )
+    pop = world.population
+    frozen = pop.susceptibility == 0
+    before = pop.opinion.copy()
+    for _ in range(5):
+        world.step()
+    assert np.array_equal(pop.opinion[frozen], before[frozen])
+    moved = np.any(pop.opinion != before, axis=1)
+    assert moved.sum() > 50
+    assert np.all(np.abs(pop.opinion) <= 1.0)
+
+
+def test_platform_voter_rule_copies_read_stances():
+    world = make_world(
+        users=600,
+        opinion__rule="voter",
+        population__activity__mean=0.6,
+        roles__socialbot__fraction=0.0,
+    )
+    world.population.susceptibility[:] = np.where(world.population.susceptibility > 0, 1.0, 0.0)
+    for _ in range(3):
+        world.step()
+    stances = set(np.round(world.posts.stance, 12).tolist())
+    citizens = world.population.role == Role.CITIZEN
+    before = world.population.opinion[citizens, 0].copy()
+    world.step()
+    after = world.population.opinion[citizens, 0]
+    changed = after != before
+    assert changed.sum() > 20
+    assert set(np.round(after[changed], 12).tolist()) <= stances | set(
+        np.round(world.posts.stance, 12).tolist()
+    )
+
+
+def test_platform_deffuant_ignores_far_posts():
+    world = make_world(users=600, opinion__rule="deffuant", opinion__epsilon=1e-9)
+    before = world.population.opinion.copy()
+    for _ in range(4):
+        world.step()
+    assert np.array_equal(world.population.opinion, before)

@@ -173,5 +173,6 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
         seed=seeds[2],
         opinion_epsilon=sc.opinion.epsilon,
         opinion_mu=sc.opinion.mu,
+        opinion_rule=sc.opinion.rule,
     )
     return world, sc

@@ -160,7 +160,9 @@ class FeedConfig(_Section):
 
 
 class OpinionConfig(_Section):
-    rule: Literal["bounded_confidence"] = "bounded_confidence"
+    rule: Literal["bounded_confidence", "hegselmann_krause", "deffuant", "voter"] = Field(
+        "bounded_confidence", description="how opinions move after reading the feed"
+    )
     epsilon: float = Field(0.4, gt=0.0, le=2.0, description="confidence bound")
     mu: float = Field(0.1, ge=0.0, le=1.0, description="convergence rate")
 

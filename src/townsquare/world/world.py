@@ -19,11 +19,19 @@ from .actions import Actions, Feedback, Observations, Policy
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector
-from .opinion.bounded_confidence import bounded_confidence
+from .opinion.platform import OPINION_RULES
 from .population import Population, Role
 from .posts import PostKind, PostStore
 
-RNG_STREAMS = ("activation", "citizen", "influencer", "candidate", "socialbot", "moderation")
+RNG_STREAMS = (
+    "activation",
+    "citizen",
+    "influencer",
+    "candidate",
+    "socialbot",
+    "moderation",
+    "opinion",
+)
 PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
 
 
@@ -79,6 +87,7 @@ class World:
         seed: int | np.random.SeedSequence,
         opinion_epsilon: float = 0.4,
         opinion_mu: float = 0.1,
+        opinion_rule: str = "bounded_confidence",
     ):
         if graph.n != population.n:
             raise ValueError(f"graph has {graph.n} users but population has {population.n}")
@@ -93,6 +102,9 @@ class World:
         self.policies = dict(policies)
         self.opinion_epsilon = float(opinion_epsilon)
         self.opinion_mu = float(opinion_mu)
+        if opinion_rule not in OPINION_RULES:
+            raise ValueError(f"unknown opinion rule {opinion_rule!r}")
+        self.opinion_rule = OPINION_RULES[opinion_rule]
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rngs = {
             name: np.random.Generator(np.random.PCG64(s))
@@ -181,7 +193,7 @@ class World:
         clock = self._lap("moderate", clock)
 
         # 6. opinions move toward what users read
-        bounded_confidence(
+        self.opinion_rule(
             pop.opinion,
             active,
             feed_stance,
@@ -190,6 +202,7 @@ class World:
             pop.susceptibility,
             self.opinion_epsilon,
             self.opinion_mu,
+            self.rngs["opinion"],
         )
         clock = self._lap("opinion", clock)
 

@@ -2,8 +2,9 @@
 
 Two families share this package:
 
-* platform rules, applied by the World after users read their feeds
-  (`bounded_confidence`);
+* platform rules, applied by the World after users read their feeds, chosen by the
+  scenario's `opinion.rule` (`OPINION_RULES`: bounded_confidence, hegselmann_krause,
+  deffuant, voter);
 * the classic models on a static graph, as random-sequential numba kernels with O(1) work
   per interaction and incremental camp counts (consensus is never tested by rescanning):
   `voter`, Deffuant and Hegselmann–Krause bounded confidence, and ARLOD social
@@ -14,10 +15,10 @@ Two families share this package:
 """
 
 from .arlod import ArlodState, arlod_run
-from .bounded_confidence import OPINION_RULES, bounded_confidence
 from .csr import to_csr
 from .deffuant import clusters, deffuant_run
 from .hegselmann_krause import hk_run
+from .platform import OPINION_RULES, bounded_confidence
 from .voter import voter_run
 
 __all__ = [
