@@ -51,6 +51,7 @@ def _arlod(
     trace,
     trace_every,
     stop_at_consensus,
+    counterfactual,
 ):
     np.random.seed(seed)
     n = q_plus.shape[0]
@@ -82,6 +83,11 @@ def _arlod(
                 q_plus[i] = (1.0 - alpha) * q_plus[i] + alpha * r
             else:
                 q_minus[i] = (1.0 - alpha) * q_minus[i] + alpha * r
+            if counterfactual:  # the unexpressed side would have earned -r
+                if e > 0:
+                    q_minus[i] = (1.0 - alpha) * q_minus[i] - alpha * r
+                else:
+                    q_plus[i] = (1.0 - alpha) * q_plus[i] - alpha * r
         else:
             total = 0.0
             for _ in range(batch):
@@ -114,6 +120,7 @@ def arlod_run(
     trace: np.ndarray | None = None,
     trace_every: int = 1,
     stop_at_consensus: bool | None = None,
+    counterfactual: bool = False,
 ) -> tuple[int, int]:
     """Run ARLOD for up to ``max_steps`` interactions (agent updates, for the batched
     variant), stopping at consensus unless ``stop_at_consensus`` is False (default: stop
@@ -121,6 +128,10 @@ def arlod_run(
 
     ``state`` is updated in place. Returns (interactions, number of +1 agents); the
     interaction count at consensus is the consensus time.
+
+    ``counterfactual=True`` also updates the side not expressed, with the reward it would
+    have earned (-r). This is not the paper's rule as MODELS.md states it, but with
+    alpha = 1 it is exactly the voter model (see docs/opinion.md).
     """
     trace = np.zeros(0, np.int64) if trace is None else trace
     stop = batch == 0 if stop_at_consensus is None else stop_at_consensus
@@ -137,5 +148,6 @@ def arlod_run(
         trace,
         np.int64(trace_every),
         bool(stop),
+        bool(counterfactual),
     )
     return int(t), int(plus)
