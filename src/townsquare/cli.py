@@ -324,8 +324,7 @@ def report(
     from .report import write_report
 
     _scorecard_for_check(run_dir)
-    if data is not None and not data.is_dir():
-        raise _fail(f"--data {data}: folder not found")
+    _check_data(data)
     page = write_report(run_dir, out=out, data_dir=data)
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
@@ -443,8 +442,7 @@ def _scorecard_for(run_dir: Path, data: Path | None):
     from .metrics.reference import default_data_dir, real_network_references
 
     _scorecard_for_check(run_dir)
-    if data is not None and not data.is_dir():
-        raise _fail(f"--data {data}: folder not found")
+    _check_data(data)
     references = real_network_references(data if data is not None else default_data_dir())
     return scorecard(measure_run(run_dir), run=str(run_dir), references=references)
 
@@ -554,6 +552,7 @@ def compare(
 
     for run_dir in (run_a, run_b):
         _scorecard_for_check(run_dir)
+    _check_data(data)
     extra = _parse_seeds(seeds) if seeds else []
     references = real_network_references(data if data is not None else default_data_dir())
     say = None if json_ else (lambda msg: console.print(msg, highlight=False))
@@ -606,6 +605,11 @@ def _parse_seeds(text: str) -> list[int]:
     if not seeds or min(seeds) < 0:
         raise _fail(f"--seeds {text}: expected non-negative seeds like 1,2,3 or 1-4")
     return seeds
+
+
+def _check_data(data: Path | None) -> None:
+    if data is not None and not data.is_dir():
+        raise _fail(f"--data {data}: folder not found")
 
 
 def _scorecard_for_check(run_dir: Path) -> None:
