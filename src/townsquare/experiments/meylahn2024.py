@@ -194,14 +194,14 @@ def write_outputs(out: Path, table: dict, s: Settings, trace=None) -> dict[str, 
 
 
 def trace_summary(steps: np.ndarray, plus: np.ndarray, total: int, s: Settings) -> dict:
-    """Metastability of the Figure 3 run: share of time both camps hold at least 20%,
+    """Metastability of the Figure 3 run: share of time both camps hold at least 10%,
     and plateaus where the +1 count stays within 10% of N for at least 5% of the run."""
     share = plus / s.n
     found = plateaus(plus, tolerance=0.1 * s.n, min_length=max(2, plus.size // 20))
     return {
         "interactions": int(total),
         "consensus": bool(total < s.cap),
-        "time_polarised": time_polarised(share, 0.2),
+        "time_polarised": time_polarised(share, 0.1),
         "plateaus": [
             {
                 "start": int(steps[a]),
