@@ -1,0 +1,93 @@
+"""A chat-completions server on loopback for the tests: behaviours switchable per test."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ChatServer:
+    """Answers POST /v1/chat/completions. ``mode``: ok, slow, fail_then_ok, always_500,
+    malformed. Counts requests and the most requests in flight at once."""
+
+    def __init__(self, mode: str = "ok", delay: float = 0.05, failures: int = 2):
+        self.mode = mode
+        self.delay = delay
+        self.failures = failures
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.seen_auth: list[str | None] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                with server._lock:
+                    server.requests += 1
+                    n = server.requests
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server.seen_auth.append(self.headers.get("Authorization"))
+                try:
+                    time.sleep(server.delay if server.mode != "slow" else 2.0)
+                    if server.mode == "always_500" or (
+                        server.mode == "fail_then_ok" and n <= server.failures
+                    ):
+                        self._send(500, {"error": "boom"})
+                        return
+                    if server.mode == "malformed":
+                        self._send(200, {"choices": []})
+                        return
+                    prompt = body["messages"][-1]["content"]
+                    self._send(
+                        200,
+                        {
+                            "choices": [
+                                {
+                                    "message": {
+                                        "role": "assistant",
+                                        "content": f"echo: {prompt} (seed {body.get('seed')})",
+                                    }
+                                }
+                            ]
+                        },
+                    )
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _send(self, code, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
