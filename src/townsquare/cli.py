@@ -22,6 +22,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import UserError
+from .text.backend import TextBackendError
 
 app = typer.Typer(
     name="townsquare",
@@ -204,6 +205,12 @@ def run(
         raise typer.Exit(130) from None
     except UserError as exc:
         raise _fail(str(exc)) from None
+    except TextBackendError as exc:
+        raise _fail(
+            f"text: {exc}; {sim.store.root} holds the run up to step "
+            f"{sim.flushed_step} (resume with: townsquare run --resume "
+            f"{sim.store.root})"
+        ) from None
 
     if not quiet:
         _print_summary(summary)

@@ -187,6 +187,55 @@ class RecordConfig(_Section):
     flush_every: int = Field(10, ge=1, description="steps between event flushes and checkpoints")
 
 
+class TextConfig(_Section):
+    """Text of posts. ``none``: stance only (fastest); ``offline``: topic-pack text, no
+    model; ``openai``: any OpenAI-compatible chat-completions server."""
+
+    backend: Literal["none", "offline", "openai"] = "none"
+    base_url: str | None = Field(None, description="openai: e.g. http://localhost:8000/v1")
+    model: str | None = Field(None, description="openai: the served model's name")
+    api_key_env: str | None = Field(
+        None, description="openai: environment variable holding the API key"
+    )
+    max_concurrency: int = Field(8, ge=1, le=1024)
+    timeout_s: float = Field(60.0, gt=0.0)
+    retries: int = Field(3, ge=0, le=20)
+    max_tokens: int = Field(80, ge=1, le=4096)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    cache: str | None = Field(None, description="replay cache file (default RUN_DIR/text_cache.db)")
+    packs: list[str] = Field(
+        default_factory=list,
+        description="topic packs (names or YAML paths); topic t uses pack t mod len; default all built-in",
+    )
+    template: str = Field(
+        "Write one short social-media {kind} (at most 40 words) about {topic}. Your position "
+        "is {position} ({stance:+.2f} on a scale from -1, fully against, to +1, fully "
+        "for).{context} Reply with the {kind} text only.",
+        description="prompt template: {kind} {topic} {position} {stance} {context}",
+    )
+
+    @model_validator(mode="after")
+    def _server(self):
+        if self.backend == "openai" and (not self.base_url or not self.model):
+            raise ValueError("backend: 'openai' needs base_url and model")
+        from .text.offline import builtin_packs
+
+        known = builtin_packs()
+        for pack in self.packs:
+            if pack not in known and not Path(pack).is_file():
+                raise ValueError(
+                    f"packs: {pack!r} is neither a built-in topic pack "
+                    f"({', '.join(known)}) nor a file"
+                )
+        try:
+            self.template.format(kind="post", topic="t", position="for", stance=0.5, context="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"template: {exc!r} (placeholders: kind, topic, position, stance, context)"
+            ) from None
+        return self
+
+
 class Scenario(_Section):
     name: str = "scenario"
     users: int = Field(10_000, ge=1, description="population size (a data graph sets its own)")
@@ -199,6 +248,7 @@ class Scenario(_Section):
     opinion: OpinionConfig = OpinionConfig()
     moderation: ModerationConfig = ModerationConfig()
     record: RecordConfig = RecordConfig()
+    text: TextConfig = TextConfig()
 
     @model_validator(mode="after")
     def _roles_fit(self):
@@ -288,6 +338,11 @@ def _format_error(source: str, exc: ValidationError) -> str:
             problems.append(f"{loc}: unknown key")
             continue
         msg = err["msg"].removeprefix("Value error, ")
+        field, sep, rest = msg.partition(": ")
+        if loc and sep and field.isidentifier():
+            # a section's own check naming one of its fields: report the full dotted key
+            problems.append(f"{loc}.{field}: {rest}")
+            continue
         if not loc and ":" in msg:
             problems.append(msg)
             continue

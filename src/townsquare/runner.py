@@ -59,6 +59,7 @@ class Run:
         self.wall_before = wall_before
         self._stop_requested = False
         self.flushed_step = world.t  # the step the run directory holds everything up to
+        self.text = _text_layer(scenario, store)
         self._started: float | None = None
 
     # ------------------------------------------------------------------ creation
@@ -111,6 +112,8 @@ class Run:
             with self._graceful_interrupt():
                 while self.world.t < self.scenario.steps:
                     events = self.world.step()
+                    if self.text is not None:
+                        events.post_text = self.text.texts_for(events, self.world.posts)
                     self.recorder.add(events)
                     self.rows.append(events.metrics)
                     if on_step is not None:
@@ -191,6 +194,17 @@ class Run:
     def request_stop(self) -> None:
         """Stop after the current step, as the first Ctrl-C does."""
         self._stop_requested = True
+
+
+def _text_layer(scenario: Scenario, store: RunStore):
+    if scenario.text.backend == "none":
+        return None
+    from .text.layer import TextLayer
+
+    try:
+        return TextLayer(scenario.text, store.root, scenario.seed)
+    except ValueError as exc:
+        raise UserError(f"text.packs: {exc}") from None
 
 
 def _recorder(store: RunStore, scenario: Scenario, n: int, rows_written=None) -> EventRecorder:

@@ -30,11 +30,17 @@ POST_KINDS = np.array(["post", "repost", "reply"])
 
 _TABLES = {
     "posts": "id BIGINT, step INTEGER, author BIGINT, kind VARCHAR, parent BIGINT, "
-    "stance DOUBLE, topic SMALLINT",
+    "stance DOUBLE, topic SMALLINT, text VARCHAR",
     "likes": "step INTEGER, user_id BIGINT, post_id BIGINT",
     "follows": "step INTEGER, follower BIGINT, followee BIGINT, action VARCHAR",
     "detections": "step INTEGER, user_id BIGINT",
 }
+
+
+def _texts(texts, keep, n: int) -> pa.Array:
+    if texts is None:
+        return pa.nulls(n, pa.string())
+    return pa.array(np.asarray(texts, dtype=object)[keep], pa.string())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -80,6 +86,7 @@ class EventRecorder:
                     "parent": ev.post_parent[k],
                     "stance": ev.post_stance[k],
                     "topic": ev.post_topic[k].astype(np.int16),
+                    "text": _texts(ev.post_text, k, ev.post_id[k].shape[0]),
                 }
             )
         )

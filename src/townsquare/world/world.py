@@ -53,6 +53,7 @@ class StepEvents:
     follow_action: np.ndarray  # +1 follow, -1 unfollow
     suspended: np.ndarray
     metrics: dict[str, float | int] = field(default_factory=dict)
+    post_text: list[str] | None = None  # filled by a text layer outside the world
 
 
 def bimodality_coefficient(x: np.ndarray) -> float:

@@ -1,0 +1,127 @@
+"""Text for a run's posts: the scenario's backend, behind the replay cache.
+
+The World never imports this: the runner asks the `TextLayer` for the text of each step's
+new posts (originals, replies, reposts) from their intent (stance, topic, kind, the parent
+they answer), stores it on the posts, and records it in the ``text`` column of the
+``posts`` table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .backend import Request
+from .cache import CachedBackend, CompletionCache
+from .offline import OfflineGenerator, load_pack
+
+KIND_NAMES = ("post", "repost", "reply")
+
+
+class OfflineBackend:
+    """The offline generator as a backend: it reads each request's intent, not its prompt."""
+
+    name = "offline"
+
+    def __init__(self, generator: OfflineGenerator):
+        self.generator = generator
+        self.model = f"offline-seed{generator.seed}"
+
+    def generate(self, requests: list[Request]) -> list[str]:
+        if not requests:
+            return []
+        intent = [r.intent for r in requests]
+        stance = np.array([i["stance"] for i in intent], np.float64)
+        parent = np.array([i.get("parent_stance", i["stance"]) for i in intent], np.float64)
+        return self.generator.generate(
+            stance,
+            np.array([i["topic"] for i in intent]),
+            np.array([i["kind"] for i in intent]),
+            keys=np.array([i["key"] for i in intent]),
+            parent_stances=parent,
+        )
+
+
+def _position(stance: float) -> str:
+    if abs(stance) < 0.15:
+        return "undecided"
+    strength = "strongly " if abs(stance) > 0.6 else ""
+    return f"{strength}{'for' if stance > 0 else 'against'}"
+
+
+class TextLayer:
+    def __init__(self, cfg, run_dir: str | Path, seed: int):
+        packs = [load_pack(p) for p in cfg.packs] or None
+        self.generator = OfflineGenerator(packs, seed=seed)
+        self.cfg = cfg
+        if cfg.backend == "offline":
+            inner = OfflineBackend(self.generator)
+        elif cfg.backend == "openai":
+            from .openai_backend import OpenAIBackend
+
+            inner = OpenAIBackend(
+                cfg.base_url,
+                cfg.model,
+                cfg.api_key_env,
+                cfg.max_concurrency,
+                cfg.timeout_s,
+                cfg.retries,
+            )
+        else:
+            raise ValueError(f"text backend {cfg.backend!r} has no generator")
+        cache = Path(cfg.cache) if cfg.cache else Path(run_dir) / "text_cache.db"
+        self.cache = CompletionCache(cache)
+        self.backend = CachedBackend(inner, self.cache)
+
+    def requests_for(self, ids, stance, topic, kind, parent, posts) -> list[Request]:
+        out = []
+        for pid, s, t, k, par in zip(
+            ids.tolist(),
+            stance.tolist(),
+            topic.tolist(),
+            kind.tolist(),
+            parent.tolist(),
+            strict=True,
+        ):
+            context = ""
+            intent = {"key": pid, "stance": s, "topic": t, "kind": k}
+            if par >= 0:
+                intent["parent_stance"] = float(posts.stance[par])
+                parent_text = posts.text.get(par)
+                if parent_text:
+                    context = f' You are {"replying to" if k == 2 else "sharing"}: "{parent_text}".'
+            prompt = self.cfg.template.format(
+                kind=KIND_NAMES[k],
+                topic=self.generator.pack_for(t).title,
+                position=_position(s),
+                stance=s,
+                context=context,
+            )
+            out.append(
+                Request(
+                    prompt=prompt,
+                    max_tokens=self.cfg.max_tokens,
+                    temperature=self.cfg.temperature,
+                    seed=pid,
+                    intent=intent,
+                )
+            )
+        return out
+
+    def texts_for(self, events, posts) -> list[str]:
+        """Texts of a step's new posts, stored on the post store as well."""
+        requests = self.requests_for(
+            events.post_id,
+            events.post_stance,
+            events.post_topic,
+            events.post_kind,
+            events.post_parent,
+            posts,
+        )
+        texts = self.backend.generate(requests)
+        posts.text.update(zip(events.post_id.tolist(), texts, strict=True))
+        return texts
+
+    def close(self) -> None:
+        self.cache.close()
