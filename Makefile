@@ -45,6 +45,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py
 	$(BIN)/python benchmarks/bench_realism.py
 	$(BIN)/python benchmarks/bench_opinion.py
+	$(BIN)/python benchmarks/bench_text.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks
