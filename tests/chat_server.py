@@ -12,7 +12,8 @@ class ChatServer:
     """Answers POST /v1/chat/completions. ``mode``: ok, slow, fail_then_ok, always_500,
     malformed. Counts requests and the most requests in flight at once."""
 
-    def __init__(self, mode: str = "ok", delay: float = 0.05, failures: int = 2):
+    def __init__(self, mode: str = "ok", delay: float = 0.05, failures: int = 2, responder=None):
+        self.responder = responder  # prompt -> reply text, instead of the echo
         self.mode = mode
         self.delay = delay
         self.failures = failures
@@ -47,6 +48,11 @@ class ChatServer:
                         self._send(200, {"choices": []})
                         return
                     prompt = body["messages"][-1]["content"]
+                    content = (
+                        server.responder(prompt)
+                        if server.responder
+                        else f"echo: {prompt} (seed {body.get('seed')})"
+                    )
                     self._send(
                         200,
                         {
@@ -54,7 +60,7 @@ class ChatServer:
                                 {
                                     "message": {
                                         "role": "assistant",
-                                        "content": f"echo: {prompt} (seed {body.get('seed')})",
+                                        "content": content,
                                     }
                                 }
                             ]
