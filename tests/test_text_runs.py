@@ -105,7 +105,8 @@ def test_server_failure_mid_run_is_one_line_and_resumable(tmp_path):
     ("setting", "fragment"),
     [
         ("text.backend=openai", "base_url and model"),
-        ("text.backend=transformers", "text.backend"),
+        ("text.backend=transformers", "model_path"),
+        ("text.backend=nonsense", "text.backend"),
         ("text.template={nope}", "template"),
         ("text.packs=[no_such_pack]", "text.packs"),
     ],
@@ -118,3 +119,25 @@ def test_bad_text_settings(tmp_path, setting, fragment):
     )
     assert result.exit_code == 2, result.output
     assert fragment in result.stderr
+
+
+def test_transformers_backend_in_a_run_and_missing_model(tmp_path):
+    pytest.importorskip("transformers")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(BASE))
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "r"),
+            "-q",
+            "--set",
+            "text.backend=transformers",
+            "--set",
+            f"text.model_path={tmp_path / 'nothing'}",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "text.model_path" in result.stderr and "config.json" in result.stderr

@@ -189,9 +189,14 @@ class RecordConfig(_Section):
 
 class TextConfig(_Section):
     """Text of posts. ``none``: stance only (fastest); ``offline``: topic-pack text, no
-    model; ``openai``: any OpenAI-compatible chat-completions server."""
+    model; ``openai``: any OpenAI-compatible chat-completions server; ``transformers``: a
+    local causal LM folder (the ``text`` extra)."""
 
-    backend: Literal["none", "offline", "openai"] = "none"
+    backend: Literal["none", "offline", "openai", "transformers"] = "none"
+    model_path: str | None = Field(None, description="transformers: folder of a local causal LM")
+    device: str | None = Field(
+        None, description="transformers: cpu or cuda (default: cuda if available)"
+    )
     base_url: str | None = Field(None, description="openai: e.g. http://localhost:8000/v1")
     model: str | None = Field(None, description="openai: the served model's name")
     api_key_env: str | None = Field(
@@ -218,6 +223,8 @@ class TextConfig(_Section):
     def _server(self):
         if self.backend == "openai" and (not self.base_url or not self.model):
             raise ValueError("backend: 'openai' needs base_url and model")
+        if self.backend == "transformers" and not self.model_path:
+            raise ValueError("backend: 'transformers' needs model_path (a local model folder)")
         from .text.offline import builtin_packs
 
         known = builtin_packs()

@@ -199,10 +199,18 @@ class Run:
 def _text_layer(scenario: Scenario, store: RunStore):
     if scenario.text.backend == "none":
         return None
+    from .text.backend import TextBackendError
     from .text.layer import TextLayer
 
     try:
         return TextLayer(scenario.text, store.root, scenario.seed)
+    except TextBackendError as exc:
+        raise UserError(f"text.model_path: {exc}") from None
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"text.backend: {scenario.text.backend} needs the text extra "
+            f"(pip install -c constraints.txt -e '.[text]'; missing {exc.name})"
+        ) from None
     except ValueError as exc:
         raise UserError(f"text.packs: {exc}") from None
 

@@ -68,6 +68,10 @@ class TextLayer:
                 cfg.timeout_s,
                 cfg.retries,
             )
+        elif cfg.backend == "transformers":
+            from .transformers_backend import TransformersBackend
+
+            inner = TransformersBackend(cfg.model_path, cfg.device)
         else:
             raise ValueError(f"text backend {cfg.backend!r} has no generator")
         cache = Path(cfg.cache) if cfg.cache else Path(run_dir) / "text_cache.db"
