@@ -141,3 +141,38 @@ def test_transformers_backend_in_a_run_and_missing_model(tmp_path):
     )
     assert result.exit_code == 2
     assert "text.model_path" in result.stderr and "config.json" in result.stderr
+
+
+def test_openai_prompts_carry_context_and_survive_resume(tmp_path, monkeypatch):
+    from townsquare.world import World
+
+    with ChatServer() as server:
+        data = {
+            **BASE,
+            "text": {
+                "backend": "openai",
+                "base_url": server.url,
+                "model": "tiny",
+                "max_concurrency": 8,
+            },
+        }
+        Run.start(validate(data), tmp_path / "whole").execute()
+        out = tmp_path / "broken"
+        run = Run.start(validate(data), out)
+        original = World.step
+
+        def fail_at_three(self):
+            if self.t == 3:
+                raise RuntimeError("boom")
+            return original(self)
+
+        monkeypatch.setattr(World, "step", fail_at_three)
+        with pytest.raises(RuntimeError):
+            run.execute()
+        monkeypatch.undo()
+        Run.resume(out).execute()
+    whole = posts_table(tmp_path / "whole")
+    assert posts_table(out) == whole
+    texts = [text for *_, text in whole]
+    assert any("Your previous post was" in t for t in texts)
+    assert any("You are replying to" in t or "You are sharing" in t for t in texts)

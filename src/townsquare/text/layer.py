@@ -43,6 +43,11 @@ class OfflineBackend:
         )
 
 
+def _clip(text: str, limit: int = 280) -> str:
+    """Context quotes stay post-sized, whatever a backend returned."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _position(stance: float) -> str:
     if abs(stance) < 0.15:
         return "undecided"
@@ -77,24 +82,42 @@ class TextLayer:
         cache = Path(cfg.cache) if cfg.cache else Path(run_dir) / "text_cache.db"
         self.cache = CompletionCache(cache)
         self.backend = CachedBackend(inner, self.cache)
+        self._last: dict[int, int] | None = None
+
+    def _last_posts(self, posts) -> dict[int, int]:
+        """Each author's latest post with text, rebuilt from the post store the first time
+        (so a resumed run builds the same prompts)."""
+        if self._last is None:
+            self._last = {}
+            for pid in sorted(posts.text):
+                self._last[int(posts.author[pid])] = pid
+        return self._last
 
     def requests_for(self, ids, stance, topic, kind, parent, posts) -> list[Request]:
+        """One request per new post: its intent, and a prompt with the author's previous
+        post and the post it replies to or shares."""
         out = []
-        for pid, s, t, k, par in zip(
+        last = self._last_posts(posts)
+        rows = zip(
             ids.tolist(),
             stance.tolist(),
             topic.tolist(),
             kind.tolist(),
             parent.tolist(),
             strict=True,
-        ):
+        )
+        for pid, s, t, k, par in rows:
             context = ""
+            previous = last.get(int(posts.author[pid]))
+            if previous is not None:
+                context += f' Your previous post was: "{_clip(posts.text[previous])}".'
             intent = {"key": pid, "stance": s, "topic": t, "kind": k}
             if par >= 0:
                 intent["parent_stance"] = float(posts.stance[par])
                 parent_text = posts.text.get(par)
                 if parent_text:
-                    context = f' You are {"replying to" if k == 2 else "sharing"}: "{parent_text}".'
+                    action = "replying to" if k == 2 else "sharing"
+                    context += f' You are {action}: "{_clip(parent_text)}".'
             prompt = self.cfg.template.format(
                 kind=KIND_NAMES[k],
                 topic=self.generator.pack_for(t).title,
@@ -125,6 +148,9 @@ class TextLayer:
         )
         texts = self.backend.generate(requests)
         posts.text.update(zip(events.post_id.tolist(), texts, strict=True))
+        last = self._last_posts(posts)
+        for pid in events.post_id.tolist():
+            last[int(posts.author[pid])] = pid
         return texts
 
     def close(self) -> None:
