@@ -213,10 +213,11 @@ class TextConfig(_Section):
         description="topic packs (names or YAML paths); topic t uses pack t mod len; default all built-in",
     )
     template: str = Field(
-        "Write one short social-media {kind} (at most 40 words) about {topic}. Your position "
-        "is {position} ({stance:+.2f} on a scale from -1, fully against, to +1, fully "
-        "for).{context} Reply with the {kind} text only.",
-        description="prompt template: {kind} {topic} {position} {stance} {context}",
+        "Write one short social-media {kind} (at most 40 words) about {topic} for "
+        "{audience}, in a {tone} tone. Your position is {position} ({stance:+.2f} on a "
+        "scale from -1, fully against, to +1, fully for).{context} Reply with the {kind} "
+        "text only.",
+        description="prompt template: {kind} {topic} {audience} {tone} {position} {stance} {context}",
     )
 
     @model_validator(mode="after")
@@ -235,10 +236,18 @@ class TextConfig(_Section):
                     f"({', '.join(known)}) nor a file"
                 )
         try:
-            self.template.format(kind="post", topic="t", position="for", stance=0.5, context="")
+            self.template.format(
+                kind="post",
+                topic="t",
+                position="for",
+                stance=0.5,
+                context="",
+                tone="calm",
+                audience="your followers",
+            )
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
-                f"template: {exc!r} (placeholders: kind, topic, position, stance, context)"
+                f"template: {exc!r} (placeholders: kind, topic, audience, tone, position, stance, context)"
             ) from None
         return self
 

@@ -113,7 +113,9 @@ class Run:
                 while self.world.t < self.scenario.steps:
                     events = self.world.step()
                     if self.text is not None:
-                        events.post_text = self.text.texts_for(events, self.world.posts)
+                        events.post_text = self.text.texts_for(
+                            events, self.world.posts, self.world.graph.in_deg
+                        )
                     self.recorder.add(events)
                     self.rows.append(events.metrics)
                     if on_step is not None:

@@ -48,6 +48,12 @@ def _clip(text: str, limit: int = 280) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _tone(stance: float) -> str:
+    """The register a stance this strong is voiced in (the offline packs do the same)."""
+    strength = abs(stance)
+    return "measured" if strength < 0.35 else "confident" if strength < 0.7 else "passionate"
+
+
 def _position(stance: float) -> str:
     if abs(stance) < 0.15:
         return "undecided"
@@ -93,7 +99,9 @@ class TextLayer:
                 self._last[int(posts.author[pid])] = pid
         return self._last
 
-    def requests_for(self, ids, stance, topic, kind, parent, posts) -> list[Request]:
+    def requests_for(
+        self, ids, stance, topic, kind, parent, posts, followers=None
+    ) -> list[Request]:
         """One request per new post: its intent, and a prompt with the author's previous
         post and the post it replies to or shares."""
         out = []
@@ -118,12 +126,20 @@ class TextLayer:
                 if parent_text:
                     action = "replying to" if k == 2 else "sharing"
                     context += f' You are {action}: "{_clip(parent_text)}".'
+            author = int(posts.author[pid])
+            audience = (
+                f"your {int(followers[author]):,} followers"
+                if followers is not None
+                else "your followers"
+            )
             prompt = self.cfg.template.format(
                 kind=KIND_NAMES[k],
                 topic=self.generator.pack_for(t).title,
                 position=_position(s),
                 stance=s,
                 context=context,
+                tone=_tone(s),
+                audience=audience,
             )
             out.append(
                 Request(
@@ -136,8 +152,9 @@ class TextLayer:
             )
         return out
 
-    def texts_for(self, events, posts) -> list[str]:
-        """Texts of a step's new posts, stored on the post store as well."""
+    def texts_for(self, events, posts, followers=None) -> list[str]:
+        """Texts of a step's new posts, stored on the post store as well. ``followers``
+        (per user) names each author's audience in the prompt."""
         requests = self.requests_for(
             events.post_id,
             events.post_stance,
@@ -145,6 +162,7 @@ class TextLayer:
             events.post_kind,
             events.post_parent,
             posts,
+            followers,
         )
         texts = self.backend.generate(requests)
         posts.text.update(zip(events.post_id.tolist(), texts, strict=True))
