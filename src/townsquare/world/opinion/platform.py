@@ -25,6 +25,19 @@ def _one_read_post(rng, shown):
     return np.where(shown[np.arange(shown.shape[0]), col], col, -1)
 
 
+def _close_posts(opinion, users, feed_stance, feed_topic, shown, epsilon):
+    """Per topic: (index of readers with close posts, their gap sums, their counts), the
+    close posts being those read within ``epsilon`` of the reader's opinion on that topic."""
+    gap = feed_stance - _own(opinion, users, feed_topic, shown)
+    close = shown & (np.abs(gap) < epsilon)
+    for t in range(opinion.shape[1]):
+        on_topic = close & (feed_topic == t)
+        count = on_topic.sum(axis=1)
+        moved = np.flatnonzero(count > 0)
+        if moved.size:
+            yield t, moved, np.where(on_topic, gap, 0.0).sum(axis=1)[moved], count[moved]
+
+
 def bounded_confidence(
     opinion, users, feed_stance, feed_topic, shown, susceptibility, epsilon, mu, rng=None
 ) -> None:
@@ -32,18 +45,12 @@ def bounded_confidence(
     on their topic, by ``mu * susceptibility``; farther posts are ignored."""
     if users.size == 0:
         return
-    gap = feed_stance - _own(opinion, users, feed_topic, shown)
-    close = shown & (np.abs(gap) < epsilon)
-    rate = mu * susceptibility[users]
-    for t in range(opinion.shape[1]):
-        on_topic = close & (feed_topic == t)
-        count = on_topic.sum(axis=1)
-        moved = count > 0
-        if not moved.any():
-            continue
-        mean_gap = np.where(on_topic, gap, 0.0).sum(axis=1)[moved] / count[moved]
+    for t, moved, gap_sum, count in _close_posts(
+        opinion, users, feed_stance, feed_topic, shown, epsilon
+    ):
         rows = users[moved]
-        opinion[rows, t] = np.clip(opinion[rows, t] + rate[moved] * mean_gap, -1.0, 1.0)
+        step = mu * susceptibility[rows] * (gap_sum / count)
+        opinion[rows, t] = np.clip(opinion[rows, t] + step, -1.0, 1.0)
 
 
 def hegselmann_krause(
@@ -53,18 +60,13 @@ def hegselmann_krause(
     the read posts within ``epsilon``, reached in full for susceptibility 1 (``mu`` unused)."""
     if users.size == 0:
         return
-    gap = feed_stance - _own(opinion, users, feed_topic, shown)
-    close = shown & (np.abs(gap) < epsilon)
-    for t in range(opinion.shape[1]):
-        on_topic = close & (feed_topic == t)
-        count = on_topic.sum(axis=1)
-        moved = count > 0
-        if not moved.any():
-            continue
-        # mean of (own, close posts) minus own = sum of gaps / (count + 1)
-        shift = np.where(on_topic, gap, 0.0).sum(axis=1)[moved] / (count[moved] + 1)
+    for t, moved, gap_sum, count in _close_posts(
+        opinion, users, feed_stance, feed_topic, shown, epsilon
+    ):
         rows = users[moved]
-        opinion[rows, t] = np.clip(opinion[rows, t] + susceptibility[rows] * shift, -1, 1)
+        # mean of (own, close posts) minus own = sum of gaps / (count + 1)
+        step = susceptibility[rows] * (gap_sum / (count + 1))
+        opinion[rows, t] = np.clip(opinion[rows, t] + step, -1.0, 1.0)
 
 
 def deffuant(
