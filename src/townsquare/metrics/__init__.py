@@ -1,7 +1,7 @@
 """Measures of a platform: concentration, tails, cascades, echo chambers, polarisation,
 and the realism scorecard that compares a run with real platforms."""
 
-from .cascades import cascade_roots, cascade_sizes, repost_degree, repost_edges
+from .cascades import Cascades, cascade_roots, cascade_sizes, repost_degree, repost_edges
 from .inequality import gini, lorenz_curve, top_share
 from .networks import (
     largest_component,
@@ -12,7 +12,8 @@ from .networks import (
     undirected_simple,
 )
 from .polarisation import bimodality_coefficient, esteban_ray
-from .realism import BANDS, FACTS, Scorecard, measure_run, measure_state, scorecard
+from .realism import BANDS, FACTS, Scorecard, measure, measure_run, scorecard
+from .snapshot import RunSnapshot
 from .tails import PowerLawFit, ccdf, fit_power_law
 
 __all__ = [
@@ -31,7 +32,9 @@ __all__ = [
     "leaning_assortativity",
     "lorenz_curve",
     "measure_run",
-    "measure_state",
+    "measure",
+    "RunSnapshot",
+    "Cascades",
     "modularity",
     "neighbour_leaning_correlation",
     "random_walk_controversy",

@@ -1,54 +1,75 @@
-"""Repost cascades: each repost belongs to the cascade of the post it ultimately shares."""
+"""Repost cascades: each repost belongs to the cascade of the post it ultimately shares.
+
+`Cascades` follows the repost chains once; sizes, the repost network and its degrees
+are all read from that one pass.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-REPOST = 1
+POST, REPOST = 0, 1
 
 
 def cascade_roots(kind: np.ndarray, parent: np.ndarray) -> np.ndarray:
     """For every post, the id of the post at the root of its repost chain (itself for
     posts and replies: a reply starts a conversation, and reposting it shares the reply)."""
     kind = np.asarray(kind)
+    parent = np.asarray(parent, np.int64)
     root = np.arange(kind.size, dtype=np.int64)
     is_repost = kind == REPOST
-    root[is_repost] = np.asarray(parent, np.int64)[is_repost]
+    root[is_repost] = parent[is_repost]
     # pointer jumping: chains halve every pass, so log2(depth) passes
     while True:
-        nxt = np.where(is_repost[root], np.asarray(parent, np.int64)[root], root)
+        nxt = np.where(is_repost[root], parent[root], root)
         if np.array_equal(nxt, root):
             return root
         root = nxt
 
 
-def cascade_sizes(kind: np.ndarray, parent: np.ndarray) -> np.ndarray:
-    """Size of every cascade (root post plus all reposts in its chain), one per non-repost."""
-    root = cascade_roots(kind, parent)
-    counts = np.bincount(root, minlength=np.asarray(kind).size)
-    return counts[np.asarray(kind) != REPOST]
+class Cascades:
+    """The cascades of a post store's columns (author, kind, parent)."""
+
+    def __init__(self, author, kind, parent):
+        self.author = np.asarray(author, np.int64)
+        self.kind = np.asarray(kind)
+        self.root = cascade_roots(self.kind, parent)
+        self.reposts = np.flatnonzero(self.kind == REPOST)
+
+    def sizes(self) -> np.ndarray:
+        """Size of every cascade (root plus all reposts in its chain), one per non-repost."""
+        counts = np.bincount(self.root, minlength=self.kind.size)
+        return counts[self.kind != REPOST]
+
+    def post_sizes(self) -> np.ndarray:
+        """Sizes of the cascades rooted at original posts (replies left out)."""
+        return self.sizes()[self.kind[self.kind != REPOST] == POST]
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """(reposter, original author) for every repost, self-reposts dropped."""
+        src = self.author[self.reposts]
+        dst = self.author[self.root[self.reposts]]
+        keep = src != dst
+        return src[keep], dst[keep]
+
+    def degree(self, n_users: int) -> np.ndarray:
+        """Weighted degree in the repost network: each repost links the reposter and the
+        author of the shared post; a user's degree counts both directions (as in the
+        retweet networks of Garimella et al. 2018)."""
+        src = self.author[self.reposts]
+        dst = self.author[self.root[self.reposts]]
+        return (np.bincount(src, minlength=n_users) + np.bincount(dst, minlength=n_users)).astype(
+            np.float64
+        )
 
 
-def repost_degree(
-    author: np.ndarray, kind: np.ndarray, parent: np.ndarray, n_users: int
-) -> np.ndarray:
-    """Weighted degree in the repost network: each repost links the reposter and the
-    author of the shared post; a user's degree counts both directions (as in the retweet
-    networks of Garimella et al. 2018)."""
-    author = np.asarray(author, np.int64)
-    reposts = np.flatnonzero(np.asarray(kind) == REPOST)
-    root = cascade_roots(kind, parent)[reposts]
-    return (
-        np.bincount(author[reposts], minlength=n_users)
-        + np.bincount(author[root], minlength=n_users)
-    ).astype(np.float64)
+def cascade_sizes(kind, parent) -> np.ndarray:
+    return Cascades(np.zeros(np.asarray(kind).size, np.int64), kind, parent).sizes()
+
+
+def repost_degree(author, kind, parent, n_users: int) -> np.ndarray:
+    return Cascades(author, kind, parent).degree(n_users)
 
 
 def repost_edges(author, kind, parent) -> tuple[np.ndarray, np.ndarray]:
-    """(reposter, original author) for every repost, self-reposts dropped."""
-    author = np.asarray(author, np.int64)
-    reposts = np.flatnonzero(np.asarray(kind) == REPOST)
-    src = author[reposts]
-    dst = author[cascade_roots(kind, parent)[reposts]]
-    keep = src != dst
-    return src[keep], dst[keep]
+    return Cascades(author, kind, parent).edges()

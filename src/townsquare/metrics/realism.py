@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..world.graph import FollowGraph
 from ..world.population import Role
-from .cascades import cascade_sizes, repost_degree, repost_edges
 from .inequality import gini, top_share
 from .networks import (
     leaning_assortativity,
@@ -25,6 +23,7 @@ from .networks import (
     random_walk_controversy,
 )
 from .polarisation import bimodality_coefficient, esteban_ray
+from .snapshot import RunSnapshot
 from .tails import fit_power_law
 
 POST = 0
@@ -216,16 +215,16 @@ class Scorecard:
 
 
 # ----------------------------------------------------------------------- measuring
-def measure_state(
-    role, opinion, suspended, follow_src, follow_dst, author, kind, parent, bimodality_series=None
-) -> dict[str, float]:
-    """Every scorecard metric from a world's arrays (see `measure_run`)."""
-    n = role.shape[0]
-    leaning = np.asarray(opinion)[:, 0] if np.ndim(opinion) == 2 else np.asarray(opinion)
+def measure(snap: RunSnapshot) -> dict[str, float]:
+    """Every scorecard metric of a run's final state."""
+    n = snap.n
+    leaning = snap.leaning
+    role, author, kind = snap.role, np.asarray(snap.author), np.asarray(snap.kind)
+    follow_src, follow_dst = snap.follow_src, snap.follow_dst
     out: dict[str, float] = {}
 
-    originals = np.asarray(kind) == POST
-    posts_per_user = np.bincount(np.asarray(author)[originals], minlength=n)
+    originals = kind == POST
+    posts_per_user = np.bincount(author[originals], minlength=n)
     out["posting_top10_share"] = top_share(posts_per_user, 0.10)
 
     followers = np.bincount(follow_dst, minlength=n)
@@ -235,28 +234,24 @@ def measure_state(
     out["follower_gini"] = gini(followers)
     out["follower_top1_share"] = top_share(followers, 0.01)
 
-    degree = repost_degree(author, kind, parent, n)
+    cascades = snap.cascades()  # repost chains followed once for all that uses them
+    degree = cascades.degree(n)
     out["repost_degree_gini"] = gini(degree[degree > 0]) if degree.any() else float("nan")
     out["repost_degree_top1_share"] = (
         top_share(degree[degree > 0], 0.01) if degree.any() else float("nan")
     )
-    sizes = cascade_sizes(kind, parent)
-    root_is_post = originals[np.asarray(kind) != 1]
-    post_cascades = sizes[root_is_post]
-    out["never_reposted_share"] = (
-        float((post_cascades == 1).mean()) if post_cascades.size else float("nan")
-    )
-    out["cascade_100_plus_share"] = (
-        float((post_cascades >= 100).mean()) if post_cascades.size else float("nan")
-    )
-    out["cascade_max"] = float(post_cascades.max()) if post_cascades.size else float("nan")
+    post_cascades = cascades.post_sizes()
+    none = post_cascades.size == 0
+    out["never_reposted_share"] = float("nan") if none else float((post_cascades == 1).mean())
+    out["cascade_100_plus_share"] = float("nan") if none else float((post_cascades >= 100).mean())
+    out["cascade_max"] = float("nan") if none else float(post_cascades.max())
 
     out["neighbour_leaning_correlation"] = neighbour_leaning_correlation(
         follow_src, follow_dst, leaning, directed=True
     )
     out["leaning_assortativity"] = leaning_assortativity(follow_src, follow_dst, leaning)
     camp = (leaning > 0).astype(np.int64)
-    rs, rd = repost_edges(author, kind, parent)
+    rs, rd = cascades.edges()
     out["camp_modularity"] = modularity(rs, rd, camp, n) if rs.size else float("nan")
     out["random_walk_controversy"] = random_walk_controversy(follow_src, follow_dst, camp)
 
@@ -270,6 +265,7 @@ def measure_state(
     view = leaning[citizens] if citizens.any() else leaning
     out["final_bimodality"] = bimodality_coefficient(view)
     out["esteban_ray"] = esteban_ray(view)
+    bimodality_series = snap.metrics.get("bimodality")
     if bimodality_series is not None and len(bimodality_series):
         series = np.asarray(bimodality_series, np.float64)
         half = series[len(series) // 2 :]
@@ -280,30 +276,9 @@ def measure_state(
     return {k: (float(v) if v is not None else float("nan")) for k, v in out.items()}
 
 
-def measure_run(run_dir: str | Path) -> dict[str, float]:
-    """Measure a run directory from its last checkpoint and metrics.parquet."""
-    import pyarrow.parquet as pq
-
-    from ..store import RunStore
-
-    store = RunStore(run_dir)
-    arrays, _, _ = store.load_checkpoint()
-    graph = FollowGraph.from_state({k[6:]: v for k, v in arrays.items() if k.startswith("graph.")})
-    src, dst = graph.edges()
-    series = None
-    if store.metrics.exists():
-        series = pq.read_table(store.metrics, columns=["bimodality"]).column(0).to_numpy()
-    return measure_state(
-        arrays["pop.role"],
-        arrays["pop.opinion"],
-        arrays["pop.suspended"],
-        src,
-        dst,
-        arrays["posts.col_author"],
-        arrays["posts.col_kind"],
-        arrays["posts.col_parent"],
-        bimodality_series=series,
-    )
+def measure_run(run: str | Path | RunSnapshot) -> dict[str, float]:
+    """Measure a run directory (or an already loaded `RunSnapshot`)."""
+    return measure(run if isinstance(run, RunSnapshot) else RunSnapshot.load(run))
 
 
 def scorecard(

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..metrics.cascades import cascade_sizes
 from ..metrics.inequality import gini, lorenz_curve, top_share
+from ..metrics.snapshot import RunSnapshot
 from ..metrics.tails import ccdf, fit_power_law
 
 DPI = 100
@@ -390,35 +390,21 @@ def run_figures(
     data_dir: str | Path | None = None,
     measures: Mapping[str, float] | None = None,
     references: Mapping[str, Mapping[str, float]] | None = None,
+    snapshot: RunSnapshot | None = None,
 ) -> dict[str, Figure]:
     """All report figures of a run directory, by name: opinions, followers, cascades,
     posting, echo.
 
     ``measures`` (from `measure_run`) supplies the fitted follower tail, so the figure
     shows the same fit as the scorecard; ``references`` (from
-    `real_network_references`) adds the real networks' fitted exponents to the legend.
+    `real_network_references`) adds the real networks' fitted exponents to the legend;
+    ``snapshot`` saves loading the run again when the caller already has it.
     """
-    import pyarrow.parquet as pq
-
-    from ..store import RunStore
-    from ..world.graph import FollowGraph
-
-    store = RunStore(run_dir)
-    arrays, _, _ = store.load_checkpoint()
-    role = arrays["pop.role"]
-    opinion = arrays["pop.opinion"]
-    n = role.shape[0]
-    graph = FollowGraph.from_state({k[6:]: v for k, v in arrays.items() if k.startswith("graph.")})
-    src, dst = graph.edges()
-    author = arrays["posts.col_author"]
-    kind = arrays["posts.col_kind"]
-    parent = arrays["posts.col_parent"]
-    metrics = pq.read_table(store.metrics).to_pydict() if store.metrics.exists() else {}
-
+    snap = snapshot if snapshot is not None else RunSnapshot.load(run_dir)
     figs: dict[str, Figure] = {}
-    figs["opinions"] = opinion_figure(metrics, opinion, role)
+    figs["opinions"] = opinion_figure(snap.metrics, snap.opinion, snap.role)
 
-    followers = np.bincount(dst, minlength=n)
+    followers = np.bincount(snap.follow_dst, minlength=snap.n)
     fit = None
     if measures is not None and "follower_tail_alpha" in measures:
         fit = (measures["follower_tail_alpha"], measures.get("follower_tail_xmin", np.nan))
@@ -429,13 +415,13 @@ def run_figures(
         refs[f"{label} (α = {alpha:.2f})" if alpha is not None else label] = degree
     figs["followers"] = follower_ccdf_figure(followers, refs, fit)
 
-    sizes = cascade_sizes(kind, parent)
-    originals = np.asarray(kind) == 0
-    figs["cascades"] = cascade_figure(sizes[originals[np.asarray(kind) != 1]])
+    figs["cascades"] = cascade_figure(snap.cascades().post_sizes())
 
-    posts_per_user = np.bincount(np.asarray(author)[originals], minlength=n)
+    originals = np.asarray(snap.kind) == 0
+    posts_per_user = np.bincount(np.asarray(snap.author)[originals], minlength=snap.n)
     figs["posting"] = lorenz_figure(posts_per_user)
 
-    leaning = opinion[:, 0] if opinion.ndim == 2 else opinion
-    figs["echo"] = echo_chamber_figure(leaning, src, dst, role=role)
+    figs["echo"] = echo_chamber_figure(
+        snap.leaning, snap.follow_src, snap.follow_dst, role=snap.role
+    )
     return figs

@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..metrics.realism import BANDS, FACTS, NOT_MEASURED, Scorecard, measure_run, scorecard
 from ..metrics.reference import SOURCES, default_data_dir, real_network_references
+from ..metrics.snapshot import RunSnapshot
 from ..store import RunStore
 from .figures import figure_png, run_figures
 
@@ -124,10 +125,11 @@ def write_report(
     summary = store.read_summary() if store.summary.exists() else {}
     name = str(summary.get("name") or run_dir.name)
 
-    measures = measure_run(run_dir)
+    snap = RunSnapshot.load(run_dir)  # once, for the scorecard and every figure
+    measures = measure_run(snap)
     references = real_network_references(data)
     card = scorecard(measures, run=str(run_dir), references=references)
-    figures = run_figures(run_dir, data, measures=measures, references=references)
+    figures = run_figures(run_dir, data, measures=measures, references=references, snapshot=snap)
     images = {key: _data_uri(figure_png(fig)) for key, fig in figures.items()}
 
     page = _page(run_dir, name, summary, card, references, images, store.config.read_text())

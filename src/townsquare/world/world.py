@@ -114,9 +114,7 @@ class World:
         self.t = 0
         self.cursor = np.full(population.n, -1, np.int64)  # last post id each user was shown
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
-        self._opinion_group = population.ids_of(Role.CITIZEN)
-        if self._opinion_group.size == 0:
-            self._opinion_group = np.arange(population.n)
+        self._opinion_group = _measured_users(population)
 
     @property
     def n(self) -> int:
@@ -411,9 +409,13 @@ class World:
         for name, st in meta["rngs"].items():
             self.rngs[name].bit_generator.state = st
         self.phase_seconds = {k: float(v) for k, v in meta["phase_seconds"].items()}
-        self._opinion_group = self.population.ids_of(Role.CITIZEN)
-        if self._opinion_group.size == 0:
-            self._opinion_group = np.arange(self.population.n)
+        self._opinion_group = _measured_users(self.population)
+
+
+def _measured_users(population: Population) -> np.ndarray:
+    """Whose opinions the metrics describe: citizens, or everyone if there are none."""
+    citizens = population.ids_of(Role.CITIZEN)
+    return citizens if citizens.size else np.arange(population.n)
 
 
 def _pad(a: np.ndarray, width: int) -> np.ndarray:
