@@ -105,6 +105,16 @@ def _opinions(sc: Scenario, rng, community: np.ndarray, loaded: LoadedGraph | No
     return np.clip(op, -1.0, 1.0)
 
 
+def _learned(role_name: str, cfg, n: int):
+    """A checkpoint named on a scenario's policy line, checked against its role."""
+    from .policies.learned import CheckpointError, learned_policy
+
+    try:
+        return learned_policy(role_name, cfg.policy, n, cfg.learning)
+    except CheckpointError as exc:
+        raise UserError(f"roles.{role_name}.policy: {exc}") from None
+
+
 def build_world(sc: Scenario) -> tuple[World, Scenario]:
     """Build the world a scenario describes. Returns it with the resolved scenario
     (``users`` replaced by the size of a real network read from disk)."""
@@ -154,6 +164,8 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
         Role(i): SCRIPTED[name](getattr(r, name))
         for i, name in enumerate(("citizen", "influencer", "candidate", "socialbot"))
     }
+    if r.influencer.policy != "scripted":
+        policies[Role.INFLUENCER] = _learned("influencer", r.influencer, n)
     if r.citizen.expression == "social_rl":
         policies[Role.CITIZEN] = SocialRLCitizen.from_opinions(
             r.citizen, opinion[:, 0], np.flatnonzero(role == Role.CITIZEN)

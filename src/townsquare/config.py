@@ -74,6 +74,14 @@ class CitizenConfig(_Section):
 
 
 class InfluencerConfig(CitizenConfig):
+    policy: str = Field(
+        "scripted",
+        description="scripted, or a checkpoint from `townsquare train influencer`: a "
+        "Q-table (.npz/.json) or an SB3 zip",
+    )
+    learning: Literal["frozen", "online"] = Field(
+        "frozen", description="online: a Q-table policy keeps learning during the run"
+    )
     count: int = Field(10, ge=0)
     activity: float = Field(0.9, ge=0.0, le=1.0)
     placement: Literal["top", "random"] = "top"
@@ -85,6 +93,11 @@ class InfluencerConfig(CitizenConfig):
     def _scripted_expression(self):
         if self.expression != "scripted":
             raise ValueError("expression: influencers express scripted stances for now")
+        if self.policy != "scripted" and not self.policy.endswith((".npz", ".json", ".zip")):
+            raise ValueError(
+                f"policy: {self.policy!r} is neither 'scripted' nor a checkpoint file "
+                "(a Q-table .npz/.json or an SB3 .zip)"
+            )
         return self
 
 

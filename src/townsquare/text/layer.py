@@ -90,6 +90,10 @@ class TextLayer:
         self.backend = CachedBackend(inner, self.cache)
         self._last: dict[int, int] | None = None
 
+    def new_world(self) -> None:
+        """Forget the last world's posts (an environment reset builds a new world)."""
+        self._last = None
+
     def _last_posts(self, posts) -> dict[int, int]:
         """Each author's latest post with text, rebuilt from the post store the first time
         (so a resumed run builds the same prompts)."""

@@ -36,6 +36,19 @@ PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
 
 
 @dataclass
+class _Turn:
+    """A step between `begin_step` and `finish_step`: who is active and what they read."""
+
+    active: np.ndarray
+    feed: np.ndarray
+    feed_stance: np.ndarray
+    feed_topic: np.ndarray
+    shown: np.ndarray
+    observations: dict
+    rows_of: dict
+
+
+@dataclass
 class StepEvents:
     """Everything that happened in one step, as columns, for the recorder."""
 
@@ -115,6 +128,7 @@ class World:
         self.cursor = np.full(population.n, -1, np.int64)  # last post id each user was shown
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._opinion_group = _measured_users(population)
+        self._turn: _Turn | None = None
 
     @property
     def n(self) -> int:
@@ -122,9 +136,18 @@ class World:
 
     # ------------------------------------------------------------------ step
     def step(self) -> StepEvents:
+        """Advance one step: `begin_step` then `finish_step`."""
+        self.begin_step()
+        return self.finish_step()
+
+    def begin_step(self) -> dict[Role, Observations]:
+        """Activate users and build their feeds: the observations each role's policy will
+        be asked about in `finish_step`. RL environments read them in between, to hand a
+        learner its observation before it chooses an action."""
+        if self._turn is not None:
+            raise RuntimeError("begin_step called twice without finish_step")
         pop, graph, posts = self.population, self.graph, self.posts
         t = self.t
-        k = self.recommender.k
         clock = time.perf_counter()
 
         # 1. who opens the app this step
@@ -149,16 +172,16 @@ class World:
         readers = np.broadcast_to(active[:, None], feed.shape)
         feed_followed = np.zeros(feed.shape, bool)
         feed_followed[shown] = graph.follows(readers[shown], feed_author[shown])
-        clock = self._lap("feed", clock)
 
-        # 3. one batch per role
         role_of_active = pop.role[active]
-        batches: list[tuple[np.ndarray, Actions]] = []
+        observations: dict[Role, Observations] = {}
+        rows_of: dict[Role, np.ndarray] = {}
         for role in Role:
             rows = np.flatnonzero(role_of_active == role)
             if rows.size == 0:
                 continue
-            obs = Observations(
+            rows_of[role] = rows
+            observations[role] = Observations(
                 step=t,
                 role=role,
                 users=active[rows],
@@ -174,6 +197,33 @@ class World:
                 n_users=self.n,
                 topics=pop.topics,
             )
+        self._turn = _Turn(active, feed, feed_stance, feed_topic, shown, observations, rows_of)
+        self._lap("feed", clock)
+        return observations
+
+    def finish_step(self) -> StepEvents:
+        """Ask each role's policy for actions on the observations of `begin_step`, apply
+        them, moderate, update opinions and record."""
+        turn = self._turn
+        if turn is None:
+            raise RuntimeError("finish_step called before begin_step")
+        self._turn = None
+        pop, posts = self.population, self.posts
+        active, feed, feed_stance, feed_topic, shown = (
+            turn.active,
+            turn.feed,
+            turn.feed_stance,
+            turn.feed_topic,
+            turn.shown,
+        )
+        t = self.t
+        k = self.recommender.k
+        clock = time.perf_counter()
+
+        # 3. one batch per role
+        batches: list[tuple[np.ndarray, Actions]] = []
+        for role, obs in turn.observations.items():
+            rows = turn.rows_of[role]
             acts = self.policies[role].act(obs, self.rngs[role.label])
             acts.check(rows.size, k, pop.topics)
             batches.append((rows, acts))
@@ -371,7 +421,10 @@ class World:
 
     # ------------------------------------------------------------------ state
     def state(self) -> tuple[dict[str, np.ndarray], str]:
-        """Arrays and a JSON string that together restore this world exactly."""
+        """Arrays and a JSON string that together restore this world exactly (between
+        steps: not after `begin_step`)."""
+        if self._turn is not None:
+            raise RuntimeError("cannot save a world in the middle of a step")
         arrays: dict[str, np.ndarray] = {}
         for prefix, part in (
             ("pop", self.population.state()),
@@ -392,6 +445,8 @@ class World:
         return arrays, json.dumps(meta)
 
     def load_state(self, arrays: Mapping[str, np.ndarray], meta_json: str) -> None:
+        self._turn = None
+
         def part(prefix: str) -> dict[str, np.ndarray]:
             p = prefix + "."
             return {k[len(p) :]: arrays[k] for k in arrays if k.startswith(p)}

@@ -1,0 +1,184 @@
+"""A running world seen from the learners of one role: the shared core of the Gymnasium
+and PettingZoo environments.
+
+The world is built from a scenario by `build_world`, exactly as `townsquare run` builds
+it; the learners are some of the role's users (always active, so every step is a
+decision), and everyone else — the role's other users included — keeps the policy the
+scenario gives them. A step is the World's own step split in two: `begin_step` builds the
+feeds the learners observe, their chosen actions are turned into platform actions by the
+role module, and `finish_step` applies everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from ..build import build_world
+from ..config import Scenario, load_scenario, validate
+from ..roles import LearnerRole, RoleMemory, merge_rows
+from ..world.actions import Actions, Observations, Policy
+from ..world.posts import PostKind
+
+ScenarioLike = str | Path | dict | Scenario | None
+
+
+def env_scenario(scenario: ScenarioLike, default: str) -> Scenario:
+    """A scenario from a built-in name, a YAML path, a dict or a `Scenario`; ``None``
+    gives the environment's small built-in one."""
+    if scenario is None:
+        scenario = default
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, dict):
+        return validate(scenario, "scenario")
+    return load_scenario(str(scenario))
+
+
+class LearnerSlot:
+    """The role's policy while some of its users are learners: the scenario's policy for
+    everyone, then the learners' rows replaced by the actions the environment was given."""
+
+    def __init__(self, background: Policy, role: LearnerRole, memory: RoleMemory):
+        self.background = background
+        self.role = role
+        self.memory = memory
+        self.pending: dict[int, int] = {}  # user id -> action id for this step
+
+    def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
+        acts = self.background.act(obs, rng)
+        if not self.pending:
+            return acts
+        users = np.fromiter(self.pending, np.int64, len(self.pending))
+        chosen = np.fromiter(self.pending.values(), np.int64, len(self.pending))
+        sorter = np.argsort(users)
+        pos = np.searchsorted(users[sorter], obs.users)
+        pos = np.minimum(pos, users.size - 1)
+        hit = users[sorter][pos] == obs.users
+        rows = np.flatnonzero(hit)
+        if rows.size == 0:
+            return acts
+        sub = self.role.to_actions(obs, rows, chosen[sorter][pos[rows]], self.memory)
+        return merge_rows(acts, rows, sub)
+
+    def __getattr__(self, name: str) -> Any:
+        # metrics(), learn(), state() of the scenario's policy still reach the World
+        if name in ("background", "role", "memory", "pending"):
+            raise AttributeError(name)
+        return getattr(self.background, name)
+
+
+class RoleWorld:
+    """A world with learners of one role; `reset`, then `observe` / `advance` per step."""
+
+    def __init__(self, scenario: Scenario, role: LearnerRole, learners: str | int = "all"):
+        self.scenario = scenario
+        self.role = role
+        self.learner_choice = learners
+        self.horizon = scenario.steps
+        if self.horizon < 1:
+            raise ValueError("scenario.steps: an episode needs at least one step")
+        self.world = None
+        self.learners = np.zeros(0, np.int64)
+        self.text = None
+
+    def reset(self, seed: int) -> None:
+        sc = self.scenario.model_copy(update={"seed": int(seed)})
+        world, sc = build_world(sc)
+        users = world.population.ids_of(self.role.world_role)
+        if users.size == 0:
+            raise ValueError(
+                f"the scenario has no {self.role.name} users (roles.{self.role.name}.count)"
+            )
+        if self.learner_choice == "all":
+            learners = users
+        else:
+            index = int(self.learner_choice)
+            if not 0 <= index < users.size:
+                raise ValueError(
+                    f"learner {index}: the scenario has {users.size} {self.role.name} users"
+                )
+            learners = users[index : index + 1]
+        # learners decide every step
+        world.population.activity[learners] = 1.0
+        self.memory = RoleMemory.empty(world.n)
+        self.slot = LearnerSlot(world.policies[self.role.world_role], self.role, self.memory)
+        world.policies[self.role.world_role] = self.slot
+        self.world, self.learners = world, learners
+        if self.text is None:
+            self.text = self._text_layer(sc)
+        else:
+            self.text.new_world()
+        self._observations = world.begin_step()
+
+    def _text_layer(self, sc: Scenario):
+        if sc.text.backend == "none":
+            return None
+        from ..text.layer import TextLayer
+
+        cfg = sc.text if sc.text.cache else sc.text.model_copy(update={"cache": ":memory:"})
+        return TextLayer(cfg, ".", sc.seed)
+
+    @property
+    def followers(self) -> np.ndarray:
+        return self.world.graph.in_deg[self.learners].astype(np.int64)
+
+    @property
+    def suspended(self) -> np.ndarray:
+        return self.world.population.suspended[self.learners]
+
+    def observe(self) -> np.ndarray:
+        """float32 (learners, obs_size): what each learner reads this step."""
+        out = self.role.observe_absent(self.learners, self.followers, self.memory)
+        obs = self._observations.get(self.role.world_role)
+        if obs is not None:
+            rows = np.flatnonzero(np.isin(obs.users, self.learners))
+            where = np.searchsorted(self.learners, obs.users[rows])
+            out[where] = self.role.observe(obs, rows, self.memory)
+        return out
+
+    def advance(self, actions: dict[int, int]) -> tuple[np.ndarray, dict[int, str]]:
+        """Apply the learners' actions (user id -> action id) and finish the step; the
+        next step's feeds are built unless the episode is over. Returns each learner's
+        reward and the texts of the learners' new posts (user id -> text)."""
+        self.slot.pending = dict(actions)
+        before = self.followers
+        events = self.world.finish_step()
+        self.slot.pending = {}
+        reward = (self.followers - before).astype(np.float64)
+        texts: dict[int, str] = {}
+        if self.text is not None:
+            mine = np.isin(events.post_author, self.learners)
+            if mine.any():
+                sub = SimpleNamespace(
+                    post_id=events.post_id[mine],
+                    post_stance=events.post_stance[mine],
+                    post_topic=events.post_topic[mine],
+                    post_kind=events.post_kind[mine],
+                    post_parent=events.post_parent[mine],
+                )
+                written = self.text.texts_for(sub, self.world.posts, self.world.graph.in_deg)
+                for author, kind, text in zip(
+                    events.post_author[mine].tolist(), sub.post_kind.tolist(), written, strict=True
+                ):
+                    if kind != PostKind.REPOST:
+                        texts[author] = text
+        if not self.done:
+            self._observations = self.world.begin_step()
+        return reward, texts
+
+    @property
+    def done(self) -> bool:
+        return self.world.t >= self.horizon or bool(self.suspended.all())
+
+    def leader(self) -> np.ndarray:
+        """bool per learner: whether it is the most-followed user of the world."""
+        return self.followers >= self.world.graph.in_deg.max()
+
+    def close(self) -> None:
+        if self.text is not None:
+            self.text.close()
+            self.text = None

@@ -1,0 +1,66 @@
+"""The influencer environments (Jin & Guo; MODELS.md section 2), in each ecosystem's way:
+
+* ``gymnasium.make("townsquare/Influencer-v0", scenario=..., action_space="limited",
+  self_observation=True)`` — one learning influencer (`InfluencerEnv`);
+* ``parallel_env(...)`` — every influencer of the scenario learns (PettingZoo
+  ``ParallelEnv``), and ``env(...)`` is its AEC form, as PettingZoo environments have.
+
+With no scenario they use the small built-in ``influencer_env`` (500 users, three
+influencers placed at random, 50 steps, offline text), which steps in about a
+millisecond. Observation, actions and reward are `townsquare.roles.InfluencerRole`'s.
+"""
+
+from __future__ import annotations
+
+from pettingzoo.utils import parallel_to_aec, wrappers
+
+from ..roles import InfluencerRole
+from .core import ScenarioLike
+from .parallel import RoleParallelEnv
+from .single import RoleEnv
+
+DEFAULT_SCENARIO = "influencer_env"
+
+
+class InfluencerEnv(RoleEnv):
+    """One learning influencer (the scenario's first influencer by default)."""
+
+    def __init__(
+        self,
+        scenario: ScenarioLike = None,
+        action_space: str = "limited",
+        self_observation: bool = True,
+        learner: int = 0,
+        render_mode: str | None = None,
+    ):
+        super().__init__(
+            InfluencerRole(action_space, self_observation),
+            scenario,
+            DEFAULT_SCENARIO,
+            learner=learner,
+            render_mode=render_mode,
+        )
+
+
+def parallel_env(
+    scenario: ScenarioLike = None,
+    action_space: str = "limited",
+    self_observation: bool = True,
+    render_mode: str | None = None,
+) -> RoleParallelEnv:
+    """Every influencer of the scenario learns."""
+    return RoleParallelEnv(
+        InfluencerRole(action_space, self_observation),
+        scenario,
+        DEFAULT_SCENARIO,
+        render_mode=render_mode,
+    )
+
+
+def raw_env(**kwargs):
+    return parallel_to_aec(parallel_env(**kwargs))
+
+
+def env(**kwargs):
+    """The AEC form of `parallel_env`, with PettingZoo's usual safety wrappers."""
+    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(raw_env(**kwargs)))

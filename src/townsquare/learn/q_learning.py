@@ -1,0 +1,178 @@
+"""Tabular Q-learning (Watkins), the method of Jin & Guo's influencer (MODELS.md §2).
+
+An explicit, CleanRL-style loop over episodes of a role environment: the role module
+discretises each observation into a state; the agent acts epsilon-greedily; after every
+step ``Q[s, a] += alpha * (r + gamma * max Q[s'] - Q[s, a])`` (no bootstrap past a
+termination). Epsilon decays linearly from ``eps_start`` to ``eps_end`` over the first
+``eps_decay`` share of the episodes.
+
+Defaults: alpha 0.1, gamma 0.95, epsilon 1.0 -> 0.05 over the first half of training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..roles import LearnerRole
+
+
+@dataclass
+class QConfig:
+    episodes: int = 200
+    alpha: float = 0.1
+    gamma: float = 0.95
+    eps_start: float = 1.0
+    eps_end: float = 0.05
+    eps_decay: float = 0.5
+    seed: int = 0
+
+    def epsilon(self, episode: int) -> float:
+        span = max(1.0, self.eps_decay * self.episodes)
+        frac = min(1.0, episode / span)
+        return self.eps_start + frac * (self.eps_end - self.eps_start)
+
+
+@dataclass
+class QTable:
+    """A Q-table and what it was trained for (`LearnerRole.describe`)."""
+
+    q: np.ndarray  # float64 (n_states, n_actions)
+    visits: np.ndarray  # int64 (n_states, n_actions)
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, role: LearnerRole, **extra) -> QTable:
+        meta = {**role.describe(), "algo": "q", "n_states": role.n_states, **extra}
+        return cls(
+            np.zeros((role.n_states, role.n_actions)),
+            np.zeros((role.n_states, role.n_actions), np.int64),
+            meta,
+        )
+
+    def greedy(self, states: np.ndarray) -> np.ndarray:
+        """Best action per state; ties go to the lowest action id."""
+        return self.q[states].argmax(axis=1)
+
+    def act(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        explore = rng.random(states.shape[0]) < epsilon
+        random_actions = rng.integers(0, self.q.shape[1], states.shape[0])
+        return np.where(explore, random_actions, self.greedy(states))
+
+    def update(self, s, a, r, s_next, done, alpha: float, gamma: float) -> None:
+        """One TD step for a batch of transitions (all computed from the same table)."""
+        s, a = np.asarray(s), np.asarray(a)
+        target = np.asarray(r, float) + gamma * self.q[s_next].max(axis=1) * ~np.asarray(done)
+        np.add.at(self.q, (s, a), alpha * (target - self.q[s, a]))
+        np.add.at(self.visits, (s, a), 1)
+
+    # -- files: npz or JSON, never pickle ---------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json":
+            doc = {"meta": self.meta, "q": self.q.tolist(), "visits": self.visits.tolist()}
+            path.write_text(json.dumps(doc, indent=1))
+        else:
+            with path.open("wb") as fh:
+                np.savez(fh, q=self.q, visits=self.visits, meta=np.array(json.dumps(self.meta)))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> QTable:
+        path = Path(path)
+        if path.suffix == ".json":
+            doc = json.loads(path.read_text())
+            return cls(
+                np.array(doc["q"], np.float64),
+                np.array(doc.get("visits", np.zeros_like(doc["q"])), np.int64),
+                dict(doc["meta"]),
+            )
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                np.array(z["q"], np.float64), np.array(z["visits"]), json.loads(str(z["meta"]))
+            )
+
+
+@dataclass
+class EpisodeRecord:
+    episode: int
+    followers: int
+    start_followers: int
+    ret: float
+    steps: int
+    leader: bool
+    epsilon: float
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The world seed of one episode: every arm trained with the same ``seed`` meets the
+    same sequence of worlds (common random numbers make arms comparable)."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def run_episode(env, choose: Callable[[np.ndarray], int], world_seed: int):
+    """Play one episode with ``choose(observation) -> action``; yields nothing, returns
+    (record fields, transitions) for the caller to learn from."""
+    obs, info = env.reset(seed=world_seed)
+    start = info["followers"]
+    total, steps, done = 0.0, 0, False
+    while not done:
+        action = choose(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        steps += 1
+        done = terminated or truncated
+    return start, total, steps, info
+
+
+def train_q(
+    env,
+    cfg: QConfig,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> tuple[QTable, list[EpisodeRecord]]:
+    """Train a Q-table on a role environment (`townsquare.envs.RoleEnv`)."""
+    role: LearnerRole = env.unwrapped.role
+    table = QTable.empty(role, config=asdict(cfg))
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x51]))
+    records: list[EpisodeRecord] = []
+    for episode in range(cfg.episodes):
+        eps = cfg.epsilon(episode)
+        obs, info = env.reset(seed=episode_seed(cfg.seed, episode))
+        start = info["followers"]
+        state = role.discretise(obs)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            action = int(table.act(state, eps, rng)[0])
+            obs, reward, terminated, truncated, info = env.step(action)
+            nxt = role.discretise(obs)
+            table.update(state, [action], [reward], nxt, [terminated], cfg.alpha, cfg.gamma)
+            state = nxt
+            total += reward
+            steps += 1
+            done = terminated or truncated
+        rec = EpisodeRecord(
+            episode, info["followers"], start, total, steps, info["leader"], float(eps)
+        )
+        records.append(rec)
+        if on_episode is not None:
+            on_episode(rec)
+    return table, records
+
+
+def evaluate_choice(
+    env, choose: Callable[[np.ndarray], int], episodes: int, seed: int, on_episode=None
+) -> list[EpisodeRecord]:
+    """Episodes of a fixed decision rule, on the same worlds `train_q` meets."""
+    records = []
+    for episode in range(episodes):
+        start, total, steps, info = run_episode(env, choose, episode_seed(seed, episode))
+        rec = EpisodeRecord(episode, info["followers"], start, total, steps, info["leader"], 0.0)
+        records.append(rec)
+        if on_episode is not None:
+            on_episode(rec)
+    return records

@@ -1,0 +1,224 @@
+"""Learned policies in a run: a checkpoint (a Q-table or an SB3 model) acting for every
+user of its role, through the role module's observation and action definitions.
+
+``learning: frozen`` acts greedily and never changes; ``learning: online`` (Q-tables)
+keeps learning during the run from each user's reward (followers gained between its
+decisions), epsilon-greedy, with the Q-table and the per-user memory in the run's
+checkpoints so `--resume` continues exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..learn.ppo import META_NAME
+from ..learn.q_learning import QTable
+from ..roles import SPEC_VERSION, LearnerRole, RoleMemory, make_role
+from ..world.actions import Actions, Observations
+
+CHECKPOINT_SUFFIXES = (".npz", ".json", ".zip")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here; the message names both sides."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    kind: str  # "q" or "ppo"
+    meta: dict
+    table: QTable | None = None
+    model: object | None = None
+
+    @property
+    def role_name(self) -> str:
+        return str(self.meta.get("role"))
+
+    def decide(self, vectors: np.ndarray, role: LearnerRole) -> np.ndarray:
+        """Greedy actions for observation vectors."""
+        if vectors.shape[0] == 0:
+            return np.zeros(0, np.int64)
+        if self.table is not None:
+            return self.table.greedy(role.discretise(vectors))
+        actions, _ = self.model.predict(vectors, deterministic=True)
+        return np.asarray(actions, np.int64).reshape(-1)
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Open a Q-table (.npz / .json) or an SB3 zip written by ``townsquare train``."""
+    path = Path(path)
+    if path.suffix not in CHECKPOINT_SUFFIXES:
+        raise CheckpointError(
+            f"{path}: not a checkpoint (expected a Q-table .npz/.json or an SB3 .zip)"
+        )
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                meta = json.loads(zf.read(META_NAME))
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise CheckpointError(
+                f"{path}: not a townsquare SB3 checkpoint (no readable {META_NAME}: {exc})"
+            ) from None
+        return Checkpoint(path, "ppo", meta)
+    try:
+        table = QTable.load(path)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a readable Q-table ({exc})") from None
+    return Checkpoint(path, "q", table.meta, table=table)
+
+
+def role_for_checkpoint(ckpt: Checkpoint, expected_role: str) -> LearnerRole:
+    """The role definition a checkpoint was trained for, after checking it fits the slot
+    it is given (``expected_role``) and today's observation and action layout."""
+    meta = ckpt.meta
+    if ckpt.role_name != expected_role:
+        raise CheckpointError(
+            f"{ckpt.path} is a checkpoint for role {ckpt.role_name!r}, "
+            f"but it was given to the {expected_role!r} role"
+        )
+    if meta.get("spec_version") != SPEC_VERSION:
+        raise CheckpointError(
+            f"{ckpt.path} was written for role layout version {meta.get('spec_version')}, "
+            f"this townsquare uses version {SPEC_VERSION}: retrain it"
+        )
+    try:
+        role = make_role(expected_role, meta["action_space"], meta["self_observation"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt.path}: {exc}") from None
+    checks = [("observation size", meta.get("obs_size"), role.obs_size)]
+    checks.append(("number of actions", meta.get("n_actions"), role.n_actions))
+    if ckpt.table is not None:
+        checks.append(("Q-table rows (states)", ckpt.table.q.shape[0], role.n_states))
+        checks.append(("Q-table columns (actions)", ckpt.table.q.shape[1], role.n_actions))
+    for what, theirs, ours in checks:
+        if theirs != ours:
+            raise CheckpointError(
+                f"{ckpt.path}: the checkpoint's {what} is {theirs}, but the {expected_role} "
+                f"role (action_space={role.action_space_name}, "
+                f"self_observation={role.self_observation}) has {ours}"
+            )
+    return role
+
+
+def load_model(ckpt: Checkpoint, role: LearnerRole) -> None:
+    """Load the SB3 model of a zip checkpoint and check its spaces against the role."""
+    if ckpt.kind != "ppo" or ckpt.model is not None:
+        return
+    try:
+        from stable_baselines3 import PPO
+    except ImportError as exc:
+        raise CheckpointError(
+            f"{ckpt.path}: SB3 checkpoints need the rl extra "
+            f"(pip install -c constraints.txt -e '.[rl]'; missing {exc.name})"
+        ) from None
+    model = PPO.load(ckpt.path, device="cpu")
+    shape = tuple(model.observation_space.shape)
+    if shape != (role.obs_size,):
+        raise CheckpointError(
+            f"{ckpt.path}: the model observes shape {shape}, but the {role.name} role "
+            f"(self_observation={role.self_observation}) gives ({role.obs_size},)"
+        )
+    if int(model.action_space.n) != role.n_actions:
+        raise CheckpointError(
+            f"{ckpt.path}: the model has {model.action_space.n} actions, but the {role.name} "
+            f"role (action_space={role.action_space_name}) has {role.n_actions}"
+        )
+    ckpt.model = model
+
+
+class LearnedPolicy:
+    """Every user of a role acts by one checkpoint (see module docstring)."""
+
+    def __init__(
+        self,
+        ckpt: Checkpoint,
+        role: LearnerRole,
+        n_users: int,
+        learning: str = "frozen",
+        alpha: float = 0.1,
+        gamma: float = 0.95,
+        epsilon: float = 0.05,
+    ):
+        if learning == "online" and ckpt.table is None:
+            raise CheckpointError(
+                f"{ckpt.path}: learning: online needs a Q-table; an SB3 checkpoint runs "
+                "frozen (train it further with `townsquare train`)"
+            )
+        load_model(ckpt, role)
+        self.ckpt, self.role, self.learning = ckpt, role, learning
+        self.alpha, self.gamma, self.epsilon = alpha, gamma, epsilon
+        self.memory = RoleMemory.empty(n_users)
+        self.prev_state = np.full(n_users, -1, np.int64)
+        self.prev_action = np.full(n_users, -1, np.int64)
+        self.gained = 0.0
+
+    def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
+        rows = np.arange(len(obs))
+        vectors = self.role.observe(obs, rows, self.memory)
+        if self.learning == "online":
+            actions = self._learn_and_choose(obs, vectors, rng)
+        else:
+            actions = self.ckpt.decide(vectors, self.role)
+        return self.role.to_actions(obs, rows, actions, self.memory)
+
+    def _learn_and_choose(self, obs, vectors, rng) -> np.ndarray:
+        table = self.ckpt.table
+        users = obs.users
+        states = self.role.discretise(vectors)
+        seen = self.prev_state[users] >= 0
+        if seen.any():
+            u = users[seen]
+            reward = self.role.reward(obs.followers[seen], u, self.memory)
+            table.update(
+                self.prev_state[u],
+                self.prev_action[u],
+                reward,
+                states[seen],
+                np.zeros(u.size, bool),
+                self.alpha,
+                self.gamma,
+            )
+            self.gained += float(reward.sum())
+        actions = table.act(states, self.epsilon, rng)
+        self.prev_state[users] = states
+        self.prev_action[users] = actions
+        return actions
+
+    def metrics(self) -> dict[str, float]:
+        if self.learning != "online":
+            return {}
+        return {f"{self.role.name}_learned_reward": self.gained}
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"memory.{k}": v for k, v in self.memory.state().items()}
+        out["prev_state"], out["prev_action"] = self.prev_state, self.prev_action
+        out["gained"] = np.array(self.gained)
+        if self.learning == "online":
+            out["q"], out["visits"] = self.ckpt.table.q, self.ckpt.table.visits
+        return out
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.memory.load_state(
+            {k.removeprefix("memory."): v for k, v in arrays.items() if k.startswith("memory.")}
+        )
+        self.prev_state = np.array(arrays["prev_state"], np.int64)
+        self.prev_action = np.array(arrays["prev_action"], np.int64)
+        self.gained = float(arrays["gained"])
+        if self.learning == "online":
+            self.ckpt.table.q = np.array(arrays["q"], np.float64)
+            self.ckpt.table.visits = np.array(arrays["visits"], np.int64)
+
+
+def learned_policy(role_name: str, path: str, n_users: int, learning: str) -> LearnedPolicy:
+    """The policy a scenario line ``roles.ROLE.policy: PATH`` asks for."""
+    ckpt = read_checkpoint(path)
+    role = role_for_checkpoint(ckpt, role_name)
+    return LearnedPolicy(ckpt, role, n_users, learning)

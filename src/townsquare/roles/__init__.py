@@ -1,0 +1,31 @@
+"""Roles for learners: for each role, what its agents observe, which actions they have,
+how an action becomes platform actions, and their reward — defined once and used by the
+World's learned policies and by the RL environments alike."""
+
+from __future__ import annotations
+
+from .base import SPEC_VERSION, LearnerRole, RoleMemory, merge_rows
+from .influencer import InfluencerRole
+
+#: learnable roles by name; the rest (citizen, candidate, socialbot) arrive with their issues
+ROLES: dict[str, type[LearnerRole]] = {"influencer": InfluencerRole}
+
+
+def make_role(name: str, action_space: str = "limited", self_observation: bool = True):
+    """The role definition ``name`` with the given action space and observation."""
+    if name not in ROLES:
+        raise ValueError(
+            f"role {name!r} has no learner definition yet (learnable roles: {', '.join(ROLES)})"
+        )
+    return ROLES[name](action_space, self_observation)
+
+
+__all__ = [
+    "ROLES",
+    "SPEC_VERSION",
+    "InfluencerRole",
+    "LearnerRole",
+    "RoleMemory",
+    "make_role",
+    "merge_rows",
+]

@@ -1,0 +1,175 @@
+"""The influencer role as a learner (Jin & Guo 2024/2025; MODELS.md section 2).
+
+Goal: followers. Reward: followers gained since the previous decision.
+
+Observation (what the influencer reads, each in [-1, 1]):
+
+* ``feed_stance``: mean stance of the items in its feed;
+* ``feed_spread``: how divided the feed is, ``2 × std(stances) - 1`` (-1: unanimous);
+* ``feed_fill``: the share of feed slots that hold an item, scaled to [-1, 1];
+
+and, with self-observation, what it knows of itself:
+
+* ``own_stance``: the stance it last expressed;
+* ``follower_trend``: ``tanh(gained / 5)``, followers gained since its last decision.
+
+Actions:
+
+* ``limited`` — which side to post: con, neutral or pro (stance -0.6, 0, +0.6);
+* ``full`` — side (con, neutral, pro) × activity (post, reply, repost, follow, idle) × tone
+  (measured |stance| 0.3, bold 0.8): 30 actions. *reply* answers the top item of its feed,
+  *repost* shares the item closest to the chosen stance, *follow* follows the author of the
+  closest item it does not follow yet, *idle* does nothing.
+
+Tabular learners see the feed's side (con / neutral / pro, at ±0.15) and whether it is
+divided (stance std above 0.5), and with self-observation also their own side and their
+trend (losing, flat, gaining): 6 states without self-observation, 54 with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..world.actions import Actions, Observations
+from ..world.population import Role
+from .base import LearnerRole, RoleMemory
+
+SIDES = ("con", "neutral", "pro")
+SIDE_SIGN = np.array([-1.0, 0.0, 1.0])
+LIMITED_STANCE = 0.6
+ACTIVITIES = ("post", "reply", "repost", "follow", "idle")
+TONES = ("measured", "bold")
+TONE_STRENGTH = np.array([0.3, 0.8])
+FULL_SHAPE = (len(SIDES), len(ACTIVITIES), len(TONES))
+BIN_EDGE = 0.15
+TREND_SCALE = 5.0
+
+
+def _bins3(x: np.ndarray, edge: float = BIN_EDGE) -> np.ndarray:
+    """0 below -edge, 1 in between, 2 above +edge."""
+    return (x > -edge).astype(np.int64) + (x > edge)
+
+
+class InfluencerRole(LearnerRole):
+    name = "influencer"
+    world_role = Role.INFLUENCER
+    action_spaces = ("limited", "full")
+
+    def __init__(self, action_space: str = "limited", self_observation: bool = True):
+        super().__init__(action_space, self_observation)
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = ["feed_stance", "feed_spread", "feed_fill"]
+        return names + (["own_stance", "follower_trend"] if self.self_observation else [])
+
+    @property
+    def action_names(self) -> list[str]:
+        if self.action_space_name == "limited":
+            return [f"post {side}" for side in SIDES]
+        return [
+            f"{act} {side}" + ("" if act == "idle" else f" {tone}")
+            for side in SIDES
+            for act in ACTIVITIES
+            for tone in TONES
+        ]
+
+    # -- observation ---------------------------------------------------------------
+    def _self_part(self, users, followers, memory: RoleMemory) -> np.ndarray:
+        gained = np.where(memory.decided[users], followers - memory.followers_then[users], 0)
+        return np.column_stack([memory.last_stance[users], np.tanh(gained / TREND_SCALE)]).astype(
+            np.float32
+        )
+
+    def observe(self, obs: Observations, rows: np.ndarray, memory: RoleMemory) -> np.ndarray:
+        shown = obs.shown[rows]
+        stance = obs.feed_stance[rows]
+        count = shown.sum(axis=1)
+        mean = np.where(count > 0, (stance * shown).sum(axis=1) / np.maximum(count, 1), 0.0)
+        square = np.where(
+            count > 0, (stance * stance * shown).sum(axis=1) / np.maximum(count, 1), 0
+        )
+        std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+        fill = 2.0 * count / max(shown.shape[1], 1) - 1.0
+        feed = np.column_stack([mean, 2.0 * std - 1.0, fill]).astype(np.float32)
+        if not self.self_observation:
+            return np.clip(feed, -1, 1)
+        own = self._self_part(obs.users[rows], obs.followers[rows], memory)
+        return np.clip(np.hstack([feed, own]), -1, 1)
+
+    def observe_absent(self, users, followers, memory: RoleMemory) -> np.ndarray:
+        feed = np.tile(np.array([0.0, -1.0, -1.0], np.float32), (users.size, 1))
+        if not self.self_observation:
+            return feed
+        return np.hstack([feed, self._self_part(users, followers, memory)])
+
+    # -- action ------------------------------------------------------------------------
+    def to_actions(
+        self, obs: Observations, rows: np.ndarray, actions: np.ndarray, memory: RoleMemory
+    ) -> Actions:
+        actions = np.asarray(actions, np.int64).reshape(-1)
+        if actions.shape[0] != rows.shape[0]:
+            raise ValueError(f"{actions.shape[0]} actions for {rows.shape[0]} influencers")
+        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
+            raise ValueError(f"influencer actions must lie in [0, {self.n_actions})")
+        m, k = rows.size, obs.feed.shape[1]
+        users = obs.users[rows]
+        out = Actions.nothing(m, k)
+        memory.followers_then[users] = obs.followers[rows]
+        memory.decided[users] = True
+        if self.action_space_name == "limited":
+            stance = SIDE_SIGN[actions] * LIMITED_STANCE
+            out.post[:] = True
+            out.post_stance = stance
+            memory.last_stance[users] = stance
+            return out
+
+        side, activity, tone = np.unravel_index(actions, FULL_SHAPE)
+        stance = SIDE_SIGN[side] * TONE_STRENGTH[tone]
+        shown = obs.shown[rows]
+        feed_stance = obs.feed_stance[rows]
+        any_item = shown.any(axis=1)
+        # the feed item closest to the chosen stance (reposts, follows)
+        gap = np.where(shown, np.abs(feed_stance - stance[:, None]), np.inf)
+        closest = gap.argmin(axis=1)
+        r = np.arange(m)
+
+        posting = activity == 0
+        out.post = posting.copy()
+        out.post_stance = np.where(posting, stance, 0.0)
+
+        replying = (activity == 1) & shown[:, 0]
+        out.reply[r[replying], 0] = True
+        out.reply_stance[r[replying], 0] = stance[replying]
+
+        reposting = (activity == 2) & any_item
+        out.repost[r[reposting], closest[reposting]] = True
+
+        authors = obs.feed_author[rows]
+        followable = shown & ~obs.feed_followed[rows] & (authors != users[:, None])
+        follow_gap = np.where(followable, gap, np.inf)
+        target = follow_gap.argmin(axis=1)
+        following = (activity == 3) & followable.any(axis=1)
+        follow = np.full((m, 1), -1, np.int64)
+        follow[following, 0] = authors[r[following], target[following]]
+        out.follow = follow
+
+        expressed = posting | replying | reposting
+        said = np.where(reposting, feed_stance[r, closest], stance)
+        memory.last_stance[users[expressed]] = said[expressed]
+        return out
+
+    # -- tabular -------------------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return 54 if self.self_observation else 6
+
+    def discretise(self, vectors: np.ndarray) -> np.ndarray:
+        v = np.atleast_2d(np.asarray(vectors, np.float64))
+        parts = [_bins3(v[:, 0]), (v[:, 1] > 0.0).astype(np.int64)]
+        shape = [3, 2]
+        if self.self_observation:
+            # any follower change moves the trend off zero by at least tanh(1/5) ≈ 0.2
+            parts += [_bins3(v[:, 3]), _bins3(v[:, 4], 0.1)]
+            shape += [3, 3]
+        return np.ravel_multi_index(parts, shape).astype(np.int64)
