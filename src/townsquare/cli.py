@@ -355,6 +355,16 @@ def reproduce(
         str | None,
         typer.Option("--radii", help="Comma-separated r_g values (default 0.25,0.30,...,0.50)."),
     ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", min=1, help="jin2024: seeds per arm (default 10; 3 with --quick)."),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            "--episodes", min=1, help="jin2024: episodes per seed (default 300; 40 with --quick)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Processes (0: all cores).")] = 0,
     quick: Annotated[
@@ -371,11 +381,26 @@ def reproduce(
     random geometric graphs, N = 100, alpha = 0.25, eps = 0.1) and Figure 3 (one run at
     r_g = 0.25). Writes consensus_times.parquet, quantiles.csv, survival.png and
     trace_rg025.png.
+
+    jin2024: Jin & Guo (2024/2025), a Q-learning influencer: learning curves of four arms
+    (limited/full action space × self-observation on/off) against three baselines
+    (random, fixed stance, follow the crowd). Writes results.csv (arm, seed, episode,
+    followers, ...), summary.csv, answers.json, learning_curves.png and final_followers.png.
     """
     from .experiments import EXPERIMENTS
 
     if experiment not in EXPERIMENTS:
         raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
+    target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
+    if experiment == "jin2024":
+        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
+            if value is not None:
+                raise _fail(f"{name} applies to meylahn2024, not jin2024")
+        _reproduce_jin(seeds, episodes, seed, workers, quick, target)
+        return
+    for name, value in (("--seeds", seeds), ("--episodes", episodes)):
+        if value is not None:
+            raise _fail(f"{name} applies to jin2024, not {experiment}")
     from .experiments import meylahn2024 as m
 
     kw: dict = {"seed": seed, "workers": workers}
@@ -391,7 +416,6 @@ def reproduce(
         if any(not 0 < r <= 1.5 for r in kw["radii"]):
             raise _fail(f"--radii {radii}: each r_g must lie in (0, 1.5]")
     settings = m.Settings.quick(**kw) if quick else m.Settings(**kw)
-    target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
     console.print(
         f"{experiment}: {settings.runs} runs × {len(settings.radii)} radii, "
         f"cap {settings.cap:.0e} interactions",
@@ -433,6 +457,52 @@ def reproduce(
         f"Figure 3 run at r_g = 0.25: {trace[2]:,} interactions "
         f"({'consensus' if meta['consensus'] else 'cap reached'}); polarised "
         f"{meta['time_polarised']:.0%} of the time; {len(meta['plateaus'])} plateaus"
+    )
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
+def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
+    from .experiments import jin2024 as j
+
+    kw: dict = {"seed": seed, "workers": workers}
+    if seeds is not None:
+        kw["seeds"] = seeds
+    if episodes is not None:
+        kw["episodes"] = episodes
+    settings = j.Settings.quick(**kw) if quick else j.Settings(**kw)
+    console.print(
+        f"jin2024: {len(j.ARMS)} arms × {settings.seeds} seeds × {settings.episodes} "
+        "episodes in the influencer environment",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("arm × seed", total=len(j.ARMS) * settings.seeds)
+        rows = j.run_arms(settings, lambda k, total: progress.update(task, completed=k))
+    table = j.summary_table(rows, settings)
+    answers = j.answers(table)
+    paths = j.write_outputs(target, rows, table, answers, settings)
+    result = Table(
+        title=f"followers at the end of an episode, last {settings.tail:.0%} of episodes"
+    )
+    for col in ("arm", "mean", "95% CI", "across-seed spread", "episode std", "leader"):
+        result.add_column(col, justify="left" if col == "arm" else "right")
+    for r in table:
+        result.add_row(
+            r["arm"],
+            f"{r['final_mean']:.1f}",
+            f"{r['ci_low']:.1f}–{r['ci_high']:.1f}",
+            f"{r['spread']:.2f}",
+            f"{r['within_std']:.1f}",
+            f"{r['leader_rate']:.0%}",
+        )
+    console.print(result)
+    beats = "beats" if answers["learner_beats_best_baseline"] else "does not beat"
+    console.print(
+        f"best learner {answers['best_learner']} {beats} the best baseline "
+        f"{answers['best_baseline']} (margin {answers['margin']:+.1f}); most stable learner "
+        f"arm: {answers['most_stable_arm']}",
+        highlight=False,
     )
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)
@@ -594,6 +664,246 @@ def compare(
         f"A reproduces {result['a']['reproduced']} of {result['a']['measured']} "
         f"measured facts; B reproduces {result['b']['reproduced']} of "
         f"{result['b']['measured']}."
+    )
+
+
+ALGOS = ("q", "ppo")
+
+
+def _progress(*extra: TextColumn) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def train(
+    role: Annotated[str, typer.Argument(help="The role that learns: influencer.")],
+    algo: Annotated[
+        str, typer.Option("--algo", "-a", help="q (tabular Q-learning) or ppo (Stable-Baselines3).")
+    ] = "q",
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            "-S",
+            help="Scenario the learner lives in (default: the role's small built-in "
+            "environment scenario, e.g. influencer_env). Its `steps` is the episode length.",
+        ),
+    ] = None,
+    episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="Episodes.")] = 300,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output directory (default: runs/train-ROLE-ALGO-s SEED)."
+        ),
+    ] = None,
+    action_space: Annotated[
+        str, typer.Option("--action-space", help="limited (which side to post) or full.")
+    ] = "limited",
+    self_observation: Annotated[
+        bool,
+        typer.Option(
+            "--self-observation/--no-self-observation",
+            help="Whether the learner sees its own last stance and follower trend.",
+        ),
+    ] = True,
+    learners: Annotated[
+        str,
+        typer.Option(
+            "--learners",
+            help="one: the role's first user learns among scripted peers (Gymnasium env); "
+            "all: every user of the role shares one Q-table (PettingZoo env), as a "
+            "policy line deploys it.",
+        ),
+    ] = "one",
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Training seed.")] = 0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key, e.g. --set users=1000 (repeatable)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a checkpoint already in --out.")
+    ] = False,
+):
+    """Train a role's policy in a running world and save a checkpoint.
+
+    Writes OUT/policy.npz (a Q-table) or OUT/policy.zip (SB3), OUT/curve.csv (one row per
+    episode), OUT/learning_curve.png and OUT/train.json. Substitute the checkpoint into any
+    scenario with `--set roles.ROLE.policy=OUT/policy.npz`.
+    """
+    import json
+
+    from .config import load_scenario
+    from .envs.influencer_v0 import DEFAULT_SCENARIO, InfluencerEnv, parallel_env
+    from .learn.curves import plot_curve, write_curve
+    from .roles import ROLES
+
+    if role not in ROLES:
+        raise _fail(f"unknown role {role!r} for training (learnable roles: {', '.join(ROLES)})")
+    if algo not in ALGOS:
+        raise _fail(f"--algo {algo}: unknown algorithm (known: {', '.join(ALGOS)})")
+    if learners not in ("one", "all"):
+        raise _fail(f"--learners {learners}: expected one or all")
+    if learners == "all" and algo != "q":
+        raise _fail("--learners all shares one Q-table among the role's users: use --algo q")
+    try:
+        sc = load_scenario(scenario or DEFAULT_SCENARIO, list(set_ or []))
+        make = parallel_env if learners == "all" else InfluencerEnv
+        env = make(sc, action_space=action_space, self_observation=self_observation)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(f"--action-space {action_space}: {exc}") from None
+    target = out or Path("runs") / f"train-{role}-{algo}-s{seed}"
+    policy_path = target / ("policy.npz" if algo == "q" else "policy.zip")
+    if policy_path.exists() and not overwrite:
+        raise _fail(f"{policy_path} exists; pass --overwrite to replace it")
+    target.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"training the {role} with {algo} in [bold]{sc.name}[/] ({sc.users:,} users, "
+        f"{sc.steps} steps an episode), action space {action_space}, "
+        f"self-observation {'on' if self_observation else 'off'}",
+        highlight=False,
+    )
+    started = time.perf_counter()
+    with _progress(TextColumn("{task.fields[stats]}")) as progress:
+        task = progress.add_task("episodes", total=episodes, stats="")
+
+        def on_episode(rec) -> None:
+            progress.update(
+                task,
+                completed=rec.episode + 1,
+                stats=f"followers {rec.followers:g} ({rec.followers - rec.start_followers:+g})",
+            )
+
+        if algo == "q":
+            from .learn.q_learning import QConfig, train_q, train_q_shared
+
+            trainer = train_q_shared if learners == "all" else train_q
+            table, records = trainer(env, QConfig(episodes=episodes, seed=seed), on_episode)
+            table.save(policy_path)
+        else:
+            try:
+                from .learn.ppo import PPOConfig, save_ppo, train_ppo
+            except ImportError as exc:
+                raise _fail(str(exc)) from None
+            horizon = sc.steps
+            cfg = PPOConfig(episodes=episodes, seed=seed, n_steps=max(64, 10 * horizon))
+            cfg.batch_size = min(cfg.batch_size, cfg.n_steps)
+            model, records = train_ppo(env, cfg, on_episode)
+            save_ppo(model, policy_path)
+    env.close()
+    write_curve(records, target / "curve.csv")
+    plot_curve(
+        records,
+        target / "learning_curve.png",
+        f"{role} · {algo} · {action_space} · self-observation "
+        f"{'on' if self_observation else 'off'} · {sc.name}",
+    )
+    tail = records[-max(1, len(records) // 5) :]
+    info = {
+        "role": role,
+        "algo": algo,
+        "scenario": sc.name,
+        "episodes": episodes,
+        "action_space": action_space,
+        "self_observation": self_observation,
+        "learners": learners,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "final_followers_mean": sum(r.followers for r in tail) / len(tail),
+        "first_followers_mean": sum(r.followers for r in records[: len(tail)]) / len(tail),
+        "checkpoint": str(policy_path),
+    }
+    (target / "train.json").write_text(json.dumps(info, indent=2))
+    gained = [r.followers - r.start_followers for r in records]
+    info["first_gained_mean"] = sum(gained[: len(tail)]) / len(tail)
+    info["final_gained_mean"] = sum(gained[-len(tail) :]) / len(tail)
+    (target / "train.json").write_text(json.dumps(info, indent=2))
+    who = "per learner" if learners == "all" else "by the learner"
+    console.print(
+        f"followers gained in an episode {who}: {info['first_gained_mean']:+.1f} in the first "
+        f"{len(tail)} episodes, {info['final_gained_mean']:+.1f} in the last {len(tail)}",
+        highlight=False,
+    )
+    for name in (policy_path.name, "curve.csv", "learning_curve.png", "train.json"):
+        console.print(f"{name}: {target / name}", highlight=False)
+    console.print(
+        f"use it: townsquare run default --set roles.{role}.policy={policy_path}", highlight=False
+    )
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint from `townsquare train`.")],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-S", help="Scenario to substitute the checkpoint into.")
+    ] = "default",
+    seeds: Annotated[int, typer.Option("--seeds", "-k", min=1, help="Seeds (paired runs).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key (repeatable)."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+):
+    """Scripted versus learned: run the scenario with the role scripted and with the
+    checkpoint on its policy line, on the same seeds, and compare the role's followers at
+    the end (paired difference, 95% CI, Cohen's d_z)."""
+    import json
+
+    from .config import load_scenario
+    from .learn.evaluate import substitution
+    from .policies.learned import CheckpointError, read_checkpoint, role_for_checkpoint
+
+    try:
+        ckpt = read_checkpoint(checkpoint)
+        role_for_checkpoint(ckpt, ckpt.role_name)
+        sc = load_scenario(scenario, list(set_ or []))
+        if getattr(sc.roles, ckpt.role_name).count < 1:
+            raise UserError(f"{scenario}: roles.{ckpt.role_name}.count is 0; nothing to compare")
+    except (CheckpointError, UserError) as exc:
+        raise _fail(str(exc)) from None
+    seed_list = list(range(seed, seed + seeds))
+    if json_:
+        effect = substitution(sc, str(checkpoint), ckpt.role_name, seed_list)
+        typer.echo(json.dumps(effect.as_dict(), indent=2))
+        return
+    console.print(
+        f"{ckpt.role_name} in [bold]{sc.name}[/] ({sc.users:,} users, {sc.steps} steps): "
+        f"scripted vs {checkpoint}, {seeds} seeds",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("seeds", total=seeds)
+        effect = substitution(
+            sc,
+            str(checkpoint),
+            ckpt.role_name,
+            seed_list,
+            lambda k, total: progress.update(task, completed=k),
+        )
+    table = Table(title=f"mean followers of the {ckpt.role_name}s at the end")
+    for col in ("seed", "scripted", "learned", "learned − scripted"):
+        table.add_column(col, justify="right")
+    for r in effect.per_seed:
+        table.add_row(
+            str(r.seed), f"{r.scripted:.1f}", f"{r.learned:.1f}", f"{r.learned - r.scripted:+.1f}"
+        )
+    console.print(table)
+    console.print(
+        f"learned {effect.learned_mean:.1f} vs scripted {effect.scripted_mean:.1f}: "
+        f"difference {effect.difference:+.1f} (95% CI {effect.ci_low:+.1f} to "
+        f"{effect.ci_high:+.1f}), Cohen's d_z {effect.cohens_dz:.2f}, learned ahead on "
+        f"{effect.wins} of {seeds} seeds",
+        highlight=False,
     )
 
 

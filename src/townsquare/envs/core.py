@@ -108,10 +108,10 @@ class RoleWorld:
         self.slot = LearnerSlot(world.policies[self.role.world_role], self.role, self.memory)
         world.policies[self.role.world_role] = self.slot
         self.world, self.learners = world, learners
-        if self.text is None:
-            self.text = self._text_layer(sc)
-        else:
-            self.text.new_world()
+        # a new layer per world: its generator is seeded by the world's seed
+        if self.text is not None:
+            self.text.close()
+        self.text = self._text_layer(sc)
         self._observations = world.begin_step()
 
     def _text_layer(self, sc: Scenario):

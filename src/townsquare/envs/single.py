@@ -61,6 +61,8 @@ class RoleEnv(gym.Env):
     def step(self, action):
         if self.core.world is None:
             raise RuntimeError("call reset() before step()")
+        if self.core.done:
+            raise RuntimeError("the episode is over: call reset()")
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         user = int(self.core.learners[0])

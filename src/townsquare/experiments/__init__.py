@@ -1,3 +1,4 @@
 """Reproductions of published experiments, one module per paper (`townsquare reproduce`)."""
 
 EXPERIMENTS = {"meylahn2024": "townsquare.experiments.meylahn2024"}
+EXPERIMENTS["jin2024"] = "townsquare.experiments.jin2024"

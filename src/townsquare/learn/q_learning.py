@@ -176,3 +176,47 @@ def evaluate_choice(
         if on_episode is not None:
             on_episode(rec)
     return records
+
+
+def train_q_shared(
+    env,
+    cfg: QConfig,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> tuple[QTable, list[EpisodeRecord]]:
+    """Train one Q-table shared by every learner of a PettingZoo parallel role
+    environment (`townsquare.envs.RoleParallelEnv`): each agent acts epsilon-greedily on
+    its own observation and every agent's transition updates the table. This is how a
+    scenario's policy line deploys it — every user of the role on the same table — so the
+    learners meet each other during training as they will in a run. Episode records hold
+    the mean over the role's users."""
+    role: LearnerRole = env.role
+    table = QTable.empty(role, config=asdict(cfg), learners="all")
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x51]))
+    records: list[EpisodeRecord] = []
+    for episode in range(cfg.episodes):
+        eps = cfg.epsilon(episode)
+        obs, infos = env.reset(seed=episode_seed(cfg.seed, episode))
+        start = np.mean([infos[a]["followers"] for a in env.agents])
+        total, steps = 0.0, 0
+        while env.agents:
+            agents = list(env.agents)
+            states = role.discretise(np.stack([obs[a] for a in agents]))
+            actions = table.act(states, eps, rng)
+            obs, rewards, terms, truncs, infos = env.step(
+                {a: int(x) for a, x in zip(agents, actions, strict=True)}
+            )
+            nxt = role.discretise(np.stack([obs[a] for a in agents]))
+            r = np.array([rewards[a] for a in agents])
+            done = np.array([terms[a] for a in agents])
+            table.update(states, actions, r, nxt, done, cfg.alpha, cfg.gamma)
+            total += float(r.mean())
+            steps += 1
+        followers = float(np.mean([infos[a]["followers"] for a in infos]))
+        leader = any(infos[a]["leader"] for a in infos)
+        rec = EpisodeRecord(
+            episode, round(followers, 2), round(float(start), 2), total, steps, leader, float(eps)
+        )
+        records.append(rec)
+        if on_episode is not None:
+            on_episode(rec)
+    return table, records

@@ -67,12 +67,7 @@ class InfluencerRole(LearnerRole):
     def action_names(self) -> list[str]:
         if self.action_space_name == "limited":
             return [f"post {side}" for side in SIDES]
-        return [
-            f"{act} {side}" + ("" if act == "idle" else f" {tone}")
-            for side in SIDES
-            for act in ACTIVITIES
-            for tone in TONES
-        ]
+        return [f"{act} {side} {tone}" for side in SIDES for act in ACTIVITIES for tone in TONES]
 
     # -- observation ---------------------------------------------------------------
     def _self_part(self, users, followers, memory: RoleMemory) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""Learning curves of `townsquare train`: a CSV and a plot of followers per episode."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from .q_learning import EpisodeRecord
+
+
+def write_curve(records: list[EpisodeRecord], path: Path) -> Path:
+    names = [f.name for f in fields(EpisodeRecord)]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=names)
+        writer.writeheader()
+        for rec in records:
+            writer.writerow(asdict(rec))
+    return path
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over up to ``window`` values (shorter at the start)."""
+    window = max(1, int(window))
+    c = np.cumsum(np.insert(np.asarray(x, float), 0, 0.0))
+    idx = np.arange(1, x.size + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_curve(records: list[EpisodeRecord], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = np.array([r.episode for r in records])
+    followers = np.array([r.followers for r in records], float)
+    gained = np.array([r.followers - r.start_followers for r in records], float)
+    window = max(1, len(records) // 20)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for ax, y, label in (
+        (axes[0], followers, "followers at the end"),
+        (axes[1], gained, "followers gained"),
+    ):
+        ax.plot(ep, y, ".", ms=3, alpha=0.35, color="tab:blue", label="episode")
+        ax.plot(
+            ep, moving_average(y, window), color="tab:blue", lw=2, label=f"mean of last {window}"
+        )
+        ax.set_xlabel("episode")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    eps = np.array([r.epsilon for r in records])
+    if eps.any():
+        twin = axes[1].twinx()
+        twin.plot(ep, eps, color="tab:gray", lw=1, ls=":")
+        twin.set_ylabel("exploration ε", color="tab:gray")
+        twin.set_ylim(0, 1.05)
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
