@@ -40,6 +40,7 @@ test-all: $(VENV)/.stamp-dev
 reproduce: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m slow -v
 	$(BIN)/townsquare reproduce meylahn2024 --out runs/meylahn2024
+	$(BIN)/townsquare reproduce jin2024 --out runs/jin2024
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py

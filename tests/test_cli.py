@@ -105,6 +105,8 @@ def test_help_documents_every_command_and_option():
         "compare",
         "report",
         "reproduce",
+        "train",
+        "evaluate",
     ):
         assert command in result.output
     result = invoke("run", "--help")

@@ -232,27 +232,41 @@ def test_summary_table_uses_the_tail_only():
 
 def test_answers_learner_beats_baselines_and_stability():
     s = Settings(tail=1.0)
+    # every arm of a seed meets the same world: w is the world's luck, shared by all arms;
+    # n moves two arms in opposite directions, so the world means stay 1/7 sum(base) + w
+    w, n = np.array([0, 10, 20]), np.array([-10, 0, 10])
+
+    def arm(values):
+        return [[float(v), float(v)] for v in values]
+
     rows = make_rows(
         {
-            "q_limited_self": [[100, 100], [100, 100], [100, 100]],  # zero spread
-            "q_limited_noself": [[60, 60], [90, 90], [120, 120]],
-            "q_full_self": [[110, 110], [120, 120], [130, 130]],  # best mean, less stable
-            "q_full_noself": [[20, 20], [30, 30], [40, 40]],
-            "random": [[20, 20], [21, 21], [22, 22]],
-            "fixed": [[30, 30], [31, 31], [32, 32]],
-            "crowd": [[25, 25], [26, 26], [27, 27]],
+            "q_limited_self": arm(100 + w),  # the world's luck only: stable
+            "q_limited_noself": arm(60 + w + n),
+            "q_full_self": arm(120 + w - n),  # best, and flat in raw followers
+            "q_full_noself": arm(30 + w),
+            "random": arm(20 + w),
+            "fixed": arm(31 + w),
+            "crowd": arm(26 + w),
         }
     )
-    ans = answers(summary_table(rows, s))
+    table = summary_table(rows, s)
+    ans = answers(table)
     assert ans["best_baseline"] == "fixed"
     assert ans["best_learner"] == "q_full_self"
     assert ans["learner_beats_best_baseline"] is True
-    assert ans["margin"] == pytest.approx(120 - 31)
+    assert ans["margin"] == pytest.approx(130 - 41)
     assert ans["cis_overlap"] is False
+    # raw spread would call q_full_self stable; relative to the world it is the least so
+    assert ans["spread"]["q_full_self"] == 0.0
+    assert ans["spread"]["q_limited_self"] == pytest.approx(10.0)
+    assert ans["relative_spread"]["q_limited_self"] == pytest.approx(0.0, abs=1e-9)
+    assert ans["relative_spread"]["q_full_self"] == pytest.approx(10.0)
+    assert ans["stability_measure"] == "relative_spread"
     assert ans["most_stable_arm"] == "q_limited_self"
     assert ans["most_stable_is_limited_self"] is True
-    assert ans["spread"]["q_limited_self"] == 0.0
-    assert ans["spread"]["q_full_self"] == pytest.approx(10.0)
+    by_arm = {r["arm"]: r for r in table}
+    assert by_arm["q_limited_self"]["relative_mean"] == pytest.approx(100 - 387 / 7)
     json.dumps(ans)
 
 
@@ -260,8 +274,8 @@ def test_answers_when_baselines_win():
     s = Settings(tail=1.0)
     rows = make_rows(
         {
-            "q_limited_self": [[10], [30]],
-            "q_full_noself": [[18], [19]],  # most stable, but not limited+self
+            "q_limited_self": [[10], [40]],
+            "q_full_noself": [[17], [31]],  # most stable relative to the world
             "crowd": [[40], [60]],
         }
     )
@@ -269,7 +283,7 @@ def test_answers_when_baselines_win():
     assert ans["best_baseline"] == "crowd"
     assert ans["best_learner"] == "q_limited_self"
     assert ans["learner_beats_best_baseline"] is False
-    assert ans["margin"] == pytest.approx(20 - 50)
+    assert ans["margin"] == pytest.approx(25 - 50)
     assert ans["cis_overlap"] is True  # two seeds: very wide intervals
     assert ans["most_stable_arm"] == "q_full_noself"
     assert ans["most_stable_is_limited_self"] is False

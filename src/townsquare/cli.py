@@ -485,23 +485,42 @@ def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     result = Table(
         title=f"followers at the end of an episode, last {settings.tail:.0%} of episodes"
     )
-    for col in ("arm", "mean", "95% CI", "across-seed spread", "episode std", "leader"):
+    for col in (
+        "arm",
+        "followers",
+        "95% CI",
+        "spread",
+        "vs world mean",
+        "95% CI ",
+        "spread ",
+        "gained",
+        "leader",
+    ):
         result.add_column(col, justify="left" if col == "arm" else "right")
     for r in table:
         result.add_row(
             r["arm"],
             f"{r['final_mean']:.1f}",
-            f"{r['ci_low']:.1f}–{r['ci_high']:.1f}",
+            f"{r['ci_low']:.1f} to {r['ci_high']:.1f}",
             f"{r['spread']:.2f}",
-            f"{r['within_std']:.1f}",
+            f"{r['relative_mean']:+.2f}",
+            f"{r['relative_ci_low']:+.2f} to {r['relative_ci_high']:+.2f}",
+            f"{r['relative_spread']:.2f}",
+            f"{r['gained_mean']:+.1f}",
             f"{r['leader_rate']:.0%}",
         )
     console.print(result)
+    console.print(
+        "spread: std across seeds; vs world mean: followers minus the mean of all arms in "
+        "the same world (every arm of a seed meets the same worlds)",
+        highlight=False,
+    )
     beats = "beats" if answers["learner_beats_best_baseline"] else "does not beat"
+    overlap = "overlap" if answers["relative_cis_overlap"] else "do not overlap"
     console.print(
         f"best learner {answers['best_learner']} {beats} the best baseline "
-        f"{answers['best_baseline']} (margin {answers['margin']:+.1f}); most stable learner "
-        f"arm: {answers['most_stable_arm']}",
+        f"{answers['best_baseline']} (margin {answers['margin']:+.1f}; world-relative 95% "
+        f"intervals {overlap}); most stable learner arm: {answers['most_stable_arm']}",
         highlight=False,
     )
     for name, path in paths.items():

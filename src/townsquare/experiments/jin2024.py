@@ -170,24 +170,43 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float, float]:
 
 def summary_table(rows: list[dict], s: Settings) -> list[dict]:
     """One dict per arm (in `ARMS` order, then any other arm in order of appearance):
-    arm, seeds, final_mean, ci_low, ci_high, spread, within_std, gained_mean, leader_rate.
-    The tail is the last ``tail_count(episodes, s.tail)`` episodes of each (arm, seed)."""
+    arm, seeds, final_mean, ci_low, ci_high, spread, relative_mean, relative_ci_low,
+    relative_ci_high, relative_spread, within_std, gained_mean, leader_rate.
+
+    ``relative_*`` are the same statistics of followers minus the mean over all arms of
+    the same (seed, episode) — the same world — so world-to-world luck, which is shared by
+    every arm, drops out: ``relative_spread`` is the across-seed spread of what the arm
+    itself achieved (the paper's stability). The tail is the last ``tail_count(episodes, s.tail)`` episodes of each (arm, seed)."""
     groups: dict[str, dict[int, list[dict]]] = {}
     for row in rows:
         groups.setdefault(row["arm"], {}).setdefault(int(row["seed"]), []).append(row)
     order = [a for a in ARMS if a in groups] + [a for a in groups if a not in ARMS]
+    # every arm of a seed meets the same worlds: the mean over arms of one (seed, episode)
+    # is that world's effect, and followers relative to it compare arms without it
+    world: dict[tuple[int, int], list[float]] = {}
+    for row in rows:
+        world.setdefault((int(row["seed"]), int(row["episode"])), []).append(
+            float(row["followers"])
+        )
+    world_mean = {key: float(np.mean(v)) for key, v in world.items()}
     table = []
     for arm in order:
-        finals, within, gained, leader = [], [], [], []
+        finals, within, gained, leader, relative = [], [], [], [], []
         for seed in sorted(groups[arm]):
             runs = sorted(groups[arm][seed], key=lambda r: int(r["episode"]))
             tail = runs[-tail_count(len(runs), s.tail) :]
             followers = np.array([float(r["followers"]) for r in tail])
             finals.append(followers.mean())
+            relative.append(
+                np.mean(
+                    [float(r["followers"]) - world_mean[(seed, int(r["episode"]))] for r in tail]
+                )
+            )
             within.append(followers.std(ddof=1) if followers.size > 1 else 0.0)
             gained.append(np.mean([float(r["gained"]) for r in tail]))
             leader.append(np.mean([_truthy(r["leader"]) for r in tail]))
         mean, low, high, spread = _t_interval(np.array(finals))
+        rel, rel_low, rel_high, rel_spread = _t_interval(np.array(relative))
         table.append(
             {
                 "arm": arm,
@@ -196,6 +215,10 @@ def summary_table(rows: list[dict], s: Settings) -> list[dict]:
                 "ci_low": low,
                 "ci_high": high,
                 "spread": spread,
+                "relative_mean": rel,
+                "relative_ci_low": rel_low,
+                "relative_ci_high": rel_high,
+                "relative_spread": rel_spread,
                 "within_std": float(np.mean(within)),
                 "gained_mean": float(np.mean(gained)),
                 "leader_rate": float(np.mean(leader)),
@@ -219,8 +242,9 @@ def answers(table: list[dict]) -> dict:
 
     * does the best learner beat the best baseline (by final_mean), by how much, and do
       their 95% intervals overlap;
-    * which Q arm is the most stable (lowest spread across seeds; ties go to the first in
-      `ARMS` order) and is it ``q_limited_self``;
+    * which Q arm is the most stable (lowest ``relative_spread`` across seeds, or
+      ``spread`` for tables without it; ties go to the first in `ARMS` order) and is it
+      ``q_limited_self``;
     * each Q arm's spread, within-run std and leader rate (NaN written as None)."""
     by_arm = {r["arm"]: r for r in table}
     base = [by_arm[a] for a in BASELINE_ARMS if a in by_arm]
@@ -241,15 +265,32 @@ def answers(table: list[dict]) -> dict:
             best_learn["ci_low"] <= best_base["ci_high"]
             and best_base["ci_low"] <= best_learn["ci_high"]
         )
+        # with the world's luck removed (same worlds for every arm of a seed)
+        rel_key = "relative_ci_low" if "relative_ci_low" in best_learn else None
+        out["relative_cis_overlap"] = (
+            bool(
+                best_learn["relative_ci_low"] <= best_base["relative_ci_high"]
+                and best_base["relative_ci_low"] <= best_learn["relative_ci_high"]
+            )
+            if rel_key
+            else None
+        )
     else:
         out["learner_beats_best_baseline"] = None
         out["margin"] = None
         out["cis_overlap"] = None
-    ranked = [r for r in learners if not math.isnan(r["spread"])]
-    stable = min(ranked, key=lambda r: r["spread"])["arm"] if ranked else None
+        out["relative_cis_overlap"] = None
+    key = "relative_spread" if learners and "relative_spread" in learners[0] else "spread"
+    ranked = [r for r in learners if not math.isnan(r[key])]
+    # rounded: arms equal up to float noise tie, and ties go to the first in ARMS order
+    stable = min(ranked, key=lambda r: round(r[key], 9))["arm"] if ranked else None
+    out["stability_measure"] = key
     out["most_stable_arm"] = stable
     out["most_stable_is_limited_self"] = None if stable is None else stable == "q_limited_self"
     out["spread"] = {r["arm"]: _none_if_nan(r["spread"]) for r in learners}
+    out["relative_spread"] = {
+        r["arm"]: _none_if_nan(r.get("relative_spread", math.nan)) for r in learners
+    }
     out["within_std"] = {r["arm"]: _none_if_nan(r["within_std"]) for r in learners}
     out["leader_rate"] = {r["arm"]: r["leader_rate"] for r in learners}
     return out
