@@ -421,14 +421,7 @@ def reproduce(
         f"cap {settings.cap:.0e} interactions",
         highlight=False,
     )
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with _progress() as progress:
         task = progress.add_task("runs", total=settings.runs * len(settings.radii))
         table = m.consensus_times(settings, lambda k, total: progress.update(task, completed=k))
     trace = m.single_trace(settings, 0.25, m.pick_trace_run(table, settings))

@@ -56,6 +56,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from ..learn.curves import moving_average
+
 Q_ARMS = ("q_limited_self", "q_limited_noself", "q_full_self", "q_full_noself")
 BASELINE_ARMS = ("random", "fixed", "crowd")
 ARMS: tuple[str, ...] = Q_ARMS + BASELINE_ARMS
@@ -342,20 +344,6 @@ def _curves(rows: list[dict]) -> dict[str, np.ndarray]:
             [[eps[e] for e in sorted(eps)[:length]] for _, eps in sorted(seeds.items())]
         )
     return out
-
-
-def moving_average(y: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over the last ``window`` episodes (fewer at the start), along the
-    last axis."""
-    window = max(1, int(window))
-    c = np.cumsum(np.asarray(y, np.float64), axis=-1)
-    n = y.shape[-1]
-    idx = np.arange(n)
-    lo = idx - window
-    sums = c.copy()
-    sums[..., window:] = c[..., window:] - c[..., lo[window:]]
-    counts = np.minimum(idx + 1, window)
-    return sums / counts
 
 
 def plot_learning_curves(rows: list[dict], s: Settings, path: Path) -> Path:

@@ -21,13 +21,16 @@ def write_curve(records: list[EpisodeRecord], path: Path) -> Path:
     return path
 
 
-def moving_average(x: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over up to ``window`` values (shorter at the start)."""
+def moving_average(y: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start), along the last
+    axis."""
+    y = np.asarray(y, np.float64)
     window = max(1, int(window))
-    c = np.cumsum(np.insert(np.asarray(x, float), 0, 0.0))
-    idx = np.arange(1, x.size + 1)
-    lo = np.maximum(0, idx - window)
-    return (c[idx] - c[lo]) / (idx - lo)
+    c = np.cumsum(y, axis=-1)
+    n = y.shape[-1]
+    sums = c.copy()
+    sums[..., window:] = c[..., window:] - c[..., : n - window]
+    return sums / np.minimum(np.arange(1, n + 1), window)
 
 
 def plot_curve(records: list[EpisodeRecord], path: Path, title: str) -> Path:
