@@ -534,7 +534,7 @@ def test_ppo_trains_and_saves_a_tagged_checkpoint(tmp_path):
     for r in records:
         assert r.steps == STEPS
         assert r.ret == r.followers - r.start_followers
-    path = save_ppo(model, tmp_path / "ckpt" / "ppo.zip")
+    path = save_ppo(model, tmp_path / "ckpt" / "ppo.zip", e.unwrapped.role, PPOConfig())
     with zipfile.ZipFile(path) as zf:
         assert META_NAME == "townsquare.json" and META_NAME in zf.namelist()
         meta = json.loads(zf.read(META_NAME))

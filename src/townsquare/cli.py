@@ -810,7 +810,7 @@ def train(
             cfg = PPOConfig(episodes=episodes, seed=seed, n_steps=max(64, 10 * horizon))
             cfg.batch_size = min(cfg.batch_size, cfg.n_steps)
             model, records = train_ppo(env, cfg, on_episode)
-            save_ppo(model, policy_path)
+            save_ppo(model, policy_path, env.unwrapped.role, cfg)
     env.close()
     write_curve(records, target / "curve.csv")
     plot_curve(

@@ -73,6 +73,10 @@ class CitizenConfig(_Section):
     rl_eps: float = Field(0.1, ge=0.0, le=1.0, description="social_rl exploration rate")
 
 
+#: files a role's ``policy`` line may name instead of ``scripted``
+CHECKPOINT_SUFFIXES = (".npz", ".json", ".zip")
+
+
 class InfluencerConfig(CitizenConfig):
     policy: str = Field(
         "scripted",
@@ -93,7 +97,7 @@ class InfluencerConfig(CitizenConfig):
     def _scripted_expression(self):
         if self.expression != "scripted":
             raise ValueError("expression: influencers express scripted stances for now")
-        if self.policy != "scripted" and not self.policy.endswith((".npz", ".json", ".zip")):
+        if self.policy != "scripted" and not self.policy.endswith(CHECKPOINT_SUFFIXES):
             raise ValueError(
                 f"policy: {self.policy!r} is neither 'scripted' nor a checkpoint file "
                 "(a Q-table .npz/.json or an SB3 .zip)"

@@ -38,6 +38,12 @@ def env_scenario(scenario: ScenarioLike, default: str) -> Scenario:
     return load_scenario(str(scenario))
 
 
+def rows_among(users: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``users`` whose id is in ``sorted_ids``, and each one's index there."""
+    rows = np.flatnonzero(np.isin(users, sorted_ids))
+    return rows, np.searchsorted(sorted_ids, users[rows])
+
+
 class LearnerSlot:
     """The role's policy while some of its users are learners: the scenario's policy for
     everyone, then the learners' rows replaced by the actions the environment was given."""
@@ -46,22 +52,16 @@ class LearnerSlot:
         self.background = background
         self.role = role
         self.memory = memory
-        self.pending: dict[int, int] = {}  # user id -> action id for this step
+        # this step's decisions: sorted learner ids and their action ids
+        self.pending = (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         acts = self.background.act(obs, rng)
-        if not self.pending:
-            return acts
-        users = np.fromiter(self.pending, np.int64, len(self.pending))
-        chosen = np.fromiter(self.pending.values(), np.int64, len(self.pending))
-        sorter = np.argsort(users)
-        pos = np.searchsorted(users[sorter], obs.users)
-        pos = np.minimum(pos, users.size - 1)
-        hit = users[sorter][pos] == obs.users
-        rows = np.flatnonzero(hit)
+        learners, chosen = self.pending
+        rows, where = rows_among(obs.users, learners)
         if rows.size == 0:
             return acts
-        sub = self.role.to_actions(obs, rows, chosen[sorter][pos[rows]], self.memory)
+        sub = self.role.to_actions(obs, rows, chosen[where], self.memory)
         return merge_rows(acts, rows, sub)
 
     def __getattr__(self, name: str) -> Any:
@@ -135,20 +135,19 @@ class RoleWorld:
         out = self.role.observe_absent(self.learners, self.followers, self.memory)
         obs = self._observations.get(self.role.world_role)
         if obs is not None:
-            rows = np.flatnonzero(np.isin(obs.users, self.learners))
-            where = np.searchsorted(self.learners, obs.users[rows])
+            rows, where = rows_among(obs.users, self.learners)
             out[where] = self.role.observe(obs, rows, self.memory)
         return out
 
-    def advance(self, actions: dict[int, int]) -> tuple[np.ndarray, dict[int, str]]:
-        """Apply the learners' actions (user id -> action id) and finish the step; the
-        next step's feeds are built unless the episode is over. Returns each learner's
-        reward and the texts of the learners' new posts (user id -> text)."""
-        self.slot.pending = dict(actions)
-        before = self.followers
+    def advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+        """Apply one action id per learner (in `learners` order; learners no longer in
+        the episode are ignored) and finish the step; the next step's feeds are built
+        unless the episode is over. Returns each learner's reward, as the role defines
+        it, and the texts of the learners' new posts (user id -> text)."""
+        self.slot.pending = (self.learners, np.asarray(actions, np.int64))
         events = self.world.finish_step()
-        self.slot.pending = {}
-        reward = (self.followers - before).astype(np.float64)
+        self.slot.pending = (self.learners[:0], self.learners[:0])
+        reward = self.role.reward(self.followers, self.learners, self.memory)
         texts: dict[int, str] = {}
         if self.text is not None:
             mine = np.isin(events.post_author, self.learners)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-
+import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
@@ -44,11 +43,10 @@ class RoleParallelEnv(ParallelEnv):
             raise ValueError(f"roles.{self.role.name}.count: the parallel env needs learners")
         return count
 
-    @functools.cache  # noqa: B019 - one space object per agent, as PettingZoo expects
     def observation_space(self, agent):
+        # one space object per agent, as PettingZoo expects (seeded once, sampled often)
         return self._spaces_obs[agent]
 
-    @functools.cache  # noqa: B019
     def action_space(self, agent):
         return self._spaces_act[agent]
 
@@ -83,11 +81,12 @@ class RoleParallelEnv(ParallelEnv):
         unknown = set(actions) - set(self.agents)
         if unknown:
             raise ValueError(f"actions for agents not in the episode: {sorted(unknown)}")
-        chosen = {}
+        # agents without an action (suspended ones) keep 0: their rows are never active
+        chosen = np.zeros(len(self.possible_agents), np.int64)
         for agent, action in actions.items():
             if not self._spaces_act[agent].contains(action):
                 raise ValueError(f"{agent}: action {action!r} is not in {self._spaces_act[agent]}")
-            chosen[int(self.core.learners[self._index[agent]])] = int(action)
+            chosen[self._index[agent]] = int(action)
         reward, _ = self.core.advance(chosen)
         suspended = self.core.suspended
         over = self.core.world.t >= self.core.horizon

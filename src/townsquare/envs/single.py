@@ -65,9 +65,8 @@ class RoleEnv(gym.Env):
             raise RuntimeError("the episode is over: call reset()")
         if not self.action_space.contains(action):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
-        user = int(self.core.learners[0])
-        reward, texts = self.core.advance({user: int(action)})
-        self._last_text = texts.get(user, "")
+        reward, texts = self.core.advance([int(action)])
+        self._last_text = texts.get(int(self.core.learners[0]), "")
         terminated = bool(self.core.suspended[0])
         truncated = not terminated and self.core.world.t >= self.core.horizon
         if not (terminated or truncated):

@@ -48,7 +48,6 @@ def train_ppo(
     record per finished episode. Each episode meets a fresh world (the environment draws
     a new world seed at every reset)."""
     PPO, BaseCallback = _sb3()
-    role = env.unwrapped.role
     horizon = env.unwrapped.scenario.steps
     records: list[EpisodeRecord] = []
     starts: list[int] = []
@@ -87,16 +86,16 @@ def train_ppo(
         device="cpu",
         verbose=0,
     )
-    model._townsquare_meta = {**role.describe(), "algo": "ppo", "config": asdict(cfg)}
     model.learn(total_timesteps=cfg.episodes * horizon + cfg.n_steps, callback=Episodes())
     return model, records
 
 
-def save_ppo(model, path: str | Path) -> Path:
+def save_ppo(model, path: str | Path, role, cfg: PPOConfig | None = None) -> Path:
     """SB3's zip, plus ``townsquare.json`` describing the role it was trained for."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
+    meta = {**role.describe(), "algo": "ppo", "config": asdict(cfg) if cfg else None}
     with zipfile.ZipFile(path, "a") as zf:
-        zf.writestr(META_NAME, json.dumps(model._townsquare_meta, indent=1))
+        zf.writestr(META_NAME, json.dumps(meta, indent=1))
     return path

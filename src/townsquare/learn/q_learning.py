@@ -115,15 +115,24 @@ def episode_seed(seed: int, episode: int) -> int:
     return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def run_episode(env, choose: Callable[[np.ndarray], int], world_seed: int):
-    """Play one episode with ``choose(observation) -> action``; yields nothing, returns
-    (record fields, transitions) for the caller to learn from."""
+def run_episode(
+    env,
+    choose: Callable[[np.ndarray], int],
+    world_seed: int,
+    learn: Callable[[np.ndarray, int, float, np.ndarray, bool], None] | None = None,
+) -> tuple[int, float, int, dict]:
+    """Play one episode with ``choose(observation) -> action``, calling
+    ``learn(obs, action, reward, next_obs, terminated)`` after every step if given.
+    Returns the followers at the start, the return, the steps and the last info."""
     obs, info = env.reset(seed=world_seed)
     start = info["followers"]
     total, steps, done = 0.0, 0, False
     while not done:
         action = choose(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
+        nxt, reward, terminated, truncated, info = env.step(action)
+        if learn is not None:
+            learn(obs, action, reward, nxt, terminated)
+        obs = nxt
         total += reward
         steps += 1
         done = terminated or truncated
@@ -142,19 +151,15 @@ def train_q(
     records: list[EpisodeRecord] = []
     for episode in range(cfg.episodes):
         eps = cfg.epsilon(episode)
-        obs, info = env.reset(seed=episode_seed(cfg.seed, episode))
-        start = info["followers"]
-        state = role.discretise(obs)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            action = int(table.act(state, eps, rng)[0])
-            obs, reward, terminated, truncated, info = env.step(action)
-            nxt = role.discretise(obs)
-            table.update(state, [action], [reward], nxt, [terminated], cfg.alpha, cfg.gamma)
-            state = nxt
-            total += reward
-            steps += 1
-            done = terminated or truncated
+
+        def choose(obs: np.ndarray, eps: float = eps) -> int:
+            return int(table.act(role.discretise(obs), eps, rng)[0])
+
+        def learn(obs, action, reward, nxt, terminated) -> None:
+            s, s_next = role.discretise(obs), role.discretise(nxt)
+            table.update(s, [action], [reward], s_next, [terminated], cfg.alpha, cfg.gamma)
+
+        start, total, steps, info = run_episode(env, choose, episode_seed(cfg.seed, episode), learn)
         rec = EpisodeRecord(
             episode, info["followers"], start, total, steps, info["leader"], float(eps)
         )

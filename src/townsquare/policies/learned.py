@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import CHECKPOINT_SUFFIXES
 from ..learn.ppo import META_NAME
 from ..learn.q_learning import QTable
 from ..roles import SPEC_VERSION, LearnerRole, RoleMemory, make_role
 from ..world.actions import Actions, Observations
-
-CHECKPOINT_SUFFIXES = (".npz", ".json", ".zip")
 
 
 class CheckpointError(ValueError):

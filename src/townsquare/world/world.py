@@ -43,7 +43,6 @@ class _Turn:
     feed: np.ndarray
     feed_stance: np.ndarray
     feed_topic: np.ndarray
-    shown: np.ndarray
     observations: dict
     rows_of: dict
 
@@ -197,7 +196,7 @@ class World:
                 n_users=self.n,
                 topics=pop.topics,
             )
-        self._turn = _Turn(active, feed, feed_stance, feed_topic, shown, observations, rows_of)
+        self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of)
         self._lap("feed", clock)
         return observations
 
@@ -209,13 +208,13 @@ class World:
             raise RuntimeError("finish_step called before begin_step")
         self._turn = None
         pop, posts = self.population, self.posts
-        active, feed, feed_stance, feed_topic, shown = (
+        active, feed, feed_stance, feed_topic = (
             turn.active,
             turn.feed,
             turn.feed_stance,
             turn.feed_topic,
-            turn.shown,
         )
+        shown = feed >= 0
         t = self.t
         k = self.recommender.k
         clock = time.perf_counter()
