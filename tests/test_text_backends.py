@@ -46,9 +46,10 @@ def test_persistent_server_errors_surface_as_a_clear_error():
 
 def test_malformed_response_names_the_item():
     with ChatServer(mode="malformed") as server:
-        backend = OpenAIBackend(server.url, "tiny")
+        backend = OpenAIBackend(server.url, "tiny", retries=3, backoff_s=0.01)
         with pytest.raises(TextBackendError, match=r"item \d: malformed chat-completions"):
             backend.generate(requests(2))
+    assert max(server.calls.values()) == 4  # malformed answers are retried too
 
 
 def test_api_key_comes_from_the_environment_and_stays_out_of_errors(monkeypatch):

@@ -4,17 +4,34 @@ A backend turns a batch of `Request`s into a list of strings, in order. Backends
 ``offline`` (topic packs, no model), ``openai`` (any OpenAI-compatible chat-completions
 server) and, with the ``llm`` extra, ``transformers`` (a local causal LM). Wrapping any of
 them in `CachedBackend` makes a run replay exactly without contacting anything.
+
+Two optional extras a backend may offer (`CachedBackend` and `TextLayer` use them when
+present): ``generate(requests, on_result=None)``, calling ``on_result(index, text)`` as each
+completion arrives, so the cache keeps what arrived even when the batch later fails; and
+``cancel()`` / ``reset_cancel()``, which abandon the batch in flight by raising
+`TextCancelled`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
 
 class TextBackendError(RuntimeError):
     """A backend could not produce a completion; the message names the item."""
+
+
+class TextCancelled(KeyboardInterrupt):
+    """`cancel()` abandoned a batch in flight. A KeyboardInterrupt on purpose: whoever
+    handles Ctrl-C (the runner falls back to its last flush and exits resumable) handles
+    this too. Completions that arrived before the cancel are already in the cache."""
+
+
+OnResult = Callable[[int, str], None]
+"""``on_result(index, text)``: one completion, ``index`` into the batch, as it arrives."""
 
 
 @dataclass(frozen=True)

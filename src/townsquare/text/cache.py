@@ -1,13 +1,18 @@
 """Replay cache: every completion keyed by backend, model, prompt and parameters.
 
 SQLite (standard library), one file that several runs can share. A rerun with a warm
-cache returns byte-identical text without contacting the backend.
+cache returns byte-identical text without contacting the backend. Completions are stored
+as they arrive (committed in small groups, and always before a failure or a cancel
+propagates), so a batch that fails part-way keeps what it got and ``--resume`` asks only
+for the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import sqlite3
+import time
 from pathlib import Path
 
 from .backend import Request, TextBackend
@@ -64,15 +69,40 @@ class CompletionCache:
         self._con.close()
 
 
+def _streams(generate) -> bool:
+    """Whether a backend's ``generate`` takes an ``on_result`` callback."""
+    try:
+        return "on_result" in inspect.signature(generate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class CachedBackend:
     """Any backend, answered from the cache where possible; misses are generated in one
-    batch and stored before they are returned."""
+    batch. A backend whose ``generate`` takes ``on_result`` has each completion stored as
+    it arrives (committed every ``commit_s`` seconds or ``commit_rows`` rows, and always
+    before `generate` returns or raises); any other has the batch stored when it returns."""
+
+    commit_s = 0.25
+    commit_rows = 64
 
     def __init__(self, inner: TextBackend, cache: CompletionCache):
         self.inner = inner
         self.cache = cache
         self.name = inner.name
         self.model = inner.model
+        self._streams = _streams(inner.generate)
+
+    def cancel(self) -> None:
+        """Abandon the inner backend's batch in flight, where it can (see its ``cancel``)."""
+        cancel = getattr(self.inner, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+    def reset_cancel(self) -> None:
+        reset = getattr(self.inner, "reset_cancel", None)
+        if reset is not None:
+            reset()
 
     def generate(self, requests: list[Request]) -> list[str]:
         keys = [cache_key(self.name, self.model, r) for r in requests]
@@ -80,11 +110,43 @@ class CachedBackend:
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.cache.hits += len(requests) - len(missing)
         self.cache.misses += len(missing)
-        if missing:
-            texts = self.inner.generate([requests[i] for i in missing])
-            rows = []
-            for i, text in zip(missing, texts, strict=True):
-                found[keys[i]] = text
-                rows.append((keys[i], self.name, self.model, requests[i].cache_fields(), text))
+        if not missing:
+            return [found[k] for k in keys]
+        batch = [requests[i] for i in missing]
+        rows: list[tuple[str, str, str, str, str]] = []
+        stored: set[int] = set()
+
+        def store(j: int, text: str) -> None:
+            i = missing[j]
+            found[keys[i]] = text
+            rows.append((keys[i], self.name, self.model, requests[i].cache_fields(), text))
+            stored.add(j)
+
+        if not self._streams:
+            texts = self.inner.generate(batch)
+        else:
+            last = time.monotonic()
+
+            def arrived(j: int, text: str) -> None:
+                nonlocal last
+                store(j, text)
+                now = time.monotonic()
+                if len(rows) >= self.commit_rows or now - last >= self.commit_s:
+                    self.cache.put_many(rows)
+                    rows.clear()
+                    last = now
+
+            try:
+                texts = self.inner.generate(batch, on_result=arrived)
+            finally:
+                if rows:  # what arrived is kept, whether the batch finished, failed or stopped
+                    self.cache.put_many(rows)
+                    rows.clear()
+        if len(texts) != len(batch):
+            raise ValueError(f"{self.name}: {len(texts)} texts for {len(batch)} requests")
+        for j, text in enumerate(texts):
+            if j not in stored:  # a backend that does not stream, or skipped a call
+                store(j, text)
+        if rows:
             self.cache.put_many(rows)
         return [found[k] for k in keys]

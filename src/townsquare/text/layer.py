@@ -175,5 +175,20 @@ class TextLayer:
             last[int(posts.author[pid])] = pid
         return texts
 
+    def cancel(self) -> None:
+        """Abandon the text requests in flight: the batch being generated raises
+        `TextCancelled` (a KeyboardInterrupt) within a fraction of a second, keeping in the
+        cache what already arrived. Safe to call from a signal handler or another thread,
+        and when nothing is in flight. For the ``openai`` backend the cancel is sticky: every
+        later batch raises `TextCancelled` at once, until `reset_cancel` (a new layer starts
+        uncancelled), so a Ctrl-C landing between two batches still stops the next one. The
+        ``offline`` and ``transformers`` backends ignore it (offline text is instant; a
+        local model finishes its batch)."""
+        self.backend.cancel()
+
+    def reset_cancel(self) -> None:
+        """Let batches run again after `cancel`."""
+        self.backend.reset_cancel()
+
     def close(self) -> None:
         self.cache.close()
