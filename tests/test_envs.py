@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import zipfile
 
 import gymnasium
 import numpy as np
@@ -514,10 +513,13 @@ def test_learner_index_out_of_range(learner):
 
 
 # ---------------------------------------------------------------- learners
-def test_ppo_trains_and_saves_a_tagged_checkpoint(tmp_path):
+def test_ppo_trains_and_saves_a_safetensors_checkpoint_that_rebuilds_exactly(tmp_path):
+    import torch
+    from safetensors import safe_open
     from stable_baselines3 import PPO
 
-    from townsquare.learn.ppo import META_NAME, PPOConfig, save_ppo, train_ppo
+    from townsquare.learn.ppo import META_KEY, PPOConfig, save_ppo, train_ppo
+    from townsquare.policies.learned import load_model, read_checkpoint, role_for_checkpoint
 
     e = gymnasium.make(ENV_ID, scenario=scenario())
     episodes = max(3, 300 // STEPS)  # a few hundred steps of PPO
@@ -534,16 +536,29 @@ def test_ppo_trains_and_saves_a_tagged_checkpoint(tmp_path):
     for r in records:
         assert r.steps == STEPS
         assert r.ret == r.followers - r.start_followers
-    path = save_ppo(model, tmp_path / "ckpt" / "ppo.zip", e.unwrapped.role, PPOConfig())
-    with zipfile.ZipFile(path) as zf:
-        assert META_NAME == "townsquare.json" and META_NAME in zf.namelist()
-        meta = json.loads(zf.read(META_NAME))
+    path = save_ppo(model, tmp_path / "ckpt" / "ppo.safetensors", e.unwrapped.role, PPOConfig())
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()[META_KEY])
+        assert set(f.keys()) == set(trained)
     assert meta["role"] == "influencer" and meta["algo"] == "ppo"
-    assert meta["n_actions"] == 3 and meta["obs_size"] == 5
-    loaded = PPO.load(path, device="cpu")
-    obs, _ = e.reset(seed=0)
-    action, _ = loaded.predict(obs, deterministic=True)
-    assert e.action_space.contains(int(action))
+    assert meta["n_actions"] == 3 and meta["obs_size"] == 5 and meta["format_version"] == 1
+    assert meta["policy"] == {
+        "class": "ActorCriticPolicy",
+        "net_arch": {"pi": [64, 64], "vf": [64, 64]},
+        "activation_fn": "tanh",
+        "share_features_extractor": True,
+    }
+    ckpt = read_checkpoint(path)
+    role = role_for_checkpoint(ckpt, "influencer")
+    load_model(ckpt, role)
+    for name, value in ckpt.model.state_dict().items():
+        assert torch.equal(value, trained[name])
+    obs = np.random.default_rng(0).uniform(-1, 1, (256, 5)).astype(np.float32)
+    want, _ = model.predict(obs, deterministic=True)
+    assert len(set(want.tolist())) > 1  # a batch on which the actions differ
+    assert np.array_equal(ckpt.decide(obs, role), want)
+    first, _ = e.reset(seed=0)
+    assert e.action_space.contains(int(ckpt.decide(first[None], role)[0]))
 
 
 class Recorder(gymnasium.Wrapper):

@@ -291,3 +291,67 @@ def test_polblogs_non_utf8_nodes(tmp_path):
     with pytest.raises(DataFileError) as exc:
         load_polblogs(folder)
     assert_error(exc, folder / "nodes.csv", None, "UTF-8")
+
+
+# ------------------------------------------------------------------ weights, notes, sizes
+@pytest.mark.parametrize("weight", ["nan", "inf", "-inf", "-1", "-1e-9"])
+def test_weight_must_be_finite_and_non_negative(tmp_path, weight):
+    path = write(tmp_path, f"0 1 1\n1 2 0\n2 0 {weight}\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path)
+    assert_error(exc, path, 3, "finite number >= 0")
+
+
+NOTE_END = "(a follow graph holds each follow once)"
+
+
+def test_self_loops_and_duplicates_are_counted_in_notes(tmp_path):
+    path = write(tmp_path, "0 1\n1 1\n0 1\n2 2\n0 1\n1 0\n")
+    g = load_edge_list(path)
+    assert g.src.size == 6  # kept in the arrays: FollowGraph drops them
+    assert g.notes == [f"{path}: dropped 2 self-loops and 2 duplicate edges " + NOTE_END]
+    assert FollowGraph(g.n, g.src, g.dst).edge_count == 2
+    # undirected, '0 1' and '1 0' are the same edge
+    undirected = load_edge_list(path, directed=False)
+    assert undirected.notes == [f"{path}: dropped 2 self-loops and 3 duplicate edges " + NOTE_END]
+    assert load_edge_list(write(tmp_path, "0 1\n1 0\n")).notes == []
+    assert load_edge_list(write(tmp_path, "a b\na a\n")).notes == [
+        f"{path}: dropped 1 self-loop " + NOTE_END
+    ]
+
+
+@needs_data
+def test_polblogs_notes_its_self_links_and_repeated_links():
+    g = load_polblogs(DATA / "polblogs")
+    assert g.notes == [
+        f"{DATA / 'polblogs' / 'edges.csv'}: dropped 3 self-loops and 65 duplicate edges "
+        + NOTE_END
+    ]
+    assert load_edge_list(DATA / "facebook" / "facebook_combined.txt").notes == []
+
+
+def test_node_ids_beyond_int32(tmp_path):
+    path = write(tmp_path, "0 1\n3 2147483647\n1 2\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path)
+    assert_error(exc, path, 2, "int32")
+    path = write(tmp_path, "0 1\n99999999999999999999999 2\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path)
+    assert_error(exc, path, 2, "int32")
+
+
+def test_max_users_is_checked_before_allocating(tmp_path):
+    path = write(tmp_path, "0 1\n5000000 2\n1 2\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path, max_users=1000)
+    assert_error(exc, path, 2, "node id 5000000 means 5,000,001 users")
+    assert load_edge_list(path, max_users=5_000_001).n == 5_000_001
+    path = write(tmp_path, "0 1\n# nodes: 2000\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path, max_users=1000)
+    assert_error(exc, path, 2, "'# nodes: 2000'")
+    path = write(tmp_path, "# nodes: -4\n0 1\n")
+    with pytest.raises(DataFileError) as exc:
+        load_edge_list(path)
+    assert_error(exc, path, 1, "integer >= 0")

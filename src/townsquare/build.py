@@ -6,9 +6,13 @@ means the same thing everywhere.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from pathlib import Path
 
-from .config import Scenario, validate
+import numpy as np
+import psutil
+
+from .config import GENERATED_GRAPHS, Scenario, validate
 from .errors import UserError
 from .policies.scripted import SCRIPTED
 from .policies.social_rl import SocialRLCitizen
@@ -27,6 +31,85 @@ from .world import (
 from .world.generators import power_law, random_geometric, two_communities
 from .world.population import heavy_tailed_activity
 
+# ---------------------------------------------------------------------- memory
+# Bytes a world needs, measured with tracemalloc and peak RSS on 10^5-user worlds (power_law,
+# two_communities, random_geometric; mean_degree 10 and 40; feed.k 20 and 200; activity
+# mean 0.1 and 1.0) and checked against benchmarks/results/world.json (10^6 users, 100 steps:
+# 885 MB above the interpreter's own, estimated 1.35 GB). The estimate errs high on purpose:
+# it only has to tell a world that fits from one that cannot, before anything is allocated.
+BYTES_PER_USER = 450  # population, cursor, graph offsets and degrees, detector, policies
+BYTES_PER_EDGE_BUILD = 70  # generator draws, src/dst arrays, FollowGraph construction (peak)
+BYTES_PER_EDGE_RUN = 10  # the int32 follow pool with its slack
+BYTES_PER_FEED_SLOT = 85  # per active user and feed.k slot: ids, scores, masks, actions
+BYTES_PER_POST_ROW = 40  # a post-store row (39 B); posts are kept for the whole run
+POST_ROWS_PER_ACTIVE_STEP = 0.7  # posts + replies + reposts (0.067 per user-step at mean 0.1)
+BYTES_PER_EVENT = 32  # an event row buffered until the next flush
+EVENTS_PER_ACTIVE_STEP = 2.8  # posts, likes, follows... (0.28 per user-step at mean 0.1)
+
+
+def expected_edges(sc: Scenario) -> float:
+    """Follow edges a generated graph will have (about ``users * mean_degree``)."""
+    g, n = sc.graph, sc.users
+    if g.kind == "random_geometric" and g.radius is not None:
+        return float(n) * min(n - 1.0, n * math.pi * g.radius**2)
+    return float(n) * g.mean_degree
+
+
+def estimate_bytes(sc: Scenario, users: int, edges: float) -> float:
+    """Peak bytes of building ``sc`` with ``users`` users and ``edges`` initial follows,
+    then running it for ``sc.steps`` steps."""
+    mean = sc.population.activity.mean
+    active = min(1.0, 1.5 * mean)  # heavy-tailed rates clipped at 1: measured ~1.3x mean
+    record = {"all": 1.0, "sample": sc.record.sample_rate, "none": 0.0}[sc.record.events]
+    buffered_steps = min(sc.steps, sc.record.flush_every)
+    build = users * BYTES_PER_USER + edges * BYTES_PER_EDGE_BUILD
+    run = (
+        users * BYTES_PER_USER
+        + edges * BYTES_PER_EDGE_RUN
+        + users * active * sc.feed.k * BYTES_PER_FEED_SLOT
+        + users * mean * sc.steps * POST_ROWS_PER_ACTIVE_STEP * BYTES_PER_POST_ROW
+        + users * mean * buffered_steps * EVENTS_PER_ACTIVE_STEP * BYTES_PER_EVENT * record
+    )
+    return max(build, run)
+
+
+def available_bytes() -> int:
+    """Memory this process can still take: free RAM, or a cgroup limit if lower."""
+    available = psutil.virtual_memory().available
+    try:  # cgroup v2 (containers): psutil reports the host's memory
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit.isdigit() and used.isdigit():
+            available = min(available, max(int(limit) - int(used), 0))
+    except OSError:
+        pass
+    return int(available)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # unreachable
+
+
+def check_memory(sc: Scenario, users: int, edges: float, what: str) -> None:
+    """Refuse a world whose estimated peak memory exceeds what the machine has free."""
+    need = estimate_bytes(sc, users, edges)
+    have = available_bytes()
+    if need > have:
+        raise UserError(
+            f"{what}: needs about {_size(need)} of memory, more than the {_size(have)} "
+            f"this machine has available (estimated for {users:,} users, {edges:,.0f} "
+            f"follows, feed.k {sc.feed.k} and {sc.steps:,} steps)"
+        )
+
+
+def max_users_that_fit() -> int:
+    """Most users any world could have in the memory available now (no edges, no run)."""
+    return max(1, available_bytes() // BYTES_PER_USER)
+
 
 def _graph(sc: Scenario, rng: np.random.Generator):
     g = sc.graph
@@ -38,7 +121,9 @@ def _graph(sc: Scenario, rng: np.random.Generator):
         return (*random_geometric(rng, sc.users, radius=g.radius, mean_degree=g.mean_degree), None)
     try:
         loaded: LoadedGraph = (
-            load_polblogs(g.path) if g.kind == "polblogs" else load_edge_list(g.path, g.directed)
+            load_polblogs(g.path)
+            if g.kind == "polblogs"
+            else load_edge_list(g.path, g.directed, max_users=max_users_that_fit())
         )
     except DataFileError as exc:
         raise UserError(f"graph.path: {exc}") from None
@@ -121,9 +206,14 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
     seeds = np.random.SeedSequence(sc.seed).spawn(3)
     rng_graph, rng_pop = (np.random.Generator(np.random.PCG64(s)) for s in seeds[:2])
 
+    if sc.graph.kind in GENERATED_GRAPHS:
+        check_memory(sc, sc.users, expected_edges(sc), "scenario")
     src, dst, community, loaded = _graph(sc, rng_graph)
+    notes: list[str] = []
     if loaded is not None:
         sc = resolve_users(sc, loaded.n)
+        check_memory(sc, loaded.n, float(loaded.src.size), f"graph.path {sc.graph.path}")
+        notes = [f"graph.path {note}" for note in loaded.notes]
     n = sc.users
     try:
         graph = FollowGraph(n, src, dst)
@@ -187,4 +277,5 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
         opinion_mu=sc.opinion.mu,
         opinion_rule=sc.opinion.rule,
     )
+    world.build_notes = notes
     return world, sc

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import math
+import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import UserError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: NaN or inf in any float key (``.nan``, ``.inf`` in YAML) would
+    # poison every opinion and rate it touches, so non-finite numbers are refused everywhere.
+    # strict=True: YAML already types its values, so ``users: true`` (bool) or
+    # ``users: "10"`` (str) or ``users: 2.5`` are mistakes, not numbers to coerce. Nested
+    # sections still take mappings; tuple keys opt back into lists (YAML has no tuples).
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _integral_floats(cls, value: Any, info) -> Any:
+        """``1e6`` or ``600.0`` is a whole number and may stand for an integer key; 2.5
+        may not (strict mode would refuse both)."""
+        if (
+            type(value) is float
+            and value.is_integer()
+            and cls.model_fields[info.field_name].annotation is int
+        ):
+            return int(value)
+        return value
+
+
+#: a float that refuses bools and strings even inside a non-strict container (tuples)
+StrictFloat = Annotated[float, Strict()]
+
+#: largest user count, step count or per-user count: user ids, post authors and post steps
+#: are int32 arrays in the follow graph and the post store
+INT32_MAX = 2**31 - 1
 
 
 Probability = Field(ge=0.0, le=1.0)
@@ -41,8 +79,11 @@ class PopulationConfig(_Section):
     topics: int = Field(1, ge=1, le=64)
     activity: ActivityConfig = ActivityConfig()
     opinion: OpinionInitConfig = OpinionInitConfig()
-    susceptibility: tuple[float, float] = Field(
-        (2.0, 2.0), description="Beta(a, b) parameters of citizens' susceptibility"
+    susceptibility: tuple[StrictFloat, StrictFloat] = Field(
+        (2.0, 2.0),
+        # strict=False only so a YAML list becomes the tuple; the items stay strict floats
+        strict=False,
+        description="Beta(a, b) parameters of citizens' susceptibility",
     )
 
     @model_validator(mode="after")
@@ -74,14 +115,14 @@ class CitizenConfig(_Section):
 
 
 #: files a role's ``policy`` line may name instead of ``scripted``
-CHECKPOINT_SUFFIXES = (".npz", ".json", ".zip")
+CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
 
 
 class InfluencerConfig(CitizenConfig):
     policy: str = Field(
         "scripted",
         description="scripted, or a checkpoint from `townsquare train influencer`: a "
-        "Q-table (.npz/.json) or an SB3 zip",
+        "Q-table (.npz/.json) or a PPO .safetensors",
     )
     learning: Literal["frozen", "online"] = Field(
         "frozen", description="online: a Q-table policy keeps learning during the run"
@@ -97,10 +138,16 @@ class InfluencerConfig(CitizenConfig):
     def _scripted_expression(self):
         if self.expression != "scripted":
             raise ValueError("expression: influencers express scripted stances for now")
+        if self.policy.endswith(".zip"):
+            raise ValueError(
+                f"policy: {_clipped(self.policy, 240)}: SB3 .zip checkpoints are pickles, which can run "
+                "code when loaded, so townsquare does not load them; retrain with "
+                "`townsquare train influencer --algo ppo` (it writes policy.safetensors)"
+            )
         if self.policy != "scripted" and not self.policy.endswith(CHECKPOINT_SUFFIXES):
             raise ValueError(
-                f"policy: {self.policy!r} is neither 'scripted' nor a checkpoint file "
-                "(a Q-table .npz/.json or an SB3 .zip)"
+                f"policy: {_clipped(self.policy, 240)} is neither 'scripted' nor a checkpoint file "
+                "(a Q-table .npz/.json or a PPO .safetensors)"
             )
         return self
 
@@ -156,7 +203,12 @@ class GraphConfig(_Section):
         0.1, ge=0.0, le=1.0, description="two_communities: share of cross follows"
     )
     radius: float | None = Field(
-        None, gt=0.0, description="random_geometric: link radius (else from mean_degree)"
+        None,
+        gt=0.0,
+        # the unit square's diagonal: any larger radius links every pair, as √2 does
+        le=math.sqrt(2.0),
+        description="random_geometric: link radius (else from mean_degree); at most √2, "
+        "the diagonal of the unit square the users are placed in",
     )
     path: str | None = Field(None, description="edge_list / polblogs: file or folder to read")
     directed: bool = Field(True, description="edge_list: false makes every edge a mutual follow")
@@ -247,9 +299,9 @@ class TextConfig(_Section):
 
         known = builtin_packs()
         for pack in self.packs:
-            if pack not in known and not Path(pack).is_file():
+            if pack not in known and not _is_file(pack):
                 raise ValueError(
-                    f"packs: {pack!r} is neither a built-in topic pack "
+                    f"packs: {_clipped(pack)} is neither a built-in topic pack "
                     f"({', '.join(known)}) nor a file"
                 )
         try:
@@ -262,18 +314,46 @@ class TextConfig(_Section):
                 tone="calm",
                 audience="your followers",
             )
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            # e.g. {nope}, {0}, {stance:d}, {kind.x}, {stance[0]}
             raise ValueError(
                 f"template: {exc!r} (placeholders: kind, topic, audience, tone, position, stance, context)"
             ) from None
         return self
 
 
+#: a scenario name is part of the run directory's name (runs/NAME-sSEED-TIMESTAMP), so it
+#: may not hold path separators, '..' or a leading dot, nor be longer than a file name needs
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+
+#: graph kinds made by a generator from ``users`` and ``mean_degree`` (the others read files)
+GENERATED_GRAPHS = ("power_law", "two_communities", "random_geometric")
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
 class Scenario(_Section):
-    name: str = "scenario"
-    users: int = Field(10_000, ge=1, description="population size (a data graph sets its own)")
-    steps: int = Field(100, ge=0)
-    seed: int = Field(0, ge=0)
+    name: str = Field(
+        "scenario",
+        description="label of runs and run directories: 1-64 letters, digits, '_', '-' or "
+        "'.', not starting with '.' (it becomes part of a path)",
+    )
+    users: int = Field(
+        10_000,
+        ge=1,
+        # user ids are int32 in the follow graph and the post store
+        le=INT32_MAX,
+        description="population size (a data graph sets its own)",
+    )
+    # post steps are int32 in the post store
+    steps: int = Field(100, ge=0, le=INT32_MAX)
+    # numpy's SeedSequence takes any size, but seeds are written to JSON and DuckDB as int64
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     population: PopulationConfig = PopulationConfig()
     graph: GraphConfig = GraphConfig()
     roles: RolesConfig = RolesConfig()
@@ -282,6 +362,37 @@ class Scenario(_Section):
     moderation: ModerationConfig = ModerationConfig()
     record: RecordConfig = RecordConfig()
     text: TextConfig = TextConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not NAME_PATTERN.fullmatch(name):
+            raise ValueError(
+                "must be 1-64 letters, digits, '_', '-' or '.', not starting with '.' "
+                "(it names the run directory runs/NAME-sSEED-TIMESTAMP)"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _graph_fits(self):
+        g = self.graph
+        uses_degree = g.kind in GENERATED_GRAPHS and not (
+            g.kind == "random_geometric" and g.radius is not None
+        )
+        if uses_degree and g.mean_degree > self.users - 1:
+            # nobody can follow more than everyone else: the generators would silently
+            # cap it (power_law) or draw the same follows again and again (two_communities)
+            raise ValueError(
+                f"graph.mean_degree: {g.mean_degree:g} is more than users - 1 = "
+                f"{self.users - 1} (a user can follow at most everyone else)"
+            )
+        if self.population.opinion.distribution == "data" and g.kind != "polblogs":
+            # only the polblogs reader gives users a leaning to start from
+            raise ValueError(
+                "population.opinion.distribution: 'data' needs a graph with leanings "
+                f"(graph.kind: polblogs), not {g.kind!r}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _roles_fit(self):
@@ -311,54 +422,127 @@ def builtin_scenarios() -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
+def _shown(text: object) -> str:
+    """``text`` as it can appear inside a one-line message (control characters escaped)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def resolve_scenario_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if path.exists():
-        return path
+    try:
+        if path.exists():
+            return path
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        pass
     builtins = builtin_scenarios()
     if name_or_path in builtins:
         return builtins[name_or_path]
     known = ", ".join(builtins) or "none"
-    raise UserError(f"{name_or_path}: scenario file not found (built-in scenarios: {known})")
+    raise UserError(
+        f"{_shown(name_or_path)}: scenario file not found (built-in scenarios: {known})"
+    )
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (PyYAML would silently keep the last one)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of keeping the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<' merges defaults that the mapping's own keys override
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first on line {first.start_mark.line + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 1e-3 and 1e6 as strings, since its floats need a dot; YAML 1.2
+# and every user read them as numbers, and the strict schema would refuse the strings.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    where = _shown(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where}: not a UTF-8 text file ({exc.reason})") from None
     except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{where}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise UserError(f"{path}:{line}: invalid YAML ({exc.problem})") from None
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else "?"
+        problem = _one_line(exc.problem or exc.context or "syntax error")
+        raise UserError(f"{where}:{line}: invalid YAML ({problem})") from None
+    except yaml.reader.ReaderError as exc:  # a NUL or other control character
+        raise UserError(
+            f"{where}: not a text file (character #x{exc.character:04x} at byte {exc.position})"
+        ) from None
     except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML ({exc})") from None
+        raise UserError(f"{where}: invalid YAML ({_one_line(exc)})") from None
+    except RecursionError:
+        raise UserError(f"{where}: invalid YAML (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise UserError(f"{where}: invalid YAML ({_one_line(exc)})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise UserError(f"{path}: a scenario must be a mapping of keys to values")
+        raise UserError(f"{where}: a scenario must be a mapping of keys to values")
     return data
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``a.b.c=value`` override in place; the value is parsed as YAML."""
     if "=" not in assignment:
-        raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. --set feed.k=30")
+        raise UserError(f"--set {_shown(assignment)}: expected KEY=VALUE, e.g. --set feed.k=30")
     key, raw = assignment.split("=", 1)
     key = key.strip()
     parts = key.split(".")
     if not key or any(not p for p in parts):
-        raise UserError(f"--set {assignment}: empty key")
+        raise UserError(f"--set {_shown(assignment)}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
+        value = _load_yaml(raw) if raw.strip() else None
+    except DuplicateKeyError as exc:
+        raise UserError(f"--set {_shown(key)}: {_one_line(exc.problem)}") from None
+    except (yaml.YAMLError, RecursionError, ValueError):
+        value = raw  # not YAML: the schema then says what it expected
     node = data
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise UserError(f"--set {key}: {'.'.join(parts[: i + 1])} is a value, not a section")
+            section = ".".join(parts[: i + 1])
+            raise UserError(f"--set {_shown(key)}: {_shown(section)} is a value, not a section")
         node = child
     node[parts[-1]] = value
 
@@ -366,7 +550,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
 def _format_error(source: str, exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = _shown(".".join(str(p) for p in err["loc"]))
         if err["type"] == "extra_forbidden":
             problems.append(f"{loc}: unknown key")
             continue
@@ -380,9 +564,18 @@ def _format_error(source: str, exc: ValidationError) -> str:
             problems.append(msg)
             continue
         got = err.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-        problems.append(f"{loc or 'scenario'}: {msg}{shown}")
-    return f"{source}: " + "; ".join(problems)
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {_clipped(got)})"
+        problems.append(f"{loc or 'scenario'}: {_one_line(msg)}{shown}")
+    return _one_line(f"{_shown(source)}: " + "; ".join(problems))
+
+
+def _clipped(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut short: an error line echoes what was given, not a whole file."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr (sys.int_info.str_digits_check_threshold)
+        text = f"an integer of about {value.bit_length() * 0.30103:.0f} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(data: dict[str, Any], source: str = "scenario") -> Scenario:

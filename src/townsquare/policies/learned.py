@@ -1,26 +1,35 @@
-"""Learned policies in a run: a checkpoint (a Q-table or an SB3 model) acting for every
+"""Learned policies in a run: a checkpoint (a Q-table or a PPO network) acting for every
 user of its role, through the role module's observation and action definitions.
 
 ``learning: frozen`` acts greedily and never changes; ``learning: online`` (Q-tables)
 keeps learning during the run from each user's reward (followers gained between its
 decisions), epsilon-greedy, with the Q-table and the per-user memory in the run's
 checkpoints so `--resume` continues exactly.
+
+Every checkpoint is data: Q-tables are npz (``allow_pickle=False``) or JSON, PPO networks
+are safetensors rebuilt from their JSON metadata (`townsquare.learn.ppo`). Nothing a
+user gives us is unpickled, so no checkpoint can run code when it is loaded.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import CHECKPOINT_SUFFIXES
-from ..learn.ppo import META_NAME
+from ..learn.ppo import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from ..learn.q_learning import QTable
 from ..roles import SPEC_VERSION, LearnerRole, RoleMemory, make_role
 from ..world.actions import Actions, Observations
+
+#: why a Stable-Baselines3 zip is refused
+ZIP_REFUSED = (
+    "SB3 .zip checkpoints are pickles, which can run code when loaded, so townsquare does "
+    "not load them; retrain with `townsquare train influencer --algo ppo` "
+    "(it writes policy.safetensors)"
+)
 
 
 class CheckpointError(ValueError):
@@ -33,7 +42,7 @@ class Checkpoint:
     kind: str  # "q" or "ppo"
     meta: dict
     table: QTable | None = None
-    model: object | None = None
+    model: object | None = None  # the rebuilt SB3 ActorCriticPolicy of a PPO checkpoint
 
     @property
     def role_name(self) -> str:
@@ -50,28 +59,45 @@ class Checkpoint:
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Open a Q-table (.npz / .json) or an SB3 zip written by ``townsquare train``."""
+    """Open a Q-table (.npz / .json) or a PPO .safetensors written by ``townsquare train``.
+    A PPO checkpoint's metadata is read and validated here; its network is built by
+    `load_model`."""
     path = Path(path)
+    if path.suffix == ".zip":
+        raise CheckpointError(f"{path}: {ZIP_REFUSED}")
     if path.suffix not in CHECKPOINT_SUFFIXES:
         raise CheckpointError(
-            f"{path}: not a checkpoint (expected a Q-table .npz/.json or an SB3 .zip)"
+            f"{path}: not a checkpoint (expected a Q-table .npz/.json or a PPO .safetensors)"
         )
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
-    if path.suffix == ".zip":
+    if path.suffix == ".safetensors":
         try:
-            with zipfile.ZipFile(path) as zf:
-                meta = json.loads(zf.read(META_NAME))
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-            raise CheckpointError(
-                f"{path}: not a townsquare SB3 checkpoint (no readable {META_NAME}: {exc})"
-            ) from None
+            meta = read_ppo_meta(path)
+        except CheckpointFormatError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
         return Checkpoint(path, "ppo", meta)
     try:
         table = QTable.load(path)
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a readable Q-table ({exc})") from None
+        _check_table(table)
+    except Exception as exc:  # zip, zlib, numpy and JSON errors alike mean a damaged file
+        text = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable Q-table ({text})") from None
     return Checkpoint(path, "q", table.meta, table=table)
+
+
+def _check_table(table: QTable) -> None:
+    q, visits = table.q, table.visits
+    if q.ndim != 2 or q.size == 0:
+        raise ValueError(f"q has shape {q.shape}, expected (states, actions)")
+    if visits.shape != q.shape:
+        raise ValueError(f"visits has shape {visits.shape}, q has {q.shape}")
+    if not np.isfinite(q).all():
+        raise ValueError("q holds NaN or infinite values")
+    if not isinstance(table.meta, dict):
+        raise ValueError("meta is not a JSON object")
 
 
 def role_for_checkpoint(ckpt: Checkpoint, expected_role: str) -> LearnerRole:
@@ -108,29 +134,27 @@ def role_for_checkpoint(ckpt: Checkpoint, expected_role: str) -> LearnerRole:
 
 
 def load_model(ckpt: Checkpoint, role: LearnerRole) -> None:
-    """Load the SB3 model of a zip checkpoint and check its spaces against the role."""
+    """Rebuild the network of a PPO checkpoint for ``role``'s spaces and load its
+    tensors; any tensor that does not fit is a `CheckpointError`."""
     if ckpt.kind != "ppo" or ckpt.model is not None:
         return
     try:
-        from stable_baselines3 import PPO
+        import safetensors  # noqa: F401
+        import stable_baselines3  # noqa: F401
+        import torch  # noqa: F401
     except ImportError as exc:
         raise CheckpointError(
-            f"{ckpt.path}: SB3 checkpoints need the rl extra "
+            f"{ckpt.path}: PPO checkpoints need the rl extra "
             f"(pip install -c constraints.txt -e '.[rl]'; missing {exc.name})"
         ) from None
-    model = PPO.load(ckpt.path, device="cpu")
-    shape = tuple(model.observation_space.shape)
-    if shape != (role.obs_size,):
-        raise CheckpointError(
-            f"{ckpt.path}: the model observes shape {shape}, but the {role.name} role "
-            f"(self_observation={role.self_observation}) gives ({role.obs_size},)"
+    try:
+        ckpt.model = load_ppo_policy(
+            ckpt.path, ckpt.meta, role.observation_space(), role.action_space()
         )
-    if int(model.action_space.n) != role.n_actions:
-        raise CheckpointError(
-            f"{ckpt.path}: the model has {model.action_space.n} actions, but the {role.name} "
-            f"role (action_space={role.action_space_name}) has {role.n_actions}"
-        )
-    ckpt.model = model
+    except CheckpointFormatError as exc:
+        raise CheckpointError(f"{ckpt.path}: {exc}") from None
+    except OSError as exc:
+        raise CheckpointError(f"{ckpt.path}: cannot read it ({exc.strerror or exc})") from None
 
 
 class LearnedPolicy:
@@ -148,7 +172,7 @@ class LearnedPolicy:
     ):
         if learning == "online" and ckpt.table is None:
             raise CheckpointError(
-                f"{ckpt.path}: learning: online needs a Q-table; an SB3 checkpoint runs "
+                f"{ckpt.path}: learning: online needs a Q-table; a PPO checkpoint runs "
                 "frozen (train it further with `townsquare train`)"
             )
         load_model(ckpt, role)

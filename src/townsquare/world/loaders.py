@@ -7,10 +7,14 @@ Loaders take a path and return a `LoadedGraph`. Any problem with the file raises
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+#: user ids are int32 in the follow graph and the post store
+MAX_USERS = 2**31 - 1
 
 _HEADER_WORDS = {"source", "target", "src", "dst", "from", "to", "u", "v", "user_a", "user_b"}
 _LEANING_STANCE = {"liberal": -1.0, "left": -1.0, "conservative": 1.0, "right": 1.0}
@@ -22,7 +26,8 @@ class DataFileError(ValueError):
     def __init__(self, path: str | Path, message: str, line: int | None = None):
         self.path = str(path)
         self.line = line
-        where = f"{self.path}:{line}" if line is not None else self.path
+        shown = self.path if self.path.isprintable() else repr(self.path)[1:-1]
+        where = f"{shown}:{line}" if line is not None else shown
         super().__init__(f"{where}: {message}")
 
 
@@ -37,6 +42,27 @@ class LoadedGraph:
     weight: np.ndarray | None = None
     community: np.ndarray | None = None  # int8 per user, -1 unknown
     leaning: np.ndarray | None = None  # float per user in [-1, 1], NaN unknown
+    #: what a reader should know about the file, one line each (e.g. dropped self-loops)
+    notes: list[str] = field(default_factory=list)
+
+
+def _edge_notes(path: Path, src: np.ndarray, dst: np.ndarray, directed: bool) -> list[str]:
+    """Self-loops and repeated edges, which a follow graph cannot hold (it drops them)."""
+    loops = int(np.count_nonzero(src == dst))
+    keep = src != dst
+    a, b = src[keep], dst[keep]
+    if not directed:  # 'u v' and 'v u' are the same undirected edge
+        a, b = np.minimum(a, b), np.maximum(a, b)
+    pairs = np.unique(np.stack([a, b]), axis=1).shape[1] if a.size else 0
+    repeats = int(a.size - pairs)
+    if not loops and not repeats:
+        return []
+    parts = []
+    if loops:
+        parts.append(f"{loops:,} self-loop{'s' * (loops != 1)}")
+    if repeats:
+        parts.append(f"{repeats:,} duplicate edge{'s' * (repeats != 1)}")
+    return [f"{path}: dropped {' and '.join(parts)} (a follow graph holds each follow once)"]
 
 
 def _is_int(token: str) -> bool:
@@ -56,7 +82,9 @@ def _open_lines(path: Path):
         raise DataFileError(path, f"not a UTF-8 text file ({exc.reason})") from None
 
 
-def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
+def load_edge_list(
+    path: str | Path, directed: bool = True, max_users: int | None = None
+) -> LoadedGraph:
     """Read ``u v [weight]`` lines (spaces, tabs or commas).
 
     Lines starting with ``#`` or ``%`` are comments; a ``# nodes: N`` comment declares
@@ -64,10 +92,17 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
     first line whose two fields are column names (``source,target`` ...) is a header.
     Node ids that are all integers are used as user ids; otherwise (user names) users are
     numbered in order of first appearance. Undirected files become mutual follows.
+    Weights must be finite and non-negative. Self-loops and repeated edges are kept in
+    the arrays (a `FollowGraph` drops them) and counted in ``notes``.
+
+    ``max_users`` bounds the users that integer ids (the largest id + 1) or a ``# nodes:``
+    line may ask for, checked before anything that size is allocated: an id of 5e9 in a
+    small file would otherwise mean arrays for five billion users.
     """
     path = Path(path)
     lines = _open_lines(path)
     declared_nodes: int | None = None
+    declared_line = 0
     rows: list[tuple[int, str, str, str | None]] = []
     seen_data = False
     for lineno, raw in enumerate(lines, start=1):
@@ -77,12 +112,12 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
         if line[0] in "#%":
             body = line[1:].strip().lower()
             if body.startswith("nodes:"):
-                try:
-                    declared_nodes = int(body.split(":", 1)[1].strip())
-                except ValueError:
+                count = body.split(":", 1)[1].strip()
+                if not _is_int(count) or count.startswith("-"):
                     raise DataFileError(
-                        path, "'# nodes:' must be followed by an integer", lineno
-                    ) from None
+                        path, "'# nodes:' must be followed by an integer >= 0", lineno
+                    )
+                declared_nodes, declared_line = int(count), lineno
             continue
         fields = line.replace(",", " ").replace("\t", " ").split()
         if not seen_data:
@@ -105,21 +140,46 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
                 weight[i] = float(w) if w is not None else 1.0
             except ValueError:
                 raise DataFileError(path, f"weight {w!r} is not a number", lineno) from None
+            if not math.isfinite(weight[i]) or weight[i] < 0:
+                # a weight counts interactions (retweets...): NaN, inf or < 0 is a broken file
+                raise DataFileError(path, f"weight {w!r} must be a finite number >= 0", lineno)
 
     numeric = all(_is_int(r[1]) and _is_int(r[2]) for r in rows)
     if numeric:
-        src = np.array([int(r[1]) for r in rows], np.int64)
-        dst = np.array([int(r[2]) for r in rows], np.int64)
-        bad = np.flatnonzero((src < 0) | (dst < 0))
-        if bad.size:
-            raise DataFileError(path, "node ids must be non-negative", rows[bad[0]][0])
-        n = int(max(src.max(), dst.max())) + 1
+        ids = [(int(r[1]), int(r[2])) for r in rows]
+        top = max(range(len(ids)), key=lambda i: max(ids[i]))
+        largest = max(ids[top])
+        negative = next((i for i, (a, b) in enumerate(ids) if a < 0 or b < 0), None)
+        if negative is not None:
+            raise DataFileError(path, "node ids must be non-negative", rows[negative][0])
+        n = largest + 1
+        if declared_nodes is not None and declared_nodes < n:
+            raise DataFileError(path, f"'# nodes: {declared_nodes}' but node id {largest} appears")
+        if n > MAX_USERS:
+            raise DataFileError(
+                path,
+                f"node id {largest} is too large: user ids are int32, so at most {MAX_USERS - 1:,}",
+                rows[top][0],
+            )
+        if max_users is not None and n > max_users:
+            raise DataFileError(
+                path,
+                f"node id {largest} means {n:,} users (ids number users from 0), more than "
+                f"the {max_users:,} this machine's memory can hold; renumber the ids",
+                rows[top][0],
+            )
         if declared_nodes is not None:
-            if declared_nodes < n:
+            if declared_nodes > min(MAX_USERS, max_users or MAX_USERS):
                 raise DataFileError(
-                    path, f"'# nodes: {declared_nodes}' but node id {n - 1} appears"
+                    path,
+                    f"'# nodes: {declared_nodes}' asks for more users than the "
+                    f"{min(MAX_USERS, max_users or MAX_USERS):,} this machine's memory "
+                    "(or int32 user ids) can hold",
+                    declared_line,
                 )
             n = declared_nodes
+        src = np.array([a for a, _ in ids], np.int64)
+        dst = np.array([b for _, b in ids], np.int64)
         labels = [str(i) for i in range(n)]
     else:
         index: dict[str, int] = {}
@@ -130,11 +190,12 @@ def load_edge_list(path: str | Path, directed: bool = True) -> LoadedGraph:
             dst[i] = index.setdefault(b, len(index))
         n = len(index)
         labels = list(index)
+    notes = _edge_notes(path, src, dst, directed)
     if not directed:
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
         if weight is not None:
             weight = np.concatenate([weight, weight])
-    return LoadedGraph(n=n, src=src, dst=dst, labels=labels, weight=weight)
+    return LoadedGraph(n=n, src=src, dst=dst, labels=labels, weight=weight, notes=notes)
 
 
 def load_polblogs(path: str | Path) -> LoadedGraph:
@@ -197,11 +258,13 @@ def load_polblogs(path: str | Path) -> LoadedGraph:
         dst.append(ids[b])
     lean = np.array(leaning)
     community = np.where(np.isnan(lean), -1, (lean > 0).astype(np.int8)).astype(np.int8)
+    src_ids, dst_ids = np.array(src, np.int64), np.array(dst, np.int64)
     return LoadedGraph(
         n=len(labels),
-        src=np.array(src, np.int64),
-        dst=np.array(dst, np.int64),
+        src=src_ids,
+        dst=dst_ids,
         labels=labels,
         community=community,
         leaning=lean,
+        notes=_edge_notes(edges_path, src_ids, dst_ids, directed=True),
     )

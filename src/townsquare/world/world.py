@@ -128,6 +128,8 @@ class World:
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._opinion_group = _measured_users(population)
         self._turn: _Turn | None = None
+        #: one-line notes from building the world for the user (`build_world` fills them)
+        self.build_notes: list[str] = []
 
     @property
     def n(self) -> int:
