@@ -35,7 +35,7 @@ test: $(VENV)/.stamp-dev
 
 # ---------------------------------------------------------------- the rest
 test-all: $(VENV)/.stamp-dev
-	$(BIN)/python -m pytest -n 2 -m ""
+	TOWNSQUARE_FUZZ=long $(BIN)/python -m pytest -n 2 -m ""
 
 reproduce: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m slow -v

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,12 +21,103 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import UserError
 from .text.backend import TextBackendError
 
+err_console = Console(stderr=True)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _print_error(message: str) -> None:
+    err_console.print(
+        f"[bold red]error:[/] {escape(_one_line(message))}", highlight=False, soft_wrap=True
+    )
+
+
+def _os_error_message(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else "townsquare"
+    why = exc.strerror or _one_line(exc) or type(exc).__name__
+    hint = {
+        errno.ENOSPC: "; free some space and resume the run with `townsquare run --resume DIR`",
+        errno.EACCES: "; check the folder's permissions",
+        errno.EROFS: "; the file system is read-only",
+    }.get(exc.errno, "")
+    return f"{where}: {why}{hint}"
+
+
+def _click_kinds(name: str) -> tuple[type, ...]:
+    """``name`` from click and from the copy of click that newer typers carry."""
+    import importlib
+
+    kinds = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            kinds.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(dict.fromkeys(kinds))
+
+
+_USAGE_ERRORS = _click_kinds("UsageError")
+_CLICK_ERRORS = _click_kinds("ClickException")
+_ABORTS = _click_kinds("Abort")
+
+
+class _OneLineErrors(TyperGroup):
+    """Every command's errors in one style: ``error: …`` on one line of stderr.
+
+    Usage errors (a bad option value, a missing argument) exit with 2 as every user error
+    does; disk and permission errors name the path and exit with 1; anything unexpected
+    is reported in one line too, with TOWNSQUARE_DEBUG=1 showing the traceback.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **kw):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **kw)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **kw)
+        except _USAGE_ERRORS as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.exit(2)  # the help was printed: nothing is wrong but the missing command
+            where = exc.ctx.command_path + ": " if exc.ctx is not None else ""
+            _print_error(f"{where}{exc.format_message()} (see --help)")
+            sys.exit(2)
+        except _CLICK_ERRORS as exc:
+            _print_error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except _ABORTS:
+            err_console.print("aborted")
+            sys.exit(130)
+        except UserError as exc:
+            _print_error(str(exc))
+            sys.exit(2)
+        except OSError as exc:
+            if os.environ.get("TOWNSQUARE_DEBUG"):
+                raise
+            _print_error(_os_error_message(exc))
+            sys.exit(1)
+        except MemoryError:
+            _print_error("out of memory; try fewer users or steps")
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get("TOWNSQUARE_DEBUG"):
+                raise
+            _print_error(
+                f"internal error ({type(exc).__name__}: {exc}); this is a townsquare bug: "
+                "please report it with the traceback that TOWNSQUARE_DEBUG=1 shows"
+            )
+            sys.exit(3)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="townsquare",
     help="A fast, deterministic social-media simulator whose agents learn.\n\n"
     "Run a scenario with `townsquare run default`; every run writes a directory with "
@@ -34,11 +127,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    _print_error(message)
     return typer.Exit(code)
 
 
@@ -61,8 +153,12 @@ def _root(
 
 
 def _default_out(name: str, seed: int) -> Path:
+    """A new folder under runs/, made exclusively: two runs started in the same second
+    with the same seed get NAME-sSEED-STAMP and NAME-sSEED-STAMP-2."""
+    from .store import fresh_run_dir
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{name}-s{seed}-{stamp}"
+    return fresh_run_dir(Path("runs") / f"{name}-s{seed}-{stamp}")
 
 
 @app.command()
@@ -152,13 +248,21 @@ def run(
             target = out if out is not None else _default_out(sc.name, sc.seed)
             if not quiet:
                 console.print(f"building [bold]{sc.name}[/]: {sc.users:,} users, seed {sc.seed}")
-            sim = Run.start(sc, target, overwrite=overwrite)
+            try:
+                sim = Run.start(sc, target, overwrite=overwrite)
+            except BaseException:
+                if out is None:
+                    _remove_if_empty(target)  # the folder this command made for the run
+                raise
             if sim.scenario.users != sc.users and not quiet:
                 console.print(
                     f"note: {sc.graph.path} has {sim.scenario.users:,} users; "
                     "the population follows the file",
                     highlight=False,
                 )
+        if not quiet:
+            for note in getattr(sim.world, "build_notes", ()):
+                console.print(f"note: {note}", highlight=False)
     except UserError as exc:
         raise _fail(str(exc)) from None
 
@@ -211,22 +315,48 @@ def run(
             f"{sim.flushed_step} (resume with: townsquare run --resume "
             f"{sim.store.root})"
         ) from None
+    except OSError as exc:
+        raise _fail(
+            f"{_os_error_message(exc)}; {sim.store.root} holds the run up to step "
+            f"{sim.flushed_step} (resume with: townsquare run --resume {sim.store.root})",
+            code=1,
+        ) from None
 
     if not quiet:
         _print_summary(summary)
-    if plot_:
-        from .report import plot_run
+    try:
+        if plot_:
+            from .report import plot_run
 
-        picture = plot_run(sim.store.root)
-        if not quiet:
-            console.print(f"metrics plot: {picture}", highlight=False)
-    if report_:
-        from .report import write_report
+            picture = plot_run(sim.store.root)
+            if not quiet:
+                console.print(f"metrics plot: {picture}", highlight=False)
+        if report_:
+            from .report import write_report
 
-        page = write_report(sim.store.root)
-        if not quiet:
-            console.print(f"report: {page}", highlight=False)
+            page = write_report(sim.store.root)
+            if not quiet:
+                console.print(f"report: {page}", highlight=False)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted while drawing; the run itself is complete in {sim.store.root}. "
+            f"Draw again with: townsquare plot {sim.store.root} / townsquare report "
+            f"{sim.store.root}"
+        )
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        raise _fail(
+            f"{_os_error_message(exc)}; the run itself is complete in {sim.store.root}",
+            code=1,
+        ) from None
     console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
 
 
 def _print_summary(summary: dict) -> None:
@@ -277,8 +407,15 @@ def show(
     store = RunStore(run_dir)
     if not store.summary.exists():
         raise _fail(f"{run_dir}: not a run directory (no summary.json)")
-    _print_summary(store.read_summary())
-    rows = store.read_metrics()
+    store.check_readable()
+    try:
+        _print_summary(store.read_summary())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(f"{store.summary}: damaged (no usable {exc})") from None
+    try:
+        rows = store.read_metrics()
+    except Exception as exc:
+        raise _fail(f"{store.metrics}: damaged ({_one_line(exc)[:160]})") from None
     if rows:
         last = rows[-1]
         console.print(
@@ -288,12 +425,19 @@ def show(
     if store.events.exists():
         import duckdb
 
-        with duckdb.connect(str(store.events), read_only=True) as con:
-            for (name,) in con.execute(
-                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-            ).fetchall():
-                count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-                console.print(f"events.duckdb · {name}: {count:,} rows")
+        try:
+            with duckdb.connect(str(store.events), read_only=True) as con:
+                names = con.execute(
+                    "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+                ).fetchall()
+                counts = [
+                    (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                    for (name,) in names
+                ]
+        except Exception as exc:  # duckdb's own error kinds: the file is damaged
+            raise _fail(f"{store.events}: damaged ({_one_line(exc)[:160]})") from None
+        for name, count in counts:
+            console.print(f"events.duckdb · {name}: {count:,} rows")
 
 
 @app.command()
@@ -301,16 +445,33 @@ def plot(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="PNG file to write (default: RUN_DIR/metrics.png)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="PNG file, or folder, to write (default: RUN_DIR/metrics.png).",
+        ),
     ] = None,
 ):
     """Draw a run's per-step metrics (activity, follows, opinions, suspensions) as a PNG."""
     from .report import plot_run
+    from .store import RunStore
 
     if not (run_dir / "metrics.parquet").exists():
         raise _fail(f"{run_dir}: not a run directory with metrics (no metrics.parquet)")
-    path = plot_run(run_dir, out)
+    RunStore(run_dir).check_readable()
+    path = plot_run(run_dir, _output_file(out, "metrics.png"))
     console.print(f"wrote [bold]{path}[/]", highlight=False)
+
+
+def _output_file(out: Path | None, default_name: str) -> Path | None:
+    """``--out``: a file to write, or a folder to write ``default_name`` into; missing
+    parent folders are made."""
+    if out is None:
+        return None
+    if out.is_dir():
+        return out / default_name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @app.command()
@@ -318,7 +479,11 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file, or folder, to write (default: RUN_DIR/report.html).",
+        ),
     ] = None,
     data: Annotated[
         Path | None,
@@ -332,7 +497,7 @@ def report(
 
     _scorecard_for_check(run_dir)
     _check_data(data)
-    page = write_report(run_dir, out=out, data_dir=data)
+    page = write_report(run_dir, out=_output_file(out, "report.html"), data_dir=data)
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
@@ -746,9 +911,10 @@ def train(
 ):
     """Train a role's policy in a running world and save a checkpoint.
 
-    Writes OUT/policy.npz (a Q-table) or OUT/policy.zip (SB3), OUT/curve.csv (one row per
-    episode), OUT/learning_curve.png and OUT/train.json. Substitute the checkpoint into any
-    scenario with `--set roles.ROLE.policy=OUT/policy.npz`.
+    Writes OUT/policy.npz (a Q-table) or OUT/policy.safetensors (PPO: weights and JSON
+    metadata, no pickle), OUT/curve.csv (one row per episode), OUT/learning_curve.png and
+    OUT/train.json. Substitute the checkpoint into any scenario with
+    `--set roles.ROLE.policy=OUT/policy.npz`.
     """
     import json
 
@@ -767,6 +933,11 @@ def train(
         raise _fail("--learners all shares one Q-table among the role's users: use --algo q")
     try:
         sc = load_scenario(scenario or DEFAULT_SCENARIO, list(set_ or []))
+        if getattr(sc.roles, role).count < 1:
+            raise UserError(
+                f"{scenario or DEFAULT_SCENARIO}: roles.{role}.count is 0; there is no "
+                f"{role} to train (set --set roles.{role}.count=N)"
+            )
         make = parallel_env if learners == "all" else InfluencerEnv
         env = make(sc, action_space=action_space, self_observation=self_observation)
     except UserError as exc:
@@ -774,7 +945,7 @@ def train(
     except ValueError as exc:
         raise _fail(f"--action-space {action_space}: {exc}") from None
     target = out or Path("runs") / f"train-{role}-{algo}-s{seed}"
-    policy_path = target / ("policy.npz" if algo == "q" else "policy.zip")
+    policy_path = target / ("policy.npz" if algo == "q" else "policy.safetensors")
     if policy_path.exists() and not overwrite:
         raise _fail(f"{policy_path} exists; pass --overwrite to replace it")
     target.mkdir(parents=True, exist_ok=True)
@@ -873,11 +1044,16 @@ def evaluate(
 
     from .config import load_scenario
     from .learn.evaluate import substitution
-    from .policies.learned import CheckpointError, read_checkpoint, role_for_checkpoint
+    from .policies.learned import (
+        CheckpointError,
+        load_model,
+        read_checkpoint,
+        role_for_checkpoint,
+    )
 
     try:
         ckpt = read_checkpoint(checkpoint)
-        role_for_checkpoint(ckpt, ckpt.role_name)
+        load_model(ckpt, role_for_checkpoint(ckpt, ckpt.role_name))
         sc = load_scenario(scenario, list(set_ or []))
         if getattr(sc.roles, ckpt.role_name).count < 1:
             raise UserError(f"{scenario}: roles.{ckpt.role_name}.count is 0; nothing to compare")
@@ -919,6 +1095,14 @@ def evaluate(
     )
 
 
+#: `compare --seeds` reruns the scenario once per seed; 100 seeds already estimate a
+#: difference's standard error to within 7%, and more only fill the disk
+MAX_EXTRA_SEEDS = 100
+#: numpy's SeedSequence takes any non-negative integer; 2^32 - 1 keeps seeds printable
+#: and equal to what `--seed` accepts
+MAX_SEED = 2**32 - 1
+
+
 def _parse_seeds(text: str) -> list[int]:
     seeds: list[int] = []
     try:
@@ -926,6 +1110,12 @@ def _parse_seeds(text: str) -> list[int]:
             part = part.strip()
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
+                if hi - lo >= MAX_EXTRA_SEEDS:
+                    raise _fail(
+                        f"--seeds {text}: the range {lo}-{hi} holds {hi - lo + 1:,} seeds; "
+                        f"at most {MAX_EXTRA_SEEDS} (each one is a whole run stored under "
+                        "RUN/seeds/)"
+                    )
                 seeds.extend(range(lo, hi + 1))
             elif part:
                 seeds.append(int(part))
@@ -933,6 +1123,13 @@ def _parse_seeds(text: str) -> list[int]:
         raise _fail(f"--seeds {text}: expected seeds like 1,2,3 or 1-4") from None
     if not seeds or min(seeds) < 0:
         raise _fail(f"--seeds {text}: expected non-negative seeds like 1,2,3 or 1-4")
+    if len(seeds) > MAX_EXTRA_SEEDS:
+        raise _fail(
+            f"--seeds {text}: {len(seeds):,} seeds; at most {MAX_EXTRA_SEEDS} (each one is "
+            "a whole run stored under RUN/seeds/)"
+        )
+    if max(seeds) > MAX_SEED:
+        raise _fail(f"--seeds {text}: seeds go up to {MAX_SEED}")
     return seeds
 
 
@@ -947,16 +1144,11 @@ def _scorecard_for_check(run_dir: Path) -> None:
     store = RunStore(run_dir)
     if not store.config.exists() or not store.has_checkpoint():
         raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
+    store.check_readable()
 
 
 def main() -> None:
-    try:
-        app()
-    except UserError as exc:  # errors raised outside a command body
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
-        sys.exit(2)
+    app()  # _OneLineErrors turns every error into one line
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ as an uninterrupted run, because the checkpoint holds every random stream's stat
 
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
@@ -18,13 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from . import __version__
 from .build import build_world
-from .config import Scenario, validate
+from .config import Scenario, read_yaml, validate
 from .errors import UserError
-from .store import EventRecorder, RunStore
+from .store import EventRecorder, RunStore, config_digest
 from .world import World
 
 TOTALS = ("posts", "replies", "reposts", "likes", "follows", "unfollows")
@@ -60,40 +58,82 @@ class Run:
         self._stop_requested = False
         self.flushed_step = world.t  # the step the run directory holds everything up to
         self.text = _text_layer(scenario, store)
+        self._in_text = False
         self._started: float | None = None
 
     # ------------------------------------------------------------------ creation
     @classmethod
     def start(cls, scenario: Scenario, out: str | Path, overwrite: bool = False) -> Run:
+        """A new run in ``out``: an empty or missing folder, or with ``overwrite`` a folder
+        that holds a townsquare run (only the files a run writes are removed)."""
         out = Path(out)
-        if out.exists() and any(out.iterdir()):
-            if not overwrite:
-                raise UserError(
-                    f"{out}: run directory exists and is not empty "
-                    "(use --resume to continue it or --overwrite to replace it)"
-                )
-            shutil.rmtree(out)
-        world, scenario = build_world(scenario)
         store = RunStore(out)
-        store.create(scenario.resolved_yaml())
-        run = cls(store, scenario, world, [], _recorder(store, scenario, world.n))
-        run._checkpoint()
+        if scenario.steps < 1:
+            raise UserError("steps: a run needs at least one step (got 0)")
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out}: is a file, not a folder; --out names a run directory")
+        occupied = out.is_dir() and any(out.iterdir())
+        if occupied and not store.is_run():
+            raise UserError(
+                f"{out}: folder is not empty and holds no townsquare run; "
+                "choose another --out (--overwrite replaces only a run directory)"
+            )
+        if occupied and not overwrite:
+            raise UserError(
+                f"{out}: run directory exists and is not empty "
+                "(use --resume to continue it or --overwrite to replace it)"
+            )
+        world, scenario = build_world(scenario)
+        created = store.claim()
+        try:
+            if not created:
+                if not overwrite:  # another run took the folder while this one was building
+                    raise UserError(
+                        f"{out}: another run was started in this folder; "
+                        "use --resume to continue it or --overwrite to replace it"
+                    )
+                store.clear()
+            store.create(scenario.resolved_yaml())
+            run = cls(store, scenario, world, [], _recorder(store, scenario, world.n))
+            run._checkpoint()
+        except BaseException:
+            store.release()
+            raise
         return run
 
     @classmethod
     def resume(cls, directory: str | Path, steps: int | None = None) -> Run:
         store = RunStore(directory)
+        if not Path(directory).is_dir():
+            raise UserError(f"{directory}: run directory not found")
         if not store.config.exists():
             raise UserError(f"{directory}: not a run directory (no config.yaml)")
         if not store.has_checkpoint():
             raise UserError(f"{directory}: no checkpoint to resume from")
-        data = yaml.safe_load(store.config.read_text())
+        store.claim(legacy_ok=True)
+        try:
+            return cls._resume_claimed(store, steps)
+        except BaseException:
+            store.release()
+            raise
+
+    @classmethod
+    def _resume_claimed(cls, store: RunStore, steps: int | None) -> Run:
+        data = read_yaml(store.config)
         if steps is not None:
             data["steps"] = steps
         scenario = validate(data, str(store.config))
-        world, scenario = build_world(scenario)
         arrays, world_meta, meta = store.load_checkpoint()
-        world.load_state(arrays, world_meta)
+        store.verify_against(meta, scenario.model_dump(mode="json"))
+        world, scenario = build_world(scenario)
+        try:
+            _check_fits(arrays, world)
+            world.load_state(arrays, world_meta)
+        except Exception as exc:  # arrays of the wrong shape or kind: a damaged checkpoint
+            raise UserError(
+                f"{store.checkpoints / meta.get('file', 'latest.json')}: checkpoint does not "
+                f"fit the world ({' '.join(str(exc).split())[:160]})"
+            ) from None
         if scenario.steps < world.t:
             raise UserError(f"--steps {scenario.steps}: the run already has {world.t} steps")
         store.create(scenario.resolved_yaml())
@@ -106,6 +146,12 @@ class Run:
     # ------------------------------------------------------------------ running
     def execute(self, on_step: Callable[[dict], None] | None = None) -> dict:
         """Run to ``scenario.steps``; returns the summary. Raises `RunInterrupted`."""
+        try:
+            return self._execute(on_step)
+        finally:
+            self.store.release()
+
+    def _execute(self, on_step) -> dict:
         flush_every = self.scenario.record.flush_every
         self._started = time.perf_counter()
         try:
@@ -113,9 +159,13 @@ class Run:
                 while self.world.t < self.scenario.steps:
                     events = self.world.step()
                     if self.text is not None:
-                        events.post_text = self.text.texts_for(
-                            events, self.world.posts, self.world.graph.in_deg
-                        )
+                        self._in_text = True
+                        try:
+                            events.post_text = self.text.texts_for(
+                                events, self.world.posts, self.world.graph.in_deg
+                            )
+                        finally:
+                            self._in_text = False
                     self.recorder.add(events)
                     self.rows.append(events.metrics)
                     if on_step is not None:
@@ -130,8 +180,11 @@ class Run:
         except BaseException:
             # mid-step state is not trustworthy: fall back to the last flush
             del self.rows[self.flushed_step :]
-            self.store.write_metrics(self.rows)
-            self.store.write_summary(self._summary(complete=False))
+            try:
+                self.store.write_metrics(self.rows)
+                self.store.write_summary(self._summary(complete=False))
+            except OSError:
+                pass  # a full disk or a read-only folder: the last checkpoint still holds
             raise
         summary = self._summary(complete=True)
         self.store.write_summary(summary)
@@ -141,13 +194,21 @@ class Run:
         self.recorder.flush()
         self.store.write_metrics(self.rows)
         arrays, meta = self.world.state()
-        self.flushed_step = self.world.t
         wall = self._wall()
+        config = self.scenario.model_dump(mode="json")
         self.store.save_checkpoint(
             arrays,
             meta,
-            {"step": self.world.t, "wall_s": wall, "events": self.recorder.rows_written},
+            {
+                "step": self.world.t,
+                "wall_s": wall,
+                "events": self.recorder.rows_written,
+                "events_mode": self.scenario.record.events,
+                "config": config,
+                "config_sha256": config_digest(config),
+            },
         )
+        self.flushed_step = self.world.t  # only once the checkpoint is on disk
         self.store.write_summary(self._summary(complete=False))
 
     def _wall(self) -> float:
@@ -186,6 +247,11 @@ class Run:
             if self._stop_requested:
                 raise KeyboardInterrupt
             self._stop_requested = True
+            if self._in_text:
+                # requests to a text server may hang for their whole timeout: cancel them
+                # (the completions already received stay cached) and fall back to the
+                # last flush, as a second Ctrl-C would
+                self.text.cancel()
 
         previous = signal.signal(signal.SIGINT, handler)
         try:
@@ -196,6 +262,26 @@ class Run:
     def request_stop(self) -> None:
         """Stop after the current step, as the first Ctrl-C does."""
         self._stop_requested = True
+
+
+def _check_fits(arrays: dict[str, np.ndarray], world: World) -> None:
+    """A checkpoint's arrays have the names, kinds and per-user lengths of the world they
+    are loaded into (zip CRCs already catch damaged bytes; this catches edited arrays)."""
+    fresh, _ = world.state()
+    missing = sorted(set(fresh) - set(arrays))
+    extra = sorted(set(arrays) - set(fresh))
+    if missing or extra:
+        raise ValueError(f"arrays missing {missing[:3]} or unexpected {extra[:3]}")
+    n = world.n
+    for name, want in fresh.items():
+        got = arrays[name]
+        if got.dtype != want.dtype or got.ndim != want.ndim:
+            raise ValueError(
+                f"{name} is {got.dtype}{got.shape}, expected {want.dtype} ndim {want.ndim}"
+            )
+        per_user = want.ndim and want.shape[0] == n
+        if per_user and got.shape != want.shape:
+            raise ValueError(f"{name} has shape {got.shape}, expected {want.shape}")
 
 
 def _text_layer(scenario: Scenario, store: RunStore):

@@ -2,6 +2,7 @@
 
 ```
 RUN/
+  .townsquare-run    marker: this folder holds a townsquare run (and the writer's lock)
   config.yaml        the resolved scenario (every default filled in)
   summary.json       totals, seed, wall time, complete: true|false
   metrics.parquet    one row per step
@@ -11,12 +12,21 @@ RUN/
 
 Events are buffered in memory and flushed every ``record.flush_every`` steps, together
 with a checkpoint, so an interrupted run holds events exactly up to its checkpoint.
+
+The marker is created once, exclusively, when a run starts and is never rewritten: it is
+what `--overwrite` asks for before removing anything (only files a run writes are ever
+removed), and an exclusive ``flock`` on it makes one process the only writer of a run
+directory for as long as that process runs it.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -24,7 +34,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import UserError
 from .world.world import StepEvents
+
+MARKER = ".townsquare-run"
+
+#: everything a run (and the commands that read it) writes into its directory; nothing
+#: else in a run directory is ever removed by townsquare
+RUN_FILES = (
+    "config.yaml",
+    "summary.json",
+    "metrics.parquet",
+    "events.duckdb",
+    "events.duckdb.wal",
+    "report.html",
+    "realism.json",
+    "metrics.png",
+    "text_cache.db",
+    "text_cache.db-journal",
+    "text_cache.db-wal",
+    "text_cache.db-shm",
+)
 
 POST_KINDS = np.array(["post", "repost", "reply"])
 
@@ -45,8 +75,80 @@ def _texts(texts, keep, n: int) -> pa.Array:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # a full disk or an interruption leaves the previous file as it was
+        tmp.unlink(missing_ok=True)
+        raise _naming(exc, tmp) from None
+
+
+def _naming(exc: BaseException, path: Path) -> BaseException:
+    """An OSError from writing to an open file carries no file name: give it ``path``."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(path))
+    return exc
+
+
+#: keys a resumed run may change: ``steps`` (`--resume --steps N` extends a run) and how
+#: the text server is reached, which does not change what it answers (a server restarted
+#: on another port, a longer timeout); everything else would change the results
+RESUMABLE_KEYS = frozenset(
+    {
+        "steps",
+        "text.base_url",
+        "text.api_key_env",
+        "text.timeout_s",
+        "text.retries",
+        "text.max_concurrency",
+        "text.device",
+    }
+)
+
+
+def _without(config: dict, keys: frozenset[str], prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if path in keys:
+            continue
+        out[key] = _without(value, keys, path + ".") if isinstance(value, dict) else value
+    return out
+
+
+def config_digest(config: dict) -> str:
+    """What a checkpoint's world depends on: the resolved scenario less `RESUMABLE_KEYS`."""
+    data = _without(config, RESUMABLE_KEYS)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved scenarios."""
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        path = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys.extend(config_differences(a, b, path + "."))
+        elif a != b:
+            keys.append(path)
+    return keys
+
+
+def fresh_run_dir(base: str | Path) -> Path:
+    """A new, empty directory named ``base`` (or ``base-2``, ``base-3``, … when taken):
+    made with one exclusive mkdir, so two runs started at once never share it."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        candidate = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise UserError(f"{base}: 10,000 runs of that name already exist; choose --out")
 
 
 class EventRecorder:
@@ -154,11 +256,103 @@ class RunStore:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self.marker = self.root / MARKER
         self.config = self.root / "config.yaml"
         self.summary = self.root / "summary.json"
         self.metrics = self.root / "metrics.parquet"
         self.events = self.root / "events.duckdb"
         self.checkpoints = self.root / "checkpoints"
+        self._lock_fd: int | None = None
+
+    # ------------------------------------------------------------ marker and lock
+    def is_run(self) -> bool:
+        return self.marker.is_file()
+
+    def claim(self, legacy_ok: bool = False) -> bool:
+        """Become the only writer of this directory: create the marker if the run is new
+        (or, with ``legacy_ok``, if an older townsquare wrote the run without one) and hold
+        an exclusive lock on it until `release` or the end of the process. Returns whether
+        this call created the marker (False: the folder already held a run)."""
+        if self._lock_fd is not None:
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        created = False
+        if not self.marker.exists():
+            if self.root.exists() and any(self.root.iterdir()) and not legacy_ok:
+                raise UserError(
+                    f"{self.root}: folder is not empty and holds no townsquare run; "
+                    "choose another --out"
+                )
+            created = self._create_marker()
+        try:
+            fd = os.open(self.marker, os.O_RDWR)
+        except OSError as exc:
+            raise UserError(f"{self.marker}: cannot open ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise UserError(
+                f"{self.root}: another townsquare process is writing this run directory; "
+                "wait for it to finish (one writer per run directory)"
+            ) from None
+        self._lock_fd = fd
+        return created
+
+    def _create_marker(self) -> bool:
+        body = json.dumps({"townsquare_run": 1, "created": time.time(), "pid": os.getpid()})
+        try:
+            fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False  # another process created it first; the lock decides
+        try:
+            os.write(fd, body.encode() + b"\n")
+        finally:
+            os.close(fd)
+        return True
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    def __del__(self):
+        self.release()
+
+    def clear(self) -> None:
+        """Remove what runs wrote here (held under the lock); anything else stays."""
+        assert self._lock_fd is not None, "clear() needs claim() first"
+        for name in RUN_FILES:
+            path = self.root / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        for tmp in self.root.glob("*.tmp"):
+            if tmp.is_file() and tmp.name.removesuffix(".tmp") in RUN_FILES:
+                tmp.unlink()
+        if self.checkpoints.is_dir():
+            for entry in self.checkpoints.iterdir():
+                if entry.is_file() and (
+                    entry.name in ("latest.json", "latest.json.tmp")
+                    or (entry.name.startswith("world-") and ".npz" in entry.name)
+                ):
+                    entry.unlink()
+            _rmdir_if_empty(self.checkpoints)
+        seeds = self.root / "seeds"
+        if seeds.is_dir():
+            for entry in seeds.iterdir():
+                inner = RunStore(entry)
+                if entry.is_dir() and inner.is_run():
+                    inner.claim()
+                    try:
+                        inner.clear()
+                        inner.marker.unlink()
+                    finally:
+                        inner.release()
+                    _rmdir_if_empty(entry)
+            _rmdir_if_empty(seeds)
 
     def create(self, config_yaml: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -171,6 +365,21 @@ class RunStore:
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text())
 
+    def check_readable(self) -> None:
+        """One `UserError` naming the first damaged file a reader would trip over."""
+        read_run_summary(self)
+        if self.metrics.exists():
+            try:
+                pq.read_metadata(self.metrics)
+            except Exception as exc:  # pyarrow's own error kinds
+                raise UserError(f"{self.metrics}: damaged ({_short(exc)})") from None
+        if self.events.exists():
+            try:
+                with duckdb.connect(str(self.events), read_only=True) as con:
+                    con.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+            except Exception as exc:  # duckdb's own error kinds
+                raise UserError(f"{self.events}: damaged ({_short(exc)})") from None
+
     def write_metrics(self, rows: list[dict]) -> None:
         if not rows:
             return
@@ -182,8 +391,12 @@ class RunStore:
             }
         )
         tmp = self.metrics.with_name("metrics.parquet.tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, self.metrics)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, self.metrics)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            raise _naming(exc, tmp) from None
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics.exists():
@@ -197,9 +410,13 @@ class RunStore:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         name = f"world-{extra['step']:08d}.npz"
         tmp = self.checkpoints / (name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, self.checkpoints / name)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, self.checkpoints / name)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)  # the previous checkpoint stays the valid one
+            raise _naming(exc, tmp) from None
         meta = {"file": name, "world": json.loads(meta_json), **extra}
         _atomic_write(self.checkpoints / "latest.json", json.dumps(meta).encode())
         for old in self.checkpoints.glob("world-*.npz"):
@@ -210,7 +427,106 @@ class RunStore:
         return (self.checkpoints / "latest.json").exists()
 
     def load_checkpoint(self) -> tuple[dict[str, np.ndarray], str, dict]:
-        meta = json.loads((self.checkpoints / "latest.json").read_text())
-        with np.load(self.checkpoints / meta.pop("file"), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        return arrays, json.dumps(meta.pop("world")), meta
+        """The last checkpoint; a damaged or missing file is a `UserError` naming it."""
+        latest = self.checkpoints / "latest.json"
+        try:
+            meta = json.loads(latest.read_text(encoding="utf-8"))
+            name = meta.pop("file")
+            world_meta = meta.pop("world")
+            if not isinstance(name, str) or not name.startswith("world-") or "/" in name:
+                raise ValueError(f"bad checkpoint file name {name!r}")
+            int(meta["step"])
+        except FileNotFoundError:
+            raise UserError(f"{latest}: missing; no checkpoint to resume from") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"{latest}: damaged ({_short(exc)})") from None
+        path = self.checkpoints / name
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except FileNotFoundError:
+            raise UserError(f"{path}: missing (named by checkpoints/latest.json)") from None
+        except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
+            raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
+        return arrays, json.dumps(world_meta), meta
+
+    # ------------------------------------------------------------ verification
+    def verify_against(self, meta: dict, config: dict) -> None:
+        """Check the directory holds what the checkpoint recorded at its flush: the same
+        resolved scenario (apart from ``steps``), metrics up to its step, and exactly the
+        event rows written before it. Anything else is one `UserError` naming the file."""
+        step = int(meta["step"])
+        recorded = meta.get("config")
+        if recorded is not None:
+            if meta.get("config_sha256") != config_digest(recorded):
+                raise UserError(f"{self.checkpoints / 'latest.json'}: damaged (config digest)")
+            if config_digest(config) != meta["config_sha256"]:
+                keys = [k for k in config_differences(recorded, config) if k not in RESUMABLE_KEYS]
+                raise UserError(
+                    f"{self.config}: edited since the checkpoint at step {step} "
+                    f"({', '.join(keys[:6])}{', …' if len(keys) > 6 else ''} differ); "
+                    "--resume continues only the run the checkpoint belongs to "
+                    "(only steps and how the text server is reached may change)"
+                )
+        try:
+            # a run stopped during its first step has a checkpoint at step 0 and no rows
+            have = pq.read_metadata(self.metrics).num_rows if step or self.metrics.exists() else 0
+        except FileNotFoundError:
+            raise UserError(
+                f"{self.metrics}: missing; the checkpoint at step {step} needs its {step} rows"
+            ) from None
+        except Exception as exc:
+            raise UserError(f"{self.metrics}: damaged ({_short(exc)})") from None
+        if have < step:
+            raise UserError(
+                f"{self.metrics}: holds {have} rows, the checkpoint at step {step} needs {step}"
+            )
+        expected = meta.get("events") or {}
+        if meta.get("events_mode", "all") == "none" or not any(expected.values()):
+            return
+        if not self.events.is_file():
+            raise UserError(
+                f"{self.events}: missing; the checkpoint at step {step} recorded "
+                f"{sum(expected.values()):,} event rows"
+            )
+        try:
+            with duckdb.connect(str(self.events), read_only=True) as con:
+                for table, rows in expected.items():
+                    got = con.execute(
+                        f'SELECT count(*) FROM "{table}" WHERE step < ?', [step]
+                    ).fetchone()[0]
+                    if got != rows:
+                        raise UserError(
+                            f"{self.events}: table {table} holds {got:,} rows before step "
+                            f"{step}, the checkpoint recorded {rows:,}"
+                        )
+        except UserError:
+            raise
+        except Exception as exc:  # duckdb raises its own error kinds for damaged files
+            raise UserError(f"{self.events}: damaged ({_short(exc)})") from None
+
+
+def read_run_summary(store: RunStore) -> dict:
+    """``summary.json``, or a `UserError` naming it when it is missing or damaged."""
+    try:
+        data = json.loads(store.summary.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{store.summary}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{store.summary}: damaged ({_short(exc)})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{store.summary}: damaged (not a JSON object)")
+    return data
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
