@@ -462,3 +462,165 @@ def test_train_without_users_of_the_role(tmp_path):
         invoke("train", "influencer", "--out", tmp_path, "--set", "roles.influencer.count=0"),
         "roles.influencer.count is 0",
     )
+
+
+# ------------------------------------------------------------------ readers and writers
+def _slow_run(tmp_path):
+    """A run in another process that takes a few seconds, flushing every step."""
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text("users: 4000\nsteps: 300\nseed: 2\nrecord: {flush_every: 1}\n")
+    out = tmp_path / "slow"
+    cmd = [sys.executable, "-m", "townsquare", "run", str(scenario), "--out", str(out), "-q"]
+    proc = subprocess.Popen(
+        [*cmd, "--no-plot", "--no-report"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((out / "summary.json").read_text())["steps"] >= 2:
+                break
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.05)
+    return proc, out
+
+
+def test_readers_never_stop_a_running_writer(tmp_path):
+    proc, out = _slow_run(tmp_path)
+    try:
+        for command in ("realism", "report"):
+            one_line_error(invoke(command, out), "still writing")
+        one_line_error(invoke("compare", out, out), "still writing")
+        shown = invoke("show", out)
+        assert shown.exit_code == 0, shown.output
+        assert "still writing" in shown.output
+        assert invoke("plot", out, "--out", tmp_path / "live.png").exit_code == 0
+        one_line_error(invoke("run", "--resume", out, "-q"), "another townsquare process")
+        assert proc.poll() is None  # still running
+    finally:
+        proc.send_signal(2)  # SIGINT: finish the step, save
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "--resume" in err
+    assert invoke("realism", out).exit_code == 0
+
+
+def test_a_flush_waits_for_a_program_holding_the_events_file(
+    small_scenario, tmp_path, monkeypatch
+):
+    import subprocess
+    import sys
+
+    import townsquare.store as store
+
+    out = tmp_path / "run"
+    run = Run.start(load_scenario(str(small_scenario)), out)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); time.sleep(float(sys.argv[2]))",
+            str(out / "events.duckdb"),
+            "1.5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "open"
+    started = time.monotonic()
+    summary = run.execute()  # waits for the holder to let go, then flushes
+    holder.wait(timeout=30)
+    assert summary["complete"] and time.monotonic() - started >= 0.5
+
+    # a holder that never lets go: one line naming the file, and the run resumes
+    monkeypatch.setattr(store, "LOCK_WAIT_S", 0.5)
+    out2 = tmp_path / "run2"
+    run = Run.start(load_scenario(str(small_scenario)), out2)
+    holder = subprocess.Popen(
+        holder.args[:3] + [str(out2 / "events.duckdb"), "30"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        from townsquare.errors import UserError
+
+        with pytest.raises(UserError, match="held open by another program"):
+            run.execute()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Run.resume(out2).execute()["complete"]
+
+
+def test_resume_refuses_out_and_overwrite(stopped_run, tmp_path):
+    one_line_error(invoke("run", "--resume", stopped_run, "--out", tmp_path / "x"), "drop --out")
+    one_line_error(invoke("run", "--resume", stopped_run, "--overwrite"), "drop --out")
+
+
+def test_an_empty_out_is_refused(small_scenario):
+    one_line_error(quick_run(small_scenario, ""), "--out", "empty")
+
+
+def test_a_folder_named_like_a_run_file_is_not_replaced(small_scenario, tmp_path):
+    out = tmp_path / "run"
+    assert quick_run(small_scenario, out).exit_code == 0
+    (out / "events.duckdb").unlink()
+    (out / "events.duckdb").mkdir()
+    (out / "events.duckdb" / "mine.txt").write_text("mine")
+    before = sorted(p.name for p in out.iterdir())
+    one_line_error(quick_run(small_scenario, out, "--overwrite"), "events.duckdb", "not a file")
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing removed
+    assert (out / "events.duckdb" / "mine.txt").read_text() == "mine"
+
+
+def test_a_checkpoint_step_that_disagrees_with_the_world(stopped_run):
+    latest = stopped_run / "checkpoints" / "latest.json"
+    meta = json.loads(latest.read_text())
+    meta["world"]["t"] = 3
+    latest.write_text(json.dumps(meta))
+    one_line_error(invoke("run", "--resume", stopped_run, "-q", "--steps", "8"), "step")
+
+
+def test_scoring_a_run_without_metrics(stopped_run):
+    (stopped_run / "metrics.parquet").unlink()
+    for args in (["realism", stopped_run], ["compare", stopped_run, stopped_run]):
+        one_line_error(invoke(*args), "metrics.parquet", "missing")
+
+
+@pytest.mark.parametrize(
+    ("command", "out", "written"),
+    [
+        ("plot", "figs/", "figs/metrics.png"),
+        ("plot", "figs", "figs/metrics.png"),
+        ("plot", "a/b/m.svg", "a/b/m.svg"),
+        ("report", "pages/", "pages/report.html"),
+        ("report", "p/r.html", "p/r.html"),
+    ],
+)
+def test_out_paths_of_plot_and_report(stopped_run, tmp_path, monkeypatch, command, out, written):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(command, stopped_run, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / written).is_file()
+
+
+@pytest.mark.parametrize(("command", "out"), [("plot", "data.csv"), ("report", "r.png")])
+def test_out_with_a_foreign_extension(stopped_run, tmp_path, command, out):
+    one_line_error(invoke(command, stopped_run, "--out", tmp_path / out), out)
+    assert not (tmp_path / out).exists()
+
+
+def test_figures_replace_a_symlink_instead_of_writing_through_it(stopped_run, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    link = tmp_path / "page.html"
+    link.symlink_to(victim)
+    assert invoke("report", stopped_run, "--out", link).exit_code == 0
+    assert victim.read_text() == "mine"
+    assert not link.is_symlink() and link.stat().st_size > 1000

@@ -233,12 +233,19 @@ def run(
                     "--resume takes the scenario from the run directory; "
                     "drop SCENARIO, --seed and --set"
                 )
+            if out is not None or overwrite:
+                raise UserError(
+                    "--resume continues the run in its own directory; drop --out and "
+                    "--overwrite (copy the folder first to keep the original)"
+                )
             sim = Run.resume(resume, steps=steps)
         else:
             if scenario is None:
                 raise UserError(
                     "missing SCENARIO (a YAML file or a built-in name such as 'default')"
                 )
+            if out is not None and not str(out).strip():
+                raise UserError("--out: empty path; name the run directory to write")
             overrides = list(set_ or [])
             if steps is not None:
                 overrides.append(f"steps={steps}")
@@ -295,15 +302,15 @@ def run(
 
                 summary = sim.execute(on_step=on_step)
     except RunInterrupted as exc:
-        err_console.print(
-            f"interrupted after step {exc.step}; saved to {exc.store.root}\n"
+        _say_stopped(
+            f"interrupted after step {exc.step}; saved to {exc.store.root}; "
             f"resume with: townsquare run --resume {exc.store.root}"
         )
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err_console.print(
+        _say_stopped(
             f"stopped; {sim.store.root} holds the run up to its last flush "
-            f"(step {sim.flushed_step}). Resume with: "
+            f"(step {sim.flushed_step}); resume with: "
             f"townsquare run --resume {sim.store.root}"
         )
         raise typer.Exit(130) from None
@@ -338,9 +345,9 @@ def run(
             if not quiet:
                 console.print(f"report: {page}", highlight=False)
     except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted while drawing; the run itself is complete in {sim.store.root}. "
-            f"Draw again with: townsquare plot {sim.store.root} / townsquare report "
+        _say_stopped(
+            f"interrupted while drawing; the run itself is complete in {sim.store.root}; "
+            f"draw again with: townsquare plot {sim.store.root} / townsquare report "
             f"{sim.store.root}"
         )
         raise typer.Exit(130) from None
@@ -350,6 +357,11 @@ def run(
             code=1,
         ) from None
     console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
+
+
+def _say_stopped(message: str) -> None:
+    """What a Ctrl-C saved, on one line of stderr (never wrapped)."""
+    err_console.print(escape(_one_line(message)), highlight=False, soft_wrap=True)
 
 
 def _remove_if_empty(path: Path) -> None:
@@ -407,7 +419,8 @@ def show(
     store = RunStore(run_dir)
     if not store.summary.exists():
         raise _fail(f"{run_dir}: not a run directory (no summary.json)")
-    store.check_readable()
+    running = store.writer_active()
+    store.check_readable(events=not running)
     try:
         _print_summary(store.read_summary())
     except (KeyError, TypeError, ValueError) as exc:
@@ -422,20 +435,21 @@ def show(
             f"last step {last['step']}: opinion mean {last['opinion_mean']:.3f}, "
             f"std {last['opinion_std']:.3f}, bimodality {last['bimodality']:.3f}"
         )
+    if running:
+        # opening events.duckdb now would stop the run at its next flush
+        console.print("events.duckdb: a run is still writing it; its tables show once it stops")
+        return
     if store.events.exists():
-        import duckdb
+        from .store import connect_events
 
-        try:
-            with duckdb.connect(str(store.events), read_only=True) as con:
-                names = con.execute(
-                    "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-                ).fetchall()
-                counts = [
-                    (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
-                    for (name,) in names
-                ]
-        except Exception as exc:  # duckdb's own error kinds: the file is damaged
-            raise _fail(f"{store.events}: damaged ({_one_line(exc)[:160]})") from None
+        with connect_events(store.events, read_only=True) as con:
+            names = con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+            ).fetchall()
+            counts = [
+                (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                for (name,) in names
+            ]
         for name, count in counts:
             console.print(f"events.duckdb · {name}: {count:,} rows")
 
@@ -444,11 +458,13 @@ def show(
 def plot(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
             "-o",
-            help="PNG file, or folder, to write (default: RUN_DIR/metrics.png).",
+            help="Image file to write (.png, .pdf or .svg), or a folder (an existing one, a "
+            "path ending in /, or a name without extension) to write metrics.png into "
+            "(default: RUN_DIR/metrics.png).",
         ),
     ] = None,
 ):
@@ -458,31 +474,42 @@ def plot(
 
     if not (run_dir / "metrics.parquet").exists():
         raise _fail(f"{run_dir}: not a run directory with metrics (no metrics.parquet)")
-    RunStore(run_dir).check_readable()
-    path = plot_run(run_dir, _output_file(out, "metrics.png"))
+    RunStore(run_dir).check_readable(events=False)  # a plot reads metrics.parquet only
+    path = plot_run(run_dir, _output_file(out, "metrics.png", (".png", ".pdf", ".svg")))
     console.print(f"wrote [bold]{path}[/]", highlight=False)
 
 
-def _output_file(out: Path | None, default_name: str) -> Path | None:
-    """``--out``: a file to write, or a folder to write ``default_name`` into; missing
-    parent folders are made."""
+def _output_file(out: str | None, default_name: str, suffixes: tuple[str, ...]) -> Path | None:
+    """``--out``: a file with one of ``suffixes``, or a folder to write ``default_name``
+    into (an existing folder, a path ending in a slash, or a name without extension).
+    Missing folders are made."""
     if out is None:
         return None
-    if out.is_dir():
-        return out / default_name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
+    if not out.strip():
+        raise UserError("--out: empty path")
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+        path.mkdir(parents=True, exist_ok=True)
+        return path / default_name
+    if path.suffix.lower() not in suffixes:
+        raise UserError(
+            f"--out {out}: writes {', '.join(suffixes)} files (or into a folder), not {path.suffix}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
     out: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--out",
             "-o",
-            help="HTML file, or folder, to write (default: RUN_DIR/report.html).",
+            help="HTML file to write (.html), or a folder (an existing one, a path ending "
+            "in /, or a name without extension) to write report.html into (default: "
+            "RUN_DIR/report.html).",
         ),
     ] = None,
     data: Annotated[
@@ -494,10 +521,14 @@ def report(
     time, follower CCDF against real networks, cascade sizes, Lorenz curve of posting,
     echo-chamber scatter."""
     from .report import write_report
+    from .store import RunStore
 
     _scorecard_for_check(run_dir)
     _check_data(data)
-    page = write_report(run_dir, out=_output_file(out, "report.html"), data_dir=data)
+    with RunStore(run_dir).reading():
+        page = write_report(
+            run_dir, out=_output_file(out, "report.html", (".html", ".htm")), data_dir=data
+        )
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
@@ -763,8 +794,10 @@ def realism(
     also written to RUN_DIR/realism.json.
     """
     from .metrics.realism import scorecard_json, write_scorecard
+    from .store import RunStore
 
-    card = _scorecard_for(run_dir, data)
+    with RunStore(run_dir).reading():
+        card = _scorecard_for(run_dir, data)
     write_scorecard(card, run_dir / "realism.json")
     if json_:
         typer.echo(scorecard_json(card))
@@ -803,6 +836,7 @@ def compare(
     from .metrics.compare import compare_runs, seed_runs
     from .metrics.realism import finite_json
     from .metrics.reference import default_data_dir, real_network_references
+    from .store import RunStore
 
     for run_dir in (run_a, run_b):
         _scorecard_for_check(run_dir)
@@ -810,9 +844,10 @@ def compare(
     extra = _parse_seeds(seeds) if seeds else []
     references = real_network_references(data if data is not None else default_data_dir())
     say = None if json_ else (lambda msg: console.print(msg, highlight=False))
-    paths_a = seed_runs(run_a, extra, say) if extra else [run_a]
-    paths_b = seed_runs(run_b, extra, say) if extra else [run_b]
-    result = compare_runs(paths_a, paths_b, references)
+    with RunStore(run_a).reading(), RunStore(run_b).reading():
+        paths_a = seed_runs(run_a, extra, say) if extra else [run_a]
+        paths_b = seed_runs(run_b, extra, say) if extra else [run_b]
+        result = compare_runs(paths_a, paths_b, references)
     if json_:
         typer.echo(json.dumps(finite_json(result), indent=2))
         return
@@ -1144,6 +1179,11 @@ def _scorecard_for_check(run_dir: Path) -> None:
     store = RunStore(run_dir)
     if not store.config.exists() or not store.has_checkpoint():
         raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
+    if not store.metrics.is_file():
+        raise _fail(f"{store.metrics}: missing (a run's metrics are needed to score it)")
+    if store.writer_active():
+        with store.reading():  # says in one line that a run is still writing it
+            pass
     store.check_readable()
 
 

@@ -83,6 +83,8 @@ class Run:
                 f"{out}: run directory exists and is not empty "
                 "(use --resume to continue it or --overwrite to replace it)"
             )
+        if occupied:
+            store.check_replaceable()
         world, scenario = build_world(scenario)
         created = store.claim()
         try:
@@ -129,6 +131,8 @@ class Run:
         try:
             _check_fits(arrays, world)
             world.load_state(arrays, world_meta)
+            if world.t != int(meta["step"]):
+                raise ValueError(f"the world is at step {world.t}, latest.json says {meta['step']}")
         except Exception as exc:  # arrays of the wrong shape or kind: a damaged checkpoint
             raise UserError(
                 f"{store.checkpoints / meta.get('file', 'latest.json')}: checkpoint does not "

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -65,6 +66,39 @@ _TABLES = {
     "follows": "step INTEGER, follower BIGINT, followee BIGINT, action VARCHAR",
     "detections": "step INTEGER, user_id BIGINT",
 }
+
+
+#: how long a flush waits for another program (a DuckDB session a user opened on the
+#: file while the run goes on) to let go of events.duckdb before it gives up
+LOCK_WAIT_S = 30.0
+
+
+@contextmanager
+def connect_events(path: Path, read_only: bool = False):
+    """A DuckDB connection to ``events.duckdb``. DuckDB locks the file for each
+    connection; when another program holds it, wait up to `LOCK_WAIT_S`, then one line."""
+    deadline = time.monotonic() + (LOCK_WAIT_S if not read_only else 2.0)
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise UserError(
+                    f"{path}: damaged or not a DuckDB database ({_short(exc)})"
+                ) from None
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"{path}: held open by another program ({_short(exc)}); close it and "
+                    "try again (a run stopped here resumes with townsquare run --resume)"
+                ) from None
+            time.sleep(0.2)
+        except duckdb.Error as exc:
+            raise UserError(f"{path}: damaged or not a DuckDB database ({_short(exc)})") from None
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def _texts(texts, keep, n: int) -> pa.Array:
@@ -165,7 +199,7 @@ class EventRecorder:
         self._buffer: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
         self.rows_written = dict.fromkeys(_TABLES, 0)
         if mode != "none":
-            with duckdb.connect(str(path)) as con:
+            with connect_events(path) as con:
                 for name, cols in _TABLES.items():
                     con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
 
@@ -227,7 +261,7 @@ class EventRecorder:
     def flush(self) -> None:
         if self.mode == "none" or not any(self._buffer.values()):
             return
-        with duckdb.connect(str(self.path)) as con:
+        with connect_events(self.path) as con:
             for name, tables in self._buffer.items():
                 if not tables:
                     continue
@@ -244,7 +278,7 @@ class EventRecorder:
         self._buffer = {name: [] for name in _TABLES}
         if self.mode == "none" or not self.path.exists():
             return
-        with duckdb.connect(str(self.path)) as con:
+        with connect_events(self.path) as con:
             for name in _TABLES:
                 con.execute(f"DELETE FROM {name} WHERE step >= ?", [step])
             # deletes leave a database that only checkpointing compacts
@@ -284,17 +318,15 @@ class RunStore:
                     "choose another --out"
                 )
             created = self._create_marker()
-        try:
-            fd = os.open(self.marker, os.O_RDWR)
-        except OSError as exc:
-            raise UserError(f"{self.marker}: cannot open ({exc.strerror})") from None
+        # a read-only file system or folder raises OSError here: one line naming the path
+        fd = os.open(self.marker, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             raise UserError(
-                f"{self.root}: another townsquare process is writing this run directory; "
-                "wait for it to finish (one writer per run directory)"
+                f"{self.root}: another townsquare process is using this run directory "
+                "(running it, or reading it for a report); wait for it to finish"
             ) from None
         self._lock_fd = fd
         return created
@@ -311,6 +343,42 @@ class RunStore:
             os.close(fd)
         return True
 
+    def writer_active(self) -> bool:
+        """Whether a townsquare process is writing this run right now."""
+        if not self.marker.is_file() or self._lock_fd is not None:
+            return False
+        fd = os.open(self.marker, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the shared lock too
+        return False
+
+    @contextmanager
+    def reading(self):
+        """Read the run with no writer at work: a shared lock on the marker, held while
+        reading (a run being written cannot be read whole, and DuckDB allows one writer
+        or many readers of events.duckdb, so a reader would stop the run at its next
+        flush). A run without a marker (older townsquare) is read as it is."""
+        if not self.marker.is_file():
+            yield
+            return
+        fd = os.open(self.marker, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                raise UserError(
+                    f"{self.root}: a run is still writing this directory; read it when the "
+                    "run finishes (or stop it with Ctrl-C): `townsquare show` and "
+                    "metrics.parquet show its progress meanwhile"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._lock_fd is not None:
             try:
@@ -322,6 +390,24 @@ class RunStore:
     def __del__(self):
         self.release()
 
+    def check_replaceable(self) -> None:
+        """Before `clear`: every entry a run writes is of the kind a run writes (a folder
+        named ``events.duckdb`` is somebody's, not ours), so clearing never stops half way."""
+        for name in RUN_FILES:
+            path = self.root / name
+            if path.exists() and not path.is_file():
+                raise UserError(
+                    f"{path}: is not a file, so it is not townsquare's; move it away to "
+                    "replace this run"
+                )
+        for name in ("checkpoints", "seeds"):
+            path = self.root / name
+            if path.exists() and not path.is_dir():
+                raise UserError(
+                    f"{path}: is not a folder, so it is not townsquare's; move it away to "
+                    "replace this run"
+                )
+
     def clear(self) -> None:
         """Remove what runs wrote here (held under the lock); anything else stays."""
         assert self._lock_fd is not None, "clear() needs claim() first"
@@ -329,8 +415,9 @@ class RunStore:
             path = self.root / name
             if path.is_file() or path.is_symlink():
                 path.unlink()
-        for tmp in self.root.glob("*.tmp"):
-            if tmp.is_file() and tmp.name.removesuffix(".tmp") in RUN_FILES:
+        for tmp in self.root.glob("*.tmp*"):
+            base = tmp.name.split(".tmp")[0]
+            if tmp.is_file() and base in RUN_FILES:
                 tmp.unlink()
         if self.checkpoints.is_dir():
             for entry in self.checkpoints.iterdir():
@@ -365,18 +452,21 @@ class RunStore:
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text())
 
-    def check_readable(self) -> None:
-        """One `UserError` naming the first damaged file a reader would trip over."""
+    def check_readable(self, events: bool = True) -> None:
+        """One `UserError` naming the first damaged file a reader would trip over
+        (``events=False``: leave events.duckdb alone, e.g. while a run writes it)."""
         read_run_summary(self)
         if self.metrics.exists():
             try:
                 pq.read_metadata(self.metrics)
             except Exception as exc:  # pyarrow's own error kinds
                 raise UserError(f"{self.metrics}: damaged ({_short(exc)})") from None
-        if self.events.exists():
+        if events and self.events.exists():
             try:
-                with duckdb.connect(str(self.events), read_only=True) as con:
+                with connect_events(self.events, read_only=True) as con:
                     con.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+            except UserError:
+                raise
             except Exception as exc:  # duckdb's own error kinds
                 raise UserError(f"{self.events}: damaged ({_short(exc)})") from None
 
@@ -490,7 +580,7 @@ class RunStore:
                 f"{sum(expected.values()):,} event rows"
             )
         try:
-            with duckdb.connect(str(self.events), read_only=True) as con:
+            with connect_events(self.events, read_only=True) as con:
                 for table, rows in expected.items():
                     got = con.execute(
                         f'SELECT count(*) FROM "{table}" WHERE step < ?', [step]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -82,6 +83,13 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     for a in axes.flat:
         a.set_xlabel("step")
     fig.suptitle(f"{run_dir.name}")
-    fig.savefig(out, dpi=110)
+    # written beside and renamed: a reader never sees half an image, and a symlink at
+    # ``out`` is replaced rather than written through
+    tmp = out.with_name(out.name + ".tmp" + out.suffix)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     plt.close(fig)
     return out
