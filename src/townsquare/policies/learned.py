@@ -22,6 +22,7 @@ from ..config import CHECKPOINT_SUFFIXES
 from ..learn.ppo import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from ..learn.q_learning import QTable
 from ..roles import SPEC_VERSION, LearnerRole, RoleMemory, make_role
+from ..world import checks
 from ..world.actions import Actions, Observations
 
 #: why a Stable-Baselines3 zip is refused
@@ -229,15 +230,31 @@ class LearnedPolicy:
         return out
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.memory.load_state(
-            {k.removeprefix("memory."): v for k, v in arrays.items() if k.startswith("memory.")}
-        )
-        self.prev_state = np.array(arrays["prev_state"], np.int64)
-        self.prev_action = np.array(arrays["prev_action"], np.int64)
-        self.gained = float(arrays["gained"])
+        """Restore `state` after checking every value (a ``ValueError`` naming the array
+        if one is wrong); nothing changes unless all are right."""
+        n = self.prev_state.shape[0]
+        memory = {}
+        for name, old in self.memory.state().items():
+            memory[name] = checks.array(arrays, f"memory.{name}", old.dtype, old.shape)
+            if name == "last_stance":
+                checks.within(f"memory.{name}", memory[name], -1.0, 1.0)
+            elif old.dtype != bool:  # counts
+                checks.within(f"memory.{name}", memory[name], 0)
+        prev_state = checks.array(arrays, "prev_state", np.int64, (n,))
+        checks.within("prev_state", prev_state, -1, self.role.n_states - 1)
+        prev_action = checks.array(arrays, "prev_action", np.int64, (n,))
+        checks.within("prev_action", prev_action, -1, self.role.n_actions - 1)
+        checks.refuse("prev_action", (prev_state < 0) != (prev_action < 0), "without a state")
+        gained = checks.scalar_float(arrays, "gained")
         if self.learning == "online":
-            self.ckpt.table.q = np.array(arrays["q"], np.float64)
-            self.ckpt.table.visits = np.array(arrays["visits"], np.int64)
+            table = self.ckpt.table
+            q = checks.array(arrays, "q", np.float64, table.q.shape)
+            checks.within("q", q)
+            visits = checks.array(arrays, "visits", np.int64, table.visits.shape)
+            checks.within("visits", visits, 0)
+            table.q, table.visits = q, visits
+        self.memory.load_state(memory)
+        self.prev_state, self.prev_action, self.gained = prev_state, prev_action, gained
 
 
 def learned_policy(role_name: str, path: str, n_users: int, learning: str) -> LearnedPolicy:

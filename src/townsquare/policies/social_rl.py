@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import CitizenConfig
+from ..world import checks
 from ..world.actions import Feedback, Observations
 from .scripted import ScriptedCitizen
 
@@ -54,4 +55,7 @@ class SocialRLCitizen(ScriptedCitizen):
         return {"q": self.q}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.q = np.array(state["q"], np.float64)
+        """Restore `state` after checking it (a ``ValueError`` naming the array if not)."""
+        q = checks.array(state, "q", np.float64, self.q.shape)
+        checks.within("q", q)
+        self.q = q

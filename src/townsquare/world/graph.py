@@ -17,6 +17,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import checks
+
 _MIN_CAP = 4
 
 
@@ -271,17 +273,48 @@ class FollowGraph:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> FollowGraph:
+    def from_state(cls, state: dict[str, np.ndarray], n: int | None = None) -> FollowGraph:
+        """The graph `state` saved, after checking every value (the kernels index the
+        pool without bounds checks, so a checkpoint is never trusted); anything wrong is
+        a ``ValueError`` naming the array. ``n``: the number of users it must have."""
+        users = checks.scalar_int(state, "n", 0)
+        if n is not None and users != n:
+            raise ValueError(f"n: the graph has {users} users, the population {n}")
+        offset = checks.array(state, "offset", np.int64, (users,))
+        cap = checks.array(state, "cap", np.int32, (users,))
+        out_deg = checks.array(state, "out_deg", np.int32, (users,))
+        in_deg = checks.array(state, "in_deg", np.int32, (users,))
+        used = checks.array(state, "pool", np.int32)
+        pool_end = int(used.shape[0])
+        # the pool at most doubles past its used part; the bound keeps a forged size from
+        # allocating without limit
+        pool_size = checks.scalar_int(state, "pool_size", pool_end, 4 * pool_end + 64)
+        checks.within("cap", cap, 0)
+        checks.within("out_deg", out_deg, 0)
+        checks.refuse("out_deg", out_deg > cap, "above the block capacity (cap)", out_deg)
+        outside = (offset < 0) | (offset > pool_end - cap.astype(np.int64))
+        checks.refuse("offset", outside, f"with a block outside the pool of {pool_end}", offset)
+        blocks = np.flatnonzero(cap > 0)
+        order = blocks[np.argsort(offset[blocks], kind="stable")]
+        ends = offset[order] + cap[order]
+        checks.refuse("offset", offset[order][1:] < ends[:-1], "with overlapping blocks")
+        # every followee, where the kernels will read it
+        edges = int(out_deg.sum(dtype=np.int64))  # <= pool_end: blocks are disjoint
+        row_start = np.zeros(users + 1, np.int64)
+        np.cumsum(out_deg, out=row_start[1:])
+        shift = np.repeat(offset - row_start[:-1], out_deg)
+        followee = used[shift + np.arange(edges)]
+        checks.refuse("pool", (followee < 0) | (followee >= users), "not a user id", followee)
+        follower = np.repeat(np.arange(users, dtype=np.int32), out_deg)
+        checks.refuse("pool", followee == follower, "a user following itself", followee)
+        counted = np.bincount(followee, minlength=users)
+        checks.refuse("in_deg", counted != in_deg, "not the count of followers in pool", in_deg)
         g = cls.__new__(cls)
-        g.n = int(state["n"])
-        g.offset = np.array(state["offset"], np.int64)
-        g.cap = np.array(state["cap"], np.int32)
-        g.out_deg = np.array(state["out_deg"], np.int32)
-        g.in_deg = np.array(state["in_deg"], np.int32)
-        used = np.asarray(state["pool"], np.int32)
-        g.pool_end = int(used.shape[0])
-        g.pool = np.full(int(state["pool_size"]), -1, np.int32)
-        g.pool[: g.pool_end] = used
+        g.n = users
+        g.offset, g.cap, g.out_deg, g.in_deg = offset, cap, out_deg, in_deg
+        g.pool_end = pool_end
+        g.pool = np.full(pool_size, -1, np.int32)
+        g.pool[:pool_end] = used
         g.version = 0
         g._followers_cache = None
         return g

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
+
 
 class ActivityDetector:
     def __init__(
@@ -47,5 +49,14 @@ class ActivityDetector:
         return {"rate": self.rate, "strike_count": self.strike_count}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.rate = np.array(state["rate"])
-        self.strike_count = np.array(state["strike_count"], np.int16)
+        """Restore `state` after checking it (a ``ValueError`` naming the array if not)."""
+        self.rate, self.strike_count = self.checked_state(state, self.rate.shape[0])
+
+    @staticmethod
+    def checked_state(state: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``rate`` and ``strike_count`` of a saved state for ``n`` users, checked."""
+        rate = checks.array(state, "rate", np.float64, (n,))
+        checks.within("rate", rate, 0.0)
+        strike_count = checks.array(state, "strike_count", np.int16, (n,))
+        checks.within("strike_count", strike_count, 0)
+        return rate, strike_count

@@ -7,6 +7,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from . import checks
+
 
 class Role(IntEnum):
     """Who a user is on the platform. Stored as int8 in `Population.role`."""
@@ -60,8 +62,36 @@ class Population:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> Population:
-        return cls(**{f.name: np.array(state[f.name]) for f in fields(cls)})
+    def from_state(cls, state: dict[str, np.ndarray], n: int | None = None) -> Population:
+        """The population `state` saved, after checking every value (a checkpoint is
+        never trusted); anything wrong is a ``ValueError`` naming the array. ``n``: the
+        number of users it must have."""
+        role = checks.array(state, "role", np.int8, (n,))
+        checks.among("role", role, [r.value for r in Role])
+        n = int(role.shape[0])
+        opinion = checks.array(state, "opinion", np.float64, (n, None))
+        if opinion.shape[1] == 0:
+            raise ValueError("opinion: has no topic column")
+        checks.within("opinion", opinion, -1.0, 1.0)
+        activity = checks.array(state, "activity", np.float64, (n,))
+        checks.within("activity", activity, 0.0, 1.0)
+        susceptibility = checks.array(state, "susceptibility", np.float64, (n,))
+        checks.within("susceptibility", susceptibility, 0.0, 1.0)
+        suspended = checks.array(state, "suspended", np.bool_, (n,))
+        community = checks.array(state, "community", np.int8, (n,))
+        checks.within("community", community, -1)
+        known = {
+            "role": role,
+            "opinion": opinion,
+            "activity": activity,
+            "susceptibility": susceptibility,
+            "suspended": suspended,
+            "community": community,
+        }
+        for f in fields(cls):  # a field without a check of its own yet
+            if f.name not in known:
+                known[f.name] = checks.fetch(state, f.name).copy()
+        return cls(**known)
 
 
 def heavy_tailed_activity(
@@ -70,11 +100,24 @@ def heavy_tailed_activity(
     """Log-normal activity rates with the given mean, clipped to [0, 1].
 
     With sigma around 2 the top 10% of users account for roughly 80% of activity,
-    the concentration Pew measured on Twitter (REALISM F1).
+    the concentration Pew measured on Twitter (REALISM F1). Finite for any finite
+    ``sigma >= 0``: where the draws would overflow a float (or sum past one), they are
+    drawn again from the same random numbers in log space, divided by the largest.
     """
     if n == 0:
         return np.zeros(0)
-    raw = rng.lognormal(mean=0.0, sigma=sigma, size=n)
+    state = rng.bit_generator.state
+    with np.errstate(over="ignore"):
+        raw = rng.lognormal(mean=0.0, sigma=sigma, size=n)
+        total = raw.sum()
+    if not np.isfinite(total) or total <= 0:
+        # exp(sigma * z) overflowed (or every draw underflowed to 0): the same normal
+        # draws (lognormal and standard_normal use one each), shifted so the largest is
+        # exp(0) = 1, give the same rates after the rescaling below, without inf * 0
+        rng.bit_generator.state = state
+        z = rng.standard_normal(size=n)
+        with np.errstate(over="ignore", under="ignore"):
+            raw = np.exp(sigma * (z - z.max()))
     # Rescale so the mean after clipping is close to the requested mean: two fixed-point
     # passes are enough because clipping only touches the far tail.
     scale = mean / raw.mean()

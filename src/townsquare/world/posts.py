@@ -11,6 +11,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from . import checks
+
 
 class PostKind(IntEnum):
     POST = 0
@@ -118,13 +120,69 @@ class PostStore:
         return out
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> PostStore:
-        size = int(state["col_author"].shape[0])
+    def from_state(
+        cls,
+        state: dict[str, np.ndarray],
+        n_users: int | None = None,
+        t: int | None = None,
+        topics: int | None = None,
+    ) -> PostStore:
+        """The store `state` saved, after checking every value (a checkpoint is never
+        trusted); anything wrong is a ``ValueError`` naming the array. When given, authors
+        must be below ``n_users`` and topics below ``topics``; with ``t`` (a world's
+        checkpoint) the store must be a history of exactly ``t`` steps in which every
+        shared or answered post was written before the post that shares or answers it."""
+        size = int(checks.array(state, "col_author", np.int32).shape[0])
+        col = {name: checks.array(state, f"col_{name}", d, (size,)) for name, d in _COLUMNS.items()}
+        checks.within("col_author", col["author"], 0, None if n_users is None else n_users - 1)
+        checks.among("col_kind", col["kind"], [k.value for k in PostKind])
+        parent = col["parent"]
+        checks.within("col_parent", parent, -1, size - 1)
+        if t is not None:  # a world's history: shared and answered posts came first
+            later = parent >= np.arange(size)
+            checks.refuse("col_parent", later, "not -1 or an earlier post", parent)
+        original = col["kind"] == PostKind.POST
+        checks.refuse(
+            "col_parent", original != (parent == -1), "not -1 exactly for original posts", parent
+        )
+        checks.within("col_stance", col["stance"], -1.0, 1.0)
+        checks.within("col_topic", col["topic"], 0, None if topics is None else topics - 1)
+        for counter in ("likes", "reposts", "replies", "views"):
+            checks.within(f"col_{counter}", col[counter], 0)
+        # step_start[s] is the first id written in step s; posts after its last entry
+        # belong to the step in progress
+        step_start = checks.array(state, "step_start", np.int64)
+        if step_start.shape[0] == 0 or step_start[0] != 0 or step_start[-1] > size:
+            raise ValueError(f"step_start: must start at 0 and stay within the {size} posts")
+        written = np.diff(step_start, append=size)
+        checks.within("step_start", written, 0)  # never decreasing
+        if t is not None and (step_start.shape[0] != t + 1 or written[-1]):
+            raise ValueError(
+                f"step_start: {step_start.shape[0]} entries ending at {step_start[-1]}; a "
+                f"world at step {t} has {t + 1} ending at its {size} posts"
+            )
+        expected = np.repeat(np.arange(step_start.shape[0], dtype=np.int32), written)
+        checks.refuse(
+            "col_step", col["step"] != expected, "not the step of step_start", col["step"]
+        )
+        text_bytes = checks.array(state, "text_json", np.uint8)
+        try:
+            pairs = json.loads(text_bytes.tobytes().decode())
+            if not isinstance(pairs, list):
+                raise TypeError(f"a JSON {type(pairs).__name__}")
+            text = {}
+            for i, body in pairs:
+                if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < size:
+                    raise ValueError(f"post id {i!r:.20}")
+                if not isinstance(body, str):
+                    raise ValueError(f"text of post {i} is not a string")
+                text[i] = body
+        except (ValueError, TypeError) as exc:  # JSON, UTF-8 and shape errors alike
+            raise ValueError(f"text_json: not a list of [post id, text] ({exc})") from None
         store = cls(capacity=max(size * 5 // 4, 16))
         for name in _COLUMNS:
-            store._cols[name][:size] = state[f"col_{name}"]
+            store._cols[name][:size] = col[name]
         store.size = size
-        store.step_start = [int(x) for x in state["step_start"]]
-        pairs = json.loads(np.asarray(state["text_json"], np.uint8).tobytes().decode())
-        store.text = {int(i): str(t) for i, t in pairs}
+        store.step_start = step_start.tolist()
+        store.text = text
         return store

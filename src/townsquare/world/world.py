@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checks
 from .actions import Actions, Feedback, Observations, Policy
 from .feed import Recommender
 from .graph import FollowGraph
@@ -446,26 +448,131 @@ class World:
         return arrays, json.dumps(meta)
 
     def load_state(self, arrays: Mapping[str, np.ndarray], meta_json: str) -> None:
-        self._turn = None
-
-        def part(prefix: str) -> dict[str, np.ndarray]:
-            p = prefix + "."
-            return {k[len(p) :]: arrays[k] for k in arrays if k.startswith(p)}
-
-        self.population = Population.from_state(part("pop"))
-        self.graph = FollowGraph.from_state(part("graph"))
-        self.posts = PostStore.from_state(part("posts"))
-        self.detector.load_state(part("detector"))
-        self.cursor = np.array(arrays["cursor"], np.int64)
+        """Restore what `state` saved. A checkpoint is a file and never trusted: every
+        array and meta value is checked (`checked_state`, then each policy's own
+        `load_state`) before any kernel sees it, and anything wrong is a ``ValueError``
+        naming the array."""
+        generators = {name: type(rng.bit_generator) for name, rng in self.rngs.items()}
+        loaded = checked_state(arrays, meta_json, n=self.n, bit_generators=generators)
+        counts = np.bincount(loaded.population.role, minlength=len(Role))
+        for role in Role:
+            if counts[role] and role not in self.policies:
+                raise ValueError(f"pop.role: {role.label} users but the world has no such policy")
+        with _named("detector."):
+            self.detector.load_state(_part(arrays, "detector"))
         for role, policy in self.policies.items():
             if hasattr(policy, "load_state"):
-                policy.load_state(part(f"policy.{role.label}"))
-        meta = json.loads(meta_json)
-        self.t = int(meta["t"])
-        for name, st in meta["rngs"].items():
+                with _named(f"policy.{role.label}."):
+                    policy.load_state(_part(arrays, f"policy.{role.label}"))
+        self._turn = None
+        self.population, self.graph, self.posts = loaded.population, loaded.graph, loaded.posts
+        self.cursor = loaded.cursor
+        self.t = loaded.t
+        for name, st in loaded.rng_states.items():
             self.rngs[name].bit_generator.state = st
-        self.phase_seconds = {k: float(v) for k, v in meta["phase_seconds"].items()}
+        self.phase_seconds = loaded.phase_seconds
         self._opinion_group = _measured_users(self.population)
+
+
+@dataclass
+class CheckedState:
+    """A checkpoint's world parts, every value checked (`checked_state`)."""
+
+    population: Population
+    graph: FollowGraph
+    posts: PostStore
+    detector: tuple[np.ndarray, np.ndarray]  # rate, strike_count
+    cursor: np.ndarray
+    t: int
+    rng_states: dict[str, dict]
+    phase_seconds: dict[str, float]
+
+
+def checked_state(
+    arrays: Mapping[str, np.ndarray],
+    meta_json: str,
+    n: int | None = None,
+    bit_generators: Mapping[str, type] | None = None,
+) -> CheckedState:
+    """The parts of a checkpoint written by `World.state`, after checking every value of
+    every part and how they fit together (for `World.load_state` and for readers of a
+    run directory alike). Raises ``ValueError("<array>: <what is wrong>")``; values of
+    the JSON meta are named ``latest.json world.<key>``. ``n``: the number of users the
+    world must have; ``bit_generators``: each random stream's numpy bit generator
+    (default PCG64 for every stream of `RNG_STREAMS`)."""
+    meta = _checked_meta(meta_json, bit_generators)
+    t = meta["t"]
+    with _named("pop."):
+        population = Population.from_state(_part(arrays, "pop"), n=n)
+    n = population.n
+    with _named("graph."):
+        graph = FollowGraph.from_state(_part(arrays, "graph"), n=n)
+    with _named("posts."):
+        posts = PostStore.from_state(_part(arrays, "posts"), n, t, population.topics)
+    with _named("detector."):
+        detector = ActivityDetector.checked_state(_part(arrays, "detector"), n)
+    cursor = checks.array(arrays, "cursor", np.int64, (n,))
+    checks.within("cursor", cursor, -1, len(posts) - 1)
+    return CheckedState(
+        population, graph, posts, detector, cursor, t, meta["rngs"], meta["phase_seconds"]
+    )
+
+
+def _checked_meta(meta_json: str, bit_generators: Mapping[str, type] | None) -> dict:
+    where = "latest.json world"
+    try:
+        meta = json.loads(meta_json)
+    except ValueError as exc:
+        raise ValueError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: not a JSON object")
+    for key in ("t", "rngs", "phase_seconds"):
+        if key not in meta:
+            raise ValueError(f"{where}.{key}: missing")
+    t = checks.int_in(f"{where}.t", meta["t"], 0)
+    if bit_generators is None:
+        bit_generators = dict.fromkeys(RNG_STREAMS, np.random.PCG64)
+    rngs = meta["rngs"]
+    if not isinstance(rngs, dict):
+        raise ValueError(f"{where}.rngs: expected an object of random states")
+    if set(rngs) != set(bit_generators):
+        missing = sorted(set(bit_generators) - set(rngs))
+        unknown = sorted(set(rngs) - set(bit_generators))
+        wrong = f"missing {missing}" if missing else f"unknown {unknown}"
+        raise ValueError(f"{where}.rngs: streams {wrong}"[:200])
+    for name, st in rngs.items():
+        bit_generator = bit_generators[name]()
+        try:
+            bit_generator.state = st
+            accepted = bit_generator.state == st
+        except Exception as exc:  # numpy's TypeError, ValueError, OverflowError, KeyError
+            raise ValueError(f"{where}.rngs.{name}: not a random state ({exc})"[:200]) from None
+        if not accepted:
+            raise ValueError(f"{where}.rngs.{name}: not a random state numpy keeps as it is")
+    seconds = meta["phase_seconds"]
+    if not isinstance(seconds, dict) or not set(seconds) <= set(PHASES):
+        raise ValueError(f"{where}.phase_seconds: expected seconds for {', '.join(PHASES)}")
+    phase_seconds = dict.fromkeys(PHASES, 0.0)
+    for phase, value in seconds.items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{where}.phase_seconds.{phase}: {value!r:.40} is not seconds")
+        phase_seconds[phase] = float(value)
+    return {"t": t, "rngs": rngs, "phase_seconds": phase_seconds}
+
+
+def _part(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    p = prefix + "."
+    return {k[len(p) :]: arrays[k] for k in arrays if k.startswith(p)}
+
+
+@contextmanager
+def _named(prefix: str):
+    """Prefix the array name that starts a part's ``ValueError`` with the part's name."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{prefix}{exc}") from None
 
 
 def _measured_users(population: Population) -> np.ndarray:
