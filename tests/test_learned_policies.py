@@ -198,7 +198,7 @@ def test_train_ppo_writes_policy_safetensors_that_substitutes(tmp_path, env_scen
     assert result.exit_code == 0, result.output
     path = out / "policy.safetensors"
     assert sorted(p.name for p in out.iterdir()) == [
-        "curve.csv", "learning_curve.png", "policy.safetensors", "train.json",
+        ".townsquare-train", "curve.csv", "learning_curve.png", "policy.safetensors", "train.json",
     ]  # fmt: skip
     assert path.read_bytes()[8:9] == b"{"  # a JSON header, no zip, no pickle
     meta = read_ppo_meta(path)

@@ -511,9 +511,7 @@ def test_readers_never_stop_a_running_writer(tmp_path):
     assert invoke("realism", out).exit_code == 0
 
 
-def test_a_flush_waits_for_a_program_holding_the_events_file(
-    small_scenario, tmp_path, monkeypatch
-):
+def test_a_flush_waits_for_a_program_holding_the_events_file(small_scenario, tmp_path, monkeypatch):
     import subprocess
     import sys
 
@@ -624,3 +622,27 @@ def test_figures_replace_a_symlink_instead_of_writing_through_it(stopped_run, tm
     assert invoke("report", stopped_run, "--out", link).exit_code == 0
     assert victim.read_text() == "mine"
     assert not link.is_symlink() and link.stat().st_size > 1000
+
+
+def test_a_start_that_fails_after_claiming_leaves_nothing(small_scenario, tmp_path, monkeypatch):
+    monkeypatch.delenv("TOWNSQUARE_UNSET_KEY", raising=False)
+    out = tmp_path / "run"
+    result = quick_run(
+        small_scenario,
+        out,
+        "--set",
+        "text.backend=openai",
+        "--set",
+        "text.base_url=http://127.0.0.1:9/v1",
+        "--set",
+        "text.model=m",
+        "--set",
+        "text.api_key_env=TOWNSQUARE_UNSET_KEY",
+    )
+    one_line_error(result, "TOWNSQUARE_UNSET_KEY")
+    assert not out.exists()
+
+
+def test_steps_and_seed_bounds_name_the_option(small_scenario, tmp_path):
+    one_line_error(quick_run(small_scenario, tmp_path / "a", "--steps", str(2**31)), "--steps")
+    one_line_error(quick_run(small_scenario, tmp_path / "b", "--seed", str(2**63)), "--seed")

@@ -173,12 +173,22 @@ def run(
     steps: Annotated[
         int | None,
         typer.Option(
-            "--steps", "-n", min=0, help="Number of steps (overrides the scenario's `steps`)."
+            "--steps",
+            "-n",
+            min=0,
+            max=2**31 - 1,  # post steps are int32 (config.INT32_MAX)
+            help="Number of steps (overrides the scenario's `steps`).",
         ),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", "-s", min=0, help="Random seed (overrides the scenario's `seed`)."),
+        typer.Option(
+            "--seed",
+            "-s",
+            min=0,
+            max=2**63 - 1,  # seeds are stored as int64 (config.Scenario.seed)
+            help="Random seed (overrides the scenario's `seed`).",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -537,14 +547,20 @@ def reproduce(
     experiment: Annotated[str, typer.Argument(help="Which paper: meylahn2024.")],
     runs: Annotated[
         int | None,
-        typer.Option("--runs", min=1, help="Runs per r_g (default 500; 60 with --quick)."),
+        typer.Option(
+            "--runs",
+            min=1,
+            help="Runs per r_g (default 500; 60 with --quick; at most 100,000, 200 times "
+            "the paper's).",
+        ),
     ] = None,
     cap: Annotated[
         float | None,
         typer.Option(
             "--cap",
             min=1,
-            help="Interactions before a run counts as still polarised (default 1e8; 1e6 with --quick).",
+            help="Interactions before a run counts as still polarised (default 1e8; 1e6 "
+            "with --quick; at most 1e12, where a polarised run already takes hours).",
         ),
     ] = None,
     radii: Annotated[
@@ -553,22 +569,39 @@ def reproduce(
     ] = None,
     seeds: Annotated[
         int | None,
-        typer.Option("--seeds", min=1, help="jin2024: seeds per arm (default 10; 3 with --quick)."),
+        typer.Option(
+            "--seeds",
+            min=1,
+            help="jin2024: seeds per arm (default 10; 3 with --quick; at most 1,000).",
+        ),
     ] = None,
     episodes: Annotated[
         int | None,
         typer.Option(
-            "--episodes", min=1, help="jin2024: episodes per seed (default 300; 40 with --quick)."
+            "--episodes",
+            min=1,
+            help="jin2024: episodes per seed (default 300; 40 with --quick; at most 10^6, "
+            "about a day and a half of training per arm and seed).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=0, help="Processes (0: all cores).")] = 0,
+    workers: Annotated[
+        int,
+        # each worker is a process with its own world: more than 256 only thrashes
+        typer.Option("--workers", min=0, max=256, help="Processes (0: all cores; at most 256)."),
+    ] = 0,
     quick: Annotated[
         bool, typer.Option("--quick", help="A small version in under a minute.")
     ] = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output directory (default: runs/EXPERIMENT[-quick])."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output directory (default: runs/EXPERIMENT[-quick]): new, empty, or one "
+            "that an earlier `reproduce` of the same experiment wrote (its files are "
+            "replaced).",
+        ),
     ] = None,
 ):
     """Reproduce a paper's experiment.
@@ -598,20 +631,36 @@ def reproduce(
         if value is not None:
             raise _fail(f"{name} applies to jin2024, not {experiment}")
     from .experiments import meylahn2024 as m
+    from .outputs import claim_reproduce_folder
 
     kw: dict = {"seed": seed, "workers": workers}
     if runs is not None:
+        if runs > m.MAX_RUNS:
+            raise _fail(
+                f"--runs {runs}: at most {m.MAX_RUNS:,} runs per r_g (200 times the paper's "
+                "500; every run is a row of the results table)"
+            )
         kw["runs"] = runs
     if cap is not None:
+        if not cap <= m.MAX_CAP:  # also inf (1e400 reads as inf) and nan
+            raise _fail(
+                f"--cap {cap:g}: at most {m.MAX_CAP:.0e} interactions (100 times the "
+                "paper's 1e10; a run still polarised there takes hours)"
+            )
         kw["cap"] = int(cap)
     if radii:
         try:
             kw["radii"] = tuple(float(r) for r in radii.split(","))
         except ValueError:
             raise _fail(f"--radii {radii}: expected numbers like 0.25,0.5") from None
-        if any(not 0 < r <= 1.5 for r in kw["radii"]):
-            raise _fail(f"--radii {radii}: each r_g must lie in (0, 1.5]")
+        # nan and inf fail the comparison too; past √2 every pair of points is linked
+        if any(not 0 < r <= m.MAX_RADIUS for r in kw["radii"]):
+            raise _fail(
+                f"--radii {radii}: each r_g must lie in (0, {m.MAX_RADIUS}] (every pair of "
+                "points in the unit square is within √2)"
+            )
     settings = m.Settings.quick(**kw) if quick else m.Settings(**kw)
+    claim_reproduce_folder(target, experiment)
     console.print(
         f"{experiment}: {settings.runs} runs × {len(settings.radii)} radii, "
         f"cap {settings.cap:.0e} interactions",
@@ -653,13 +702,26 @@ def reproduce(
 
 def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     from .experiments import jin2024 as j
+    from .learn.q_learning import MAX_EPISODES
+    from .outputs import claim_reproduce_folder
 
     kw: dict = {"seed": seed, "workers": workers}
     if seeds is not None:
+        if seeds > 1000:
+            raise _fail(
+                f"--seeds {seeds}: at most 1,000 (100 times the default 10, which already "
+                "narrows the 95% intervals tenfold; every seed trains all seven arms)"
+            )
         kw["seeds"] = seeds
     if episodes is not None:
+        if episodes > MAX_EPISODES:
+            raise _fail(
+                f"--episodes {episodes}: at most {MAX_EPISODES:,} (about a day and a half "
+                "of training per arm and seed in the influencer environment)"
+            )
         kw["episodes"] = episodes
     settings = j.Settings.quick(**kw) if quick else j.Settings(**kw)
+    claim_reproduce_folder(target, "jin2024")
     console.print(
         f"jin2024: {len(j.ARMS)} arms × {settings.seeds} seeds × {settings.episodes} "
         "episodes in the influencer environment",
@@ -909,11 +971,24 @@ def train(
             "environment scenario, e.g. influencer_env). Its `steps` is the episode length.",
         ),
     ] = None,
-    episodes: Annotated[int, typer.Option("--episodes", "-n", min=1, help="Episodes.")] = 300,
+    episodes: Annotated[
+        int,
+        typer.Option(
+            "--episodes",
+            "-n",
+            min=1,
+            help="Episodes (at most 10^6: about a day and a half in the smallest built-in "
+            "environment). Ctrl-C stops after the current episode and saves what was "
+            "learnt; a second Ctrl-C stops at once.",
+        ),
+    ] = 300,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Output directory (default: runs/train-ROLE-ALGO-s SEED)."
+            "--out",
+            "-o",
+            help="Output directory (default: runs/train-ROLE-ALGO-s SEED): new, empty, or "
+            "one that `townsquare train` wrote.",
         ),
     ] = None,
     action_space: Annotated[
@@ -950,14 +1025,26 @@ def train(
     metadata, no pickle), OUT/curve.csv (one row per episode), OUT/learning_curve.png and
     OUT/train.json. Substitute the checkpoint into any scenario with
     `--set roles.ROLE.policy=OUT/policy.npz`.
+
+    Ctrl-C stops after the episode under way (a second Ctrl-C stops at once) and saves
+    the checkpoint, curve and plot of the episodes done, with train.json saying
+    ``"complete": false``; the command then exits with 130.
     """
     import json
+    import signal
 
     from .config import load_scenario
     from .envs.influencer_v0 import DEFAULT_SCENARIO, InfluencerEnv, parallel_env
     from .learn.curves import plot_curve, write_curve
+    from .learn.q_learning import MAX_EPISODES
+    from .outputs import check_train_folder, claim_train_folder
     from .roles import ROLES
 
+    if episodes > MAX_EPISODES:
+        raise _fail(
+            f"--episodes {episodes}: at most {MAX_EPISODES:,} (the smallest built-in "
+            "environment takes about 0.1 s an episode, so 10^6 are a day and a half)"
+        )
     if role not in ROLES:
         raise _fail(f"unknown role {role!r} for training (learnable roles: {', '.join(ROLES)})")
     if algo not in ALGOS:
@@ -981,9 +1068,10 @@ def train(
         raise _fail(f"--action-space {action_space}: {exc}") from None
     target = out or Path("runs") / f"train-{role}-{algo}-s{seed}"
     policy_path = target / ("policy.npz" if algo == "q" else "policy.safetensors")
+    check_train_folder(target)  # a folder of the user's own files is never written into
     if policy_path.exists() and not overwrite:
         raise _fail(f"{policy_path} exists; pass --overwrite to replace it")
-    target.mkdir(parents=True, exist_ok=True)
+    claim_train_folder(target, role, algo)
     console.print(
         f"training the {role} with {algo} in [bold]{sc.name}[/] ({sc.users:,} users, "
         f"{sc.steps} steps an episode), action space {action_space}, "
@@ -991,60 +1079,100 @@ def train(
         highlight=False,
     )
     started = time.perf_counter()
-    with _progress(TextColumn("{task.fields[stats]}")) as progress:
-        task = progress.add_task("episodes", total=episodes, stats="")
+    # Ctrl-C: the first asks training to stop after the episode under way (checked in
+    # on_episode), so what was learnt is saved; a second one stops at once
+    stop_requested = False
 
-        def on_episode(rec) -> None:
-            progress.update(
-                task,
-                completed=rec.episode + 1,
-                stats=f"followers {rec.followers:g} ({rec.followers - rec.start_followers:+g})",
-            )
+    def _on_sigint(signum, frame) -> None:
+        nonlocal stop_requested
+        if stop_requested:
+            raise KeyboardInterrupt
+        stop_requested = True
+        # on stdout, above the progress bar: stderr gets one line, what was saved
+        console.print(
+            "stopping after this episode to save what was learnt (Ctrl-C again to stop at once)",
+            highlight=False,
+        )
 
-        if algo == "q":
-            from .learn.q_learning import QConfig, train_q, train_q_shared
+    previous_handler = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        with _progress(TextColumn("{task.fields[stats]}")) as progress:
+            task = progress.add_task("episodes", total=episodes, stats="")
 
-            trainer = train_q_shared if learners == "all" else train_q
-            table, records = trainer(env, QConfig(episodes=episodes, seed=seed), on_episode)
-            table.save(policy_path)
-        else:
-            try:
-                from .learn.ppo import PPOConfig, save_ppo, train_ppo
-            except ImportError as exc:
-                raise _fail(str(exc)) from None
-            horizon = sc.steps
-            cfg = PPOConfig(episodes=episodes, seed=seed, n_steps=max(64, 10 * horizon))
-            cfg.batch_size = min(cfg.batch_size, cfg.n_steps)
-            model, records = train_ppo(env, cfg, on_episode)
-            save_ppo(model, policy_path, env.unwrapped.role, cfg)
-    env.close()
-    write_curve(records, target / "curve.csv")
-    plot_curve(
-        records,
-        target / "learning_curve.png",
-        f"{role} · {algo} · {action_space} · self-observation "
-        f"{'on' if self_observation else 'off'} · {sc.name}",
-    )
-    tail = records[-max(1, len(records) // 5) :]
-    info = {
-        "role": role,
-        "algo": algo,
-        "scenario": sc.name,
-        "episodes": episodes,
-        "action_space": action_space,
-        "self_observation": self_observation,
-        "learners": learners,
-        "seed": seed,
-        "seconds": round(time.perf_counter() - started, 2),
-        "final_followers_mean": sum(r.followers for r in tail) / len(tail),
-        "first_followers_mean": sum(r.followers for r in records[: len(tail)]) / len(tail),
-        "checkpoint": str(policy_path),
-    }
-    (target / "train.json").write_text(json.dumps(info, indent=2))
-    gained = [r.followers - r.start_followers for r in records]
-    info["first_gained_mean"] = sum(gained[: len(tail)]) / len(tail)
-    info["final_gained_mean"] = sum(gained[-len(tail) :]) / len(tail)
-    (target / "train.json").write_text(json.dumps(info, indent=2))
+            def on_episode(rec) -> bool:
+                progress.update(
+                    task,
+                    completed=rec.episode + 1,
+                    stats=f"followers {rec.followers:g} ({rec.followers - rec.start_followers:+g})",
+                )
+                return not stop_requested
+
+            # a first Ctrl-C only sets stop_requested: saving goes on below
+            if algo == "q":
+                from .learn.q_learning import QConfig, train_q, train_q_shared
+
+                trainer = train_q_shared if learners == "all" else train_q
+                table, records = trainer(env, QConfig(episodes=episodes, seed=seed), on_episode)
+                table.save(policy_path)
+            else:
+                try:
+                    from .learn.ppo import PPOConfig, save_ppo, train_ppo
+                except ImportError as exc:
+                    raise _fail(str(exc)) from None
+                horizon = sc.steps
+                cfg = PPOConfig(episodes=episodes, seed=seed, n_steps=max(64, 10 * horizon))
+                cfg.batch_size = min(cfg.batch_size, cfg.n_steps)
+                model, records = train_ppo(env, cfg, on_episode)
+                save_ppo(model, policy_path, env.unwrapped.role, cfg)
+        env.close()
+        complete = len(records) >= episodes
+        write_curve(records, target / "curve.csv")
+        plot_curve(
+            records,
+            target / "learning_curve.png",
+            f"{role} · {algo} · {action_space} · self-observation "
+            f"{'on' if self_observation else 'off'} · {sc.name}",
+        )
+        tail = records[-max(1, len(records) // 5) :]
+        gained = [r.followers - r.start_followers for r in records]
+        info = {
+            "role": role,
+            "algo": algo,
+            "scenario": sc.name,
+            "episodes": episodes,
+            "episodes_done": len(records),
+            "complete": complete,
+            "action_space": action_space,
+            "self_observation": self_observation,
+            "learners": learners,
+            "seed": seed,
+            "seconds": round(time.perf_counter() - started, 2),
+            "final_followers_mean": sum(r.followers for r in tail) / len(tail),
+            "first_followers_mean": sum(r.followers for r in records[: len(tail)]) / len(tail),
+            "checkpoint": str(policy_path),
+            "first_gained_mean": sum(gained[: len(tail)]) / len(tail),
+            "final_gained_mean": sum(gained[-len(tail) :]) / len(tail),
+        }
+        (target / "train.json").write_text(json.dumps(info, indent=2))
+    except KeyboardInterrupt:  # the second Ctrl-C
+        err_console.print(
+            f"interrupted: stopped at once; the episodes done were not saved in "
+            f"{escape(str(target))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    saved = f"{policy_path.name}, curve.csv, learning_curve.png and train.json"
+    if not complete:
+        err_console.print(
+            f"interrupted after {len(records):,} of {episodes:,} episodes: saved {saved} "
+            f"in {escape(str(target))} (train.json says complete: false)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130)
     who = "per learner" if learners == "all" else "by the learner"
     console.print(
         f"followers gained in an episode {who}: {info['first_gained_mean']:+.1f} in the first "

@@ -62,7 +62,14 @@ class ActivityConfig(_Section):
 
     mean: float = Field(0.1, gt=0.0, le=1.0, description="mean activity rate")
     sigma: float = Field(
-        2.0, ge=0.0, description="log-normal sigma; ~2 gives top 10% ≈ 80% of posts"
+        2.0,
+        ge=0.0,
+        # at 10 the top 1% of users already hold all the activity, even among 10^6 users
+        # (the most active one alone about half of it): a larger sigma describes no other
+        # platform, and exp(sigma * z) overflows a float from sigma ≈ 100 on
+        le=10.0,
+        description="log-normal sigma; ~2 gives top 10% ≈ 80% of posts; at most 10, where "
+        "the top 1% of users already hold all the activity",
     )
 
 
@@ -295,6 +302,10 @@ class TextConfig(_Section):
             raise ValueError("backend: 'openai' needs base_url and model")
         if self.backend == "transformers" and not self.model_path:
             raise ValueError("backend: 'transformers' needs model_path (a local model folder)")
+        if self.cache is not None:
+            problem = _not_a_cache(self.cache)
+            if problem:
+                raise ValueError(f"cache: {_clipped(self.cache, 240)}: {problem}")
         from .text.offline import builtin_packs
 
         known = builtin_packs()
@@ -328,6 +339,31 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
 
 #: graph kinds made by a generator from ``users`` and ``mean_degree`` (the others read files)
 GENERATED_GRAPHS = ("power_law", "two_communities", "random_geometric")
+
+
+#: the first bytes of every SQLite 3 database file
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _not_a_cache(path: str) -> str | None:
+    """Why ``path`` cannot be a replay cache (a folder, an existing file that is not
+    SQLite), checked before a run folder is made; None if it can (or is not there yet).
+    `CompletionCache` checks the tables when it opens the file."""
+    try:
+        where = Path(path)
+        if where.is_dir():
+            return "a folder, not a replay cache file"
+        if not where.exists():
+            return None
+        if not where.is_file():
+            return "not a regular file"
+        with where.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except (OSError, ValueError):  # unreadable, a name too long, a NUL byte: opening says
+        return None
+    if head and head != SQLITE_HEADER:
+        return "not a SQLite file, so not a replay cache"
+    return None
 
 
 def _is_file(path: str) -> bool:
@@ -547,26 +583,61 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
-def _format_error(source: str, exc: ValidationError) -> str:
-    problems = []
+def _override_key(assignment: str) -> str:
+    return assignment.split("=", 1)[0].strip()
+
+
+def _source_of(key: str, source: str, overrides: list[str], mentions: str = "") -> str:
+    """Where the value that ``key`` (a dotted key, "" for the whole scenario) complains
+    about came from: the last ``--set`` of that key, of a section holding it or of a key
+    inside it (a section's own check), or of a key that a whole-scenario check's message
+    ``mentions`` (``users`` in "... more than users - 1"); else the file ``source``."""
+    for assignment in reversed(overrides):
+        name = _override_key(assignment)
+        if (key and (name == key or key.startswith(name + ".") or name.startswith(key + "."))) or (
+            mentions and re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", mentions)
+        ):
+            return "--set " + _clipped_text(_shown(assignment), 80)
+    return _shown(source)
+
+
+def _clipped_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: a dotted key at the start of a whole-scenario check's message ("graph.mean_degree: ...")
+_LEADING_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*): ")
+
+
+def _format_error(source: str, exc: ValidationError, overrides: list[str] | None = None) -> str:
+    """One line: every problem after the place its value came from, ``source`` (the
+    scenario file) or ``--set KEY=VALUE`` for a value given on the command line."""
+    problems: list[tuple[str, str]] = []  # (dotted key or "", text)
+    mentions: dict[int, str] = {}  # problem index -> a whole-scenario check's message
     for err in exc.errors():
         loc = _shown(".".join(str(p) for p in err["loc"]))
         if err["type"] == "extra_forbidden":
-            problems.append(f"{loc}: unknown key")
+            problems.append((loc, f"{loc}: unknown key"))
             continue
         msg = err["msg"].removeprefix("Value error, ")
         field, sep, rest = msg.partition(": ")
         if loc and sep and field.isidentifier():
             # a section's own check naming one of its fields: report the full dotted key
-            problems.append(f"{loc}.{field}: {rest}")
+            problems.append((f"{loc}.{field}", f"{loc}.{field}: {rest}"))
             continue
         if not loc and ":" in msg:
-            problems.append(msg)
+            lead = _LEADING_KEY.match(msg)
+            mentions[len(problems)] = msg
+            problems.append((lead.group(1) if lead else "", msg))
             continue
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {_clipped(got)})"
-        problems.append(f"{loc or 'scenario'}: {_one_line(msg)}{shown}")
-    return _one_line(f"{_shown(source)}: " + "; ".join(problems))
+        problems.append((loc, f"{loc or 'scenario'}: {_one_line(msg)}{shown}"))
+    groups: dict[str, list[str]] = {}
+    for i, (key, text) in enumerate(problems):
+        where = _source_of(key, source, list(overrides or []), mentions.get(i, ""))
+        groups.setdefault(where, []).append(text)
+    return _one_line("; ".join(f"{where}: " + "; ".join(texts) for where, texts in groups.items()))
 
 
 def _clipped(value: object, limit: int = 60) -> str:
@@ -578,11 +649,15 @@ def _clipped(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def validate(data: dict[str, Any], source: str = "scenario") -> Scenario:
+def validate(
+    data: dict[str, Any], source: str = "scenario", overrides: list[str] | None = None
+) -> Scenario:
+    """The scenario ``data`` read from ``source`` with ``overrides`` (``--set`` lines)
+    applied; errors name ``--set KEY=VALUE`` for values that came from one."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_error(source, exc)) from None
+        raise UserError(_format_error(source, exc, overrides)) from None
 
 
 def load_scenario(name_or_path: str, overrides: list[str] | None = None) -> Scenario:
@@ -591,4 +666,4 @@ def load_scenario(name_or_path: str, overrides: list[str] | None = None) -> Scen
     data = read_yaml(path)
     for assignment in overrides or []:
         apply_override(data, assignment)
-    return validate(data, str(path))
+    return validate(data, str(path), list(overrides or []))

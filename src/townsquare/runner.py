@@ -99,6 +99,8 @@ class Run:
             run = cls(store, scenario, world, [], _recorder(store, scenario, world.n))
             run._checkpoint()
         except BaseException:
+            if created:  # a run that never started leaves nothing behind
+                _undo_start(store)
             store.release()
             raise
         return run
@@ -268,6 +270,17 @@ class Run:
         self._stop_requested = True
 
 
+def _undo_start(store: RunStore) -> None:
+    """Remove what a failed start wrote (it made the marker, so it made the rest)."""
+    try:
+        store.clear()
+        store.marker.unlink(missing_ok=True)
+        if not any(store.root.iterdir()):
+            store.root.rmdir()
+    except OSError:
+        pass  # a read-only or vanished folder: nothing more can be undone
+
+
 def _check_fits(arrays: dict[str, np.ndarray], world: World) -> None:
     """A checkpoint's arrays have the names, kinds and per-user lengths of the world they
     are loaded into (zip CRCs already catch damaged bytes; this catches edited arrays)."""
@@ -297,7 +310,8 @@ def _text_layer(scenario: Scenario, store: RunStore):
     try:
         return TextLayer(scenario.text, store.root, scenario.seed)
     except TextBackendError as exc:
-        raise UserError(f"text.model_path: {exc}") from None
+        where = "text.model_path" if scenario.text.backend == "transformers" else "text"
+        raise UserError(f"{where}: {exc}") from None
     except ModuleNotFoundError as exc:
         raise UserError(
             f"text.backend: {scenario.text.backend} needs the text extra "

@@ -538,6 +538,7 @@ class RunStore:
             raise UserError(f"{path}: missing (named by checkpoints/latest.json)") from None
         except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
             raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
+        meta["file"] = name  # so errors about its arrays can name it
         return arrays, json.dumps(world_meta), meta
 
     # ------------------------------------------------------------ verification

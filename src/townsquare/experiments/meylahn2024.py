@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +34,17 @@ N = 100
 ALPHA = 0.25
 EPS = 0.1
 
+#: the largest interaction cap: 100 times the 10^10 the paper used. A run still polarised
+#: at 10^12 interactions takes hours (the kernel does some 10^7-10^8 interactions a
+#: second), and the count must stay an int64
+MAX_CAP = 10**12
+#: the most runs per r_g: 200 times the paper's 500; the job list and the results table
+#: hold one row per run and r_g
+MAX_RUNS = 100_000
+#: the largest link radius: every pair of points in the unit square lies within √2, so a
+#: radius past it (1.5 leaves room for rounding) links the same complete graph
+MAX_RADIUS = 1.5
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -44,6 +56,14 @@ class Settings:
     eps: float = EPS
     n: int = N
     workers: int = 0  # 0: all cores
+
+    def __post_init__(self):
+        if not 1 <= self.runs <= MAX_RUNS:
+            raise ValueError(f"runs must lie in [1, {MAX_RUNS}] (got {self.runs})")
+        if not 1 <= self.cap <= MAX_CAP:
+            raise ValueError(f"cap must lie in [1, {MAX_CAP:.0e}] (got {self.cap})")
+        if not self.radii or not all(math.isfinite(r) and 0 < r <= MAX_RADIUS for r in self.radii):
+            raise ValueError(f"every r_g must lie in (0, {MAX_RADIUS}] (got {self.radii})")
 
     @classmethod
     def quick(cls, **kw) -> Settings:

@@ -75,18 +75,21 @@ def _sb3():
 
 
 def train_ppo(
-    env, cfg: PPOConfig, on_episode: Callable[[EpisodeRecord], None] | None = None
+    env, cfg: PPOConfig, on_episode: Callable[[EpisodeRecord], bool | None] | None = None
 ) -> tuple[object, list[EpisodeRecord]]:
     """Train PPO for ``cfg.episodes`` episodes of ``env``. Returns the SB3 model and one
     record per finished episode. Each episode meets a fresh world (the environment draws
-    a new world seed at every reset)."""
+    a new world seed at every reset). An ``on_episode`` that returns False stops
+    training after that episode (SB3's ``learn`` returns with the model as it is)."""
     PPO, BaseCallback = _sb3()
     horizon = env.unwrapped.scenario.steps
     records: list[EpisodeRecord] = []
     starts: list[int] = []
+    stopped = False
 
     class Episodes(BaseCallback):
         def _on_step(self) -> bool:
+            nonlocal stopped
             info = self.locals["infos"][0]
             done = bool(self.locals["dones"][0])
             if not starts or len(starts) == len(records):
@@ -102,9 +105,9 @@ def train_ppo(
                     0.0,
                 )
                 records.append(rec)
-                if on_episode is not None:
-                    on_episode(rec)
-            return len(records) < cfg.episodes
+                if on_episode is not None and on_episode(rec) is False:
+                    stopped = True
+            return not stopped and len(records) < cfg.episodes
 
     env.reset(seed=cfg.seed)
     model = PPO(

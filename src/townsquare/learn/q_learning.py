@@ -20,6 +20,15 @@ import numpy as np
 
 from ..roles import LearnerRole
 
+#: the most episodes one training run may ask for: the smallest built-in environment
+#: takes about 0.1 s an episode, so 10^6 episodes are already a day and a half, and the
+#: records (and curve.csv) hold one row per episode
+MAX_EPISODES = 10**6
+
+#: ``on_episode(record)`` after every episode; returning False stops training there (the
+#: table and records of the episodes done are returned), None or True goes on
+OnEpisode = Callable[["EpisodeRecord"], bool | None]
+
 
 @dataclass
 class QConfig:
@@ -142,9 +151,10 @@ def run_episode(
 def train_q(
     env,
     cfg: QConfig,
-    on_episode: Callable[[EpisodeRecord], None] | None = None,
+    on_episode: OnEpisode | None = None,
 ) -> tuple[QTable, list[EpisodeRecord]]:
-    """Train a Q-table on a role environment (`townsquare.envs.RoleEnv`)."""
+    """Train a Q-table on a role environment (`townsquare.envs.RoleEnv`). An
+    ``on_episode`` that returns False stops training after that episode."""
     role: LearnerRole = env.unwrapped.role
     table = QTable.empty(role, config=asdict(cfg))
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x51]))
@@ -164,8 +174,8 @@ def train_q(
             episode, info["followers"], start, total, steps, info["leader"], float(eps)
         )
         records.append(rec)
-        if on_episode is not None:
-            on_episode(rec)
+        if on_episode is not None and on_episode(rec) is False:
+            break
     return table, records
 
 
@@ -186,14 +196,15 @@ def evaluate_choice(
 def train_q_shared(
     env,
     cfg: QConfig,
-    on_episode: Callable[[EpisodeRecord], None] | None = None,
+    on_episode: OnEpisode | None = None,
 ) -> tuple[QTable, list[EpisodeRecord]]:
     """Train one Q-table shared by every learner of a PettingZoo parallel role
     environment (`townsquare.envs.RoleParallelEnv`): each agent acts epsilon-greedily on
     its own observation and every agent's transition updates the table. This is how a
     scenario's policy line deploys it — every user of the role on the same table — so the
     learners meet each other during training as they will in a run. Episode records hold
-    the mean over the role's users."""
+    the mean over the role's users. An ``on_episode`` that returns False stops training
+    after that episode."""
     role: LearnerRole = env.role
     table = QTable.empty(role, config=asdict(cfg), learners="all")
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x51]))
@@ -222,6 +233,6 @@ def train_q_shared(
             episode, round(followers, 2), round(float(start), 2), total, steps, leader, float(eps)
         )
         records.append(rec)
-        if on_episode is not None:
-            on_episode(rec)
+        if on_episode is not None and on_episode(rec) is False:
+            break
     return table, records

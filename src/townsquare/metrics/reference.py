@@ -8,12 +8,14 @@ facebook). Networks whose files are missing are left out, so the scorecard still
 from __future__ import annotations
 
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ..world.loaders import load_edge_list, load_polblogs
+from ..errors import UserError
+from ..world.loaders import DataFileError, load_edge_list, load_polblogs
 from .inequality import gini, top_share
 from .networks import (
     largest_component,
@@ -34,6 +36,37 @@ SOURCES = {
 }
 
 
+#: the largest reference file read. The networks of ``shared/data/README.md`` are each
+#: under 1 MB, so a file 64 times that size is not one of them (a wrong folder, or a
+#: link to a device such as /dev/zero): it is refused before it is read into memory.
+MAX_REFERENCE_BYTES = 64 << 20
+
+
+def reference_file(path: Path) -> Path:
+    """``path`` if it is a regular file of at most `MAX_REFERENCE_BYTES` (links are
+    followed), else `DataFileError`: nothing is read from a device, a pipe or a folder."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataFileError(path, "file not found") from None
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataFileError(path, "not a regular file")
+    if info.st_size > MAX_REFERENCE_BYTES:
+        raise DataFileError(
+            path,
+            f"{info.st_size:,} bytes: the reference networks are under 1 MB each, so files "
+            f"over {MAX_REFERENCE_BYTES >> 20} MiB are not read",
+        )
+    return path
+
+
+def data_error(exc: DataFileError) -> UserError:
+    """A broken file in the reference data folder, as the user's error it is."""
+    return UserError(f"--data: {exc} (a folder of real networks as in shared/data/README.md)")
+
+
 def default_data_dir() -> Path | None:
     """$TOWNSQUARE_DATA, else ../shared/data or shared/data from the working directory."""
     candidates = [os.environ.get("TOWNSQUARE_DATA"), "../shared/data", "shared/data"]
@@ -44,6 +77,8 @@ def default_data_dir() -> Path | None:
 
 
 def polblogs_reference(folder: Path) -> dict[str, float]:
+    reference_file(folder / "nodes.csv")
+    reference_file(folder / "edges.csv")
     g = load_polblogs(folder)
     u, v = undirected_simple(g.src, g.dst, g.n)
     keep = largest_component(u, v, g.n)
@@ -67,12 +102,16 @@ def polblogs_reference(folder: Path) -> dict[str, float]:
 
 
 def retweet_reference(folder: Path, name: str) -> dict[str, float]:
-    g = load_edge_list(folder / f"{name}.csv")
+    g = load_edge_list(reference_file(folder / f"{name}.csv"))
     index = {label: i for i, label in enumerate(g.labels)}
     side = np.full(g.n, -1, np.int64)
     for c in (1, 2):
-        path = folder / f"{name}_community{c}.txt"
-        for label in path.read_text().split():
+        path = reference_file(folder / f"{name}_community{c}.txt")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(path, f"not a UTF-8 text file ({exc.reason})") from None
+        for label in text.split():
             if label in index:
                 side[index[label]] = c - 1
     w = g.weight if g.weight is not None else np.ones(g.src.size)
@@ -90,7 +129,7 @@ def retweet_reference(folder: Path, name: str) -> dict[str, float]:
 
 
 def facebook_reference(path: Path) -> dict[str, float]:
-    g = load_edge_list(path, directed=False)
+    g = load_edge_list(reference_file(path), directed=False)
     degree = np.bincount(g.src, minlength=g.n)
     fit = fit_power_law(degree)
     return {
@@ -118,7 +157,12 @@ def _cached(data_dir: str) -> tuple[tuple[str, tuple[tuple[str, float], ...]], .
 
 
 def real_network_references(data_dir: str | Path | None) -> dict[str, dict[str, float]]:
-    """{network: {metric: value}} for every real network found in ``data_dir``."""
+    """{network: {metric: value}} for every real network found in ``data_dir``. A
+    network whose files are broken is a `UserError` naming the file (and ``--data``)."""
     if data_dir is None or not Path(data_dir).is_dir():
         return {}
-    return {name: dict(values) for name, values in _cached(str(Path(data_dir).resolve()))}
+    try:
+        cached = _cached(str(Path(data_dir).resolve()))
+    except DataFileError as exc:
+        raise data_error(exc) from None
+    return {name: dict(values) for name, values in cached}

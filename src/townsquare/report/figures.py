@@ -363,26 +363,36 @@ def echo_chamber_figure(
 # -------------------------------------------------------------------- for a run
 @lru_cache(maxsize=4)
 def _reference_degrees(data_dir: str) -> tuple[tuple[str, np.ndarray], ...]:
+    from ..metrics.reference import reference_file
     from ..world.loaders import load_edge_list, load_polblogs
 
     root = Path(data_dir)
     out = []
     if (root / "polblogs" / "nodes.csv").exists():
+        reference_file(root / "polblogs" / "nodes.csv")
+        reference_file(root / "polblogs" / "edges.csv")
         g = load_polblogs(root / "polblogs")
         out.append(("polblogs in-degree", np.bincount(g.dst, minlength=g.n)))
     path = root / "facebook" / "facebook_combined.txt"
     if path.exists():
-        g = load_edge_list(path, directed=False)
+        g = load_edge_list(reference_file(path), directed=False)
         out.append(("facebook degree", np.bincount(g.src, minlength=g.n)))
     return tuple(out)
 
 
 def reference_degrees(data_dir: str | Path | None) -> dict[str, np.ndarray]:
     """{label: degrees} of the real networks in ``data_dir`` that have a degree tail
-    (polblogs in-degree, facebook degree); empty when the folder is absent."""
+    (polblogs in-degree, facebook degree); empty when the folder is absent. A broken
+    file is a `UserError` naming it (and ``--data``)."""
+    from ..metrics.reference import data_error
+    from ..world.loaders import DataFileError
+
     if data_dir is None or not Path(data_dir).is_dir():
         return {}
-    return dict(_reference_degrees(str(Path(data_dir).resolve())))
+    try:
+        return dict(_reference_degrees(str(Path(data_dir).resolve())))
+    except DataFileError as exc:
+        raise data_error(exc) from None
 
 
 def run_figures(

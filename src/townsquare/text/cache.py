@@ -9,12 +9,14 @@ for the rest.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import inspect
 import sqlite3
 import time
 from pathlib import Path
 
+from ..errors import UserError
 from .backend import Request, TextBackend
 
 _SCHEMA = """
@@ -33,37 +35,108 @@ def cache_key(backend: str, model: str, request: Request) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+#: the columns of the ``completions`` table, in order
+_COLUMNS = ["key", "backend", "model", "request", "text"]
+
+#: SQLite's words for a file system that refuses to write (the OS error it is)
+_OS_PROBLEMS = {
+    "database or disk is full": errno.ENOSPC,
+    "attempt to write a readonly database": errno.EROFS,
+    "disk I/O error": errno.EIO,
+}
+
+
 class CompletionCache:
+    """The replay cache file ``path`` (``text.cache``): a new file, or one this class
+    wrote. Anything else (a folder, a file that is not SQLite, another program's SQLite
+    database) is a `UserError` naming ``text.cache`` and the file, and is left as it is."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise self._refused("a folder, not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path)
-        self._con.execute(_SCHEMA)
-        self._con.commit()
+        try:
+            self._con = sqlite3.connect(self.path)
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+        try:
+            self._open()
+        except BaseException:
+            self._con.close()
+            raise
         self.hits = 0
         self.misses = 0
 
+    def _open(self) -> None:
+        try:
+            tables = {
+                row[0]
+                for row in self._con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if tables and "completions" not in tables:
+                raise self._refused("a SQLite database without a completions table")
+            if "completions" in tables:
+                columns = [row[1] for row in self._con.execute("PRAGMA table_info(completions)")]
+                if columns != _COLUMNS:
+                    raise self._refused(
+                        f"its completions table has columns {', '.join(columns)}, "
+                        f"not {', '.join(_COLUMNS)}"
+                    )
+            else:
+                self._con.execute(_SCHEMA)
+                self._con.commit()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def _where(self) -> str:
+        shown = str(self.path)
+        return shown if shown.isprintable() else repr(shown)[1:-1]
+
+    def _refused(self, why: str) -> UserError:
+        return UserError(f"text.cache: {self._where()}: not a townsquare replay cache ({why})")
+
+    def _error(self, exc: sqlite3.DatabaseError) -> Exception:
+        """A SQLite error as what it is: a disk that will not write (`OSError`, exit 1),
+        or a file that is not a replay cache (`UserError`)."""
+        message = " ".join(str(exc).split())
+        for words, code in _OS_PROBLEMS.items():
+            if words in message:
+                return OSError(code, message, str(self.path))
+        if "unable to open database file" in message:
+            return OSError(errno.EACCES, f"cannot open ({message})", str(self.path))
+        return UserError(f"text.cache: {self._where()}: not a SQLite replay cache ({message})")
+
     def get_many(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._con.execute(
-                f"SELECT key, text FROM completions WHERE key IN ({marks})", chunk
-            )
-            found.update(rows.fetchall())
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._con.execute(
+                    f"SELECT key, text FROM completions WHERE key IN ({marks})", chunk
+                )
+                found.update(rows.fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
         return found
 
     def put_many(self, rows: list[tuple[str, str, str, str, str]]) -> None:
-        self._con.executemany(
-            "INSERT OR REPLACE INTO completions (key, backend, model, request, text) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-        self._con.commit()
+        try:
+            self._con.executemany(
+                "INSERT OR REPLACE INTO completions (key, backend, model, request, text) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._con.commit()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
 
     def __len__(self) -> int:
-        return self._con.execute("SELECT count(*) FROM completions").fetchone()[0]
+        try:
+            return self._con.execute("SELECT count(*) FROM completions").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
 
     def close(self) -> None:
         self._con.close()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ..errors import UserError
 from .backend import OnResult, Request, TextBackendError, TextCancelled
 
 RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -83,6 +84,13 @@ class OpenAIBackend:
         # a plain flag, not a threading.Event: Event.set takes a lock, which a signal
         # handler running on top of that same lock's holder would wait on forever
         self._cancelled = False
+        if self.api_key_env and not self._key():
+            # found now, before a run starts, rather than at its first request; a
+            # UserError names the scenario key, and the runner passes it on unchanged
+            raise UserError(
+                f"text.api_key_env: environment variable {self.api_key_env!r} is "
+                "not set (it should hold the API key)"
+            )
 
     # ------------------------------------------------------------------ cancelling
     def cancel(self) -> None:
