@@ -619,7 +619,8 @@ def test_figures_replace_a_symlink_instead_of_writing_through_it(stopped_run, tm
     victim.write_text("mine")
     link = tmp_path / "page.html"
     link.symlink_to(victim)
-    assert invoke("report", stopped_run, "--out", link).exit_code == 0
+    one_line_error(invoke("report", stopped_run, "--out", link), "exists")
+    assert invoke("report", stopped_run, "--out", link, "--overwrite").exit_code == 0
     assert victim.read_text() == "mine"
     assert not link.is_symlink() and link.stat().st_size > 1000
 
@@ -646,3 +647,149 @@ def test_a_start_that_fails_after_claiming_leaves_nothing(small_scenario, tmp_pa
 def test_steps_and_seed_bounds_name_the_option(small_scenario, tmp_path):
     one_line_error(quick_run(small_scenario, tmp_path / "a", "--steps", str(2**31)), "--steps")
     one_line_error(quick_run(small_scenario, tmp_path / "b", "--seed", str(2**63)), "--seed")
+
+
+# ------------------------------------------------------------------ second audit
+def test_the_lock_is_held_while_the_run_draws_its_figures(small_scenario, tmp_path, monkeypatch):
+    import townsquare.report as report
+    from townsquare.errors import UserError
+
+    out = tmp_path / "run"
+    seen = {}
+    real = report.plot_run
+
+    def drawing(run_dir, *a, **k):
+        with pytest.raises(UserError, match="another townsquare process"):
+            RunStore(run_dir).claim()
+        seen["checked"] = True
+        return real(run_dir, *a, **k)
+
+    monkeypatch.setattr(report, "plot_run", drawing)
+    assert invoke("run", small_scenario, "--out", out, "-q", "--no-report").exit_code == 0
+    assert seen == {"checked": True}
+    assert RunStore(out).claim() is False  # released at the end
+
+
+@pytest.mark.parametrize("seeds", ["1001", "1000000000", "99999999999999999999"])
+def test_evaluate_seeds_are_bounded(seeds):
+    one_line_error(runner.invoke(app, ["evaluate", "x.npz", "--seeds", seeds]), "--seeds")
+
+
+def _rewrite_metrics(run_dir, change):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(run_dir / "metrics.parquet")
+    pq.write_table(change(table, pa), run_dir / "metrics.parquet")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t, pa: pa.table({"x": [1.0] * t.num_rows}),
+        lambda t, pa: t.drop(["posts"]),
+        lambda t, pa: t.set_column(
+            t.column_names.index("likes"), "likes", pa.array([float("nan")] * t.num_rows)
+        ),
+        lambda t, pa: t.set_column(0, "step", pa.array([0] * t.num_rows, pa.int64())),
+    ],
+)
+def test_metrics_with_foreign_columns(stopped_run, change):
+    _rewrite_metrics(stopped_run, change)
+    for args in (["show", stopped_run], ["plot", stopped_run], ["realism", stopped_run]):
+        one_line_error(invoke(*args), "metrics.parquet", "damaged")
+    one_line_error(invoke("run", "--resume", stopped_run, "-q", "--steps", "8"), "metrics.parquet")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("users", "abc"), ("roles", [1]), ("complete", "yes"), ("seed", None)]
+)
+def test_a_summary_with_values_of_the_wrong_kind(stopped_run, key, value):
+    summary = json.loads((stopped_run / "summary.json").read_text())
+    summary[key] = value
+    (stopped_run / "summary.json").write_text(json.dumps(summary))
+    for command in ("show", "report"):
+        one_line_error(invoke(command, stopped_run), "summary.json", "damaged", key)
+
+
+def test_overwrite_refuses_a_linked_checkpoints_folder_before_removing_anything(
+    small_scenario, tmp_path
+):
+    out = tmp_path / "run"
+    assert quick_run(small_scenario, out).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    shutil.rmtree(out / "checkpoints")
+    (out / "checkpoints").symlink_to(elsewhere)
+    before = sorted(p.name for p in out.iterdir())
+    one_line_error(quick_run(small_scenario, out, "--overwrite"), "checkpoints", "not a folder")
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (elsewhere / "keep.txt").read_text() == "mine"
+
+
+def test_a_linked_marker_makes_no_run(small_scenario, tmp_path):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "mine.txt").write_text("mine")
+    other = tmp_path / "other"
+    assert quick_run(small_scenario, other).exit_code == 0
+    (out / MARKER).symlink_to(other / MARKER)
+    one_line_error(quick_run(small_scenario, out, "--overwrite"), "holds no townsquare run")
+    assert (out / "mine.txt").read_text() == "mine"
+
+
+def test_compare_reruns_a_seed_folder_that_holds_another_run(small_scenario, tmp_path):
+    base = tmp_path / "base"
+    assert quick_run(small_scenario, base).exit_code == 0
+    stale = base / "seeds" / "seed-7"
+    assert quick_run(small_scenario, stale, "--seed", "1").exit_code == 0  # not seed 7
+    assert invoke("compare", base, base, "--seeds", "7", "--json").exit_code == 0
+    assert yaml.safe_load((stale / "config.yaml").read_text())["seed"] == 7
+    reference = tmp_path / "reference"
+    assert quick_run(small_scenario, reference, "--seed", "7").exit_code == 0
+    assert (stale / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()
+
+
+def test_compare_seed_lists_must_name_seeds(stopped_run):
+    one_line_error(invoke("compare", stopped_run, stopped_run, "--seeds", ""), "--seeds")
+
+
+def test_a_ctrl_c_inside_any_command_says_so_in_one_line(stopped_run, monkeypatch):
+    import townsquare.report as report
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_report", interrupted)
+    result = runner.invoke(app, ["report", str(stopped_run)])
+    assert result.exit_code == 130
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), result.stderr
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+def test_out_naming_an_existing_file_needs_overwrite(stopped_run, tmp_path, command):
+    suffix = ".png" if command == "plot" else ".html"
+    mine = tmp_path / f"mine{suffix}"
+    mine.write_text("mine")
+    one_line_error(invoke(command, stopped_run, "--out", mine), "exists", "--overwrite")
+    assert mine.read_text() == "mine"
+    assert invoke(command, stopped_run, "--out", mine, "--overwrite").exit_code == 0
+    assert mine.stat().st_size > 1000
+
+
+def test_control_characters_in_paths_are_shown_escaped(tmp_path):
+    text = one_line_error(invoke("show", str(tmp_path / "\x1b[31mred")))
+    assert "\x1b" not in text and "\\x1b" in text
+
+
+def test_many_topics_draw_without_warnings(small_scenario, tmp_path):
+    import warnings
+
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = invoke("run", small_scenario, "--out", out, "-q", "--set", "population.topics=64")
+    assert result.exit_code == 0, result.output
+    assert (out / "metrics.png").exists() and (out / "report.html").exists()

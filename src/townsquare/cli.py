@@ -31,7 +31,12 @@ err_console = Console(stderr=True)
 
 
 def _one_line(message: str) -> str:
-    return " ".join(str(message).split())
+    """``message`` on one line, with control characters (a path holding an escape
+    sequence) shown escaped rather than sent to the terminal."""
+    text = " ".join(str(message).split())
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _print_error(message: str) -> None:
@@ -44,7 +49,7 @@ def _os_error_message(exc: OSError) -> str:
     where = exc.filename if exc.filename is not None else "townsquare"
     why = exc.strerror or _one_line(exc) or type(exc).__name__
     hint = {
-        errno.ENOSPC: "; free some space and resume the run with `townsquare run --resume DIR`",
+        errno.ENOSPC: "; free some space and try again",
         errno.EACCES: "; check the folder's permissions",
         errno.EROFS: "; the file system is read-only",
     }.get(exc.errno, "")
@@ -113,6 +118,16 @@ class _OneLineErrors(TyperGroup):
                 "please report it with the traceback that TOWNSQUARE_DEBUG=1 shows"
             )
             sys.exit(3)
+        except KeyboardInterrupt:  # between typer's own handling and ours
+            code = 130
+        if code == 130 and not _STOP_SAID:
+            # typer turns a Ctrl-C inside a command into exit 130 without a word
+            err_console.print(
+                "interrupted; the command stopped before it finished (what it had already "
+                "written is complete: every file is written whole or not at all)",
+                highlight=False,
+                soft_wrap=True,
+            )
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -234,7 +249,7 @@ def run(
     directory is then marked complete: false and `townsquare run --resume DIR` continues it.
     """
     from .config import load_scenario
-    from .runner import Run, RunInterrupted
+    from .runner import Run
 
     try:
         if resume is not None:
@@ -283,11 +298,20 @@ def run(
     except UserError as exc:
         raise _fail(str(exc)) from None
 
+    try:
+        _execute_and_draw(sim, quiet, plot_, report_)
+    finally:
+        sim.release()  # held until the figures are drawn: no second writer meanwhile
+
+
+def _execute_and_draw(sim, quiet: bool, plot_: bool, report_: bool) -> None:
+    from .runner import RunInterrupted
+
     done_before = sim.world.t
     total = sim.scenario.steps
     try:
         if quiet:
-            summary = sim.execute()
+            summary = sim.execute(release=False)
         else:
             columns = (
                 TextColumn("[bold]{task.description}"),
@@ -310,7 +334,7 @@ def run(
                         ),
                     )
 
-                summary = sim.execute(on_step=on_step)
+                summary = sim.execute(on_step=on_step, release=False)
     except RunInterrupted as exc:
         _say_stopped(
             f"interrupted after step {exc.step}; saved to {exc.store.root}; "
@@ -369,8 +393,13 @@ def run(
     console.print(f"run directory: [bold]{sim.store.root}[/]", highlight=False)
 
 
+_STOP_SAID = False
+
+
 def _say_stopped(message: str) -> None:
     """What a Ctrl-C saved, on one line of stderr (never wrapped)."""
+    global _STOP_SAID
+    _STOP_SAID = True
     err_console.print(escape(_one_line(message)), highlight=False, soft_wrap=True)
 
 
@@ -477,6 +506,10 @@ def plot(
             "(default: RUN_DIR/metrics.png).",
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace the file --out names if it already exists."),
+    ] = False,
 ):
     """Draw a run's per-step metrics (activity, follows, opinions, suspensions) as a PNG."""
     from .report import plot_run
@@ -485,14 +518,16 @@ def plot(
     if not (run_dir / "metrics.parquet").exists():
         raise _fail(f"{run_dir}: not a run directory with metrics (no metrics.parquet)")
     RunStore(run_dir).check_readable(events=False)  # a plot reads metrics.parquet only
-    path = plot_run(run_dir, _output_file(out, "metrics.png", (".png", ".pdf", ".svg")))
+    path = plot_run(run_dir, _output_file(out, "metrics.png", (".png", ".pdf", ".svg"), overwrite))
     console.print(f"wrote [bold]{path}[/]", highlight=False)
 
 
-def _output_file(out: str | None, default_name: str, suffixes: tuple[str, ...]) -> Path | None:
+def _output_file(
+    out: str | None, default_name: str, suffixes: tuple[str, ...], overwrite: bool = False
+) -> Path | None:
     """``--out``: a file with one of ``suffixes``, or a folder to write ``default_name``
     into (an existing folder, a path ending in a slash, or a name without extension).
-    Missing folders are made."""
+    Missing folders are made; an existing file is replaced only with ``overwrite``."""
     if out is None:
         return None
     if not out.strip():
@@ -505,6 +540,8 @@ def _output_file(out: str | None, default_name: str, suffixes: tuple[str, ...]) 
         raise UserError(
             f"--out {out}: writes {', '.join(suffixes)} files (or into a folder), not {path.suffix}"
         )
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise UserError(f"--out {out}: exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -526,6 +563,10 @@ def report(
         Path | None,
         typer.Option("--data", help="Folder of real networks for references (as in `realism`)."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace the file --out names if it already exists."),
+    ] = False,
 ):
     """Write a self-contained HTML report: summary, realism scorecard, opinions over
     time, follower CCDF against real networks, cascade sizes, Lorenz curve of posting,
@@ -537,7 +578,9 @@ def report(
     _check_data(data)
     with RunStore(run_dir).reading():
         page = write_report(
-            run_dir, out=_output_file(out, "report.html", (".html", ".htm")), data_dir=data
+            run_dir,
+            out=_output_file(out, "report.html", (".html", ".htm"), overwrite),
+            data_dir=data,
         )
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
@@ -648,7 +691,7 @@ def reproduce(
                 "paper's 1e10; a run still polarised there takes hours)"
             )
         kw["cap"] = int(cap)
-    if radii:
+    if radii is not None:
         try:
             kw["radii"] = tuple(float(r) for r in radii.split(","))
         except ValueError:
@@ -894,6 +937,7 @@ def compare(
     noise when it exceeds twice its standard error.
     """
     import json
+    from contextlib import ExitStack
 
     from .metrics.compare import compare_runs, seed_runs
     from .metrics.realism import finite_json
@@ -903,12 +947,14 @@ def compare(
     for run_dir in (run_a, run_b):
         _scorecard_for_check(run_dir)
     _check_data(data)
-    extra = _parse_seeds(seeds) if seeds else []
+    extra = _parse_seeds(seeds) if seeds is not None else []
     references = real_network_references(data if data is not None else default_data_dir())
     say = None if json_ else (lambda msg: console.print(msg, highlight=False))
-    with RunStore(run_a).reading(), RunStore(run_b).reading():
+    with RunStore(run_a).reading(), RunStore(run_b).reading(), ExitStack() as seed_locks:
         paths_a = seed_runs(run_a, extra, say) if extra else [run_a]
         paths_b = seed_runs(run_b, extra, say) if extra else [run_b]
+        for path in {*paths_a, *paths_b} - {run_a, run_b}:
+            seed_locks.enter_context(RunStore(path).reading())  # nobody rewrites them now
         result = compare_runs(paths_a, paths_b, references)
     if json_:
         typer.echo(json.dumps(finite_json(result), indent=2))
@@ -1155,22 +1201,15 @@ def train(
         }
         (target / "train.json").write_text(json.dumps(info, indent=2))
     except KeyboardInterrupt:  # the second Ctrl-C
-        err_console.print(
-            f"interrupted: stopped at once; the episodes done were not saved in "
-            f"{escape(str(target))}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say_stopped(f"interrupted: stopped at once; the episodes done were not saved in {target}")
         raise typer.Exit(130) from None
     finally:
         signal.signal(signal.SIGINT, previous_handler)
     saved = f"{policy_path.name}, curve.csv, learning_curve.png and train.json"
     if not complete:
-        err_console.print(
+        _say_stopped(
             f"interrupted after {len(records):,} of {episodes:,} episodes: saved {saved} "
-            f"in {escape(str(target))} (train.json says complete: false)",
-            highlight=False,
-            soft_wrap=True,
+            f"in {target} (train.json says complete: false)"
         )
         raise typer.Exit(130)
     who = "per learner" if learners == "all" else "by the learner"
@@ -1192,7 +1231,16 @@ def evaluate(
     scenario: Annotated[
         str, typer.Option("--scenario", "-S", help="Scenario to substitute the checkpoint into.")
     ] = "default",
-    seeds: Annotated[int, typer.Option("--seeds", "-k", min=1, help="Seeds (paired runs).")] = 10,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds",
+            "-k",
+            min=1,
+            max=1000,  # each seed is two whole runs of the scenario
+            help="Seeds (paired runs; at most 1,000).",
+        ),
+    ] = 10,
     seed: Annotated[int, typer.Option("--seed", min=0, help="First seed.")] = 0,
     set_: Annotated[
         list[str] | None,
@@ -1293,7 +1341,7 @@ def _parse_seeds(text: str) -> list[int]:
         )
     if max(seeds) > MAX_SEED:
         raise _fail(f"--seeds {text}: seeds go up to {MAX_SEED}")
-    return seeds
+    return list(dict.fromkeys(seeds))  # a seed named twice is one run
 
 
 def _check_data(data: Path | None) -> None:

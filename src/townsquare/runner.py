@@ -150,12 +150,20 @@ class Run:
         return cls(store, scenario, world, rows, recorder, wall_before=wall)
 
     # ------------------------------------------------------------------ running
-    def execute(self, on_step: Callable[[dict], None] | None = None) -> dict:
-        """Run to ``scenario.steps``; returns the summary. Raises `RunInterrupted`."""
+    def execute(self, on_step: Callable[[dict], None] | None = None, release: bool = True) -> dict:
+        """Run to ``scenario.steps``; returns the summary. Raises `RunInterrupted`.
+
+        The run directory stays locked to this process until the run ends, or with
+        ``release=False`` until `release` (the CLI keeps it while it draws the figures)."""
         try:
             return self._execute(on_step)
         finally:
-            self.store.release()
+            if release:
+                self.store.release()
+
+    def release(self) -> None:
+        """Let other processes write or read the run directory."""
+        self.store.release()
 
     def _execute(self, on_step) -> dict:
         flush_every = self.scenario.record.flush_every

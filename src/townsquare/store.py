@@ -300,7 +300,8 @@ class RunStore:
 
     # ------------------------------------------------------------ marker and lock
     def is_run(self) -> bool:
-        return self.marker.is_file()
+        # a link named like the marker proves nothing about this folder
+        return self.marker.is_file() and not self.marker.is_symlink()
 
     def claim(self, legacy_ok: bool = False) -> bool:
         """Become the only writer of this directory: create the marker if the run is new
@@ -311,6 +312,8 @@ class RunStore:
             return False
         self.root.mkdir(parents=True, exist_ok=True)
         created = False
+        if self.marker.is_symlink():
+            raise UserError(f"{self.marker}: is a link, not townsquare's marker; remove it")
         if not self.marker.exists():
             if self.root.exists() and any(self.root.iterdir()) and not legacy_ok:
                 raise UserError(
@@ -402,7 +405,7 @@ class RunStore:
                 )
         for name in ("checkpoints", "seeds"):
             path = self.root / name
-            if path.exists() and not path.is_dir():
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
                 raise UserError(
                     f"{path}: is not a folder, so it is not townsquare's; move it away to "
                     "replace this run"
@@ -457,10 +460,7 @@ class RunStore:
         (``events=False``: leave events.duckdb alone, e.g. while a run writes it)."""
         read_run_summary(self)
         if self.metrics.exists():
-            try:
-                pq.read_metadata(self.metrics)
-            except Exception as exc:  # pyarrow's own error kinds
-                raise UserError(f"{self.metrics}: damaged ({_short(exc)})") from None
+            check_metrics_table(self.metrics)
         if events and self.events.exists():
             try:
                 with connect_events(self.events, read_only=True) as con:
@@ -561,11 +561,13 @@ class RunStore:
                 )
         try:
             # a run stopped during its first step has a checkpoint at step 0 and no rows
-            have = pq.read_metadata(self.metrics).num_rows if step or self.metrics.exists() else 0
+            have = check_metrics_table(self.metrics) if step or self.metrics.exists() else 0
         except FileNotFoundError:
             raise UserError(
                 f"{self.metrics}: missing; the checkpoint at step {step} needs its {step} rows"
             ) from None
+        except UserError:
+            raise
         except Exception as exc:
             raise UserError(f"{self.metrics}: damaged ({_short(exc)})") from None
         if have < step:
@@ -607,7 +609,76 @@ def read_run_summary(store: RunStore) -> dict:
         raise UserError(f"{store.summary}: damaged ({_short(exc)})") from None
     if not isinstance(data, dict):
         raise UserError(f"{store.summary}: damaged (not a JSON object)")
+    for key, kinds in SUMMARY_FIELDS.items():
+        value = data.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise UserError(f"{store.summary}: damaged ({key}: {str(value)[:40]!r})")
     return data
+
+
+#: what the readers of summary.json take from it, and of which kind
+SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "seed": (int,),
+    **{
+        key: (int,)
+        for key in (
+            "users",
+            "steps",
+            "posts",
+            "replies",
+            "reposts",
+            "likes",
+            "follows",
+            "unfollows",
+            "suspensions",
+            "follow_edges",
+        )
+    },
+    "wall_s": (int, float),
+    "complete": (bool,),
+    "roles": (dict,),
+}
+
+#: metrics every step has, as integers (summed into summary.json, drawn by `plot`)
+COUNT_METRICS = (
+    "step",
+    "active_users",
+    "posts",
+    "replies",
+    "reposts",
+    "likes",
+    "follows",
+    "unfollows",
+    "suspended",
+    "follow_edges",
+)
+
+
+def check_metrics_table(path: Path) -> int:
+    """The number of rows of a metrics.parquet that holds what townsquare writes there:
+    steps 0, 1, … and the integer counts; anything else is a `UserError` naming it."""
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # pyarrow's own error kinds
+        raise UserError(f"{path}: damaged ({_short(exc)})") from None
+    if table.num_rows == 0:
+        return 0
+    for name in COUNT_METRICS:
+        if name not in table.column_names:
+            raise UserError(f"{path}: damaged (no column {name})")
+        if not pa.types.is_integer(table.schema.field(name).type):
+            raise UserError(f"{path}: damaged (column {name} is not integer)")
+    for name in table.column_names:
+        kind = table.schema.field(name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            raise UserError(f"{path}: damaged (column {name} is not numeric)")
+    steps = table.column("step").to_numpy()
+    if not np.array_equal(steps, np.arange(table.num_rows)):
+        raise UserError(f"{path}: damaged (steps are not 0, 1, 2, …)")
+    return table.num_rows
 
 
 def _short(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .realism import BANDS, INFORMATIONAL, measure_run, scorecard
 
@@ -44,28 +43,50 @@ class CompareRow:
 
 def seed_runs(run_dir: Path, seeds: list[int], on_progress=None) -> list[Path]:
     """The run itself plus one run per extra seed of its scenario, stored under
-    ``RUN_DIR/seeds/seed-S`` and reused when already complete."""
-    from ..config import validate
+    ``RUN_DIR/seeds/seed-S`` and reused when it is complete and holds exactly that
+    scenario with that seed (anything else there is run again)."""
+    from ..config import read_yaml, validate
     from ..runner import Run
     from ..store import RunStore
 
     store = RunStore(run_dir)
-    base = yaml.safe_load(store.config.read_text())
+    base = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
     paths = [Path(run_dir)]
     for seed in seeds:
         if seed == base.get("seed"):
             continue
         target = Path(run_dir) / "seeds" / f"seed-{seed}"
-        done = RunStore(target)
-        if done.summary.exists() and done.read_summary().get("complete"):
+        scenario = validate({**base, "seed": seed}, str(store.config))
+        if _holds(RunStore(target), scenario):
             paths.append(target)
             continue
-        scenario = validate({**base, "seed": seed}, str(store.config))
         if on_progress:
             on_progress(f"running {run_dir} with seed {seed}")
         Run.start(scenario, target, overwrite=True).execute()
         paths.append(target)
     return paths
+
+
+def _holds(store, scenario) -> bool:
+    """Whether a seed run directory is a complete run of exactly ``scenario``."""
+    from ..config import read_yaml, validate
+    from ..errors import UserError
+    from ..store import config_digest, read_run_summary
+
+    if not store.is_run() or not store.config.is_file():
+        return False
+    try:
+        summary = read_run_summary(store)
+        stored = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
+    except UserError:
+        return False
+    wanted = scenario.model_dump(mode="json")
+    return (
+        summary["complete"] is True
+        and summary["steps"] == scenario.steps
+        and config_digest(stored) == config_digest(wanted)
+        and not store.writer_active()
+    )
 
 
 def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:

@@ -50,6 +50,10 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
+#: topics a figure names one by one in its legend; beyond, the lines speak for themselves
+LEGEND_TOPICS = 6
+
+
 def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes (no timestamp in the metadata, so reports are reproducible)."""
     buf = io.BytesIO()
@@ -99,8 +103,11 @@ def opinion_figure(
     ax_mean.set_xlabel("step")
     ax_mean.set_ylabel("opinion")
     ax_mean.set_title("citizens' opinion: mean ± std per step")
-    if topics:
+    many = len(topics) > LEGEND_TOPICS  # a legend of every topic would fill the panel
+    if topics and not many:
         ax_mean.legend(fontsize=8, loc="lower left")
+    elif many:
+        ax_mean.text(0.01, 0.02, f"{len(topics)} topics", transform=ax_mean.transAxes, fontsize=8)
     else:
         ax_mean.text(0.5, 0.5, "no per-step metrics", ha="center", transform=ax_mean.transAxes)
 
@@ -112,7 +119,8 @@ def opinion_figure(
     ax_bc.set_xlabel("step")
     ax_bc.set_ylabel("bimodality coefficient")
     ax_bc.set_title("bimodality per step")
-    ax_bc.legend(fontsize=8, loc="lower right")
+    if not many:
+        ax_bc.legend(fontsize=8, loc="lower right")
 
     if opinion is not None:
         op = np.asarray(opinion, np.float64)
@@ -132,7 +140,7 @@ def opinion_figure(
                 label=f"topic {t}",
             )
         ax_hist.set_title(f"final opinions of {op.shape[0]:,} citizens")
-        if op.shape[1] > 1:
+        if 1 < op.shape[1] <= LEGEND_TOPICS:
             ax_hist.legend(fontsize=8)
     else:
         ax_hist.set_title("final opinions (no checkpoint)")

@@ -8,6 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 
+#: topics the opinion panel names one by one (two entries each); beyond, the lines speak
+LEGEND_TOPICS = 6
+
+
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Draw a run's per-step metrics into one PNG (default: RUN/metrics.png).
 
@@ -69,7 +73,10 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     ax.axhline(5 / 9, color="black", linewidth=0.8, linestyle="--", label="5/9 (two camps)")
     ax.set_ylim(-1.05, 1.05)
     ax.set_title("citizens' opinions (mean ± std) and bimodality")
-    ax.legend(fontsize=8)
+    if len(topics) <= LEGEND_TOPICS:
+        ax.legend(fontsize=8)
+    else:  # a legend of every topic would squeeze the panels to nothing
+        ax.text(0.01, 0.02, f"{len(topics)} topics", transform=ax.transAxes, fontsize=8)
 
     ax = axes[1, 1]
     ax.bar(step, table["suspended"], label="suspended this step")
