@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-
 #: topics the opinion panel names one by one (two entries each); beyond, the lines speak
 LEGEND_TOPICS = 6
 
