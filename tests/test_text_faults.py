@@ -258,3 +258,32 @@ def test_runner_first_ctrl_c_cancels_hanging_text_requests(tmp_path):
     assert isinstance(info.value, TextCancelled)
     assert elapsed < 0.5 + 0.9
     assert stored(cache) == 20  # every answer that came back is kept for --resume
+
+
+# ------------------------------------------------------------------ runaway answers
+def test_a_runaway_completion_is_cut_before_it_is_returned_or_cached(tmp_path):
+    """A server that ignores max_tokens (5 MB for one completion) cannot grow the replay
+    cache: every completion is cut to max(256, 16 * max_tokens) characters."""
+    huge = "word " * 1_000_000
+
+    def fault(prompt, n, auth):
+        if prompt.startswith("big"):
+            return (200, {"choices": [{"message": {"role": "assistant", "content": huge}}]})
+        return None
+
+    asked = [
+        Request(prompt="big 8", max_tokens=8, seed=1),
+        Request(prompt="big 100", max_tokens=100, seed=2),
+        Request(prompt="small", max_tokens=20, seed=3),
+    ]
+    db = tmp_path / "c.db"
+    with ChatServer(delay=0.0, fault=fault) as server:
+        backend = cached(server, db)
+        texts = backend.generate(asked)
+        assert texts[0] == huge[:256]  # the floor: 16 * 8 is under 256
+        assert texts[1] == huge[:1600]
+        assert texts[2] == "echo: small (seed 3)"  # short answers are untouched
+        before = server.requests
+        assert backend.generate(asked) == texts  # the cache holds the cut text
+        assert server.requests == before
+    assert db.stat().st_size < 1_000_000

@@ -85,6 +85,8 @@ class _OneLineErrors(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **kw):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **kw)
+        global _STOP_SAID
+        _STOP_SAID = False  # one invocation at a time (tests invoke many in one process)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **kw)
         except _USAGE_ERRORS as exc:
@@ -1083,7 +1085,7 @@ def train(
     from .envs.influencer_v0 import DEFAULT_SCENARIO, InfluencerEnv, parallel_env
     from .learn.curves import plot_curve, write_curve
     from .learn.q_learning import MAX_EPISODES
-    from .outputs import check_train_folder, claim_train_folder
+    from .outputs import check_train_folder, claim_train_folder, replace_text
     from .roles import ROLES
 
     if episodes > MAX_EPISODES:
@@ -1199,7 +1201,7 @@ def train(
             "first_gained_mean": sum(gained[: len(tail)]) / len(tail),
             "final_gained_mean": sum(gained[-len(tail) :]) / len(tail),
         }
-        (target / "train.json").write_text(json.dumps(info, indent=2))
+        replace_text(target / "train.json", json.dumps(info, indent=2))
     except KeyboardInterrupt:  # the second Ctrl-C
         _say_stopped(f"interrupted: stopped at once; the episodes done were not saved in {target}")
         raise typer.Exit(130) from None

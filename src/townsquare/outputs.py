@@ -5,11 +5,19 @@ command's output (its marker file, or for training a ``train.json`` written befo
 markers existed). Any other non-empty folder is refused before anything is computed, so
 a user's own ``quantiles.csv`` or ``curve.csv`` is never replaced. The marker is written
 first, so a folder interrupted half-way is still recognised as the command's own.
+
+Every output file is written beside its name and renamed onto it (`replacing`,
+`replace_file`, `replace_text`): a symlink someone placed at an output name is replaced
+by the file rather than written through (so a file outside the folder is never
+overwritten), and a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
@@ -24,6 +32,53 @@ LEGACY_OUTPUTS = {
     "meylahn2024": ("consensus_times.parquet", "quantiles.csv", "survival.png"),
     "jin2024": ("results.csv", "summary.csv", "answers.json"),
 }
+
+
+def _fresh_sibling(path: Path) -> Path:
+    """A new, empty regular file beside ``path`` (``.STEM.tmp-PID[-N]SUFFIX``), made with
+    O_EXCL so that nothing already there (a planted symlink included) is opened. The
+    suffix is kept for writers that pick a format from it (matplotlib, numpy)."""
+    for n in range(1000):
+        extra = f"-{n}" if n else ""
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{extra}{path.suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
+
+
+@contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Write ``path`` by writing the yielded temporary sibling (same folder), which is
+    renamed onto ``path`` (`os.replace`) when the block ends without an exception.
+
+    A symlink at ``path`` is replaced itself, never written through; an exception (or an
+    interruption) removes the temporary file and leaves ``path`` as it was."""
+    path = Path(path)
+    tmp = _fresh_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def replace_file(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` writes the whole file at ``tmp``, which then replaces ``path``
+    (see `replacing`). Returns ``path``."""
+    path = Path(path)
+    with replacing(path) as tmp:
+        write(tmp)
+    return path
+
+
+def replace_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """``path`` replaced by a file holding ``text`` (see `replacing`). Returns ``path``."""
+    return replace_file(path, lambda tmp: tmp.write_text(text, encoding=encoding))
 
 
 def _shown(path: object) -> str:
@@ -76,7 +131,7 @@ def claim_reproduce_folder(folder: Path, experiment: str) -> None:
     """Make ``folder`` (checked by `check_reproduce_folder`) and write its marker."""
     check_reproduce_folder(folder, experiment)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / REPRODUCE_MARKER).write_text(json.dumps({"experiment": experiment}) + "\n")
+    replace_text(folder / REPRODUCE_MARKER, json.dumps({"experiment": experiment}) + "\n")
 
 
 def holds_training(folder: Path) -> bool:
@@ -96,4 +151,4 @@ def claim_train_folder(folder: Path, role: str, algo: str) -> None:
     """Make ``folder`` (checked by `check_train_folder`) and write its marker."""
     check_train_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / TRAIN_MARKER).write_text(json.dumps({"role": role, "algo": algo}) + "\n")
+    replace_text(folder / TRAIN_MARKER, json.dumps({"role": role, "algo": algo}) + "\n")

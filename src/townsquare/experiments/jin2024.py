@@ -57,6 +57,7 @@ import numpy as np
 from scipy import stats
 
 from ..learn.curves import moving_average
+from ..outputs import replace_file, replace_text
 
 Q_ARMS = ("q_limited_self", "q_limited_noself", "q_full_self", "q_full_noself")
 BASELINE_ARMS = ("random", "fixed", "crowd")
@@ -307,25 +308,32 @@ def _cell(value):
 def write_outputs(
     out: Path, rows: list[dict], table: list[dict], answers: dict, s: Settings
 ) -> dict[str, Path]:
-    """results.csv, summary.csv, answers.json (with the settings) and the two plots."""
+    """results.csv, summary.csv, answers.json (with the settings) and the two plots.
+
+    Every file is written beside its name and renamed onto it (`replace_file`): a symlink
+    at an output name is replaced, never written through."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    with open(out / "results.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    paths["results"] = out / "results.csv"
-    with open(out / "summary.csv", "w", newline="") as fh:
-        fields = list(table[0]) if table else ["arm"]
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        for row in table:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-    paths["summary"] = out / "summary.csv"
+
+    def write_results(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write_summary(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            fields = list(table[0]) if table else ["arm"]
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            for row in table:
+                writer.writerow({k: _cell(v) for k, v in row.items()})
+
+    paths["results"] = replace_file(out / "results.csv", write_results)
+    paths["summary"] = replace_file(out / "summary.csv", write_summary)
     doc = {**answers, "settings": asdict(s)}
-    (out / "answers.json").write_text(json.dumps(doc, indent=2) + "\n")
-    paths["answers"] = out / "answers.json"
+    paths["answers"] = replace_text(out / "answers.json", json.dumps(doc, indent=2) + "\n")
     paths["learning_curves"] = plot_learning_curves(rows, s, out / "learning_curves.png")
     paths["final_followers"] = plot_final(table, out / "final_followers.png")
     return paths
@@ -379,8 +387,7 @@ def plot_learning_curves(rows: list[dict], s: Settings, path: Path) -> Path:
     ax.legend(fontsize=8, ncol=2)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return replace_file(path, fig.savefig)
 
 
 def plot_final(table: list[dict], path: Path) -> Path:
@@ -410,5 +417,4 @@ def plot_final(table: list[dict], path: Path) -> Path:
     )
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return replace_file(path, fig.savefig)

@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..metrics.metastability import plateaus, time_polarised
+from ..outputs import replace_file, replace_text
 from ..world.generators import random_geometric
 from ..world.opinion import ArlodState, arlod_run, to_csr
 
@@ -180,34 +181,38 @@ def single_trace(
 
 
 def write_outputs(out: Path, table: dict, s: Settings, trace=None) -> dict[str, Path]:
+    """Every file is written beside its name and renamed onto it (`replace_file`): a
+    symlink at an output name is replaced, never written through."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    pq.write_table(
-        pa.table(
-            {
-                "r_g": pa.array(table["r_g"], pa.float64()),
-                "run": pa.array(table["run"], pa.int64()),
-                "consensus_time": pa.array(table["consensus_time"], pa.int64()),
-                "censored": pa.array(table["censored"], pa.bool_()),
-            }
-        ),
-        out / "consensus_times.parquet",
+    arrow = pa.table(
+        {
+            "r_g": pa.array(table["r_g"], pa.float64()),
+            "run": pa.array(table["run"], pa.int64()),
+            "consensus_time": pa.array(table["consensus_time"], pa.int64()),
+            "censored": pa.array(table["censored"], pa.bool_()),
+        }
     )
-    paths["consensus_times"] = out / "consensus_times.parquet"
+    paths["consensus_times"] = replace_file(
+        out / "consensus_times.parquet", lambda tmp: pq.write_table(arrow, tmp)
+    )
     rows = quantile_table(table, s.cap)
-    with open(out / "quantiles.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    paths["quantiles"] = out / "quantiles.csv"
+
+    def write_quantiles(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+    paths["quantiles"] = replace_file(out / "quantiles.csv", write_quantiles)
     paths["survival_plot"] = plot_survival(table, s, out / "survival.png")
     if trace is not None:
         summary = trace_summary(*trace, s)
-        (out / "trace_rg025.json").write_text(json.dumps(summary, indent=2) + "\n")
+        replace_text(out / "trace_rg025.json", json.dumps(summary, indent=2) + "\n")
         paths["trace_summary"] = out / "trace_rg025.json"
         paths["trace_plot"] = plot_trace(*trace, s, out / "trace_rg025.png", summary["plateaus"])
     return paths
@@ -264,8 +269,7 @@ def plot_survival(table: dict, s: Settings, path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return replace_file(path, fig.savefig)
 
 
 def plot_trace(
@@ -301,5 +305,4 @@ def plot_trace(
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return replace_file(path, fig.savefig)

@@ -8,17 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import replace_file
 from .q_learning import EpisodeRecord
 
 
 def write_curve(records: list[EpisodeRecord], path: Path) -> Path:
+    """Written beside ``path`` and renamed onto it (a symlink there is replaced)."""
     names = [f.name for f in fields(EpisodeRecord)]
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=names)
-        writer.writeheader()
-        for rec in records:
-            writer.writerow(asdict(rec))
-    return path
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=names)
+            writer.writeheader()
+            for rec in records:
+                writer.writerow(asdict(rec))
+
+    return replace_file(path, write)
 
 
 def moving_average(y: np.ndarray, window: int) -> np.ndarray:
@@ -63,6 +68,8 @@ def plot_curve(records: list[EpisodeRecord], path: Path, title: str) -> Path:
         twin.set_ylim(0, 1.05)
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        replace_file(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    finally:
+        plt.close(fig)
     return path

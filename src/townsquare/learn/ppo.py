@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ..outputs import replace_file
 from .q_learning import EpisodeRecord
 
 #: the key of the safetensors header metadata that holds townsquare's JSON
@@ -173,8 +174,9 @@ def save_ppo(model, path: str | Path, role, cfg: PPOConfig | None = None) -> Pat
     check_meta(meta)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.policy.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
-    return path
+    # written beside and renamed: a symlink at ``path`` is replaced, not written through
+    header = {META_KEY: json.dumps(meta, sort_keys=True)}
+    return replace_file(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
 
 
 # -- reading: data only ------------------------------------------------------------------

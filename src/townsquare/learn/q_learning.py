@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import replace_file, replace_text
 from ..roles import LearnerRole
 
 #: the most episodes one training run may ask for: the smallest built-in environment
@@ -81,30 +82,86 @@ class QTable:
 
     # -- files: npz or JSON, never pickle ---------------------------------------------
     def save(self, path: str | Path) -> Path:
+        """Written beside ``path`` and renamed onto it: a symlink there is replaced, not
+        written through."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".json":
             doc = {"meta": self.meta, "q": self.q.tolist(), "visits": self.visits.tolist()}
-            path.write_text(json.dumps(doc, indent=1))
-        else:
-            with path.open("wb") as fh:
+            return replace_text(path, json.dumps(doc, indent=1))
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
                 np.savez(fh, q=self.q, visits=self.visits, meta=np.array(json.dumps(self.meta)))
-        return path
+
+        return replace_file(path, write)
 
     @classmethod
     def load(cls, path: str | Path) -> QTable:
+        """A table `save` wrote; anything else is a `ValueError` saying what is wrong: a
+        ``q`` that is not real numbers (checked before any cast), ``visits`` that are not
+        non-negative whole numbers, or JSON (the file, or the npz's ``meta``) with a
+        duplicate key or a NaN/Infinity constant."""
         path = Path(path)
         if path.suffix == ".json":
-            doc = json.loads(path.read_text())
-            return cls(
-                np.array(doc["q"], np.float64),
-                np.array(doc.get("visits", np.zeros_like(doc["q"])), np.int64),
-                dict(doc["meta"]),
-            )
-        with np.load(path, allow_pickle=False) as z:
-            return cls(
-                np.array(z["q"], np.float64), np.array(z["visits"]), json.loads(str(z["meta"]))
-            )
+            doc = strict_json(path.read_text(encoding="utf-8"), "the file")
+            if not isinstance(doc, dict) or "q" not in doc or "meta" not in doc:
+                raise ValueError("the file is not a JSON object with q and meta")
+            q = _real_q(np.asarray(doc["q"]))
+            visits = np.asarray(doc["visits"]) if "visits" in doc else np.zeros(q.shape, np.int64)
+            meta = doc["meta"]
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                q, visits, meta = _real_q(z["q"]), z["visits"], z["meta"]
+            if meta.ndim != 0 or meta.dtype.kind != "U":
+                raise ValueError(
+                    f"meta is not a JSON string (dtype {meta.dtype}, shape {meta.shape})"
+                )
+            meta = strict_json(str(meta), "meta")
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+        return cls(q, _counts(visits), meta)
+
+
+def _duplicate_keys_refused(pairs: list) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _constant_refused(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str, what: str):
+    """``text`` parsed as strict JSON: a duplicate key or a NaN/Infinity constant is a
+    `ValueError` naming ``what``."""
+    try:
+        return json.loads(
+            text, object_pairs_hook=_duplicate_keys_refused, parse_constant=_constant_refused
+        )
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"{what} is not strict JSON ({exc})") from None
+
+
+def _real_q(q: np.ndarray) -> np.ndarray:
+    """``q`` as float64, refusing any dtype that is not real numbers before casting (a
+    complex one would lose its imaginary part with a warning)."""
+    if q.dtype.kind not in "iuf":
+        raise ValueError(f"q must hold real numbers, not {q.dtype}")
+    return np.array(q, np.float64)
+
+
+def _counts(visits: np.ndarray) -> np.ndarray:
+    """``visits`` as int64, refusing anything but non-negative whole numbers."""
+    if visits.dtype.kind not in "iu":
+        raise ValueError(f"visits must hold whole numbers, not {visits.dtype}")
+    if visits.size and (visits.min() < 0 or visits.max() > np.iinfo(np.int64).max):
+        raise ValueError("visits holds negative counts or counts past int64")
+    return np.array(visits, np.int64)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import replace_text
 from ..world.population import Role
 from .inequality import gini, top_share
 from .networks import (
@@ -317,7 +318,9 @@ def scorecard(
 
 
 def write_scorecard(card: Scorecard, path: str | Path) -> None:
-    Path(path).write_text(scorecard_json(card) + "\n")
+    """Written beside ``path`` and renamed onto it: a symlink there is replaced, never
+    written through."""
+    replace_text(path, scorecard_json(card) + "\n")
 
 
 def scorecard_json(card: Scorecard) -> str:

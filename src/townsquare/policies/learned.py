@@ -95,8 +95,12 @@ def _check_table(table: QTable) -> None:
         raise ValueError(f"q has shape {q.shape}, expected (states, actions)")
     if visits.shape != q.shape:
         raise ValueError(f"visits has shape {visits.shape}, q has {q.shape}")
+    if q.dtype.kind != "f":
+        raise ValueError(f"q must hold real numbers, not {q.dtype}")
     if not np.isfinite(q).all():
         raise ValueError("q holds NaN or infinite values")
+    if visits.dtype.kind not in "iu" or (visits.size and visits.min() < 0):
+        raise ValueError(f"visits must hold non-negative whole numbers ({visits.dtype})")
     if not isinstance(table.meta, dict):
         raise ValueError("meta is not a JSON object")
 

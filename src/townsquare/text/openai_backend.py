@@ -30,6 +30,12 @@ from .backend import OnResult, Request, TextBackendError, TextCancelled
 RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
 POLL_S = 0.1  # how often a running batch looks for a cancel
 SNIPPET = 200  # characters of an answer body quoted in an error
+#: a completion is cut to at most max(MIN_COMPLETION_CHARS, CHARS_PER_TOKEN * max_tokens)
+#: characters before it is returned (and cached): a server need not honour max_tokens
+#: (one answering 5 MB grew the replay cache to 636 MB), and a token is rarely more than
+#: 16 characters, so only a runaway answer is cut, always at the same place
+CHARS_PER_TOKEN = 16
+MIN_COMPLETION_CHARS = 256
 _BEARER = re.compile(r"(?i)\bBearer\s+[^\s\"',;}]+")
 
 
@@ -247,7 +253,7 @@ class OpenAIBackend:
                     f"{self._snippet(response.text)}"
                 )
             try:
-                return _content(response)
+                return _content(response)[: completion_limit(request.max_tokens)]
             except _Malformed as exc:
                 if attempt + 1 == attempts:
                     raise TextBackendError(
@@ -256,6 +262,12 @@ class OpenAIBackend:
                     ) from None
                 problem = "malformed response"
         raise TextBackendError(f"item {index}: {url} failed after {attempts} attempts: {problem}")
+
+
+def completion_limit(max_tokens: int) -> int:
+    """The most characters kept of a completion asked for with ``max_tokens`` (see
+    `CHARS_PER_TOKEN`)."""
+    return max(MIN_COMPLETION_CHARS, CHARS_PER_TOKEN * int(max_tokens or 0))
 
 
 def _content(response: httpx.Response) -> str:
