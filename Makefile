@@ -48,6 +48,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_opinion.py
 	$(BIN)/python benchmarks/bench_text.py
 	$(BIN)/python benchmarks/bench_envs.py
+	$(BIN)/python benchmarks/bench_fork.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -8,6 +8,7 @@ calls the `Policy` objects it was given.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Mapping
@@ -423,6 +424,24 @@ class World:
         return row
 
     # ------------------------------------------------------------------ state
+    def fork(self) -> World:
+        """An independent copy of this world between steps: users, graph, posts, detector,
+        every random stream and every policy's state. Stepped k times, the fork gives
+        byte-identical events to this world stepped k times, and neither ever sees the
+        other's steps: what planners and verifiable rewards roll out.
+
+        Read-only parts are shared rather than copied: the recommender's settings, the
+        opinion rule, and a frozen checkpoint's table or network (``learning: frozen``
+        never changes them)."""
+        if self._turn is not None:
+            raise RuntimeError("cannot fork a world in the middle of a step")
+        memo: dict[int, object] = {id(self.recommender): self.recommender}
+        for policy in self.policies.values():
+            ckpt = getattr(policy, "ckpt", None)
+            if ckpt is not None and getattr(policy, "learning", None) == "frozen":
+                memo[id(ckpt)] = ckpt
+        return copy.deepcopy(self, memo)
+
     def state(self) -> tuple[dict[str, np.ndarray], str]:
         """Arrays and a JSON string that together restore this world exactly (between
         steps: not after `begin_step`)."""
