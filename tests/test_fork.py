@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SMALL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import SMALL
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.learn.q_learning import QTable
