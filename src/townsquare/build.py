@@ -7,6 +7,7 @@ means the same thing everywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ from .errors import UserError
 from .policies.scripted import SCRIPTED
 from .policies.social_rl import SocialRLCitizen
 from .world import (
-    ActivityDetector,
     DataFileError,
     FollowGraph,
     LoadedGraph,
@@ -29,6 +29,7 @@ from .world import (
     load_polblogs,
 )
 from .world.generators import power_law, random_geometric, two_communities
+from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
 
 # ---------------------------------------------------------------------- memory
@@ -200,9 +201,14 @@ def _learned(role_name: str, cfg, n: int):
         raise UserError(f"roles.{role_name}.policy: {exc}") from None
 
 
-def build_world(sc: Scenario) -> tuple[World, Scenario]:
+def build_world(
+    sc: Scenario, detector: Detector | Callable[[int], Detector] | None = None
+) -> tuple[World, Scenario]:
     """Build the world a scenario describes. Returns it with the resolved scenario
-    (``users`` replaced by the size of a real network read from disk)."""
+    (``users`` replaced by the size of a real network read from disk).
+
+    ``detector``: any object following the `Detector` protocol, or a function of the
+    user count making one, instead of the one ``moderation.detector`` names."""
     seeds = np.random.SeedSequence(sc.seed).spawn(3)
     rng_graph, rng_pop = (np.random.Generator(np.random.PCG64(s)) for s in seeds[:2])
 
@@ -263,9 +269,14 @@ def build_world(sc: Scenario) -> tuple[World, Scenario]:
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life)
     m = sc.moderation
-    detector = ActivityDetector(
-        n, m.threshold, m.strikes, m.check_every, m.memory, enabled=m.detector != "none"
-    )
+    if detector is None:
+        detector = make_detector(m, n)
+    elif not isinstance(detector, Detector) and callable(detector):
+        detector = detector(n)
+    if not isinstance(detector, Detector):
+        raise TypeError(
+            f"detector: {type(detector).__name__} does not follow the Detector protocol"
+        )
     world = World(
         population,
         graph,

@@ -4,7 +4,7 @@ from .actions import Actions, Observations, Policy
 from .feed import Ranking, Recommender
 from .graph import FollowGraph
 from .loaders import DataFileError, LoadedGraph, load_edge_list, load_polblogs
-from .moderation import ActivityDetector
+from .moderation import DETECTORS, ActivityDetector, Detector, make_detector
 from .population import Population, Role
 from .posts import PostKind, PostStore
 from .world import StepEvents, World, bimodality_coefficient
@@ -12,6 +12,9 @@ from .world import StepEvents, World, bimodality_coefficient
 __all__ = [
     "Actions",
     "ActivityDetector",
+    "DETECTORS",
+    "Detector",
+    "make_detector",
     "DataFileError",
     "FollowGraph",
     "LoadedGraph",

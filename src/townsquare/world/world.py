@@ -21,7 +21,7 @@ from . import checks
 from .actions import Actions, Feedback, Observations, Policy
 from .feed import Recommender
 from .graph import FollowGraph
-from .moderation import ActivityDetector
+from .moderation import ActivityDetector, Detector
 from .opinion.platform import OPINION_RULES
 from .population import Population, Role
 from .posts import PostKind, PostStore
@@ -98,7 +98,7 @@ class World:
         population: Population,
         graph: FollowGraph,
         recommender: Recommender,
-        detector: ActivityDetector,
+        detector: Detector,
         policies: Mapping[Role, Policy],
         seed: int | np.random.SeedSequence,
         opinion_epsilon: float = 0.4,
@@ -241,7 +241,7 @@ class World:
         # 5. moderation: count visible actions per user, then the detector's check
         touched = np.concatenate([events.post_author, events.follow_src[events.follow_action > 0]])
         per_user = np.bincount(touched, minlength=self.n).astype(np.float64)
-        self.detector.observe(per_user)
+        self.detector.observe(per_user, events)
         events.suspended = self.detector.check(t, pop.suspended)
         clock = self._lap("moderate", clock)
 
@@ -500,7 +500,7 @@ class CheckedState:
     population: Population
     graph: FollowGraph
     posts: PostStore
-    detector: tuple[np.ndarray, np.ndarray]  # rate, strike_count
+    detector: dict[str, np.ndarray]  # as saved; the world's detector checks it
     cursor: np.ndarray
     t: int
     rng_states: dict[str, dict]
@@ -528,8 +528,16 @@ def checked_state(
         graph = FollowGraph.from_state(_part(arrays, "graph"), n=n)
     with _named("posts."):
         posts = PostStore.from_state(_part(arrays, "posts"), n, t, population.topics)
+    # a detector checks its own arrays (`World.load_state`); here the built-in rule's
+    # layout is checked in full and any other detector's arrays for being numbers
+    detector = _part(arrays, "detector")
     with _named("detector."):
-        detector = ActivityDetector.checked_state(_part(arrays, "detector"), n)
+        if set(detector) == {"rate", "strike_count"}:
+            rate, strikes = ActivityDetector.checked_state(detector, n)
+            detector = {"rate": rate, "strike_count": strikes}
+        for name, array in detector.items():
+            if array.dtype.kind not in "biuf":
+                raise ValueError(f"{name}: {array.dtype} is not a number type")
     cursor = checks.array(arrays, "cursor", np.int64, (n,))
     checks.within("cursor", cursor, -1, len(posts) - 1)
     return CheckedState(
