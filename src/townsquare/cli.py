@@ -377,7 +377,7 @@ def _execute_and_draw(sim, quiet: bool, plot_: bool, report_: bool) -> None:
         if report_:
             from .report import write_report
 
-            page = write_report(sim.store.root)
+            page = write_report(sim.store.root, data_dir=_data_dir(None, quiet))
             if not quiet:
                 console.print(f"report: {page}", highlight=False)
     except KeyboardInterrupt:
@@ -582,7 +582,7 @@ def report(
         page = write_report(
             run_dir,
             out=_output_file(out, "report.html", (".html", ".htm"), overwrite),
-            data_dir=data,
+            data_dir=_data_dir(data),
         )
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
@@ -831,11 +831,11 @@ def _fmt(value) -> str:
 
 def _scorecard_for(run_dir: Path, data: Path | None):
     from .metrics.realism import measure_run, scorecard
-    from .metrics.reference import default_data_dir, real_network_references
+    from .metrics.reference import real_network_references
 
     _scorecard_for_check(run_dir)
     _check_data(data)
-    references = real_network_references(data if data is not None else default_data_dir())
+    references = real_network_references(_data_dir(data))
     return scorecard(measure_run(run_dir), run=str(run_dir), references=references)
 
 
@@ -890,7 +890,8 @@ def realism(
         typer.Option(
             "--data",
             help="Folder of real networks (polblogs, retweet, facebook) to measure as "
-            "references (default: $TOWNSQUARE_DATA, ../shared/data or shared/data).",
+            "references (default: $TOWNSQUARE_DATA, else ../shared/data or shared/data "
+            "from here or beside the project).",
         ),
     ] = None,
 ):
@@ -943,14 +944,14 @@ def compare(
 
     from .metrics.compare import compare_runs, seed_runs
     from .metrics.realism import finite_json
-    from .metrics.reference import default_data_dir, real_network_references
+    from .metrics.reference import real_network_references
     from .store import RunStore
 
     for run_dir in (run_a, run_b):
         _scorecard_for_check(run_dir)
     _check_data(data)
     extra = _parse_seeds(seeds) if seeds is not None else []
-    references = real_network_references(data if data is not None else default_data_dir())
+    references = real_network_references(_data_dir(data))
     say = None if json_ else (lambda msg: console.print(msg, highlight=False))
     with RunStore(run_a).reading(), RunStore(run_b).reading(), ExitStack() as seed_locks:
         paths_a = seed_runs(run_a, extra, say) if extra else [run_a]
@@ -1344,6 +1345,17 @@ def _parse_seeds(text: str) -> list[int]:
     if max(seeds) > MAX_SEED:
         raise _fail(f"--seeds {text}: seeds go up to {MAX_SEED}")
     return list(dict.fromkeys(seeds))  # a seed named twice is one run
+
+
+def _data_dir(data: Path | None, quiet: bool = False) -> Path | None:
+    """The folder of real networks: ``--data``, else the first one found
+    (`default_data_dir`). When there is none, one note on stderr says so."""
+    from .metrics.reference import default_data_dir, no_data_note
+
+    found = data if data is not None else default_data_dir()
+    if found is None and not quiet:
+        err_console.print(f"note: {no_data_note()}", highlight=False, soft_wrap=True)
+    return found
 
 
 def _check_data(data: Path | None) -> None:

@@ -67,13 +67,41 @@ def data_error(exc: DataFileError) -> UserError:
     return UserError(f"--data: {exc} (a folder of real networks as in shared/data/README.md)")
 
 
+#: the project folder of a source checkout (src/townsquare/metrics -> the checkout)
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+
+
+def data_dir_candidates() -> list[Path]:
+    """Where real networks are looked for, in order: $TOWNSQUARE_DATA; ../shared/data
+    and shared/data from the working directory; ../shared/data and shared/data beside
+    the project folder, so that a command run from anywhere finds them."""
+    env = os.environ.get("TOWNSQUARE_DATA")
+    out = [Path(env)] if env else []
+    out += [Path("../shared/data"), Path("shared/data")]
+    out += [PROJECT_DIR.parent / "shared" / "data", PROJECT_DIR / "shared" / "data"]
+    return out
+
+
 def default_data_dir() -> Path | None:
-    """$TOWNSQUARE_DATA, else ../shared/data or shared/data from the working directory."""
-    candidates = [os.environ.get("TOWNSQUARE_DATA"), "../shared/data", "shared/data"]
-    for c in candidates:
-        if c and Path(c).is_dir():
-            return Path(c)
+    """The first folder of `data_dir_candidates` that exists, or None.
+
+    A $TOWNSQUARE_DATA that is not a folder is a `UserError`: it was asked for by name."""
+    env = os.environ.get("TOWNSQUARE_DATA")
+    if env and not Path(env).is_dir():
+        raise UserError(f"TOWNSQUARE_DATA={env}: folder not found")
+    for candidate in data_dir_candidates():
+        if candidate.is_dir():
+            return candidate
     return None
+
+
+def no_data_note() -> str:
+    """One line saying that no real networks were found, and how to give them."""
+    return (
+        "no real networks found (--data FOLDER, $TOWNSQUARE_DATA, or shared/data beside "
+        "the working directory or the project), so the scorecard shows the published "
+        "bands without real-network references"
+    )
 
 
 def polblogs_reference(folder: Path) -> dict[str, float]:
