@@ -127,7 +127,7 @@ def test_a_q_table_of_the_wrong_shape_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("policy", "fragment"),
     [
-        ("policy.pkl", "neither 'scripted' nor a checkpoint"),
+        ("policy.pkl", "is not a policy line"),
         ("missing.npz", "checkpoint file not found"),
     ],
 )

@@ -15,7 +15,8 @@ import psutil
 
 from .config import GENERATED_GRAPHS, Scenario, validate
 from .errors import UserError
-from .policies.scripted import SCRIPTED
+from .policies.registry import ROLE_NAMES
+from .policies.registry import resolve as resolve_policy
 from .policies.social_rl import SocialRLCitizen
 from .world import (
     DataFileError,
@@ -191,14 +192,17 @@ def _opinions(sc: Scenario, rng, community: np.ndarray, loaded: LoadedGraph | No
     return np.clip(op, -1.0, 1.0)
 
 
-def _learned(role_name: str, cfg, n: int):
-    """A checkpoint named on a scenario's policy line, checked against its role."""
-    from .policies.learned import CheckpointError, learned_policy
+def _policy(role_name: str, cfg, n: int):
+    """The policy a role's ``policy`` line names (`policies.registry`), as a one-line
+    error naming the role when it cannot be used."""
+    from .policies.learned import CheckpointError
 
     try:
-        return learned_policy(role_name, cfg.policy, n, cfg.learning)
+        return resolve_policy(role_name, cfg, n)
     except CheckpointError as exc:
         raise UserError(f"roles.{role_name}.policy: {exc}") from None
+    except ValueError as exc:  # the registry's own message names role and value
+        raise UserError(str(exc)) from None
 
 
 def build_world(
@@ -256,12 +260,7 @@ def build_world(
         suspended=np.zeros(n, bool),
         community=np.asarray(community, np.int8),
     )
-    policies = {
-        Role(i): SCRIPTED[name](getattr(r, name))
-        for i, name in enumerate(("citizen", "influencer", "candidate", "socialbot"))
-    }
-    if r.influencer.policy != "scripted":
-        policies[Role.INFLUENCER] = _learned("influencer", r.influencer, n)
+    policies = {Role(i): _policy(name, getattr(r, name), n) for i, name in enumerate(ROLE_NAMES)}
     if r.citizen.expression == "social_rl":
         policies[Role.CITIZEN] = SocialRLCitizen.from_opinions(
             r.citizen, opinion[:, 0], np.flatnonzero(role == Role.CITIZEN)

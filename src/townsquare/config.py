@@ -101,7 +101,11 @@ class PopulationConfig(_Section):
 
 
 class CitizenConfig(_Section):
-    policy: Literal["scripted"] = "scripted"
+    policy: str = Field(
+        "scripted",
+        description="scripted, or another policy line this role can take "
+        "(`townsquare.policies.registry`)",
+    )
     post_prob: float = Field(0.3, ge=0.0, le=1.0)
     like_rate: float = Field(0.4, ge=0.0, le=1.0)
     like_tolerance: float = Field(0.6, gt=0.0)
@@ -145,22 +149,15 @@ class InfluencerConfig(CitizenConfig):
     def _scripted_expression(self):
         if self.expression != "scripted":
             raise ValueError("expression: influencers express scripted stances for now")
-        if self.policy.endswith(".zip"):
-            raise ValueError(
-                f"policy: {_clipped(self.policy, 240)}: SB3 .zip checkpoints are pickles, which can run "
-                "code when loaded, so townsquare does not load them; retrain with "
-                "`townsquare train influencer --algo ppo` (it writes policy.safetensors)"
-            )
-        if self.policy != "scripted" and not self.policy.endswith(CHECKPOINT_SUFFIXES):
-            raise ValueError(
-                f"policy: {_clipped(self.policy, 240)} is neither 'scripted' nor a checkpoint file "
-                "(a Q-table .npz/.json or a PPO .safetensors)"
-            )
         return self
 
 
 class CandidateConfig(_Section):
-    policy: Literal["scripted"] = "scripted"
+    policy: str = Field(
+        "scripted",
+        description="scripted, or another policy line this role can take "
+        "(`townsquare.policies.registry`)",
+    )
     count: int = Field(2, ge=0)
     positions: list[float] = Field(default_factory=lambda: [-0.5, 0.5])
     activity: float = Field(1.0, ge=0.0, le=1.0)
@@ -179,7 +176,11 @@ class CandidateConfig(_Section):
 
 
 class SocialbotConfig(_Section):
-    policy: Literal["scripted"] = "scripted"
+    policy: str = Field(
+        "scripted",
+        description="scripted, or another policy line this role can take "
+        "(`townsquare.policies.registry`)",
+    )
     fraction: float = Field(0.05, ge=0.0, lt=1.0)
     stance: float = Field(0.9, ge=-1.0, le=1.0, description="campaign stance on topic 0")
     activity: float = Field(0.8, ge=0.0, le=1.0)
@@ -428,6 +429,15 @@ class Scenario(_Section):
                 "population.opinion.distribution: 'data' needs a graph with leanings "
                 f"(graph.kind: polblogs), not {g.kind!r}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _policy_lines(self):
+        # one registry says which policy lines each role takes (policies/registry.py)
+        from .policies.registry import ROLE_NAMES, kind_of
+
+        for role in ROLE_NAMES:
+            kind_of(role, getattr(self.roles, role).policy)
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,108 @@
+"""One policy line for every role: what ``roles.ROLE.policy`` may say, resolved in one
+place.
+
+A policy line is ``scripted`` (the designed baseline of `policies.scripted`) or a
+checkpoint file from ``townsquare train`` (a Q-table ``.npz``/``.json`` or a PPO
+``.safetensors``). Each kind of line lists the roles it can drive; any other pairing is
+a one-line error naming the role and the value. New kinds (language-model and planner
+policies) register here with a prefix, e.g. ``lm:...`` and ``planner:...``.
+
+This module is imported by the scenario schema to check a line's syntax, so it imports
+nothing heavy at module level: a kind's factory imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import CHECKPOINT_SUFFIXES
+
+#: the roles of a scenario, in `Role` order
+ROLE_NAMES = ("citizen", "influencer", "candidate", "socialbot")
+
+
+@dataclass(frozen=True)
+class PolicyRequest:
+    """What a factory gets: the role, its scenario section, and the population size."""
+
+    role: str
+    config: Any
+    n_users: int
+
+
+@dataclass(frozen=True)
+class PolicyKind:
+    """One kind of policy line: which lines it takes, which roles it drives, how it is
+    made."""
+
+    name: str
+    describe: str
+    roles: tuple[str, ...]
+    matches: Callable[[str], bool]
+    make: Callable[[PolicyRequest], Any]
+
+
+def _scripted(request: PolicyRequest):
+    from .scripted import SCRIPTED
+
+    return SCRIPTED[request.role](request.config)
+
+
+def _checkpoint(request: PolicyRequest):
+    from .learned import learned_policy
+
+    return learned_policy(
+        request.role,
+        request.config.policy,
+        request.n_users,
+        getattr(request.config, "learning", "frozen"),
+    )
+
+
+KINDS: list[PolicyKind] = [
+    PolicyKind(
+        "scripted",
+        "scripted (the designed baseline)",
+        ROLE_NAMES,
+        lambda line: line == "scripted",
+        _scripted,
+    ),
+    PolicyKind(
+        "checkpoint",
+        "a checkpoint from `townsquare train` (a Q-table .npz/.json or a PPO .safetensors)",
+        # the roles with a learner role module (`townsquare.roles`) and checkpoints
+        ("influencer",),
+        lambda line: line.endswith(CHECKPOINT_SUFFIXES),
+        _checkpoint,
+    ),
+]
+
+
+def kind_of(role: str, line: str) -> PolicyKind:
+    """The kind of policy ``line`` is for ``role``; a ``ValueError`` that names the role
+    and the value otherwise."""
+    shown = line if len(line) <= 200 else line[:197] + "..."
+    if line.endswith(".zip"):
+        raise ValueError(
+            f"roles.{role}.policy: {shown!r}: SB3 .zip checkpoints are pickles, which can "
+            "run code when loaded, so townsquare does not load them; retrain with "
+            "`townsquare train influencer --algo ppo` (it writes policy.safetensors)"
+        )
+    for kind in KINDS:
+        if kind.matches(line):
+            if role not in kind.roles:
+                raise ValueError(
+                    f"roles.{role}.policy: {shown!r} is {kind.describe}, which drives "
+                    f"{', '.join(kind.roles)} only; the {role} role can take: "
+                    f"{', '.join(k.name for k in KINDS if role in k.roles)}"
+                )
+            return kind
+    accepted = "; or ".join(k.describe for k in KINDS if role in k.roles)
+    raise ValueError(f"roles.{role}.policy: {shown!r} is not a policy line ({accepted})")
+
+
+def resolve(role: str, config: Any, n_users: int):
+    """The policy object ``config.policy`` asks for, for every user of ``role``."""
+    return kind_of(role, config.policy).make(PolicyRequest(role, config, n_users))

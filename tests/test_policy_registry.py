@@ -1,0 +1,69 @@
+"""One policy line for every role, resolved by one registry (issue 11)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from conftest import SMALL
+from test_cli import assert_one_line_error, invoke
+from townsquare.build import build_world
+from townsquare.config import validate
+from townsquare.errors import UserError
+from townsquare.policies.registry import KINDS, ROLE_NAMES, kind_of
+from townsquare.policies.scripted import SCRIPTED
+from townsquare.world.population import Role
+
+
+def test_every_role_takes_scripted_and_gets_its_scripted_policy():
+    world, _ = build_world(validate(copy.deepcopy(SMALL)))
+    for i, role in enumerate(ROLE_NAMES):
+        assert kind_of(role, "scripted").name == "scripted"
+        assert type(world.policies[Role(i)]) is SCRIPTED[role]
+
+
+@pytest.mark.parametrize("role", ["citizen", "candidate", "socialbot"])
+@pytest.mark.parametrize("line", ["table.npz", "table.json", "ppo.safetensors"])
+def test_checkpoints_drive_the_influencer_only(role, line):
+    with pytest.raises(ValueError, match=rf"roles\.{role}\.policy: '{line}'.*influencer only"):
+        kind_of(role, line)
+    assert kind_of("influencer", line).name == "checkpoint"
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [("model.zip", "pickles"), ("lm:gpt", "not a policy line"), ("", "not a policy line")],
+)
+def test_lines_no_kind_takes(role, line, fragment):
+    with pytest.raises(ValueError, match=rf"roles\.{role}\.policy: .*{fragment}"):
+        kind_of(role, line)
+
+
+def test_the_error_names_what_the_role_can_take():
+    with pytest.raises(ValueError) as info:
+        kind_of("candidate", "x.npz")
+    assert "the candidate role can take: scripted" in str(info.value)
+    assert {k.name for k in KINDS} >= {"scripted", "checkpoint"}
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_a_bad_policy_line_through_the_cli_is_one_line(small_scenario, tmp_path, role):
+    result = invoke(
+        "run",
+        str(small_scenario),
+        "--out",
+        str(tmp_path / "r"),
+        "-q",
+        "--set",
+        f"roles.{role}.policy=nonsense",
+    )
+    assert_one_line_error(result, f"roles.{role}.policy", "nonsense", "not a policy line")
+
+
+def test_a_missing_checkpoint_is_named_with_its_role(tmp_path):
+    data = copy.deepcopy(SMALL)
+    data["roles"]["influencer"]["policy"] = str(tmp_path / "gone.npz")
+    with pytest.raises(UserError, match=r"roles\.influencer\.policy: .*gone\.npz"):
+        build_world(validate(data))
