@@ -412,7 +412,7 @@ def test_merge_rows_replaces_exactly_the_given_rows(data, n, k):
     rows = np.array(data.draw(st.permutations(range(n)))[: data.draw(st.integers(0, n))], np.int64)
     sub = data.draw(actions_batch(rows.size, k))
     keep = np.setdiff1d(np.arange(n), rows)
-    snapshot = {name: getattr(base, name).copy() for name in vars(base)}
+    snapshot = {name: value.copy() for name, value in vars(base).items() if value is not None}
     out = merge_rows(base, rows, sub)
     out.check(n, k, 3)
     for name in snapshot:
@@ -427,3 +427,16 @@ def test_merge_rows_replaces_exactly_the_given_rows(data, n, k):
         assert np.all(o[rows, b.shape[1] :] == -1)
         assert np.array_equal(o[keep, : a.shape[1]], a[keep])
         assert np.all(o[keep, a.shape[1] :] == -1)
+
+
+def test_merge_rows_keeps_each_sides_words():
+    base = Actions.nothing(3, 2)
+    base.post_text = np.array(["a", None, "c"], object)
+    sub = Actions.nothing(1, 2)
+    sub.post_text = np.array(["mine"], object)
+    out = merge_rows(base, np.array([1]), sub)
+    assert out.post_text.tolist() == ["a", "mine", "c"]
+    assert out.reply_text is None
+    plain = merge_rows(Actions.nothing(2, 2), np.array([0]), sub)
+    assert plain.post_text.tolist() == ["mine", None]
+    out.check(3, 2, 1)

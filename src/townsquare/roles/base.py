@@ -140,4 +140,11 @@ def merge_rows(base: Actions, rows: np.ndarray, sub: Actions) -> Actions:
         arr[rows] = -1
         arr[rows, : b.shape[1]] = b
         out[name] = arr
+    for name, like in (("post_text", "post"), ("reply_text", "reply")):
+        a, b = getattr(base, name), getattr(sub, name)
+        if a is None and b is None:
+            continue
+        arr = a.copy() if a is not None else np.full(getattr(base, like).shape, None, object)
+        arr[rows] = b if b is not None else None
+        out[name] = arr
     return Actions(**out)

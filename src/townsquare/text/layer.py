@@ -157,23 +157,26 @@ class TextLayer:
         return out
 
     def texts_for(self, events, posts, followers=None) -> list[str]:
-        """Texts of a step's new posts, stored on the post store as well. ``followers``
-        (per user) names each author's audience in the prompt."""
+        """Texts of a step's new posts, stored on the post store as well. Posts whose
+        policy wrote its own words keep them; only the others are generated.
+        ``followers`` (per user) names each author's audience in the prompt."""
+        ids = events.post_id
+        need = np.fromiter((pid not in posts.text for pid in ids.tolist()), bool, ids.size)
         requests = self.requests_for(
-            events.post_id,
-            events.post_stance,
-            events.post_topic,
-            events.post_kind,
-            events.post_parent,
+            ids[need],
+            events.post_stance[need],
+            events.post_topic[need],
+            events.post_kind[need],
+            events.post_parent[need],
             posts,
             followers,
         )
-        texts = self.backend.generate(requests)
-        posts.text.update(zip(events.post_id.tolist(), texts, strict=True))
+        generated = self.backend.generate(requests)
+        posts.text.update(zip(ids[need].tolist(), generated, strict=True))
         last = self._last_posts(posts)
-        for pid in events.post_id.tolist():
+        for pid in ids.tolist():
             last[int(posts.author[pid])] = pid
-        return texts
+        return [posts.text[pid] for pid in ids.tolist()]
 
     def cancel(self) -> None:
         """Abandon the text requests in flight: the batch being generated raises

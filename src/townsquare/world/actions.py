@@ -33,6 +33,9 @@ class Observations:
     feed_followed: np.ndarray  # bool (n, k): the user already follows the item's author
     n_users: int
     topics: int
+    #: object (n, k): the words of each feed item (None where an item has none), given
+    #: only to policies that read (``reads_text = True``) and only when posts carry text
+    feed_text: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -60,6 +63,10 @@ class Actions:
     reply_stance: np.ndarray  # float (n, k)
     follow: np.ndarray  # int64 (n, f)
     unfollow: np.ndarray  # int64 (n, g)
+    #: object (n,): a policy's own words for its posts (None: the text layer writes them)
+    post_text: np.ndarray | None = None
+    #: object (n, k): its own words for its replies, by feed slot (None: the text layer's)
+    reply_text: np.ndarray | None = None
 
     @classmethod
     def nothing(cls, n: int, k: int) -> Actions:
@@ -87,6 +94,14 @@ class Actions:
             arr = getattr(self, name)
             if arr.ndim != 2 or arr.shape[0] != n:
                 raise ValueError(f"Actions.{name} must have shape ({n}, f)")
+        for name, shape in (("post_text", (n,)), ("reply_text", (n, k))):
+            words = getattr(self, name)
+            if words is None:
+                continue
+            if not isinstance(words, np.ndarray) or words.shape != shape:
+                raise ValueError(f"Actions.{name} must be None or an array of shape {shape}")
+            if not all(w is None or isinstance(w, str) for w in words.ravel().tolist()):
+                raise ValueError(f"Actions.{name} must hold strings or None")
         if self.post.any():
             topics_used = self.post_topic[self.post]
             if topics_used.min() < 0 or topics_used.max() >= topics:

@@ -200,10 +200,22 @@ class World:
                 feed_followed=feed_followed[rows],
                 n_users=self.n,
                 topics=pop.topics,
+                feed_text=self._feed_text(role, feed[rows]),
             )
         self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of)
         self._lap("feed", clock)
         return observations
+
+    def _feed_text(self, role: Role, feed: np.ndarray) -> np.ndarray | None:
+        """The words of each feed slot, for a role whose policy reads them."""
+        policy = self.policies.get(role)
+        if not getattr(policy, "reads_text", False) or not self.posts.text:
+            return None
+        words = np.full(feed.shape, None, object)
+        shown = feed >= 0
+        text = self.posts.text
+        words[shown] = [text.get(pid) for pid in feed[shown].tolist()]
+        return words
 
     def finish_step(self) -> StepEvents:
         """Ask each role's policy for actions on the observations of `begin_step`, apply
@@ -296,6 +308,10 @@ class World:
         f = feed[rows]
         shown = f >= 0
 
+        # a policy's own words, where it wrote any (the text layer writes the rest)
+        post_text = _words(batches, "post_text", lambda a: a.post.shape)
+        reply_text = _words(batches, "reply_text", lambda a: a.reply.shape)
+
         # original posts, then replies, then reposts: ids stay contiguous within the step
         writers = users[cat["post"]]
         new_ids = [
@@ -305,6 +321,7 @@ class World:
                 PostKind.POST,
                 np.clip(cat["post_stance"][cat["post"]], -1, 1),
                 cat["post_topic"][cat["post"]],
+                text=None if post_text is None else post_text[cat["post"]].tolist(),
             )
         ]
         r_i, r_j = np.nonzero(cat["reply"] & shown)
@@ -317,6 +334,7 @@ class World:
                 np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
                 feed_topic[rows][r_i, r_j],
                 parent=reply_parent,
+                text=None if reply_text is None else reply_text[r_i, r_j].tolist(),
             )
         )
         s_i, s_j = np.nonzero(cat["repost"] & shown)
@@ -366,6 +384,11 @@ class World:
                 [np.ones(applied.sum(), np.int8), -np.ones(removed.sum(), np.int8)]
             ),
             suspended=np.zeros(0, np.int64),
+            post_text=(
+                None
+                if post_text is None and reply_text is None
+                else [posts.text.get(pid) for pid in ids.tolist()]
+            ),
         )
 
     def _feedback_to_learners(self, t: int, ev: StepEvents) -> None:
@@ -600,6 +623,18 @@ def _named(prefix: str):
         yield
     except ValueError as exc:
         raise ValueError(f"{prefix}{exc}") from None
+
+
+def _words(batches, name: str, shape_of) -> np.ndarray | None:
+    """The batches' ``name`` texts as one object array, None where a batch wrote none;
+    None altogether when no policy wrote any words this step."""
+    if all(getattr(a, name) is None for _, a in batches):
+        return None
+    parts = []
+    for _, a in batches:
+        words = getattr(a, name)
+        parts.append(words if words is not None else np.full(shape_of(a), None, object))
+    return np.concatenate(parts)
 
 
 def _measured_users(population: Population) -> np.ndarray:
