@@ -366,7 +366,7 @@ def test_realism_scorecard_of_a_run(small_scenario, tmp_path):
     } <= metrics
     assert card["facts"]["F8"]["reproduced"] is None
     assert 0 <= card["reproduced"] <= card["measured"] <= 9
-    printed = json.loads(invoke("realism", str(out), "--json").output)
+    printed = json.loads(invoke("realism", str(out), "--json").stdout)
     assert printed["rows"] == card["rows"]
     bot_share = next(r for r in card["rows"] if r["metric"] == "bot_account_share")
     assert bot_share["value"] == pytest.approx(0.05)
@@ -376,7 +376,7 @@ def test_realism_scorecard_of_a_run(small_scenario, tmp_path):
 def test_realism_shows_real_network_references(small_scenario, tmp_path, data_dir):
     out = tmp_path / "run"
     invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot")
-    card = json.loads(invoke("realism", str(out), "--json", "--data", str(data_dir)).output)
+    card = json.loads(invoke("realism", str(out), "--json", "--data", str(data_dir)).stdout)
     refs = next(r for r in card["rows"] if r["metric"] == "leaning_assortativity")["references"]
     assert round(refs["polblogs"], 2) == 0.81
 
@@ -400,13 +400,13 @@ def test_compare_two_runs_with_seeds(small_scenario, tmp_path):
         "--set",
         "roles.socialbot.fraction=0.12",
     )
-    single = json.loads(invoke("compare", str(a), str(b), "--json").output)
+    single = json.loads(invoke("compare", str(a), str(b), "--json").stdout)
     bots = next(r for r in single["rows"] if r["metric"] == "bot_account_share")
     assert bots["difference"] == pytest.approx(0.07)
     assert bots["beyond_noise"] is None  # one seed per side: noise unknown
     result = invoke("compare", str(a), str(b), "--seeds", "7-8", "--json")
     assert result.exit_code == 0, result.output
-    seeded = json.loads(result.output)
+    seeded = json.loads(result.stdout)
     assert len(seeded["a"]["runs"]) == 3 and (a / "seeds" / "seed-7" / "summary.json").exists()
     bots = next(r for r in seeded["rows"] if r["metric"] == "bot_post_share")
     assert bots["beyond_noise"] is True and bots["b_inside"] is not None

@@ -87,6 +87,7 @@ class _OneLineErrors(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode, **kw)
         global _STOP_SAID
         _STOP_SAID = False  # one invocation at a time (tests invoke many in one process)
+        _NOTES.clear()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **kw)
         except _USAGE_ERRORS as exc:
@@ -130,7 +131,11 @@ class _OneLineErrors(TyperGroup):
                 highlight=False,
                 soft_wrap=True,
             )
-        sys.exit(code if isinstance(code, int) else 0)
+        code = code if isinstance(code, int) else 0
+        if code == 0:  # a failed command says one line: its error
+            for note in dict.fromkeys(_NOTES):
+                err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        sys.exit(code)
 
 
 app = typer.Typer(
@@ -396,6 +401,8 @@ def _execute_and_draw(sim, quiet: bool, plot_: bool, report_: bool) -> None:
 
 
 _STOP_SAID = False
+#: notes for stderr, printed once the command has succeeded (`_OneLineErrors`)
+_NOTES: list[str] = []
 
 
 def _say_stopped(message: str) -> None:
@@ -1354,7 +1361,7 @@ def _data_dir(data: Path | None, quiet: bool = False) -> Path | None:
 
     found = data if data is not None else default_data_dir()
     if found is None and not quiet:
-        err_console.print(f"note: {no_data_note()}", highlight=False, soft_wrap=True)
+        _NOTES.append(no_data_note())  # said once the command has succeeded
     return found
 
 
