@@ -621,3 +621,28 @@ def test_bad_scenarios_are_refused_when_the_env_is_made():
         make(scenario=scenario(feed__colour=1))
     with pytest.raises(UserError, match="nonexistent.yaml"):
         make(scenario="nonexistent.yaml")
+
+
+def test_a_roles_reward_reads_the_steps_events_and_world(monkeypatch):
+    """The environment hands the role a `RewardContext` with the step's events and the
+    world, so a role can define its incentive from anything the step did."""
+    seen = []
+
+    def likes_received(self, context):
+        seen.append(context)
+        ev = context.events
+        authors = context.world.posts.author[ev.like_post]
+        return np.array([(authors == u).sum() for u in context.users], np.float64)
+
+    monkeypatch.setattr(InfluencerRole, "reward", likes_received)
+    environment = InfluencerEnv()
+    environment.reset(seed=3)
+    total = 0.0
+    for _ in range(5):
+        _, reward, term, trunc, _ = environment.step(environment.action_space.sample())
+        total += reward
+        if term or trunc:
+            break
+    assert seen and all(c.events is not None and c.world is not None for c in seen)
+    assert [c.events.step for c in seen] == list(range(len(seen)))
+    assert total >= 0.0

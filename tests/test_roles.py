@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from townsquare.roles import SPEC_VERSION, InfluencerRole, RoleMemory, make_role, merge_rows
+from townsquare.roles import (
+    SPEC_VERSION,
+    InfluencerRole,
+    RewardContext,
+    RoleMemory,
+    make_role,
+    merge_rows,
+)
 from townsquare.roles.influencer import ACTIVITIES, FULL_SHAPE, SIDE_SIGN, TONE_STRENGTH
 from townsquare.world.actions import Actions, Observations
 from townsquare.world.population import Role
@@ -376,7 +383,8 @@ def test_reward_and_memory_state_round_trip():
     role = InfluencerRole()
     mem = RoleMemory.empty(5)
     mem.followers_then[:] = [1, 2, 3, 4, 5]
-    assert role.reward(np.array([4, 1]), np.array([1, 3]), mem).tolist() == [2.0, -3.0]
+    context = RewardContext(np.array([1, 3]), mem, np.array([4, 1]))
+    assert role.reward(context).tolist() == [2.0, -3.0]
     mem.last_stance[2] = -0.6
     mem.decided[2] = True
     copy = RoleMemory.empty(5)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..build import build_world
 from ..config import Scenario, load_scenario, validate
-from ..roles import LearnerRole, RoleMemory, merge_rows
+from ..roles import LearnerRole, RewardContext, RoleMemory, merge_rows
 from ..world.actions import Actions, Observations, Policy
 from ..world.posts import PostKind
 
@@ -147,7 +147,9 @@ class RoleWorld:
         self.slot.pending = (self.learners, np.asarray(actions, np.int64))
         events = self.world.finish_step()
         self.slot.pending = (self.learners[:0], self.learners[:0])
-        reward = self.role.reward(self.followers, self.learners, self.memory)
+        reward = self.role.reward(
+            RewardContext(self.learners, self.memory, self.followers, events, self.world)
+        )
         texts: dict[int, str] = {}
         if self.text is not None:
             mine = np.isin(events.post_author, self.learners)

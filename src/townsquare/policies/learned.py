@@ -21,7 +21,7 @@ import numpy as np
 from ..config import CHECKPOINT_SUFFIXES
 from ..learn.ppo import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from ..learn.q_learning import QTable
-from ..roles import SPEC_VERSION, LearnerRole, RoleMemory, make_role
+from ..roles import SPEC_VERSION, LearnerRole, RewardContext, RoleMemory, make_role
 from ..world import checks
 from ..world.actions import Actions, Observations
 
@@ -204,7 +204,7 @@ class LearnedPolicy:
         seen = self.prev_state[users] >= 0
         if seen.any():
             u = users[seen]
-            reward = self.role.reward(obs.followers[seen], u, self.memory)
+            reward = self.role.reward(RewardContext(u, self.memory, obs.followers[seen]))
             table.update(
                 self.prev_state[u],
                 self.prev_action[u],

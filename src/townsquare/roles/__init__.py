@@ -4,7 +4,7 @@ World's learned policies and by the RL environments alike."""
 
 from __future__ import annotations
 
-from .base import SPEC_VERSION, LearnerRole, RoleMemory, merge_rows
+from .base import SPEC_VERSION, LearnerRole, RewardContext, RoleMemory, merge_rows
 from .influencer import InfluencerRole
 
 #: learnable roles by name; the rest (citizen, candidate, socialbot) arrive with their issues
@@ -25,6 +25,7 @@ __all__ = [
     "SPEC_VERSION",
     "InfluencerRole",
     "LearnerRole",
+    "RewardContext",
     "RoleMemory",
     "make_role",
     "merge_rows",

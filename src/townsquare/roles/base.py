@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -43,6 +44,19 @@ class RoleMemory:
         for f in fields(self):
             if f.name in arrays:
                 setattr(self, f.name, np.array(arrays[f.name], getattr(self, f.name).dtype))
+
+
+@dataclass(frozen=True)
+class RewardContext:
+    """What a role's reward may read about the step that just ended, for its agents
+    ``users``: their memory, their follower counts now, and, where the caller has them,
+    the step's events and the world itself (read only: a reward never changes it)."""
+
+    users: np.ndarray  # int64: the agents being rewarded
+    memory: RoleMemory
+    followers: np.ndarray  # int64, one per user in ``users``: follower counts now
+    events: Any = None  # the step's StepEvents, when the caller has them
+    world: Any = None  # the World, when the caller has it
 
 
 class LearnerRole(ABC):
@@ -100,9 +114,12 @@ class LearnerRole(ABC):
     ) -> Actions:
         """Platform actions of these rows for the chosen action ids; updates memory."""
 
-    def reward(self, followers_now: np.ndarray, users: np.ndarray, memory: RoleMemory):
-        """Reward since each user's last decision (followers gained by default)."""
-        return (followers_now - memory.followers_then[users]).astype(np.float64)
+    def reward(self, context: RewardContext) -> np.ndarray:
+        """float64, one per ``context.users``: the reward since each agent's last
+        decision. Followers gained by default; a role overrides it with its own
+        incentive (votes, approval, spread), read from the same context."""
+        gained = context.followers - context.memory.followers_then[context.users]
+        return gained.astype(np.float64)
 
     # -- tabular learners ----------------------------------------------------------
     @property
