@@ -222,14 +222,16 @@ def test_observations_and_infos_along_an_episode(action_space):
     rng = np.random.default_rng(1)
     obs, info = e.reset(seed=21)
     assert e.observation_space.contains(obs)
-    assert set(info) == {"followers", "step", "leader", "post_text"}
+    assert set(info) == {"followers", "start_followers", "step", "leader", "post_text"}
     assert info["step"] == 0 and info["post_text"] == ""
+    assert info["start_followers"] == info["followers"]
+    start = info["start_followers"]
     for t in range(1, STEPS + 1):
         action = int(e.action_space.sample()) if action_space == "full" else int(rng.integers(3))
         obs, reward, terminated, truncated, info = e.step(action)
         assert obs.dtype == np.float32 and e.observation_space.contains(obs)
         assert isinstance(reward, float)
-        assert info["step"] == t
+        assert info["step"] == t and info["start_followers"] == start
         assert info["followers"] == int(e.core.world.graph.in_deg[e.core.learners[0]])
         assert info["leader"] == (info["followers"] >= e.core.world.graph.in_deg.max())
         mine = learner_posts(e, t - 1)

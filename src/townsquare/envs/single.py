@@ -15,7 +15,8 @@ class RoleEnv(gym.Env):
     or a new seed drawn from the environment's generator), and lasts ``scenario.steps``
     steps; it ends early if the learner is suspended by the platform's detector.
 
-    ``info`` carries ``followers``, ``step``, ``leader`` (whether the learner is the
+    ``info`` carries ``followers``, ``start_followers`` (at the episode's reset), ``step``,
+    ``leader`` (whether the learner is the
     world's most-followed user) and, with a text backend, ``post_text``.
     """
 
@@ -39,11 +40,13 @@ class RoleEnv(gym.Env):
         self.render_mode = render_mode
         self._last_obs = np.zeros(role.obs_size, np.float32)
         self._last_text = ""
+        self._start_followers = 0
 
     def _info(self) -> dict:
         core = self.core
         info = {
             "followers": int(core.followers[0]),
+            "start_followers": self._start_followers,
             "step": int(core.world.t),
             "leader": bool(core.leader()[0]),
         }
@@ -55,6 +58,7 @@ class RoleEnv(gym.Env):
         super().reset(seed=seed)
         self.core.reset(int(self.np_random.integers(2**31 - 1)))
         self._last_text = ""
+        self._start_followers = int(self.core.followers[0])
         self._last_obs = self.core.observe()[0]
         return self._last_obs.copy(), self._info()
 

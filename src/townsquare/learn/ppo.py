@@ -85,26 +85,27 @@ def train_ppo(
     PPO, BaseCallback = _sb3()
     horizon = env.unwrapped.scenario.steps
     records: list[EpisodeRecord] = []
-    starts: list[int] = []
     stopped = False
+    episode_return = 0.0
 
     class Episodes(BaseCallback):
         def _on_step(self) -> bool:
-            nonlocal stopped
+            # the environment reports where the episode started and the rewards are
+            # summed as they come: nothing is inferred from what a reward means
+            nonlocal stopped, episode_return
             info = self.locals["infos"][0]
-            done = bool(self.locals["dones"][0])
-            if not starts or len(starts) == len(records):
-                starts.append(info["followers"] - int(self.locals["rewards"][0]))
-            if done:
+            episode_return += float(self.locals["rewards"][0])
+            if bool(self.locals["dones"][0]):
                 rec = EpisodeRecord(
                     len(records),
                     info["followers"],
-                    starts[len(records)],
-                    float(info["followers"] - starts[len(records)]),
+                    info["start_followers"],
+                    episode_return,
                     info["step"],
                     info["leader"],
                     0.0,
                 )
+                episode_return = 0.0
                 records.append(rec)
                 if on_episode is not None and on_episode(rec) is False:
                     stopped = True
