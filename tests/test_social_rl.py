@@ -18,7 +18,7 @@ def test_learn_updates_the_expressed_side_only():
     params = CitizenConfig(expression="social_rl", rl_alpha=0.5)
     policy = SocialRLCitizen.from_opinions(params, np.array([0.4, -0.4, 0.2]), np.arange(3))
     before = policy.q.copy()
-    policy.learn(
+    policy.learn_from(
         Feedback(
             author=np.array([0, 1, 2]),
             stance=np.array([0.7, 0.3, 0.0]),
@@ -104,3 +104,36 @@ def test_expression_switch_changes_the_run_and_influencers_stay_scripted():
         from townsquare.config import load_scenario
 
         load_scenario("default", ["roles.influencer.expression=social_rl"])
+
+
+def test_the_citizen_role_defines_the_feedback_a_post_receives():
+    """`roles.citizen.social_feedback`, checked post by post against the step's events."""
+    from townsquare.roles.citizen import social_feedback
+    from townsquare.world.actions import StepContext
+
+    world = social_world()
+    world.step()
+    t = world.t
+    events = world.step()
+    feedback = social_feedback(StepContext(t, events, world))
+    assert feedback is not None and feedback.author.size > 20
+    posts = world.posts
+    lo, hi = posts.step_start[t - 1], posts.step_start[t]
+    written = [
+        i
+        for i in range(lo, hi)
+        if posts.kind[i] == 0
+        and posts.topic[i] == 0
+        and world.population.role[posts.author[i]] == 0
+    ]
+    assert feedback.author.tolist() == [int(posts.author[i]) for i in written]
+    for row, pid in enumerate(written):
+        net = float(posts.likes[pid])
+        for kind, parent, stance in zip(
+            events.post_kind, events.post_parent, events.post_stance, strict=True
+        ):
+            if kind == 2 and parent == pid:
+                net += 1.0 if np.sign(stance) == np.sign(posts.stance[pid]) else -1.0
+        assert feedback.net[row] == net
+        assert feedback.stance[row] == posts.stance[pid]
+    assert social_feedback(StepContext(0, events, world)) is None

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import CitizenConfig
+from ..roles.citizen import social_feedback
 from ..world import checks
-from ..world.actions import Feedback, Observations
+from ..world.actions import Feedback, Observations, StepContext
 from .scripted import ScriptedCitizen
 
 
@@ -38,7 +39,15 @@ class SocialRLCitizen(ScriptedCitizen):
         side = np.where(rng.random(len(obs)) < self.params.rl_eps, -side, side)
         return np.where(topic == 0, side * np.abs(scripted), scripted)
 
-    def learn(self, feedback: Feedback) -> None:
+    def learn(self, context: StepContext) -> None:
+        """Learn from the step just applied: the feedback the citizens' posts of the
+        step before received (the citizen role's reward, `roles.citizen`)."""
+        feedback = social_feedback(context)
+        if feedback is not None:
+            self.learn_from(feedback)
+
+    def learn_from(self, feedback: Feedback) -> None:
+        """Q(e) <- (1 - alpha) Q(e) + alpha r for the side e each post expressed."""
         side = np.sign(feedback.stance)
         ok = side != 0
         author = feedback.author[ok]

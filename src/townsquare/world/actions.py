@@ -4,7 +4,7 @@ actions for the users of one role, and the `Policy` protocol that maps one to th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -110,12 +110,23 @@ class Actions:
 
 @dataclass
 class Feedback:
-    """The platform's response to a role's posts of the previous step, one row per post,
-    for policies that learn online (they define ``learn(feedback)``)."""
+    """The platform's response to a role's posts of the previous step, one row per post
+    (`townsquare.roles.citizen.social_feedback` computes it)."""
 
     author: np.ndarray  # int64
     stance: np.ndarray  # float: the expressed stance
     net: np.ndarray  # float: likes + agreeing replies - disagreeing replies
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a policy that learns online is handed after a step: the step, its events and
+    the world (read only: learning never changes the world). Its role module says what
+    the step means for it (e.g. `townsquare.roles.citizen.social_feedback`)."""
+
+    step: int
+    events: Any  # StepEvents
+    world: Any  # World
 
 
 @runtime_checkable
@@ -130,6 +141,6 @@ class Policy(Protocol):
 
 
 # Optional policy methods the World calls when present:
-#   learn(feedback: Feedback) -> None          online learning from the platform's response
+#   learn(context: StepContext) -> None        online learning from the step just applied
 #   metrics() -> dict[str, float]              extra columns of metrics.parquet
 #   state() -> dict[str, ndarray], load_state  arrays saved in checkpoints (exact --resume)

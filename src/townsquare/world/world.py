@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
-from .actions import Actions, Feedback, Observations, Policy
+from .actions import Actions, Observations, Policy, StepContext
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
@@ -392,32 +392,12 @@ class World:
         )
 
     def _feedback_to_learners(self, t: int, ev: StepEvents) -> None:
-        """Hand each policy with a ``learn`` method the platform's response, during this
-        step, to the original topic-0 posts its users wrote in the previous step: likes,
-        plus agreeing replies, minus disagreeing ones (posts reach feeds one step after
-        they are written, so this is their first round of feedback)."""
-        learners = [(r, p) for r, p in self.policies.items() if hasattr(p, "learn")]
-        if not learners or t == 0:
-            return
-        posts = self.posts
-        lo, hi = posts.step_start[t - 1], posts.step_start[t]
-        ids = np.arange(lo, hi)
-        ids = ids[(posts.kind[lo:hi] == PostKind.POST) & (posts.topic[lo:hi] == 0)]
-        if ids.size == 0:
-            return
-        replies = ev.post_kind == PostKind.REPLY
-        parent = ev.post_parent[replies]
-        inside = (parent >= lo) & (parent < hi)
-        parent = parent[inside]
-        agree = np.sign(ev.post_stance[replies][inside]) == np.sign(posts.stance[parent])
-        reply_net = np.bincount(parent - lo, weights=np.where(agree, 1.0, -1.0), minlength=hi - lo)
-        net = posts.likes[ids].astype(np.float64) + reply_net[ids - lo]
-        author = posts.author[ids].astype(np.int64)
-        role_of = self.population.role[author]
-        for role, policy in learners:
-            sel = role_of == role
-            if sel.any():
-                policy.learn(Feedback(author[sel], posts.stance[ids[sel]], net[sel]))
+        """Hand each policy that learns online (``learn``) the step just applied: what it
+        means for the policy is its role's to say, not the world's."""
+        context = StepContext(t, ev, self)
+        for policy in self.policies.values():
+            if hasattr(policy, "learn"):
+                policy.learn(context)
 
     def _metrics(self, t: int, active: np.ndarray, ev: StepEvents) -> dict[str, float | int]:
         pop = self.population
