@@ -14,41 +14,16 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from townsquare.cli import app
+from cli_checks import invoke, one_line_error
+from conftest import SMALL
 from townsquare.store import RunStore
 from townsquare.world.graph import FollowGraph
 from townsquare.world.posts import PostStore
 from townsquare.world.world import checked_state
 
-SCENARIO = {
-    "name": "small",
-    "users": 600,
-    "steps": 12,
-    "seed": 3,
-    "roles": {
-        "influencer": {"count": 5},
-        "candidate": {"count": 2},
-        "socialbot": {"fraction": 0.05},
-    },
-    "record": {"flush_every": 5},
-}
+SCENARIO = SMALL  # the suite's small scenario (conftest)
 
 runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *fragments: str, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error:"), text
-    assert len(text.splitlines()) == 1, text
-    for fragment in fragments:
-        assert fragment in text, text
-    return text
 
 
 @pytest.fixture(scope="module")

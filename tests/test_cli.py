@@ -11,23 +11,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from townsquare.cli import app
+from cli_checks import invoke
+from cli_checks import one_line_error as assert_one_line_error
 
 runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-def assert_one_line_error(result, *fragments: str):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error:"), text
-    assert len(text.splitlines()) == 1, text
-    for fragment in fragments:
-        assert fragment in text, text
 
 
 def test_run_writes_a_complete_run_directory(small_scenario, tmp_path):

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from test_cli import assert_one_line_error, invoke
+from cli_checks import invoke
+from cli_checks import one_line_error as assert_one_line_error
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.errors import UserError

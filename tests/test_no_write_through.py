@@ -11,28 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from townsquare.cli import app
+from cli_checks import invoke, one_line_error
 from townsquare.learn.q_learning import QTable
 from townsquare.outputs import REPRODUCE_MARKER, TRAIN_MARKER, replace_file, replace_text
 
 runner = CliRunner()
 
 PRECIOUS = "someone else's file\n"
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *fragments: str, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error:"), text
-    assert len(text.splitlines()) == 1, text
-    for fragment in fragments:
-        assert fragment in text, text
-    return text
 
 
 def plant(folder, names, victim):

@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
+from cli_checks import invoke
+from cli_checks import one_line_error as assert_one_line_error
 from conftest import SMALL
-from test_cli import assert_one_line_error, invoke
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.errors import UserError

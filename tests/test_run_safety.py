@@ -15,31 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cli_checks import invoke, one_line_error, quick_run
 from townsquare.cli import app
 from townsquare.config import load_scenario
 from townsquare.runner import Run
 from townsquare.store import MARKER, RunStore, fresh_run_dir
 
 runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_line_error(result, *fragments: str, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error:"), text
-    assert len(text.splitlines()) == 1, text
-    for fragment in fragments:
-        assert fragment in text, text
-    return text
-
-
-def quick_run(scenario, out, *extra: str):
-    return invoke("run", scenario, "--out", out, "-q", "--no-plot", "--no-report", *extra)
 
 
 # ------------------------------------------------------------------ 1. --overwrite

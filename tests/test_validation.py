@@ -13,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cli_checks import one_line_error as assert_one_line_error
 from townsquare import build
 from townsquare.build import build_world, estimate_bytes
 from townsquare.cli import app
@@ -34,17 +35,6 @@ def run(scenario: Path, *settings: str, out: Path | None = None):
     for setting in settings:
         args += ["--set", setting]
     return runner.invoke(app, args, catch_exceptions=False)
-
-
-def assert_one_line_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    text = result.stderr.strip()
-    assert text.startswith("error:"), text
-    assert len(text.splitlines()) == 1, text
-    for fragment in fragments:
-        assert fragment in text, text
-    return text
 
 
 # ------------------------------------------------------------------ 1. NaN and inf

@@ -423,18 +423,9 @@ def _print_summary(summary: dict) -> None:
     table = Table(title=f"{summary['name']} · seed {summary['seed']}", show_header=True)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for key in (
-        "users",
-        "steps",
-        "posts",
-        "replies",
-        "reposts",
-        "likes",
-        "follows",
-        "unfollows",
-        "suspensions",
-        "follow_edges",
-    ):
+    from .store import SUMMARY_COUNTS
+
+    for key in SUMMARY_COUNTS:
         table.add_row(key, f"{summary[key]:,}")
     table.add_row("wall time", f"{summary['wall_s']:.1f} s")
     table.add_row("complete", str(summary["complete"]).lower())
@@ -1378,9 +1369,7 @@ def _scorecard_for_check(run_dir: Path) -> None:
         raise _fail(f"{run_dir}: not a run directory (no config.yaml or checkpoint)")
     if not store.metrics.is_file():
         raise _fail(f"{store.metrics}: missing (a run's metrics are needed to score it)")
-    if store.writer_active():
-        with store.reading():  # says in one line that a run is still writing it
-            pass
+    store.refuse_if_writing()
     store.check_readable()
 
 

@@ -131,8 +131,7 @@ class Run:
         store.verify_against(meta, scenario.model_dump(mode="json"))
         world, scenario = build_world(scenario)
         try:
-            _check_fits(arrays, world)
-            world.load_state(arrays, world_meta)
+            world.load_state(arrays, world_meta)  # checks every array and value first
             if world.t != int(meta["step"]):
                 raise ValueError(f"the world is at step {world.t}, latest.json says {meta['step']}")
         except Exception as exc:  # arrays of the wrong shape or kind: a damaged checkpoint
@@ -287,26 +286,6 @@ def _undo_start(store: RunStore) -> None:
             store.root.rmdir()
     except OSError:
         pass  # a read-only or vanished folder: nothing more can be undone
-
-
-def _check_fits(arrays: dict[str, np.ndarray], world: World) -> None:
-    """A checkpoint's arrays have the names, kinds and per-user lengths of the world they
-    are loaded into (zip CRCs already catch damaged bytes; this catches edited arrays)."""
-    fresh, _ = world.state()
-    missing = sorted(set(fresh) - set(arrays))
-    extra = sorted(set(arrays) - set(fresh))
-    if missing or extra:
-        raise ValueError(f"arrays missing {missing[:3]} or unexpected {extra[:3]}")
-    n = world.n
-    for name, want in fresh.items():
-        got = arrays[name]
-        if got.dtype != want.dtype or got.ndim != want.ndim:
-            raise ValueError(
-                f"{name} is {got.dtype}{got.shape}, expected {want.dtype} ndim {want.ndim}"
-            )
-        per_user = want.ndim and want.shape[0] == n
-        if per_user and got.shape != want.shape:
-            raise ValueError(f"{name} has shape {got.shape}, expected {want.shape}")
 
 
 def _text_layer(scenario: Scenario, store: RunStore):

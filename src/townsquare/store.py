@@ -373,14 +373,22 @@ class RunStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:
-                raise UserError(
-                    f"{self.root}: a run is still writing this directory; read it when the "
-                    "run finishes (or stop it with Ctrl-C): `townsquare show` and "
-                    "metrics.parquet show its progress meanwhile"
-                ) from None
+                raise self._busy() from None
             yield
         finally:
             os.close(fd)
+
+    def refuse_if_writing(self) -> None:
+        """A `UserError` when a run is writing this directory right now."""
+        if self.writer_active():
+            raise self._busy()
+
+    def _busy(self) -> UserError:
+        return UserError(
+            f"{self.root}: a run is still writing this directory; read it when the "
+            "run finishes (or stop it with Ctrl-C): `townsquare show` and "
+            "metrics.parquet show its progress meanwhile"
+        )
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -616,25 +624,25 @@ def read_run_summary(store: RunStore) -> dict:
     return data
 
 
+#: the counts summary.json holds, in the order `townsquare show` prints them
+SUMMARY_COUNTS = (
+    "users",
+    "steps",
+    "posts",
+    "replies",
+    "reposts",
+    "likes",
+    "follows",
+    "unfollows",
+    "suspensions",
+    "follow_edges",
+)
+
 #: what the readers of summary.json take from it, and of which kind
 SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "seed": (int,),
-    **{
-        key: (int,)
-        for key in (
-            "users",
-            "steps",
-            "posts",
-            "replies",
-            "reposts",
-            "likes",
-            "follows",
-            "unfollows",
-            "suspensions",
-            "follow_edges",
-        )
-    },
+    **dict.fromkeys(SUMMARY_COUNTS, (int,)),
     "wall_s": (int, float),
     "complete": (bool,),
     "roles": (dict,),

@@ -1,0 +1,33 @@
+"""What every CLI test needs: invoking `townsquare` in-process and the one-line error
+contract (stderr is one line starting with `error:`, the exit code says what kind)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from townsquare.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    """`townsquare ARGS...` in this process; paths may be given as `Path`s."""
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result, *fragments: str, code: int = 2) -> str:
+    """Assert ``result`` failed with ``code`` and one `error:` line holding every
+    fragment; returns the line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    text = result.stderr.strip()
+    assert text.startswith("error:"), text
+    assert len(text.splitlines()) == 1, text
+    for fragment in fragments:
+        assert fragment in text, text
+    return text
+
+
+def quick_run(scenario, out, *extra):
+    """`townsquare run SCENARIO --out OUT` without progress, plot or report."""
+    return invoke("run", scenario, "--out", out, "-q", "--no-plot", "--no-report", *extra)
