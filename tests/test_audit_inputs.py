@@ -195,10 +195,8 @@ def test_broken_reference_data_is_one_line(a_run, tmp_path, make, command):
         "report": ["report", a_run, "--out", tmp_path / "r.html"],
         "compare": ["compare", a_run, a_run],
     }[command]
-    started = time.monotonic()
-    result = invoke(*args, "--data", data)
-    assert time.monotonic() - started < 30
-    one_line_error(result, "--data", str(bad))
+    # a device such as /dev/zero is refused before it is read (see the test below)
+    one_line_error(invoke(*args, "--data", data), "--data", str(bad))
 
 
 def test_reference_file_refuses_devices_and_huge_files_before_reading(tmp_path):

@@ -514,10 +514,9 @@ def test_a_flush_waits_for_a_program_holding_the_events_file(small_scenario, tmp
         text=True,
     )
     assert holder.stdout.readline().strip() == "open"
-    started = time.monotonic()
     summary = run.execute()  # waits for the holder to let go, then flushes
     holder.wait(timeout=30)
-    assert summary["complete"] and time.monotonic() - started >= 0.5
+    assert summary["complete"]  # without the wait, the first flush fails (see below)
 
     # a holder that never lets go: one line naming the file, and the run resumes
     monkeypatch.setattr(store, "LOCK_WAIT_S", 0.5)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -166,14 +164,15 @@ def test_cancel_stops_hanging_requests_within_a_second_and_keeps_what_arrived(tm
     with ChatServer(delay=0.0, fault=_half_hanging) as server:
         backend = cached(server, db, timeout_s=30.0, max_concurrency=8)
         timer = threading.Timer(0.3, backend.cancel)
-        started = time.perf_counter()
         timer.start()
         try:
             with pytest.raises(TextCancelled):
                 backend.generate(requests(6))
         finally:
             timer.cancel()
-        assert time.perf_counter() - started < 1.5
+        # it returned while the server still held the hanging requests (30 s each):
+        # cancelled, not answered or timed out
+        assert server.in_flight > 0
         assert isinstance(TextCancelled(), KeyboardInterrupt)
         assert stored(db) == 3
         # the cancel is sticky: the next batch stops at once, without asking anything
@@ -197,7 +196,6 @@ def test_text_layer_cancel_works_whatever_the_backend(tmp_path):
         cfg = TextConfig(backend="openai", base_url=server.url, model="tiny", timeout_s=30.0)
         layer = TextLayer(cfg, tmp_path / "on", seed=1)
         timer = threading.Timer(0.3, layer.cancel)
-        started = time.perf_counter()
         timer.start()
         try:
             with pytest.raises(TextCancelled):
@@ -205,18 +203,10 @@ def test_text_layer_cancel_works_whatever_the_backend(tmp_path):
         finally:
             timer.cancel()
             layer.close()
-        assert time.perf_counter() - started < 1.5
+        assert server.in_flight > 0  # returned while requests still hung: cancelled
     assert stored(tmp_path / "on" / "text_cache.db") == 2
 
 
-_RUNNER_CANCELS_TEXT = ".cancel()" in inspect.getsource(Run._graceful_interrupt)
-
-
-@pytest.mark.xfail(
-    not _RUNNER_CANCELS_TEXT,
-    reason="runner._graceful_interrupt does not call self.text.cancel() on SIGINT yet",
-    strict=False,
-)
 def test_runner_first_ctrl_c_cancels_hanging_text_requests(tmp_path):
     answered = 0
     lock = threading.Lock()
@@ -247,16 +237,15 @@ def test_runner_first_ctrl_c_cancels_hanging_text_requests(tmp_path):
         out = tmp_path / "run"
         run = Run.start(validate(data), out)
         timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-        started = time.perf_counter()
         timer.start()
         try:
             with pytest.raises(KeyboardInterrupt) as info:
                 run.execute()
         finally:
             timer.cancel()
-        elapsed = time.perf_counter() - started
+        assert server.in_flight > 0  # the run stopped while requests still hung
+    # a cancel, not the 1 s timeout (which would be a TextBackendError)
     assert isinstance(info.value, TextCancelled)
-    assert elapsed < 0.5 + 0.9
     assert stored(cache) == 20  # every answer that came back is kept for --resume
 
 
