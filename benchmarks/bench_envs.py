@@ -27,7 +27,8 @@ from rich.table import Table
 from townsquare.build import build_world
 from townsquare.config import load_scenario
 from townsquare.envs.influencer_v0 import InfluencerEnv, parallel_env
-from townsquare.learn.q_learning import QConfig, QTable, train_q
+from townsquare.learn.q_learning import QConfig, train_q
+from townsquare.policies.q_table import QTable
 from townsquare.roles import InfluencerRole
 
 RESULTS = Path(__file__).resolve().parent / "results" / "envs.json"

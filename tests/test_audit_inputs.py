@@ -471,7 +471,7 @@ def test_ctrl_c_saves_the_episodes_done(tmp_path, monkeypatch):
     rows = (out / "curve.csv").read_text().splitlines()
     assert len(rows) == 1 + 4
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
-    from townsquare.learn.q_learning import QTable
+    from townsquare.policies.q_table import QTable
 
     assert QTable.load(out / "policy.npz").visits.sum() > 0
 

@@ -24,7 +24,8 @@ from townsquare.config import builtin_scenarios
 from townsquare.envs import ENV_IDS, RoleEnv, RoleParallelEnv
 from townsquare.envs.influencer_v0 import InfluencerEnv, env, parallel_env, raw_env
 from townsquare.errors import UserError
-from townsquare.learn.q_learning import QConfig, QTable, train_q
+from townsquare.learn.q_learning import QConfig, train_q
+from townsquare.policies.q_table import QTable
 from townsquare.roles import InfluencerRole
 from townsquare.world import PostKind, Role
 
@@ -520,8 +521,9 @@ def test_ppo_trains_and_saves_a_safetensors_checkpoint_that_rebuilds_exactly(tmp
     from safetensors import safe_open
     from stable_baselines3 import PPO
 
-    from townsquare.learn.ppo import META_KEY, PPOConfig, save_ppo, train_ppo
+    from townsquare.learn.ppo import PPOConfig, save_ppo, train_ppo
     from townsquare.policies.learned import load_model, read_checkpoint, role_for_checkpoint
+    from townsquare.policies.ppo_network import META_KEY
 
     e = gymnasium.make(ENV_ID, scenario=scenario())
     episodes = max(3, 300 // STEPS)  # a few hundred steps of PPO

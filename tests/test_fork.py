@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import SMALL
 from townsquare.build import build_world
 from townsquare.config import validate
-from townsquare.learn.q_learning import QTable
+from townsquare.policies.q_table import QTable
 from townsquare.roles import InfluencerRole
 
 EVENT_COLUMNS = (

@@ -18,7 +18,7 @@ from cli_checks import one_line_error as assert_one_line_error
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.errors import UserError
-from townsquare.learn.q_learning import QTable
+from townsquare.policies.q_table import QTable
 from townsquare.roles import InfluencerRole
 from townsquare.runner import Run
 from townsquare.world.population import Role
@@ -189,7 +189,7 @@ def test_train_q_writes_a_checkpoint_curve_and_plot(tmp_path, env_scenario_file)
 
 
 def test_train_ppo_writes_policy_safetensors_that_substitutes(tmp_path, env_scenario_file):
-    from townsquare.learn.ppo import read_ppo_meta
+    from townsquare.policies.ppo_network import read_ppo_meta
 
     out = tmp_path / "ppo"
     result = invoke(

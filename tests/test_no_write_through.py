@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_checks import invoke, one_line_error
-from townsquare.learn.q_learning import QTable
 from townsquare.outputs import REPRODUCE_MARKER, TRAIN_MARKER, replace_file, replace_text
+from townsquare.policies.q_table import QTable
 
 runner = CliRunner()
 

@@ -940,9 +940,10 @@ def compare(
     import json
     from contextlib import ExitStack
 
-    from .metrics.compare import compare_runs, seed_runs
+    from .metrics.compare import compare_runs
     from .metrics.realism import finite_json
     from .metrics.reference import real_network_references
+    from .runner import seed_runs
     from .store import RunStore
 
     for run_dir in (run_a, run_b):
@@ -1255,7 +1256,7 @@ def evaluate(
     import json
 
     from .config import load_scenario
-    from .learn.evaluate import substitution
+    from .experiments.substitution import substitution
     from .policies.learned import (
         CheckpointError,
         load_model,

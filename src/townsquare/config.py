@@ -125,10 +125,6 @@ class CitizenConfig(_Section):
     rl_eps: float = Field(0.1, ge=0.0, le=1.0, description="social_rl exploration rate")
 
 
-#: files a role's ``policy`` line may name instead of ``scripted``
-CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
-
-
 class InfluencerConfig(CitizenConfig):
     policy: str = Field(
         "scripted",

@@ -22,7 +22,7 @@ from . import __version__
 from .build import build_world
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
-from .store import EventRecorder, RunStore, config_digest
+from .store import EventRecorder, RunStore, config_digest, read_run_summary
 from .world import World
 
 TOTALS = ("posts", "replies", "reposts", "likes", "follows", "unfollows")
@@ -321,3 +321,44 @@ def _recorder(store: RunStore, scenario: Scenario, n: int, rows_written=None) ->
     if rows_written:
         recorder.rows_written.update(rows_written)
     return recorder
+
+
+# -- the same scenario at more seeds -----------------------------------------------------
+def seed_runs(run_dir: Path, seeds: list[int], on_progress=None) -> list[Path]:
+    """The run itself plus one run per extra seed of its scenario, stored under
+    ``RUN_DIR/seeds/seed-S`` and reused when it is complete and holds exactly that
+    scenario with that seed (anything else there is run again)."""
+    store = RunStore(run_dir)
+    base = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
+    paths = [Path(run_dir)]
+    for seed in seeds:
+        if seed == base.get("seed"):
+            continue
+        target = Path(run_dir) / "seeds" / f"seed-{seed}"
+        scenario = validate({**base, "seed": seed}, str(store.config))
+        if _holds(RunStore(target), scenario):
+            paths.append(target)
+            continue
+        if on_progress:
+            on_progress(f"running {run_dir} with seed {seed}")
+        Run.start(scenario, target, overwrite=True).execute()
+        paths.append(target)
+    return paths
+
+
+def _holds(store, scenario) -> bool:
+    """Whether a seed run directory is a complete run of exactly ``scenario``."""
+    if not store.is_run() or not store.config.is_file():
+        return False
+    try:
+        summary = read_run_summary(store)
+        stored = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
+    except UserError:
+        return False
+    wanted = scenario.model_dump(mode="json")
+    return (
+        summary["complete"] is True
+        and summary["steps"] == scenario.steps
+        and config_digest(stored) == config_digest(wanted)
+        and not store.writer_active()
+    )

@@ -1,9 +1,10 @@
 """Two runs side by side: the scripted-versus-learned comparison.
 
-Each side is one run directory, optionally re-run with more seeds (same resolved
-scenario, another seed) so that a difference can be told apart from seed noise: a
-difference counts as beyond noise when |mean_B - mean_A| exceeds twice its standard
-error (Welch), which needs at least two seeds per side.
+Each side is one run directory, optionally with its re-runs at more seeds
+(`runner.seed_runs`: the same resolved scenario, another seed) so that a difference can
+be told apart from seed noise: a difference counts as beyond noise when
+|mean_B - mean_A| exceeds twice its standard error (Welch), which needs at least two
+seeds per side.
 """
 
 from __future__ import annotations
@@ -39,54 +40,6 @@ class CompareRow:
     b_inside: bool | None
     difference: float
     beyond_noise: bool | None  # None: one seed per side, noise unknown
-
-
-def seed_runs(run_dir: Path, seeds: list[int], on_progress=None) -> list[Path]:
-    """The run itself plus one run per extra seed of its scenario, stored under
-    ``RUN_DIR/seeds/seed-S`` and reused when it is complete and holds exactly that
-    scenario with that seed (anything else there is run again)."""
-    from ..config import read_yaml, validate
-    from ..runner import Run
-    from ..store import RunStore
-
-    store = RunStore(run_dir)
-    base = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
-    paths = [Path(run_dir)]
-    for seed in seeds:
-        if seed == base.get("seed"):
-            continue
-        target = Path(run_dir) / "seeds" / f"seed-{seed}"
-        scenario = validate({**base, "seed": seed}, str(store.config))
-        if _holds(RunStore(target), scenario):
-            paths.append(target)
-            continue
-        if on_progress:
-            on_progress(f"running {run_dir} with seed {seed}")
-        Run.start(scenario, target, overwrite=True).execute()
-        paths.append(target)
-    return paths
-
-
-def _holds(store, scenario) -> bool:
-    """Whether a seed run directory is a complete run of exactly ``scenario``."""
-    from ..config import read_yaml, validate
-    from ..errors import UserError
-    from ..store import config_digest, read_run_summary
-
-    if not store.is_run() or not store.config.is_file():
-        return False
-    try:
-        summary = read_run_summary(store)
-        stored = validate(read_yaml(store.config), str(store.config)).model_dump(mode="json")
-    except UserError:
-        return False
-    wanted = scenario.model_dump(mode="json")
-    return (
-        summary["complete"] is True
-        and summary["steps"] == scenario.steps
-        and config_digest(stored) == config_digest(wanted)
-        and not store.writer_active()
-    )
 
 
 def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:

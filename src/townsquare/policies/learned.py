@@ -7,7 +7,7 @@ decisions), epsilon-greedy, with the Q-table and the per-user memory in the run'
 checkpoints so `--resume` continues exactly.
 
 Every checkpoint is data: Q-tables are npz (``allow_pickle=False``) or JSON, PPO networks
-are safetensors rebuilt from their JSON metadata (`townsquare.learn.ppo`). Nothing a
+are safetensors rebuilt from their JSON metadata (`policies.ppo_network`). Nothing a
 user gives us is unpickled, so no checkpoint can run code when it is loaded.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import CHECKPOINT_SUFFIXES
-from ..learn.ppo import CheckpointFormatError, load_ppo_policy, read_ppo_meta
-from ..learn.q_learning import QTable
 from ..roles import SPEC_VERSION, LearnerRole, RewardContext, RoleMemory, make_role
 from ..world import checks
 from ..world.actions import Actions, Observations
+from .ppo_network import CheckpointFormatError, load_ppo_policy, read_ppo_meta
+from .q_table import QTable
+from .registry import CHECKPOINT_SUFFIXES
 
 #: why a Stable-Baselines3 zip is refused
 ZIP_REFUSED = (

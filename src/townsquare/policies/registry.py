@@ -7,8 +7,9 @@ checkpoint file from ``townsquare train`` (a Q-table ``.npz``/``.json`` or a PPO
 a one-line error naming the role and the value. New kinds (language-model and planner
 policies) register here with a prefix, e.g. ``lm:...`` and ``planner:...``.
 
-This module is imported by the scenario schema to check a line's syntax, so it imports
-nothing heavy at module level: a kind's factory imports what it needs when it runs.
+This module is imported by the scenario schema (`config`) to check a line's syntax, so it
+imports nothing of townsquare at module level: a kind's factory imports what it needs
+when it runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import CHECKPOINT_SUFFIXES
+#: files a role's ``policy`` line may name instead of ``scripted``
+CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
 
 #: the roles of a scenario, in `Role` order
 ROLE_NAMES = ("citizen", "influencer", "candidate", "socialbot")
