@@ -21,7 +21,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 
 import townsquare.envs  # noqa: F401 - registers townsquare/Influencer-v0
 from townsquare.config import builtin_scenarios
-from townsquare.envs import ENV_IDS, RoleEnv, RoleParallelEnv
+from townsquare.envs import ENV_IDS, PlatformParallelEnv, RoleEnv
 from townsquare.envs.influencer_v0 import InfluencerEnv, env, parallel_env, raw_env
 from townsquare.errors import UserError
 from townsquare.learn.q_learning import QConfig, train_q
@@ -68,7 +68,7 @@ def learner_posts(env: RoleEnv, step: int) -> np.ndarray:
     posts = env.core.world.posts
     lo, hi = posts.step_start[step], posts.step_start[step + 1]
     ids = np.arange(lo, hi)
-    return ids[posts.author[lo:hi] == int(env.core.learners[0])]
+    return ids[posts.author[lo:hi] == int(env.learner_id)]
 
 
 def play(env, seed, actions) -> list[tuple]:
@@ -89,7 +89,7 @@ def without_text(trace: list[tuple]) -> list[tuple]:
 
 # ---------------------------------------------------------------- API conformance
 def test_the_gymnasium_id_is_registered():
-    assert ENV_IDS == {"influencer": ENV_ID}
+    assert ENV_IDS == {"influencer": ENV_ID, "citizen": "townsquare/Citizen-v0"}
     assert ENV_ID in gymnasium.registry
     e = gymnasium.make(ENV_ID, scenario=scenario())
     assert isinstance(e.unwrapped, InfluencerEnv)
@@ -121,7 +121,7 @@ def test_the_default_scenario_is_the_builtin_one():
 @pytest.mark.parametrize("action_space", SPACES)
 def test_pettingzoo_parallel_api(action_space):
     penv = parallel_env(scenario=scenario(), action_space=action_space)
-    assert isinstance(penv, RoleParallelEnv)
+    assert isinstance(penv, PlatformParallelEnv)
     assert penv.possible_agents == ["influencer_0", "influencer_1", "influencer_2"]
     parallel_api_test(penv, num_cycles=STEPS + 5)
 
@@ -223,7 +223,14 @@ def test_observations_and_infos_along_an_episode(action_space):
     rng = np.random.default_rng(1)
     obs, info = e.reset(seed=21)
     assert e.observation_space.contains(obs)
-    assert set(info) == {"followers", "start_followers", "step", "leader", "post_text"}
+    assert set(info) == {
+        "followers",
+        "start_followers",
+        "leader",
+        "start_leader",
+        "step",
+        "post_text",
+    }
     assert info["step"] == 0 and info["post_text"] == ""
     assert info["start_followers"] == info["followers"]
     start = info["start_followers"]
@@ -233,7 +240,7 @@ def test_observations_and_infos_along_an_episode(action_space):
         assert obs.dtype == np.float32 and e.observation_space.contains(obs)
         assert isinstance(reward, float)
         assert info["step"] == t and info["start_followers"] == start
-        assert info["followers"] == int(e.core.world.graph.in_deg[e.core.learners[0]])
+        assert info["followers"] == int(e.core.world.graph.in_deg[e.learner_id])
         assert info["leader"] == (info["followers"] >= e.core.world.graph.in_deg.max())
         mine = learner_posts(e, t - 1)
         texts = [e.core.world.posts.text[int(i)] for i in mine]
@@ -335,7 +342,7 @@ def test_full_actions_write_their_kind_and_stance(name, kind, stance):
 def test_full_repost_and_follow_act_on_the_feed():
     e = make("full")
     e.reset(seed=15)
-    learner = int(e.core.learners[0])
+    learner = int(e.learner_id)
     graph = e.core.world.graph
     e.step(action_id(e.role, "idle neutral measured"))  # step 0: the feed is empty
     reposted = followed = 0
@@ -360,7 +367,7 @@ def test_full_repost_and_follow_act_on_the_feed():
 def test_idle_learner_does_nothing_and_others_keep_posting():
     e = make("full")
     e.reset(seed=16)
-    learner = int(e.core.learners[0])
+    learner = int(e.learner_id)
     world = e.core.world
     out_deg = int(world.graph.out_deg[learner])
     idle = [i for i, n in enumerate(e.role.action_names) if n.startswith("idle")]
@@ -382,7 +389,7 @@ def test_the_learner_index_picks_an_influencer(learner):
     e = make(learner=learner)
     e.reset(seed=17)
     ids = e.core.world.population.ids_of(Role.INFLUENCER)
-    assert e.core.learners.tolist() == [int(ids[learner])]
+    assert [e.learner_id] == [int(ids[learner])]
     assert e.core.world.population.activity[ids[learner]] == 1.0
 
 
@@ -405,18 +412,18 @@ def test_a_suspended_learner_terminates():
     obs0, _ = e.reset(seed=3)
     obs, reward, terminated, truncated, info = e.step(2)
     assert terminated is True and truncated is False
-    assert e.core.world.population.suspended[e.core.learners[0]]
+    assert e.core.world.population.suspended[e.learner_id]
     assert e.observation_space.contains(obs)
     assert info["step"] == 1 < STEPS
     with pytest.raises(RuntimeError):
         e.step(2)  # the episode is over until the next reset
     e.reset(seed=3)
-    assert not e.core.suspended.any()
+    assert not e.core.suspended("influencer").any()
 
 
 def test_parallel_agents_are_removed_when_suspended():
     penv = parallel_env(scenario=strict_detector(), action_space="full")
-    role = penv.role
+    role = penv.roles["influencer"]
     post, idle = action_id(role, "post pro bold"), action_id(role, "idle pro measured")
     penv.reset(seed=6)
     obs, rewards, term, trunc, infos = penv.step(
@@ -450,7 +457,7 @@ def test_parallel_all_suspended_ends_the_episode():
 def test_parallel_infos_and_truncation():
     penv = parallel_env(scenario=scenario(), action_space="limited")
     obs, infos = penv.reset(seed=2)
-    ids = penv.core.learners
+    ids = penv.core.groups["influencer"].users
     for i, a in enumerate(penv.possible_agents):
         assert penv.observation_space(a).contains(obs[a])
         assert infos[a]["followers"] == int(penv.core.world.graph.in_deg[ids[i]])
@@ -509,10 +516,16 @@ def test_a_scenario_without_influencers_is_refused():
         parallel_env(scenario=data)
 
 
-@pytest.mark.parametrize("learner", [3, 10, -1])
+@pytest.mark.parametrize("learner", [3, 10])
 def test_learner_index_out_of_range(learner):
-    with pytest.raises(ValueError, match="3 influencer users"):
+    with pytest.raises(ValueError, match="the scenario has 3 influencer users"):
         gymnasium.make(ENV_ID, scenario=scenario(), learner=learner).reset(seed=0)
+
+
+@pytest.mark.parametrize("learner", [-1, 1.5, True])
+def test_learner_index_that_is_not_an_index(learner):
+    with pytest.raises(ValueError, match="is not a user index"):
+        gymnasium.make(ENV_ID, scenario=scenario(), learner=learner)
 
 
 # ---------------------------------------------------------------- learners
@@ -539,7 +552,7 @@ def test_ppo_trains_and_saves_a_safetensors_checkpoint_that_rebuilds_exactly(tmp
     assert any(moved)  # the updates changed the network
     for r in records:
         assert r.steps == STEPS
-        assert r.ret == r.followers - r.start_followers
+        assert r.ret == r.change("followers")
     path = save_ppo(model, tmp_path / "ckpt" / "ppo.safetensors", e.unwrapped.role, PPOConfig())
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()[META_KEY])
@@ -591,7 +604,7 @@ def test_q_learning_visits_only_states_it_met(self_observation):
     role = e.unwrapped.role
     assert table.q.shape == table.visits.shape == (role.n_states, 3)
     assert len(records) == 4 and all(r.steps == STEPS for r in records)
-    assert [r.ret for r in records] == [r.followers - r.start_followers for r in records]
+    assert [r.ret for r in records] == [r.change("followers") for r in records]
     assert [r.epsilon for r in records] == sorted((r.epsilon for r in records), reverse=True)
     met = set(role.discretise(np.array(e.decided_on)).tolist())
     assert set(np.flatnonzero(table.visits.sum(axis=1)).tolist()) == met

@@ -466,3 +466,13 @@ def test_a_tampered_ppo_checkpoint_is_a_one_line_error(ppo, tmp_path, case):
     assert_one_line_error(result, str(path), fragment)
     with pytest.raises(UserError, match="roles.influencer.policy"):
         build_world(validate(scenario(policy=str(path))))
+
+
+def test_the_ppo_checkpoint_records_the_training_settings_there_are():
+    # the checkpoint format (policies) names PPOConfig's fields without importing learn
+    from dataclasses import fields
+
+    from townsquare.learn.ppo import PPOConfig
+    from townsquare.policies.ppo_network import CONFIG_KEYS
+
+    assert set(CONFIG_KEYS) == {f.name for f in fields(PPOConfig)}

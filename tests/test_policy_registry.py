@@ -24,12 +24,23 @@ def test_every_role_takes_scripted_and_gets_its_scripted_policy():
         assert type(world.policies[Role(i)]) is SCRIPTED[role]
 
 
-@pytest.mark.parametrize("role", ["citizen", "candidate", "socialbot"])
+@pytest.mark.parametrize("role", ["candidate", "socialbot"])
 @pytest.mark.parametrize("line", ["table.npz", "table.json", "ppo.safetensors"])
-def test_checkpoints_drive_the_influencer_only(role, line):
-    with pytest.raises(ValueError, match=rf"roles\.{role}\.policy: '{line}'.*influencer only"):
+def test_checkpoints_drive_the_learnable_roles_only(role, line):
+    with pytest.raises(
+        ValueError, match=rf"roles\.{role}\.policy: '{line}'.*citizen, influencer only"
+    ):
         kind_of(role, line)
     assert kind_of("influencer", line).name == "checkpoint"
+    assert kind_of("citizen", line).name == "checkpoint"
+
+
+def test_the_registry_knows_every_learnable_role():
+    # the schema's list (no heavy imports) and the role modules agree
+    from townsquare.policies.registry import LEARNABLE_ROLES
+    from townsquare.roles import ROLES
+
+    assert set(LEARNABLE_ROLES) == set(ROLES)
 
 
 @pytest.mark.parametrize("role", ROLE_NAMES)

@@ -77,7 +77,7 @@ def observations(draw, max_rows: int = 6, max_k: int = 5) -> Observations:
 @st.composite
 def memories(draw) -> RoleMemory:
     """A memory with arbitrary past stances, follower counts and decided flags."""
-    mem = RoleMemory.empty(N_USERS)
+    mem = InfluencerRole().new_memory(N_USERS)
     mem.last_stance = np.array(
         draw(st.lists(STANCES, min_size=N_USERS, max_size=N_USERS)), np.float64
     )
@@ -89,7 +89,7 @@ def memories(draw) -> RoleMemory:
 
 
 def copy_memory(mem: RoleMemory) -> RoleMemory:
-    return RoleMemory(mem.last_stance.copy(), mem.followers_then.copy(), mem.decided.copy())
+    return mem.copy()
 
 
 @st.composite
@@ -225,7 +225,7 @@ def test_to_actions_with_no_rows(action_space):
         n_users=N_USERS,
         topics=1,
     )
-    mem = RoleMemory.empty(N_USERS)
+    mem = InfluencerRole().new_memory(N_USERS)
     out = role.to_actions(o, np.zeros(0, np.int64), np.zeros(0, np.int64), mem)
     out.check(0, 3, 1)
     assert not mem.decided.any()
@@ -269,7 +269,7 @@ def test_observe_describes_the_feed_and_the_self(obs, mem, self_observation, sub
 
 def test_empty_feed_and_absent_users():
     role = InfluencerRole("full", True)
-    mem = RoleMemory.empty(N_USERS)
+    mem = InfluencerRole().new_memory(N_USERS)
     mem.last_stance[[1, 2]] = [0.8, -0.3]
     mem.followers_then[[1, 2]] = [10, 10]
     mem.decided[1] = True
@@ -300,7 +300,7 @@ def test_observe_fill_is_minus_one_for_an_empty_feed():
         n_users=N_USERS,
         topics=1,
     )
-    vec = role.observe(o, np.array([0, 1]), RoleMemory.empty(N_USERS))
+    vec = role.observe(o, np.array([0, 1]), InfluencerRole().new_memory(N_USERS))
     np.testing.assert_allclose(vec, [[0.0, -1.0, -1.0], [0.2, -0.4, 0.0]], atol=1e-6)
 
 
@@ -364,8 +364,8 @@ def test_action_names_match_the_action_space(action_space, n):
 def test_role_construction_and_description():
     with pytest.raises(ValueError, match="limited, full"):
         InfluencerRole("huge")
-    with pytest.raises(ValueError, match="learnable roles: influencer"):
-        make_role("citizen")
+    with pytest.raises(ValueError, match="learnable roles: citizen, influencer"):
+        make_role("socialbot")
     role = make_role("influencer", "full", False)
     assert role.feature_names == ["feed_stance", "feed_spread", "feed_fill"]
     assert role.describe() == {
@@ -381,13 +381,18 @@ def test_role_construction_and_description():
 
 def test_reward_and_memory_state_round_trip():
     role = InfluencerRole()
-    mem = RoleMemory.empty(5)
-    mem.followers_then[:] = [1, 2, 3, 4, 5]
-    context = RewardContext(np.array([1, 3]), mem, np.array([4, 1]))
+    mem = InfluencerRole().new_memory(5)
+    mem.followers_paid[:] = [1, 2, 3, 4, 5]
+    mem.decided[[1, 3]] = True
+    context = RewardContext(np.array([1, 3]), mem, np.array([4, 1]), None, None, 0)
     assert role.reward(context).tolist() == [2.0, -3.0]
+    # the reward is paid once: the same followers a step later earn nothing more
+    assert role.reward(context).tolist() == [0.0, 0.0]
+    # an agent that has not decided yet has earned nothing
+    assert role.reward(RewardContext(np.array([0]), mem, np.array([9]), None, None, 0)) == [0]
     mem.last_stance[2] = -0.6
     mem.decided[2] = True
-    copy = RoleMemory.empty(5)
+    copy = InfluencerRole().new_memory(5)
     copy.load_state({k: v.tolist() for k, v in mem.state().items()})
     for name, arr in mem.state().items():
         assert np.array_equal(getattr(copy, name), arr)

@@ -989,9 +989,6 @@ def compare(
     )
 
 
-ALGOS = ("q", "ppo")
-
-
 def _progress(*extra: TextColumn) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -1006,7 +1003,7 @@ def _progress(*extra: TextColumn) -> Progress:
 
 @app.command()
 def train(
-    role: Annotated[str, typer.Argument(help="The role that learns: influencer.")],
+    role: Annotated[str, typer.Argument(help="The role that learns: influencer or citizen.")],
     algo: Annotated[
         str, typer.Option("--algo", "-a", help="q (tabular Q-learning) or ppo (Stable-Baselines3).")
     ] = "q",
@@ -1069,64 +1066,53 @@ def train(
 ):
     """Train a role's policy in a running world and save a checkpoint.
 
-    Writes OUT/policy.npz (a Q-table) or OUT/policy.safetensors (PPO: weights and JSON
-    metadata, no pickle), OUT/curve.csv (one row per episode), OUT/learning_curve.png and
-    OUT/train.json. Substitute the checkpoint into any scenario with
-    `--set roles.ROLE.policy=OUT/policy.npz`.
+    Roles: influencer (reward: followers gained) and citizen (reward: the feedback on the
+    side it expresses; social reinforcement learning). Writes OUT/policy.npz (a Q-table)
+    or OUT/policy.safetensors (PPO: weights and JSON metadata, no pickle), OUT/curve.csv
+    (one row per episode: the return and the role's own columns at the start and end),
+    OUT/learning_curve.png and OUT/train.json. Substitute the checkpoint into any scenario
+    with `--set roles.ROLE.policy=OUT/policy.npz`.
 
     Ctrl-C stops after the episode under way (a second Ctrl-C stops at once) and saves
     the checkpoint, curve and plot of the episodes done, with train.json saying
     ``"complete": false``; the command then exits with 130.
     """
-    import json
     import signal
 
-    from .config import load_scenario
-    from .envs.influencer_v0 import DEFAULT_SCENARIO, InfluencerEnv, parallel_env
-    from .learn.curves import plot_curve, write_curve
-    from .learn.q_learning import MAX_EPISODES
-    from .outputs import check_train_folder, claim_train_folder, replace_text
-    from .roles import ROLES
+    from .learn import train as training
+    from .outputs import check_train_folder, claim_train_folder
 
-    if episodes > MAX_EPISODES:
-        raise _fail(
-            f"--episodes {episodes}: at most {MAX_EPISODES:,} (the smallest built-in "
-            "environment takes about 0.1 s an episode, so 10^6 are a day and a half)"
-        )
-    if role not in ROLES:
-        raise _fail(f"unknown role {role!r} for training (learnable roles: {', '.join(ROLES)})")
-    if algo not in ALGOS:
-        raise _fail(f"--algo {algo}: unknown algorithm (known: {', '.join(ALGOS)})")
-    if learners not in ("one", "all"):
-        raise _fail(f"--learners {learners}: expected one or all")
-    if learners == "all" and algo != "q":
-        raise _fail("--learners all shares one Q-table among the role's users: use --algo q")
     try:
-        sc = load_scenario(scenario or DEFAULT_SCENARIO, list(set_ or []))
-        if getattr(sc.roles, role).count < 1:
-            raise UserError(
-                f"{scenario or DEFAULT_SCENARIO}: roles.{role}.count is 0; there is no "
-                f"{role} to train (set --set roles.{role}.count=N)"
-            )
-        make = parallel_env if learners == "all" else InfluencerEnv
-        env = make(sc, action_space=action_space, self_observation=self_observation)
+        p = training.plan(
+            role,
+            algo,
+            scenario,
+            list(set_ or []),
+            episodes,
+            action_space,
+            self_observation,
+            learners,
+            seed,
+        )
     except UserError as exc:
         raise _fail(str(exc)) from None
-    except ValueError as exc:
-        raise _fail(f"--action-space {action_space}: {exc}") from None
     target = out or Path("runs") / f"train-{role}-{algo}-s{seed}"
-    policy_path = target / ("policy.npz" if algo == "q" else "policy.safetensors")
+    policy_path = target / p.policy_file
     check_train_folder(target)  # a folder of the user's own files is never written into
     if policy_path.exists() and not overwrite:
         raise _fail(f"{policy_path} exists; pass --overwrite to replace it")
+    try:
+        env = training.make_env(p)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
     claim_train_folder(target, role, algo)
+    sc = p.scenario
     console.print(
         f"training the {role} with {algo} in [bold]{sc.name}[/] ({sc.users:,} users, "
-        f"{sc.steps} steps an episode), action space {action_space}, "
-        f"self-observation {'on' if self_observation else 'off'}",
+        f"{sc.steps} steps an episode), action space {p.action_space}, "
+        f"self-observation {'on' if p.self_observation else 'off'}",
         highlight=False,
     )
-    started = time.perf_counter()
     # Ctrl-C: the first asks training to stop after the episode under way (checked in
     # on_episode), so what was learnt is saved; a second one stops at once
     stop_requested = False
@@ -1148,83 +1134,50 @@ def train(
             task = progress.add_task("episodes", total=episodes, stats="")
 
             def on_episode(rec) -> bool:
-                progress.update(
-                    task,
-                    completed=rec.episode + 1,
-                    stats=f"followers {rec.followers:g} ({rec.followers - rec.start_followers:+g})",
-                )
+                progress.update(task, completed=rec.episode + 1, stats=_episode_stats(rec))
                 return not stop_requested
 
             # a first Ctrl-C only sets stop_requested: saving goes on below
-            if algo == "q":
-                from .learn.q_learning import QConfig, train_q, train_q_shared
-
-                trainer = train_q_shared if learners == "all" else train_q
-                table, records = trainer(env, QConfig(episodes=episodes, seed=seed), on_episode)
-                table.save(policy_path)
-            else:
-                try:
-                    from .learn.ppo import PPOConfig, save_ppo, train_ppo
-                except ImportError as exc:
-                    raise _fail(str(exc)) from None
-                horizon = sc.steps
-                cfg = PPOConfig(episodes=episodes, seed=seed, n_steps=max(64, 10 * horizon))
-                cfg.batch_size = min(cfg.batch_size, cfg.n_steps)
-                model, records = train_ppo(env, cfg, on_episode)
-                save_ppo(model, policy_path, env.unwrapped.role, cfg)
-        env.close()
-        complete = len(records) >= episodes
-        write_curve(records, target / "curve.csv")
-        plot_curve(
-            records,
-            target / "learning_curve.png",
-            f"{role} · {algo} · {action_space} · self-observation "
-            f"{'on' if self_observation else 'off'} · {sc.name}",
-        )
-        tail = records[-max(1, len(records) // 5) :]
-        gained = [r.followers - r.start_followers for r in records]
-        info = {
-            "role": role,
-            "algo": algo,
-            "scenario": sc.name,
-            "episodes": episodes,
-            "episodes_done": len(records),
-            "complete": complete,
-            "action_space": action_space,
-            "self_observation": self_observation,
-            "learners": learners,
-            "seed": seed,
-            "seconds": round(time.perf_counter() - started, 2),
-            "final_followers_mean": sum(r.followers for r in tail) / len(tail),
-            "first_followers_mean": sum(r.followers for r in records[: len(tail)]) / len(tail),
-            "checkpoint": str(policy_path),
-            "first_gained_mean": sum(gained[: len(tail)]) / len(tail),
-            "final_gained_mean": sum(gained[-len(tail) :]) / len(tail),
-        }
-        replace_text(target / "train.json", json.dumps(info, indent=2))
+            result = training.train(p, target, on_episode, env=env)
     except KeyboardInterrupt:  # the second Ctrl-C
         _say_stopped(f"interrupted: stopped at once; the episodes done were not saved in {target}")
         raise typer.Exit(130) from None
+    except UserError as exc:
+        raise _fail(str(exc)) from None
     finally:
         signal.signal(signal.SIGINT, previous_handler)
-    saved = f"{policy_path.name}, curve.csv, learning_curve.png and train.json"
-    if not complete:
+    names = ", ".join(f.name for f in result.files[:-1]) + f" and {result.files[-1].name}"
+    if not result.complete:
         _say_stopped(
-            f"interrupted after {len(records):,} of {episodes:,} episodes: saved {saved} "
-            f"in {target} (train.json says complete: false)"
+            f"interrupted after {len(result.records):,} of {episodes:,} episodes: saved "
+            f"{names} in {target} (train.json says complete: false)"
         )
         raise typer.Exit(130)
-    who = "per learner" if learners == "all" else "by the learner"
-    console.print(
-        f"followers gained in an episode {who}: {info['first_gained_mean']:+.1f} in the first "
-        f"{len(tail)} episodes, {info['final_gained_mean']:+.1f} in the last {len(tail)}",
-        highlight=False,
-    )
-    for name in (policy_path.name, "curve.csv", "learning_curve.png", "train.json"):
-        console.print(f"{name}: {target / name}", highlight=False)
+    who = "per learner" if learners == "all" else "of the learner"
+    n = result.summary["compared_episodes"]
+    for name, values in result.summary["first_vs_last"].items():
+        if name == "return":
+            line = f"return {who}: {values['first']:+.2f} in the first {n} episodes, "
+            line += f"{values['last']:+.2f} in the last {n}"
+        else:
+            line = f"{name} at the end: {values['first']:.2f} in the first {n}, "
+            line += f"{values['last']:.2f} in the last {n} (change over an episode "
+            line += f"{values['first_change']:+.2f} -> {values['last_change']:+.2f})"
+        console.print(line, highlight=False)
+    for path in result.files:
+        console.print(f"{path.name}: {path}", highlight=False)
     console.print(
         f"use it: townsquare run default --set roles.{role}.policy={policy_path}", highlight=False
     )
+
+
+def _episode_stats(rec) -> str:
+    """The progress bar's line: the episode's return and the role's first column."""
+    text = f"return {rec.ret:+.1f}"
+    if rec.end:
+        name = next(iter(rec.end))
+        text += f" · {name} {float(rec.end[name]):g} ({rec.change(name):+g})"
+    return text
 
 
 @app.command()

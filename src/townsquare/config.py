@@ -103,8 +103,8 @@ class PopulationConfig(_Section):
 class CitizenConfig(_Section):
     policy: str = Field(
         "scripted",
-        description="scripted, or another policy line this role can take "
-        "(`townsquare.policies.registry`)",
+        description="scripted, or a checkpoint from `townsquare train citizen`: a Q-table "
+        "(.npz/.json) or a PPO .safetensors (`townsquare.policies.registry`)",
     )
     post_prob: float = Field(0.3, ge=0.0, le=1.0)
     like_rate: float = Field(0.4, ge=0.0, le=1.0)
@@ -123,6 +123,18 @@ class CitizenConfig(_Section):
     )
     rl_alpha: float = Field(0.25, gt=0.0, le=1.0, description="social_rl learning rate")
     rl_eps: float = Field(0.1, ge=0.0, le=1.0, description="social_rl exploration rate")
+    learning: Literal["frozen", "online"] = Field(
+        "frozen", description="online: a Q-table policy keeps learning during the run"
+    )
+
+    @model_validator(mode="after")
+    def _one_chooser(self):
+        if self.expression == "social_rl" and self.policy != "scripted":
+            raise ValueError(
+                f"expression: social_rl and the policy {self.policy!r} would both choose "
+                "which side to express; use one (expression: scripted with a checkpoint)"
+            )
+        return self
 
 
 class InfluencerConfig(CitizenConfig):
@@ -130,9 +142,6 @@ class InfluencerConfig(CitizenConfig):
         "scripted",
         description="scripted, or a checkpoint from `townsquare train influencer`: a "
         "Q-table (.npz/.json) or a PPO .safetensors",
-    )
-    learning: Literal["frozen", "online"] = Field(
-        "frozen", description="online: a Q-table policy keeps learning during the run"
     )
     count: int = Field(10, ge=0)
     activity: float = Field(0.9, ge=0.0, le=1.0)

@@ -1,16 +1,18 @@
-"""A running world seen from the learners of one role: the shared core of the Gymnasium
-and PettingZoo environments.
+"""A running world seen from its learners: the shared core of the Gymnasium and
+PettingZoo environments.
 
 The world is built from a scenario by `build_world`, exactly as `townsquare run` builds
-it; the learners are some of the role's users (always active, so every step is a
-decision), and everyone else — the role's other users included — keeps the policy the
-scenario gives them. A step is the World's own step split in two: `begin_step` builds the
-feeds the learners observe, their chosen actions are turned into platform actions by the
-role module, and `finish_step` applies everything.
+it. Learners come in groups, one per role (`LearnerGroup`): some of the role's users,
+always active so every step is a decision; everyone else — the role's other users
+included — keeps the policy the scenario gives them. A step is the World's own step split
+in two: `begin_step` builds the feeds the learners observe, each group's chosen actions
+are turned into platform actions by its role module, and `finish_step` applies
+everything.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -46,7 +48,8 @@ def rows_among(users: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, n
 
 class LearnerSlot:
     """The role's policy while some of its users are learners: the scenario's policy for
-    everyone, then the learners' rows replaced by the actions the environment was given."""
+    everyone, then the fields the role decides (`LearnerRole.decides`) of the learners'
+    rows replaced by the actions the environment was given."""
 
     def __init__(self, background: Policy, role: LearnerRole, memory: RoleMemory):
         self.background = background
@@ -62,7 +65,7 @@ class LearnerSlot:
         if rows.size == 0:
             return acts
         sub = self.role.to_actions(obs, rows, chosen[where], self.memory)
-        return merge_rows(acts, rows, sub)
+        return merge_rows(acts, rows, sub, self.role.decides)
 
     def __getattr__(self, name: str) -> Any:
         # metrics(), learn(), state() of the scenario's policy still reach the World
@@ -71,43 +74,98 @@ class LearnerSlot:
         return getattr(self.background, name)
 
 
-class RoleWorld:
-    """A world with learners of one role; `reset`, then `observe` / `advance` per step."""
+#: the scenario key that says how many users a role has
+WHO_SETS = {
+    "citizen": "users, less the other roles",
+    "influencer": "roles.influencer.count",
+    "candidate": "roles.candidate.count",
+    "socialbot": "roles.socialbot.fraction",
+}
 
-    def __init__(self, scenario: Scenario, role: LearnerRole, learners: str | int = "all"):
+
+@dataclass(frozen=True)
+class Pick:
+    """Which of a role's users learn, in user-id order: ``count`` of them from
+    ``start`` (``count=None``: every one from ``start`` on)."""
+
+    start: int = 0
+    count: int | None = None
+
+    @classmethod
+    def of(cls, choice: str | int, role: str) -> Pick:
+        """``"all"`` or a count (the role's first users), as `platform_v0` takes them."""
+        if isinstance(choice, str) and choice == "all":
+            return cls()
+        if isinstance(choice, bool) or not isinstance(choice, int | np.integer):
+            raise ValueError(f"learners[{role!r}]: {choice!r} is neither 'all' nor a count")
+        if choice < 1:
+            raise ValueError(f"learners[{role!r}]: {choice} learners; give at least one")
+        return cls(0, int(choice))
+
+    def select(self, users: np.ndarray, role: str) -> np.ndarray:
+        if self.count is None:
+            chosen = users[self.start :]
+        else:
+            chosen = users[self.start : self.start + self.count]
+        if users.size == 0:
+            raise ValueError(f"the scenario has no {role} users ({WHO_SETS[role]})")
+        if self.start >= users.size or (self.count is not None and chosen.size < self.count):
+            wanted = self.start + (self.count or 1)
+            raise ValueError(
+                f"learners: {wanted} {role} users needed; the scenario has {users.size} "
+                f"{role} users"
+            )
+        return chosen
+
+
+@dataclass
+class LearnerGroup:
+    """The learners of one role in the world being stepped."""
+
+    role: LearnerRole
+    pick: Pick
+    users: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    memory: RoleMemory | None = None
+    slot: LearnerSlot | None = None
+
+    @property
+    def name(self) -> str:
+        return self.role.name
+
+
+class PlatformWorld:
+    """A world with groups of learners (one per role); `reset`, then `observe` /
+    `advance` per step."""
+
+    def __init__(self, scenario: Scenario, groups: list[LearnerGroup]):
+        names = [g.name for g in groups]
+        if not groups:
+            raise ValueError("learners: name at least one role that learns")
+        if len(set(names)) != len(names):
+            raise ValueError(f"learners: a role is named twice ({', '.join(names)})")
         self.scenario = scenario
-        self.role = role
-        self.learner_choice = learners
+        self.groups = {g.name: g for g in groups}
         self.horizon = scenario.steps
         if self.horizon < 1:
             raise ValueError("scenario.steps: an episode needs at least one step")
         self.world = None
-        self.learners = np.zeros(0, np.int64)
         self.text = None
+        self.last_events = None  # the last step's StepEvents, for whoever wants a look
 
     def reset(self, seed: int) -> None:
         sc = self.scenario.model_copy(update={"seed": int(seed)})
         world, sc = build_world(sc)
-        users = world.population.ids_of(self.role.world_role)
-        if users.size == 0:
-            raise ValueError(
-                f"the scenario has no {self.role.name} users (roles.{self.role.name}.count)"
+        for group in self.groups.values():
+            users = world.population.ids_of(group.role.world_role)
+            group.users = group.pick.select(users, group.name)
+            # learners decide every step
+            world.population.activity[group.users] = 1.0
+            group.memory = group.role.new_memory(world.n)
+            group.slot = LearnerSlot(
+                world.policies[group.role.world_role], group.role, group.memory
             )
-        if self.learner_choice == "all":
-            learners = users
-        else:
-            index = int(self.learner_choice)
-            if not 0 <= index < users.size:
-                raise ValueError(
-                    f"learner {index}: the scenario has {users.size} {self.role.name} users"
-                )
-            learners = users[index : index + 1]
-        # learners decide every step
-        world.population.activity[learners] = 1.0
-        self.memory = RoleMemory.empty(world.n)
-        self.slot = LearnerSlot(world.policies[self.role.world_role], self.role, self.memory)
-        world.policies[self.role.world_role] = self.slot
-        self.world, self.learners = world, learners
+            world.policies[group.role.world_role] = group.slot
+        self.world = world
         # a new layer per world: its generator is seeded by the world's seed
         if self.text is not None:
             self.text.close()
@@ -122,62 +180,75 @@ class RoleWorld:
         cfg = sc.text if sc.text.cache else sc.text.model_copy(update={"cache": ":memory:"})
         return TextLayer(cfg, ".", sc.seed)
 
-    @property
-    def followers(self) -> np.ndarray:
-        return self.world.graph.in_deg[self.learners].astype(np.int64)
+    def followers(self, role: str) -> np.ndarray:
+        return self.world.graph.in_deg[self.groups[role].users].astype(np.int64)
 
-    @property
-    def suspended(self) -> np.ndarray:
-        return self.world.population.suspended[self.learners]
+    def suspended(self, role: str) -> np.ndarray:
+        return self.world.population.suspended[self.groups[role].users]
 
-    def observe(self) -> np.ndarray:
-        """float32 (learners, obs_size): what each learner reads this step."""
-        out = self.role.observe_absent(self.learners, self.followers, self.memory)
-        obs = self._observations.get(self.role.world_role)
+    def info(self, role: str) -> dict[str, np.ndarray]:
+        """The role's per-agent columns (`LearnerRole.info_columns`) now."""
+        g = self.groups[role]
+        return g.role.info(g.users, self.world, g.memory)
+
+    def observe(self, role: str) -> np.ndarray:
+        """float32 (learners, obs_size): what each learner of ``role`` reads this step."""
+        g = self.groups[role]
+        out = g.role.observe_absent(g.users, self.followers(role), g.memory)
+        obs = self._observations.get(g.role.world_role)
         if obs is not None:
-            rows, where = rows_among(obs.users, self.learners)
-            out[where] = self.role.observe(obs, rows, self.memory)
+            rows, where = rows_among(obs.users, g.users)
+            out[where] = g.role.observe(obs, rows, g.memory)
         return out
 
-    def advance(self, actions: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
-        """Apply one action id per learner (in `learners` order; learners no longer in
-        the episode are ignored) and finish the step; the next step's feeds are built
-        unless the episode is over. Returns each learner's reward, as the role defines
-        it, and the texts of the learners' new posts (user id -> text)."""
-        self.slot.pending = (self.learners, np.asarray(actions, np.int64))
-        events = self.world.finish_step()
-        self.slot.pending = (self.learners[:0], self.learners[:0])
-        reward = self.role.reward(
-            RewardContext(self.learners, self.memory, self.followers, events, self.world)
-        )
-        texts: dict[int, str] = {}
-        if self.text is not None:
-            mine = np.isin(events.post_author, self.learners)
-            if mine.any():
-                sub = SimpleNamespace(
-                    post_id=events.post_id[mine],
-                    post_stance=events.post_stance[mine],
-                    post_topic=events.post_topic[mine],
-                    post_kind=events.post_kind[mine],
-                    post_parent=events.post_parent[mine],
-                )
-                written = self.text.texts_for(sub, self.world.posts, self.world.graph.in_deg)
-                for author, kind, text in zip(
-                    events.post_author[mine].tolist(), sub.post_kind.tolist(), written, strict=True
-                ):
-                    if kind != PostKind.REPOST:
-                        texts[author] = text
+    def advance(
+        self, actions: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        """Apply one action id per learner of each role (in its users' order; learners
+        no longer in the episode are ignored) and finish the step; the next step's feeds
+        are built unless the episode is over. Returns each role's rewards, as the role
+        defines them, and the texts of the learners' new posts (user id -> text)."""
+        for name, group in self.groups.items():
+            group.slot.pending = (group.users, np.asarray(actions[name], np.int64))
+        step = self.world.t
+        events = self.last_events = self.world.finish_step()
+        rewards = {}
+        for name, group in self.groups.items():
+            group.slot.pending = (group.users[:0], group.users[:0])
+            context = RewardContext(
+                group.users, group.memory, self.followers(name), events, self.world, step
+            )
+            rewards[name] = group.role.reward(context)
+        texts = self._texts(events) if self.text is not None else {}
         if not self.done:
             self._observations = self.world.begin_step()
-        return reward, texts
+        return rewards, texts
+
+    def _texts(self, events) -> dict[int, str]:
+        learners = np.concatenate([g.users for g in self.groups.values()])
+        mine = np.isin(events.post_author, learners)
+        if not mine.any():
+            return {}
+        sub = SimpleNamespace(
+            post_id=events.post_id[mine],
+            post_stance=events.post_stance[mine],
+            post_topic=events.post_topic[mine],
+            post_kind=events.post_kind[mine],
+            post_parent=events.post_parent[mine],
+        )
+        written = self.text.texts_for(sub, self.world.posts, self.world.graph.in_deg)
+        texts: dict[int, str] = {}
+        for author, kind, text in zip(
+            events.post_author[mine].tolist(), sub.post_kind.tolist(), written, strict=True
+        ):
+            if kind != PostKind.REPOST:
+                texts[author] = text
+        return texts
 
     @property
     def done(self) -> bool:
-        return self.world.t >= self.horizon or bool(self.suspended.all())
-
-    def leader(self) -> np.ndarray:
-        """bool per learner: whether it is the most-followed user of the world."""
-        return self.followers >= self.world.graph.in_deg.max()
+        over = self.world.t >= self.horizon
+        return over or all(bool(self.suspended(name).all()) for name in self.groups)
 
     def close(self) -> None:
         if self.text is not None:

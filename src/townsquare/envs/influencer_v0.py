@@ -3,7 +3,8 @@
 * ``gymnasium.make("townsquare/Influencer-v0", scenario=..., action_space="limited",
   self_observation=True)`` — one learning influencer (`InfluencerEnv`);
 * ``parallel_env(...)`` — every influencer of the scenario learns (PettingZoo
-  ``ParallelEnv``), and ``env(...)`` is its AEC form, as PettingZoo environments have.
+  ``ParallelEnv``), and ``env(...)`` is its AEC form, as PettingZoo environments have:
+  the one-role case of `platform_v0` (``learners={"influencer": "all"}``).
 
 With no scenario they use the small built-in ``influencer_env`` (500 users, three
 influencers placed at random, 50 steps, offline text), which steps in about a
@@ -16,7 +17,7 @@ from pettingzoo.utils import parallel_to_aec, wrappers
 
 from ..roles import InfluencerRole
 from .core import ScenarioLike
-from .parallel import RoleParallelEnv
+from .parallel import PlatformParallelEnv
 from .single import RoleEnv
 
 DEFAULT_SCENARIO = "influencer_env"
@@ -47,13 +48,14 @@ def parallel_env(
     action_space: str = "limited",
     self_observation: bool = True,
     render_mode: str | None = None,
-) -> RoleParallelEnv:
+) -> PlatformParallelEnv:
     """Every influencer of the scenario learns."""
-    return RoleParallelEnv(
-        InfluencerRole(action_space, self_observation),
+    return PlatformParallelEnv(
+        [(InfluencerRole(action_space, self_observation), "all")],
         scenario,
         DEFAULT_SCENARIO,
         render_mode=render_mode,
+        name="townsquare_influencer_v0",
     )
 
 

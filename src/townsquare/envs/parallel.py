@@ -1,4 +1,4 @@
-"""PettingZoo view of several learners of a role in a running world."""
+"""PettingZoo view of several groups of learners, one per role, in a running world."""
 
 from __future__ import annotations
 
@@ -6,42 +6,66 @@ import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
+from ..build import build_world
 from ..roles import LearnerRole
-from .core import RoleWorld, ScenarioLike, env_scenario
+from .core import LearnerGroup, Pick, PlatformWorld, ScenarioLike, env_scenario
+from .single import shown
 
 
-class RoleParallelEnv(ParallelEnv):
-    """Every user of ``role`` is a learner (agents ``influencer_0``, ``influencer_1``, ...
-    in user-id order); everyone else keeps the scenario's policies. An agent whose account
-    is suspended terminates; all truncate after ``scenario.steps`` steps."""
+class PlatformParallelEnv(ParallelEnv):
+    """Learners of one or more roles in one world. ``learners`` maps each learning role
+    (its `LearnerRole`) to ``"all"`` or a count: the role's first users in user-id order.
+    Agents are named by role and index, ``influencer_0``, ``citizen_17``, ..., and each has
+    its role's spaces; everyone else keeps the scenario's policies. An agent whose account
+    is suspended terminates; all truncate after ``scenario.steps`` steps.
 
-    metadata = {"render_modes": ["ansi"], "name": "townsquare_role_v0", "is_parallelizable": True}
+    ``infos`` carry each agent's user id (``user``) and its role's columns
+    (`LearnerRole.info_columns`, e.g. the influencer's ``followers`` and ``leader``).
+    """
+
+    metadata = {
+        "render_modes": ["ansi"],
+        "name": "townsquare_platform_v0",
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,
-        role: LearnerRole,
+        learners: list[tuple[LearnerRole, str | int]],
         scenario: ScenarioLike,
         default_scenario: str,
         render_mode: str | None = None,
+        name: str = "townsquare_platform_v0",
     ):
-        self.role = role
         self.scenario = env_scenario(scenario, default_scenario)
-        self.core = RoleWorld(self.scenario, role, learners="all")
-        self.metadata = {**self.metadata, "name": f"townsquare_{role.name}_v0"}
-        count = self._count_learners()
-        self.possible_agents = [f"{role.name}_{i}" for i in range(count)]
+        groups = [LearnerGroup(role, Pick.of(choice, role.name)) for role, choice in learners]
+        self.core = PlatformWorld(self.scenario, groups)
+        self.roles = {g.name: g.role for g in groups}
+        self.metadata = {**self.metadata, "name": name}
+        counts = self._count_learners(groups)
+        self.possible_agents = [f"{g.name}_{i}" for g in groups for i in range(counts[g.name])]
+        # each agent: its role and its index among the role's learners
+        self._where = {f"{g.name}_{i}": (g.name, i) for g in groups for i in range(counts[g.name])}
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: {render_mode!r} is not one of 'ansi'")
         self.agents: list[str] = []
         self.render_mode = render_mode
         self._np_random, _ = seeding.np_random(None)
-        self._spaces_obs = {a: role.observation_space() for a in self.possible_agents}
-        self._spaces_act = {a: role.action_space() for a in self.possible_agents}
+        self._spaces_obs = {
+            a: self.roles[r].observation_space() for a, (r, _) in self._where.items()
+        }
+        self._spaces_act = {a: self.roles[r].action_space() for a, (r, _) in self._where.items()}
 
-    def _count_learners(self) -> int:
-        sc = self.scenario
-        count = getattr(sc.roles, self.role.name).count
-        if count < 1:
-            raise ValueError(f"roles.{self.role.name}.count: the parallel env needs learners")
-        return count
+    def _count_learners(self, groups: list[LearnerGroup]) -> dict[str, int]:
+        # PettingZoo needs the agents before the first reset: a world of the scenario's
+        # own seed says how many users each role has (the same in every world of the
+        # scenario, which only the seed changes)
+        world, _ = build_world(self.scenario)
+        counts = {}
+        for g in groups:
+            users = world.population.ids_of(g.role.world_role)
+            counts[g.name] = int(g.pick.select(users, g.name).size)
+        return counts
 
     def observation_space(self, agent):
         # one space object per agent, as PettingZoo expects (seeded once, sampled often)
@@ -51,29 +75,31 @@ class RoleParallelEnv(ParallelEnv):
         return self._spaces_act[agent]
 
     def _observations(self) -> dict:
-        vectors = self.core.observe()
-        return {a: vectors[self._index[a]] for a in self.agents}
+        vectors = {name: self.core.observe(name) for name in self.roles}
+        return {a: vectors[self._where[a][0]][self._where[a][1]] for a in self.agents}
 
-    def _infos(self) -> dict:
-        followers = self.core.followers
-        leader = self.core.leader()
-        return {
-            a: {"followers": int(followers[self._index[a]]), "leader": bool(leader[self._index[a]])}
-            for a in self.agents
-        }
+    def _infos(self, agents: list[str]) -> dict:
+        columns = {name: self.core.info(name) for name in self.roles}
+        out = {}
+        for a in agents:
+            role, i = self._where[a]
+            info = {"user": int(self.core.groups[role].users[i])}
+            info.update({k: v[i].item() for k, v in columns[role].items()})
+            out[a] = info
+        return out
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._np_random, _ = seeding.np_random(seed)
         self.core.reset(int(self._np_random.integers(2**31 - 1)))
-        if self.core.learners.size != len(self.possible_agents):
-            raise ValueError(
-                f"the world has {self.core.learners.size} {self.role.name} users, "
-                f"expected {len(self.possible_agents)}"
-            )
-        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        for name, group in self.core.groups.items():
+            expected = sum(1 for r, _ in self._where.values() if r == name)
+            if group.users.size != expected:
+                raise ValueError(
+                    f"the world has {group.users.size} {name} learners, expected {expected}"
+                )
         self.agents = list(self.possible_agents)
-        return self._observations(), self._infos()
+        return self._observations(), self._infos(self.agents)
 
     def step(self, actions: dict):
         if not self.agents:
@@ -82,29 +108,36 @@ class RoleParallelEnv(ParallelEnv):
         if unknown:
             raise ValueError(f"actions for agents not in the episode: {sorted(unknown)}")
         # agents without an action (suspended ones) keep 0: their rows are never active
-        chosen = np.zeros(len(self.possible_agents), np.int64)
+        chosen = {name: np.zeros(g.users.size, np.int64) for name, g in self.core.groups.items()}
         for agent, action in actions.items():
             if not self._spaces_act[agent].contains(action):
                 raise ValueError(f"{agent}: action {action!r} is not in {self._spaces_act[agent]}")
-            chosen[self._index[agent]] = int(action)
-        reward, _ = self.core.advance(chosen)
-        suspended = self.core.suspended
+            role, i = self._where[agent]
+            chosen[role][i] = int(action)
+        rewards_by_role, _ = self.core.advance(chosen)
+        suspended = {name: self.core.suspended(name) for name in self.roles}
         over = self.core.world.t >= self.core.horizon
         live = list(self.agents)
-        terminations = {a: bool(suspended[self._index[a]]) for a in live}
+        terminations = {a: bool(suspended[self._where[a][0]][self._where[a][1]]) for a in live}
         truncations = {a: over and not terminations[a] for a in live}
-        rewards = {a: float(reward[self._index[a]]) for a in live}
+        rewards = {a: float(rewards_by_role[self._where[a][0]][self._where[a][1]]) for a in live}
         # at the end of an episode the last feeds read stand in for the next ones
         obs = self._observations()
-        infos = self._infos()
+        infos = self._infos(live)
         self.agents = [a for a in live if not (terminations[a] or truncations[a])]
         return obs, rewards, terminations, truncations, infos
 
     def render(self):
         if self.render_mode != "ansi" or not self.agents:
             return None
-        followers = self.core.followers
-        return "  ".join(f"{a}: {followers[self._index[a]]}" for a in self.agents)
+        infos = self._infos(self.agents)
+        parts = []
+        for a in self.agents:
+            columns = ", ".join(
+                f"{k} {shown(v).strip()}" for k, v in infos[a].items() if k != "user"
+            )
+            parts.append(f"{a}: {columns}")
+        return "  ".join(parts)
 
     def close(self):
         self.core.close()

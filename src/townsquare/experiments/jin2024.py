@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ..learn.curves import moving_average
+from ..learn.records import moving_average
 from ..outputs import replace_file, replace_text
 
 Q_ARMS = ("q_limited_self", "q_limited_noself", "q_full_self", "q_full_noself")
@@ -112,10 +112,10 @@ def run_task(args: tuple[str, int, int, str | None]) -> list[dict]:
             "arm": arm,
             "seed": seed,
             "episode": r.episode,
-            "followers": int(r.followers),
-            "gained": int(r.followers - r.start_followers),
+            "followers": int(r.end["followers"]),
+            "gained": int(r.change("followers")),
             "ret": float(r.ret),
-            "leader": bool(r.leader),
+            "leader": bool(r.end["leader"]),
             "epsilon": float(r.epsilon),
         }
         for r in records

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..policies.ppo_network import write_ppo
-from .q_learning import EpisodeRecord
+from .records import EpisodeRecord, columns_of
 
 
 @dataclass
@@ -56,14 +56,14 @@ def train_ppo(
             info = self.locals["infos"][0]
             episode_return += float(self.locals["rewards"][0])
             if bool(self.locals["dones"][0]):
+                names = env.unwrapped.role.info_columns
                 rec = EpisodeRecord(
                     len(records),
-                    info["followers"],
-                    info["start_followers"],
                     episode_return,
                     info["step"],
-                    info["leader"],
                     0.0,
+                    {k: info[f"start_{k}"] for k in names},
+                    columns_of(info, names),
                 )
                 episode_return = 0.0
                 records.append(rec)

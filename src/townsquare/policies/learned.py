@@ -2,9 +2,10 @@
 user of its role, through the role module's observation and action definitions.
 
 ``learning: frozen`` acts greedily and never changes; ``learning: online`` (Q-tables)
-keeps learning during the run from each user's reward (followers gained between its
-decisions), epsilon-greedy, with the Q-table and the per-user memory in the run's
-checkpoints so `--resume` continues exactly.
+keeps learning during the run from each user's reward (its role's, `LearnerRole.reward`,
+summed over the steps between two of its decisions), epsilon-greedy, with the Q-table,
+the rewards owed and the per-user memory in the run's checkpoints so `--resume`
+continues exactly.
 
 Every checkpoint is data: Q-tables are npz (``allow_pickle=False``) or JSON, PPO networks
 are safetensors rebuilt from their JSON metadata (`policies.ppo_network`). Nothing a
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..roles import SPEC_VERSION, LearnerRole, RewardContext, RoleMemory, make_role
+from ..roles import SPEC_VERSION, LearnerRole, RewardContext, make_role, merge_rows
+from ..roles.base import ACTION_FIELDS
 from ..world import checks
-from ..world.actions import Actions, Observations
+from ..world.actions import Actions, Observations, StepContext
 from .ppo_network import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from .q_table import QTable
 from .registry import CHECKPOINT_SUFFIXES
@@ -163,7 +165,10 @@ def load_model(ckpt: Checkpoint, role: LearnerRole) -> None:
 
 
 class LearnedPolicy:
-    """Every user of a role acts by one checkpoint (see module docstring)."""
+    """Every user of a role acts by one checkpoint (see module docstring). Where the role
+    decides only part of what its users do (`LearnerRole.decides`, e.g. the citizen's
+    post), the rest of each row is the scenario's scripted policy for the role
+    (``background``)."""
 
     def __init__(
         self,
@@ -174,28 +179,52 @@ class LearnedPolicy:
         alpha: float = 0.1,
         gamma: float = 0.95,
         epsilon: float = 0.05,
+        background=None,
     ):
         if learning == "online" and ckpt.table is None:
             raise CheckpointError(
                 f"{ckpt.path}: learning: online needs a Q-table; a PPO checkpoint runs "
                 "frozen (train it further with `townsquare train`)"
             )
+        if set(role.decides) != set(ACTION_FIELDS) and background is None:
+            raise ValueError(f"the {role.name} role decides part of a row: give a background")
         load_model(ckpt, role)
         self.ckpt, self.role, self.learning = ckpt, role, learning
+        self.background = background
         self.alpha, self.gamma, self.epsilon = alpha, gamma, epsilon
-        self.memory = RoleMemory.empty(n_users)
+        self.memory = role.new_memory(n_users)
         self.prev_state = np.full(n_users, -1, np.int64)
         self.prev_action = np.full(n_users, -1, np.int64)
+        # reward earned since each user's last decision, summed step by step (`learn`)
+        self.pending = np.zeros(n_users)
         self.gained = 0.0
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         rows = np.arange(len(obs))
+        base = self.background.act(obs, rng) if self.background is not None else None
         vectors = self.role.observe(obs, rows, self.memory)
         if self.learning == "online":
             actions = self._learn_and_choose(obs, vectors, rng)
         else:
             actions = self.ckpt.decide(vectors, self.role)
-        return self.role.to_actions(obs, rows, actions, self.memory)
+        chosen = self.role.to_actions(obs, rows, actions, self.memory)
+        return chosen if base is None else merge_rows(base, rows, chosen, self.role.decides)
+
+    def learn(self, context: StepContext) -> None:
+        """After every step, online: what each user that has decided earned in it, by
+        its role's reward, added to what it is owed at its next decision."""
+        if self.background is not None and hasattr(self.background, "learn"):
+            self.background.learn(context)
+        if self.learning != "online":
+            return
+        users = np.flatnonzero(self.prev_state >= 0)
+        if users.size == 0:
+            return
+        world = context.world
+        followers = world.graph.in_deg[users].astype(np.int64)
+        self.pending[users] += self.role.reward(
+            RewardContext(users, self.memory, followers, context.events, world, context.step)
+        )
 
     def _learn_and_choose(self, obs, vectors, rng) -> np.ndarray:
         table = self.ckpt.table
@@ -204,7 +233,7 @@ class LearnedPolicy:
         seen = self.prev_state[users] >= 0
         if seen.any():
             u = users[seen]
-            reward = self.role.reward(RewardContext(u, self.memory, obs.followers[seen]))
+            reward = self.pending[u]
             table.update(
                 self.prev_state[u],
                 self.prev_action[u],
@@ -215,19 +244,22 @@ class LearnedPolicy:
                 self.gamma,
             )
             self.gained += float(reward.sum())
+            self.pending[u] = 0.0
         actions = table.act(states, self.epsilon, rng)
         self.prev_state[users] = states
         self.prev_action[users] = actions
         return actions
 
     def metrics(self) -> dict[str, float]:
-        if self.learning != "online":
-            return {}
-        return {f"{self.role.name}_learned_reward": self.gained}
+        out = self.background.metrics() if hasattr(self.background, "metrics") else {}
+        if self.learning == "online":
+            out[f"{self.role.name}_learned_reward"] = self.gained
+        return out
 
     def state(self) -> dict[str, np.ndarray]:
         out = {f"memory.{k}": v for k, v in self.memory.state().items()}
         out["prev_state"], out["prev_action"] = self.prev_state, self.prev_action
+        out["pending"] = self.pending
         out["gained"] = np.array(self.gained)
         if self.learning == "online":
             out["q"], out["visits"] = self.ckpt.table.q, self.ckpt.table.visits
@@ -237,18 +269,14 @@ class LearnedPolicy:
         """Restore `state` after checking every value (a ``ValueError`` naming the array
         if one is wrong); nothing changes unless all are right."""
         n = self.prev_state.shape[0]
-        memory = {}
-        for name, old in self.memory.state().items():
-            memory[name] = checks.array(arrays, f"memory.{name}", old.dtype, old.shape)
-            if name == "last_stance":
-                checks.within(f"memory.{name}", memory[name], -1.0, 1.0)
-            elif old.dtype != bool:  # counts
-                checks.within(f"memory.{name}", memory[name], 0)
+        memory = self.memory.checked(arrays, "memory.")
         prev_state = checks.array(arrays, "prev_state", np.int64, (n,))
         checks.within("prev_state", prev_state, -1, self.role.n_states - 1)
         prev_action = checks.array(arrays, "prev_action", np.int64, (n,))
         checks.within("prev_action", prev_action, -1, self.role.n_actions - 1)
         checks.refuse("prev_action", (prev_state < 0) != (prev_action < 0), "without a state")
+        pending = checks.array(arrays, "pending", np.float64, (n,))
+        checks.within("pending", pending)
         gained = checks.scalar_float(arrays, "gained")
         if self.learning == "online":
             table = self.ckpt.table
@@ -259,10 +287,16 @@ class LearnedPolicy:
             table.q, table.visits = q, visits
         self.memory.load_state(memory)
         self.prev_state, self.prev_action, self.gained = prev_state, prev_action, gained
+        self.pending = pending
 
 
-def learned_policy(role_name: str, path: str, n_users: int, learning: str) -> LearnedPolicy:
-    """The policy a scenario line ``roles.ROLE.policy: PATH`` asks for."""
+def learned_policy(
+    role_name: str, path: str, n_users: int, learning: str, background=None
+) -> LearnedPolicy:
+    """The policy a scenario line ``roles.ROLE.policy: PATH`` asks for; ``background``
+    acts for what the role does not decide."""
     ckpt = read_checkpoint(path)
     role = role_for_checkpoint(ckpt, role_name)
-    return LearnedPolicy(ckpt, role, n_users, learning)
+    if set(role.decides) == set(ACTION_FIELDS):
+        background = None
+    return LearnedPolicy(ckpt, role, n_users, learning, background=background)

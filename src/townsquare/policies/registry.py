@@ -23,6 +23,9 @@ CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
 
 #: the roles of a scenario, in `Role` order
 ROLE_NAMES = ("citizen", "influencer", "candidate", "socialbot")
+#: the roles a checkpoint can drive: those with a learner definition (`roles.ROLES`,
+#: which a test holds equal to this; named here so the schema imports nothing heavy)
+LEARNABLE_ROLES = ("citizen", "influencer")
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,16 @@ def _scripted(request: PolicyRequest):
 
 def _checkpoint(request: PolicyRequest):
     from .learned import learned_policy
+    from .scripted import SCRIPTED
 
+    # what a role's checkpoint does not decide (the citizen decides only its post) is the
+    # role's scripted policy, with the scenario's settings for it
     return learned_policy(
         request.role,
         request.config.policy,
         request.n_users,
-        getattr(request.config, "learning", "frozen"),
+        request.config.learning,
+        background=SCRIPTED[request.role](request.config),
     )
 
 
@@ -74,8 +81,8 @@ KINDS: list[PolicyKind] = [
     PolicyKind(
         "checkpoint",
         "a checkpoint from `townsquare train` (a Q-table .npz/.json or a PPO .safetensors)",
-        # the roles with a learner role module (`townsquare.roles`) and checkpoints
-        ("influencer",),
+        # the roles with a learner role module (`townsquare.roles.ROLES`)
+        LEARNABLE_ROLES,
         lambda line: line.endswith(CHECKPOINT_SUFFIXES),
         _checkpoint,
     ),

@@ -4,11 +4,19 @@ World's learned policies and by the RL environments alike."""
 
 from __future__ import annotations
 
-from .base import SPEC_VERSION, LearnerRole, RewardContext, RoleMemory, merge_rows
+from .base import (
+    SPEC_VERSION,
+    LearnerRole,
+    MemoryField,
+    RewardContext,
+    RoleMemory,
+    merge_rows,
+)
+from .citizen import CitizenRole
 from .influencer import InfluencerRole
 
-#: learnable roles by name; the rest (citizen, candidate, socialbot) arrive with their issues
-ROLES: dict[str, type[LearnerRole]] = {"influencer": InfluencerRole}
+#: learnable roles by name; candidates and socialbots arrive with their issues
+ROLES: dict[str, type[LearnerRole]] = {"citizen": CitizenRole, "influencer": InfluencerRole}
 
 
 def make_role(name: str, action_space: str = "limited", self_observation: bool = True):
@@ -22,6 +30,8 @@ def make_role(name: str, action_space: str = "limited", self_observation: bool =
 
 __all__ = [
     "ROLES",
+    "CitizenRole",
+    "MemoryField",
     "SPEC_VERSION",
     "InfluencerRole",
     "LearnerRole",

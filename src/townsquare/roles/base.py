@@ -1,22 +1,24 @@
 """What every learnable role defines, once, for the World's policies and the RL
 environments alike: its observation vector, its actions, how an action becomes platform
-actions, its reward, and a discretisation for tabular learners.
+actions, its reward, the per-agent columns it reports per episode, and a discretisation
+for tabular learners.
 
-A role keeps a small per-user memory (arrays over all users, not objects) for what an
-agent knows about itself between decisions: its last expressed stance and its follower
-count when it last decided. The memory is part of a run's checkpoint, so `--resume` and
-an environment both rebuild exactly the same observations.
+A role declares a small per-user memory (`MemoryField`s: arrays over all users, not
+objects) for what an agent knows about itself between decisions, e.g. the stance it last
+expressed. The memory is part of a run's checkpoint, so `--resume` and an environment both
+rebuild exactly the same observations.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from ..world import checks
 from ..world.actions import Actions, Observations
 from ..world.population import Role
 
@@ -24,47 +26,114 @@ from ..world.population import Role
 #: with a clear error instead of acting on misread inputs
 SPEC_VERSION = 1
 
+#: every field of `Actions` a role may decide for its learners
+ACTION_FIELDS = (
+    "post",
+    "post_stance",
+    "post_topic",
+    "like",
+    "repost",
+    "reply",
+    "reply_stance",
+    "follow",
+    "unfollow",
+    "post_text",
+    "reply_text",
+)
 
-@dataclass
+
+@dataclass(frozen=True)
+class MemoryField:
+    """One per-user array of a role's memory, and the values it may hold (checked when a
+    checkpoint is loaded)."""
+
+    name: str
+    dtype: type
+    low: float | None = None
+    high: float | None = None
+
+
 class RoleMemory:
-    """Per-user memory of a role's agents, indexed by user id."""
+    """Per-user memory of a role's agents, indexed by user id: one array per declared
+    `MemoryField`, read and written as attributes (``memory.last_stance[users]``)."""
 
-    last_stance: np.ndarray  # float64 (n,): the stance the agent last expressed
-    followers_then: np.ndarray  # int64 (n,): its follower count when it last decided
-    decided: np.ndarray  # bool (n,): whether it has decided at least once
+    def __init__(self, fields: tuple[MemoryField, ...], arrays: dict[str, np.ndarray]):
+        object.__setattr__(self, "fields", tuple(fields))
+        object.__setattr__(self, "_arrays", dict(arrays))
 
     @classmethod
-    def empty(cls, n_users: int) -> RoleMemory:
-        return cls(np.zeros(n_users), np.zeros(n_users, np.int64), np.zeros(n_users, bool))
+    def empty(cls, fields: tuple[MemoryField, ...], n_users: int) -> RoleMemory:
+        return cls(fields, {f.name: np.zeros(n_users, f.dtype) for f in fields})
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = object.__getattribute__(self, "_arrays")
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name not in self._arrays:
+            raise AttributeError(f"the role's memory has no field {name!r}")
+        self._arrays[name] = np.asarray(value, self._arrays[name].dtype)
+
+    def copy(self) -> RoleMemory:
+        return RoleMemory(self.fields, {k: v.copy() for k, v in self._arrays.items()})
 
     def state(self) -> dict[str, np.ndarray]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(self._arrays)
+
+    def checked(self, arrays: dict[str, np.ndarray], prefix: str = "") -> dict[str, np.ndarray]:
+        """The arrays a checkpoint holds for this memory (under ``prefix + name``), each
+        checked for dtype, shape and the declared range; a ``ValueError`` naming the
+        first that is wrong. Nothing changes here: pass the result to `load_state`."""
+        out = {}
+        for f in self.fields:
+            old = self._arrays[f.name]
+            name = prefix + f.name
+            value = checks.array(arrays, name, old.dtype, old.shape)
+            if f.low is not None or f.high is not None:
+                checks.within(name, value, f.low, f.high)
+            elif value.dtype.kind == "f":
+                checks.within(name, value)  # finite
+            out[f.name] = value
+        return out
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        for f in fields(self):
+        for f in self.fields:
             if f.name in arrays:
-                setattr(self, f.name, np.array(arrays[f.name], getattr(self, f.name).dtype))
+                self._arrays[f.name] = np.array(arrays[f.name], self._arrays[f.name].dtype)
 
 
 @dataclass(frozen=True)
 class RewardContext:
-    """What a role's reward may read about the step that just ended, for its agents
-    ``users``: their memory, their follower counts now, and, where the caller has them,
-    the step's events and the world itself (read only: a reward never changes it)."""
+    """What a role's reward reads about the step that just ended, for its agents
+    ``users``: their memory, their follower counts now, the step's events and the world
+    (read only: a reward changes nothing but the role's own bookkeeping in ``memory``)."""
 
     users: np.ndarray  # int64: the agents being rewarded
     memory: RoleMemory
     followers: np.ndarray  # int64, one per user in ``users``: follower counts now
-    events: Any = None  # the step's StepEvents, when the caller has them
-    world: Any = None  # the World, when the caller has it
+    events: Any  # the step's StepEvents
+    world: Any  # the World, after the step
+    step: int  # the step that just ended
 
 
 class LearnerRole(ABC):
-    """One role's definition for learners: spaces, observation, action, reward."""
+    """One role's definition for learners: spaces, observation, action, reward, memory
+    and the per-agent columns an episode record keeps."""
 
     name: str
     world_role: Role
     action_spaces: tuple[str, ...]
+    #: the per-user memory the role keeps between decisions
+    memory_fields: tuple[MemoryField, ...] = ()
+    #: the fields of `Actions` a learner's choice sets; the rest of its row is what the
+    #: scenario's policy for the role would have done (all fields: the learner does
+    #: nothing but what it chose)
+    decides: tuple[str, ...] = ACTION_FIELDS
+    #: per-agent values an episode record keeps (at the start and at the end), reported
+    #: by `info`
+    info_columns: tuple[str, ...] = ()
 
     def __init__(self, action_space: str, self_observation: bool):
         if action_space not in self.action_spaces:
@@ -73,6 +142,9 @@ class LearnerRole(ABC):
             )
         self.action_space_name = action_space
         self.self_observation = bool(self_observation)
+
+    def new_memory(self, n_users: int) -> RoleMemory:
+        return RoleMemory.empty(self.memory_fields, n_users)
 
     # -- spaces ---------------------------------------------------------------
     @property
@@ -114,12 +186,14 @@ class LearnerRole(ABC):
     ) -> Actions:
         """Platform actions of these rows for the chosen action ids; updates memory."""
 
+    @abstractmethod
     def reward(self, context: RewardContext) -> np.ndarray:
-        """float64, one per ``context.users``: the reward since each agent's last
-        decision. Followers gained by default; a role overrides it with its own
-        incentive (votes, approval, spread), read from the same context."""
-        gained = context.followers - context.memory.followers_then[context.users]
-        return gained.astype(np.float64)
+        """float64, one per ``context.users``: what each agent earned in the step that
+        just ended, by the role's own incentive (followers, feedback, votes, spread)."""
+
+    @abstractmethod
+    def info(self, users: np.ndarray, world, memory: RoleMemory) -> dict[str, np.ndarray]:
+        """One array per name in `info_columns`, one value per user in ``users``."""
 
     # -- tabular learners ----------------------------------------------------------
     @property
@@ -142,14 +216,43 @@ class LearnerRole(ABC):
         }
 
 
-def merge_rows(base: Actions, rows: np.ndarray, sub: Actions) -> Actions:
-    """``base`` with its rows ``rows`` replaced by the rows of ``sub``."""
-    out = {}
+def feed_features(obs: Observations, rows: np.ndarray) -> np.ndarray:
+    """float32 (len(rows), 3), what a feed says at a glance: the mean stance of its items,
+    how divided they are (``2 × std - 1``: -1 unanimous) and how full it is (the share of
+    slots holding an item, scaled to [-1, 1])."""
+    shown = obs.shown[rows]
+    stance = obs.feed_stance[rows]
+    count = shown.sum(axis=1)
+    mean = np.where(count > 0, (stance * shown).sum(axis=1) / np.maximum(count, 1), 0.0)
+    square = np.where(count > 0, (stance * stance * shown).sum(axis=1) / np.maximum(count, 1), 0)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    fill = 2.0 * count / max(shown.shape[1], 1) - 1.0
+    return np.clip(np.column_stack([mean, 2.0 * std - 1.0, fill]), -1, 1).astype(np.float32)
+
+
+#: the feed part of the observation of a user who read nothing (no items, no spread)
+EMPTY_FEED = (0.0, -1.0, -1.0)
+
+
+def bins3(x: np.ndarray, edge: float) -> np.ndarray:
+    """0 below -edge, 1 in between, 2 above +edge."""
+    return (x > -edge).astype(np.int64) + (x > edge)
+
+
+def merge_rows(
+    base: Actions, rows: np.ndarray, sub: Actions, decided: tuple[str, ...] = ACTION_FIELDS
+) -> Actions:
+    """``base`` with the ``decided`` fields of its rows ``rows`` replaced by the rows of
+    ``sub``; the other fields keep ``base``'s values."""
+    out = {name: getattr(base, name) for name in ACTION_FIELDS}
     for name in ("post", "post_stance", "post_topic", "like", "repost", "reply", "reply_stance"):
-        arr = getattr(base, name).copy()
-        arr[rows] = getattr(sub, name)
-        out[name] = arr
+        if name in decided:
+            arr = getattr(base, name).copy()
+            arr[rows] = getattr(sub, name)
+            out[name] = arr
     for name in ("follow", "unfollow"):
+        if name not in decided:
+            continue
         a, b = getattr(base, name), getattr(sub, name)
         width = max(a.shape[1], b.shape[1])
         arr = np.full((a.shape[0], width), -1, np.int64)
@@ -159,7 +262,7 @@ def merge_rows(base: Actions, rows: np.ndarray, sub: Actions) -> Actions:
         out[name] = arr
     for name, like in (("post_text", "post"), ("reply_text", "reply")):
         a, b = getattr(base, name), getattr(sub, name)
-        if a is None and b is None:
+        if name not in decided or (a is None and b is None):
             continue
         arr = a.copy() if a is not None else np.full(getattr(base, like).shape, None, object)
         arr[rows] = b if b is not None else None

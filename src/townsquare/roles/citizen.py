@@ -4,17 +4,56 @@ Social reinforcement learning (Meylahn & Meylahn 2024, carried onto the platform
 a citizen for the response to what it expressed: posts reach feeds one step after they
 are written, so the first round of feedback on the original topic-0 posts written in
 step t - 1 arrives during step t. The net feedback of a post is its likes, plus agreeing
-replies, minus disagreeing ones. The role defines it once here; the social-RL citizen
-policy (`policies/social_rl.py`) learns from it.
+replies, minus disagreeing ones. The role defines it once here: the social-RL citizen
+policy (`policies/social_rl.py`, one bandit per user) and the learner role below (one
+policy for many citizens, in the environments and through a checkpoint) both learn
+from it.
+
+`CitizenRole`, the citizen as a learner. Observation, each in [-1, 1]:
+
+* ``feed_stance``, ``feed_spread``, ``feed_fill``: what its feed says at a glance
+  (`roles.base.feed_features`, as the influencer reads it);
+
+and, with self-observation:
+
+* ``own_opinion``: its private opinion on topic 0;
+* ``last_side``: the side it last expressed (-1 con, +1 pro, 0 not yet or silent).
+
+Actions (``limited``): stay silent, post con, post pro, on topic 0, with the conviction
+of its own opinion (stance ``side × |opinion|``, as the social-RL citizen). It decides
+only its post: what it likes, replies to and follows stays the scenario's citizen policy.
+
+Reward: the net feedback, during the step, on its topic-0 post of the step before, each
+post's net clipped to [-1, 1] as in ARLOD (silence earns 0). Episode records keep its
+``opinion`` and ``last_side``.
+
+Tabular learners see the feed's side (con / neutral / pro at ±0.15) and whether it is
+divided, and with self-observation also the side of their opinion and the side they
+last expressed (con, none, pro): 6 states without self-observation, 36 with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..world.actions import Feedback, StepContext
+from ..world.actions import Actions, Feedback, Observations, StepContext
 from ..world.population import Role
 from ..world.posts import PostKind
+from .base import (
+    EMPTY_FEED,
+    LearnerRole,
+    MemoryField,
+    RewardContext,
+    RoleMemory,
+    bins3,
+    feed_features,
+)
+
+ACTIONS = ("stay silent", "post con", "post pro")
+ACTION_SIDE = np.array([0.0, -1.0, 1.0])
+FEED_EDGE = 0.15  # as the influencer's tabular view
+#: the social-RL topic: the one whose expression is learned
+TOPIC = 0
 
 
 def social_feedback(context: StepContext, role: Role = Role.CITIZEN) -> Feedback | None:
@@ -26,7 +65,7 @@ def social_feedback(context: StepContext, role: Role = Role.CITIZEN) -> Feedback
     posts = world.posts
     lo, hi = posts.step_start[t - 1], posts.step_start[t]
     ids = np.arange(lo, hi)
-    ids = ids[(posts.kind[lo:hi] == PostKind.POST) & (posts.topic[lo:hi] == 0)]
+    ids = ids[(posts.kind[lo:hi] == PostKind.POST) & (posts.topic[lo:hi] == TOPIC)]
     if ids.size == 0:
         return None
     replies = events.post_kind == PostKind.REPLY
@@ -41,3 +80,100 @@ def social_feedback(context: StepContext, role: Role = Role.CITIZEN) -> Feedback
     if not mine.any():
         return None
     return Feedback(author[mine], posts.stance[ids[mine]], net[mine])
+
+
+class CitizenRole(LearnerRole):
+    name = "citizen"
+    world_role = Role.CITIZEN
+    action_spaces = ("limited",)
+    memory_fields = (
+        MemoryField("last_side", np.float64, -1.0, 1.0),
+        MemoryField("decided", bool),
+    )
+    decides = ("post", "post_stance", "post_topic", "post_text")
+    info_columns = ("opinion", "last_side")
+
+    def __init__(self, action_space: str = "limited", self_observation: bool = True):
+        super().__init__(action_space, self_observation)
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = ["feed_stance", "feed_spread", "feed_fill"]
+        return names + (["own_opinion", "last_side"] if self.self_observation else [])
+
+    @property
+    def action_names(self) -> list[str]:
+        return list(ACTIONS)
+
+    # -- observation ---------------------------------------------------------------
+    def observe(self, obs: Observations, rows: np.ndarray, memory: RoleMemory) -> np.ndarray:
+        feed = feed_features(obs, rows)
+        if not self.self_observation:
+            return feed
+        own = np.column_stack([obs.opinion[rows, TOPIC], memory.last_side[obs.users[rows]]])
+        return np.clip(np.hstack([feed, own.astype(np.float32)]), -1, 1)
+
+    def observe_absent(self, users, followers, memory: RoleMemory) -> np.ndarray:
+        # a suspended or inactive citizen: its opinion is not in a feed batch, so it
+        # reads as 0 (the observation only stands in until the agent leaves)
+        feed = np.tile(np.array(EMPTY_FEED, np.float32), (users.size, 1))
+        if not self.self_observation:
+            return feed
+        own = np.column_stack([np.zeros(users.size), memory.last_side[users]])
+        return np.hstack([feed, own.astype(np.float32)])
+
+    # -- action ------------------------------------------------------------------------
+    def to_actions(
+        self, obs: Observations, rows: np.ndarray, actions: np.ndarray, memory: RoleMemory
+    ) -> Actions:
+        actions = np.asarray(actions, np.int64).reshape(-1)
+        if actions.shape[0] != rows.shape[0]:
+            raise ValueError(f"{actions.shape[0]} actions for {rows.shape[0]} citizens")
+        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
+            raise ValueError(f"citizen actions must lie in [0, {self.n_actions})")
+        users = obs.users[rows]
+        out = Actions.nothing(rows.size, obs.feed.shape[1])
+        side = ACTION_SIDE[actions]
+        out.post = side != 0
+        out.post_stance = side * np.abs(obs.opinion[rows, TOPIC])
+        out.post_topic[:] = TOPIC
+        memory.last_side[users] = side
+        memory.decided[users] = True
+        return out
+
+    # -- reward and records ------------------------------------------------------------
+    def reward(self, context: RewardContext) -> np.ndarray:
+        """The clipped net feedback received during the step on each agent's topic-0
+        posts of the step before (0 for an agent that posted nothing then)."""
+        out = np.zeros(context.users.size)
+        feedback = social_feedback(StepContext(context.step, context.events, context.world))
+        if feedback is None:
+            return out
+        order = np.argsort(context.users, kind="stable")
+        sorted_users = context.users[order]
+        at = np.searchsorted(sorted_users, feedback.author)
+        at = np.minimum(at, sorted_users.size - 1)
+        mine = sorted_users[at] == feedback.author
+        np.add.at(out, order[at[mine]], np.clip(feedback.net[mine], -1.0, 1.0))
+        return out
+
+    def info(self, users, world, memory: RoleMemory) -> dict[str, np.ndarray]:
+        return {
+            "opinion": world.population.opinion[users, TOPIC].astype(np.float64),
+            "last_side": memory.last_side[users].copy(),
+        }
+
+    # -- tabular -------------------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        return 36 if self.self_observation else 6
+
+    def discretise(self, vectors: np.ndarray) -> np.ndarray:
+        v = np.atleast_2d(np.asarray(vectors, np.float64))
+        parts = [bins3(v[:, 0], FEED_EDGE), (v[:, 1] > 0.0).astype(np.int64)]
+        shape = [3, 2]
+        if self.self_observation:
+            # last_side is exactly -1, 0 or +1
+            parts += [(v[:, 3] > 0.0).astype(np.int64), bins3(v[:, 4], 0.5)]
+            shape += [2, 3]
+        return np.ravel_multi_index(parts, shape).astype(np.int64)

@@ -1,6 +1,12 @@
 """The influencer role as a learner (Jin & Guo 2024/2025; MODELS.md section 2).
 
-Goal: followers. Reward: followers gained since the previous decision.
+Goal: followers. Reward: followers gained in the step (summed over the steps between two
+decisions, the followers gained since the previous one).
+
+Memory: the stance it last expressed, its follower count when it last decided (for the
+trend it observes) and when it was last rewarded, and whether it has decided yet.
+Episode records keep its ``followers`` and whether it is the world's ``leader`` (its
+most-followed user).
 
 Observation (what the influencer reads, each in [-1, 1]):
 
@@ -32,7 +38,15 @@ import numpy as np
 
 from ..world.actions import Actions, Observations
 from ..world.population import Role
-from .base import LearnerRole, RoleMemory
+from .base import (
+    EMPTY_FEED,
+    LearnerRole,
+    MemoryField,
+    RewardContext,
+    RoleMemory,
+    bins3,
+    feed_features,
+)
 
 SIDES = ("con", "neutral", "pro")
 SIDE_SIGN = np.array([-1.0, 0.0, 1.0])
@@ -45,15 +59,17 @@ BIN_EDGE = 0.15
 TREND_SCALE = 5.0
 
 
-def _bins3(x: np.ndarray, edge: float = BIN_EDGE) -> np.ndarray:
-    """0 below -edge, 1 in between, 2 above +edge."""
-    return (x > -edge).astype(np.int64) + (x > edge)
-
-
 class InfluencerRole(LearnerRole):
     name = "influencer"
     world_role = Role.INFLUENCER
     action_spaces = ("limited", "full")
+    memory_fields = (
+        MemoryField("last_stance", np.float64, -1.0, 1.0),
+        MemoryField("followers_then", np.int64, 0),
+        MemoryField("followers_paid", np.int64, 0),
+        MemoryField("decided", bool),
+    )
+    info_columns = ("followers", "leader")
 
     def __init__(self, action_space: str = "limited", self_observation: bool = True):
         super().__init__(action_space, self_observation)
@@ -77,23 +93,14 @@ class InfluencerRole(LearnerRole):
         )
 
     def observe(self, obs: Observations, rows: np.ndarray, memory: RoleMemory) -> np.ndarray:
-        shown = obs.shown[rows]
-        stance = obs.feed_stance[rows]
-        count = shown.sum(axis=1)
-        mean = np.where(count > 0, (stance * shown).sum(axis=1) / np.maximum(count, 1), 0.0)
-        square = np.where(
-            count > 0, (stance * stance * shown).sum(axis=1) / np.maximum(count, 1), 0
-        )
-        std = np.sqrt(np.maximum(square - mean * mean, 0.0))
-        fill = 2.0 * count / max(shown.shape[1], 1) - 1.0
-        feed = np.column_stack([mean, 2.0 * std - 1.0, fill]).astype(np.float32)
+        feed = feed_features(obs, rows)
         if not self.self_observation:
-            return np.clip(feed, -1, 1)
+            return feed
         own = self._self_part(obs.users[rows], obs.followers[rows], memory)
         return np.clip(np.hstack([feed, own]), -1, 1)
 
     def observe_absent(self, users, followers, memory: RoleMemory) -> np.ndarray:
-        feed = np.tile(np.array([0.0, -1.0, -1.0], np.float32), (users.size, 1))
+        feed = np.tile(np.array(EMPTY_FEED, np.float32), (users.size, 1))
         if not self.self_observation:
             return feed
         return np.hstack([feed, self._self_part(users, followers, memory)])
@@ -111,6 +118,8 @@ class InfluencerRole(LearnerRole):
         users = obs.users[rows]
         out = Actions.nothing(m, k)
         memory.followers_then[users] = obs.followers[rows]
+        first = ~memory.decided[users]
+        memory.followers_paid[users[first]] = obs.followers[rows][first]
         memory.decided[users] = True
         if self.action_space_name == "limited":
             stance = SIDE_SIGN[actions] * LIMITED_STANCE
@@ -154,6 +163,18 @@ class InfluencerRole(LearnerRole):
         memory.last_stance[users[expressed]] = said[expressed]
         return out
 
+    # -- reward and records ------------------------------------------------------------
+    def reward(self, context: RewardContext) -> np.ndarray:
+        """Followers gained since the agent was last rewarded (or first decided)."""
+        users, memory = context.users, context.memory
+        paid = np.where(memory.decided[users], memory.followers_paid[users], context.followers)
+        memory.followers_paid[users] = context.followers
+        return (context.followers - paid).astype(np.float64)
+
+    def info(self, users, world, memory: RoleMemory) -> dict[str, np.ndarray]:
+        followers = world.graph.in_deg[users].astype(np.int64)
+        return {"followers": followers, "leader": followers >= world.graph.in_deg.max()}
+
     # -- tabular -------------------------------------------------------------------------
     @property
     def n_states(self) -> int:
@@ -161,10 +182,10 @@ class InfluencerRole(LearnerRole):
 
     def discretise(self, vectors: np.ndarray) -> np.ndarray:
         v = np.atleast_2d(np.asarray(vectors, np.float64))
-        parts = [_bins3(v[:, 0]), (v[:, 1] > 0.0).astype(np.int64)]
+        parts = [bins3(v[:, 0], BIN_EDGE), (v[:, 1] > 0.0).astype(np.int64)]
         shape = [3, 2]
         if self.self_observation:
             # any follower change moves the trend off zero by at least tanh(1/5) ≈ 0.2
-            parts += [_bins3(v[:, 3]), _bins3(v[:, 4], 0.1)]
+            parts += [bins3(v[:, 3], BIN_EDGE), bins3(v[:, 4], 0.1)]
             shape += [3, 3]
         return np.ravel_multi_index(parts, shape).astype(np.int64)
