@@ -7,7 +7,9 @@ offline text), measured in one process:
 * the Gymnasium environment stepped with random actions (observation, action
   substitution, reward, text for the learner's posts);
 * tabular Q-learning episodes (`train_q`);
-* the PettingZoo parallel environment with every influencer learning.
+* the PettingZoo parallel environment with every influencer learning;
+* the platform environment (`platform_v0`) with every influencer and 50 citizens
+  learning at once, and one shared Q-table per role trained on it (`train_q_platform`).
 
 Reported as steps per second and as a ratio to the bare world. Also the default scenario
 (10,000 users) with a learned influencer policy on the policy line against the scripted
@@ -26,8 +28,9 @@ from rich.table import Table
 
 from townsquare.build import build_world
 from townsquare.config import load_scenario
+from townsquare.envs import platform_v0
 from townsquare.envs.influencer_v0 import InfluencerEnv, parallel_env
-from townsquare.learn.q_learning import QConfig, train_q
+from townsquare.learn.q_learning import QConfig, train_q, train_q_platform
 from townsquare.policies.q_table import QTable
 from townsquare.roles import InfluencerRole
 
@@ -67,8 +70,8 @@ def q_steps_per_s() -> float:
     return sum(r.steps for r in records) / (time.perf_counter() - start)
 
 
-def parallel_steps_per_s() -> float:
-    env = parallel_env()
+def parallel_steps_per_s(make=parallel_env) -> float:
+    env = make()
     steps = 0
     start = time.perf_counter()
     for seed in range(EPISODES):
@@ -77,6 +80,13 @@ def parallel_steps_per_s() -> float:
             env.step({a: env.action_space(a).sample() for a in env.agents})
             steps += 1
     return steps / (time.perf_counter() - start)
+
+
+def platform_q_steps_per_s() -> float:
+    env = platform_v0.parallel_env()
+    start = time.perf_counter()
+    _, records = train_q_platform(env, QConfig(episodes=EPISODES))
+    return sum(r.steps for r in records["citizen"]) / (time.perf_counter() - start)
 
 
 def default_run_seconds(policy: str) -> float:
@@ -102,6 +112,11 @@ def main() -> None:
         ("Gymnasium env, full, random actions", gym_steps_per_s("full")),
         ("Q-learning (train_q)", q_steps_per_s()),
         ("PettingZoo parallel env, 3 learners", parallel_steps_per_s()),
+        (
+            "platform_v0, 3 influencers + 50 citizens learning",
+            parallel_steps_per_s(platform_v0.parallel_env),
+        ),
+        ("Q-learning, one table per role, on platform_v0", platform_q_steps_per_s()),
     ]
     table = QTable.empty(InfluencerRole())
     table.q[:, 1] = 1.0

@@ -284,3 +284,45 @@ def test_train_citizen_from_the_command_line(tmp_path):
     assert set(info["first_vs_last"]) == {"return", "opinion", "last_side"}
     assert QTable.load(out / "policy.npz").meta["role"] == "citizen"
     assert (out / "learning_curve.png").stat().st_size > 1000
+
+
+def test_evaluate_scores_a_citizen_checkpoint_by_the_citizens_reward(tmp_path):
+    from townsquare.experiments.substitution import substitution
+
+    path = fixed_citizen_table(tmp_path / "pro.npz", 2)
+    sc = validate(scenario())
+    effect = substitution(sc, str(path), "citizen", [0, 1])
+    assert effect.measure == "net feedback on its posts"
+    assert len(effect.per_seed) == 2
+    # citizens posting every step collect more feedback than scripted ones posting 30%
+    assert effect.learned_mean > effect.scripted_mean > 0
+
+
+def test_the_influencers_return_over_a_run_is_the_followers_they_gained():
+    from townsquare.experiments.substitution import mean_return
+    from townsquare.roles import InfluencerRole
+
+    sc = validate(scenario())
+    world, _ = build_world(sc)
+    users = world.population.ids_of(Role.INFLUENCER)
+    start = world.graph.in_deg[users].astype(float)
+    for _ in range(sc.steps):
+        world.step()
+    gained = (world.graph.in_deg[users] - start).mean()
+    assert mean_return(sc, InfluencerRole()) == pytest.approx(gained)
+
+
+def test_the_platform_env_hands_each_agent_the_words_it_wrote():
+    env = platform_v0.parallel_env(
+        scenario=scenario(text={"backend": "offline"}),
+        learners={"citizen": 5},
+        render_mode="ansi",
+    )
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({a: 2 for a in env.agents})  # everyone posts pro
+    texts = [info["post_text"] for info in infos.values()]
+    assert all(isinstance(t, str) and len(t) > 10 for t in texts)
+    assert env.render().startswith("citizen_0: opinion ")
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({a: 0 for a in env.agents})  # silence
+    assert all(info["post_text"] == "" for info in infos.values())

@@ -4,6 +4,7 @@ actions each action id becomes, the memory it keeps, its discretisation, and mer
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -388,8 +389,10 @@ def test_reward_and_memory_state_round_trip():
     assert role.reward(context).tolist() == [2.0, -3.0]
     # the reward is paid once: the same followers a step later earn nothing more
     assert role.reward(context).tolist() == [0.0, 0.0]
-    # an agent that has not decided yet has earned nothing
-    assert role.reward(RewardContext(np.array([0]), mem, np.array([9]), None, None, 0)) == [0]
+    # scoring from a world as it is: what it gains from then on
+    world = SimpleNamespace(graph=SimpleNamespace(in_deg=np.array([7, 0, 0, 0, 0])))
+    role.begin_scoring(np.array([0]), world, mem)
+    assert role.reward(RewardContext(np.array([0]), mem, np.array([9]), None, None, 0)) == [2]
     mem.last_stance[2] = -0.6
     mem.decided[2] = True
     copy = InfluencerRole().new_memory(5)

@@ -1204,8 +1204,9 @@ def evaluate(
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ):
     """Scripted versus learned: run the scenario with the role scripted and with the
-    checkpoint on its policy line, on the same seeds, and compare the role's followers at
-    the end (paired difference, 95% CI, Cohen's d_z)."""
+    checkpoint on its policy line, on the same seeds, and compare what the role is after
+    (its reward summed over the run, per user: followers gained for influencers, the net
+    feedback on their posts for citizens): paired difference, 95% CI, Cohen's d_z."""
     import json
 
     from .config import load_scenario
@@ -1221,7 +1222,7 @@ def evaluate(
         ckpt = read_checkpoint(checkpoint)
         load_model(ckpt, role_for_checkpoint(ckpt, ckpt.role_name))
         sc = load_scenario(scenario, list(set_ or []))
-        if getattr(sc.roles, ckpt.role_name).count < 1:
+        if getattr(getattr(sc.roles, ckpt.role_name), "count", 1) < 1:
             raise UserError(f"{scenario}: roles.{ckpt.role_name}.count is 0; nothing to compare")
     except (CheckpointError, UserError) as exc:
         raise _fail(str(exc)) from None
@@ -1244,19 +1245,19 @@ def evaluate(
             seed_list,
             lambda k, total: progress.update(task, completed=k),
         )
-    table = Table(title=f"mean followers of the {ckpt.role_name}s at the end")
+    table = Table(title=f"{effect.measure} per {ckpt.role_name} over the run (mean)")
     for col in ("seed", "scripted", "learned", "learned − scripted"):
         table.add_column(col, justify="right")
     for r in effect.per_seed:
         table.add_row(
-            str(r.seed), f"{r.scripted:.1f}", f"{r.learned:.1f}", f"{r.learned - r.scripted:+.1f}"
+            str(r.seed), f"{r.scripted:.2f}", f"{r.learned:.2f}", f"{r.learned - r.scripted:+.2f}"
         )
     console.print(table)
     console.print(
-        f"learned {effect.learned_mean:.1f} vs scripted {effect.scripted_mean:.1f}: "
-        f"difference {effect.difference:+.1f} (95% CI {effect.ci_low:+.1f} to "
-        f"{effect.ci_high:+.1f}), Cohen's d_z {effect.cohens_dz:.2f}, learned ahead on "
-        f"{effect.wins} of {seeds} seeds",
+        f"{effect.measure}: learned {effect.learned_mean:.2f} vs scripted "
+        f"{effect.scripted_mean:.2f}: difference {effect.difference:+.2f} (95% CI "
+        f"{effect.ci_low:+.2f} to {effect.ci_high:+.2f}), Cohen's d_z {effect.cohens_dz:.2f}, "
+        f"learned ahead on {effect.wins} of {seeds} seeds",
         highlight=False,
     )
 

@@ -19,8 +19,10 @@ class PlatformParallelEnv(ParallelEnv):
     its role's spaces; everyone else keeps the scenario's policies. An agent whose account
     is suspended terminates; all truncate after ``scenario.steps`` steps.
 
-    ``infos`` carry each agent's user id (``user``) and its role's columns
-    (`LearnerRole.info_columns`, e.g. the influencer's ``followers`` and ``leader``).
+    ``infos`` carry each agent's user id (``user``), its role's columns
+    (`LearnerRole.info_columns`, e.g. the influencer's ``followers`` and ``leader``) and,
+    with a text backend, ``post_text``: the words of what it wrote in the step ("" if
+    nothing).
     """
 
     metadata = {
@@ -78,13 +80,16 @@ class PlatformParallelEnv(ParallelEnv):
         vectors = {name: self.core.observe(name) for name in self.roles}
         return {a: vectors[self._where[a][0]][self._where[a][1]] for a in self.agents}
 
-    def _infos(self, agents: list[str]) -> dict:
+    def _infos(self, agents: list[str], texts: dict[int, str] | None = None) -> dict:
         columns = {name: self.core.info(name) for name in self.roles}
         out = {}
         for a in agents:
             role, i = self._where[a]
-            info = {"user": int(self.core.groups[role].users[i])}
+            user = int(self.core.groups[role].users[i])
+            info = {"user": user}
             info.update({k: v[i].item() for k, v in columns[role].items()})
+            if self.core.text is not None:
+                info["post_text"] = (texts or {}).get(user, "")
             out[a] = info
         return out
 
@@ -114,7 +119,7 @@ class PlatformParallelEnv(ParallelEnv):
                 raise ValueError(f"{agent}: action {action!r} is not in {self._spaces_act[agent]}")
             role, i = self._where[agent]
             chosen[role][i] = int(action)
-        rewards_by_role, _ = self.core.advance(chosen)
+        rewards_by_role, texts = self.core.advance(chosen)
         suspended = {name: self.core.suspended(name) for name in self.roles}
         over = self.core.world.t >= self.core.horizon
         live = list(self.agents)
@@ -123,7 +128,7 @@ class PlatformParallelEnv(ParallelEnv):
         rewards = {a: float(rewards_by_role[self._where[a][0]][self._where[a][1]]) for a in live}
         # at the end of an episode the last feeds read stand in for the next ones
         obs = self._observations()
-        infos = self._infos(live)
+        infos = self._infos(live, texts)
         self.agents = [a for a in live if not (terminations[a] or truncations[a])]
         return obs, rewards, terminations, truncations, infos
 
@@ -134,7 +139,9 @@ class PlatformParallelEnv(ParallelEnv):
         parts = []
         for a in self.agents:
             columns = ", ".join(
-                f"{k} {shown(v).strip()}" for k, v in infos[a].items() if k != "user"
+                f"{k} {shown(v).strip()}"
+                for k, v in infos[a].items()
+                if k not in ("user", "post_text")
             )
             parts.append(f"{a}: {columns}")
         return "  ".join(parts)

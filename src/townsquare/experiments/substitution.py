@@ -1,9 +1,12 @@
 """Does a trained policy do better than the scripted one it replaces?
 
 `substitution` runs a scenario twice per seed — the role scripted, then the role's policy
-line set to the checkpoint — on the same world (same seed), and compares the role's mean
-follower count at the end. Seeds pair the runs, so the effect is the mean paired
-difference, with a 95% t-interval and Cohen's d_z (mean difference / its std).
+line set to the checkpoint — on the same world (same seed), and compares what the role
+is after: its reward (`LearnerRole.reward`: followers gained for the influencer, the net
+feedback on its posts for the citizen), summed over the run for every user of the role
+and averaged over them. Both runs are scored the same way, by the role module, from the
+world's events. Seeds pair the runs, so the effect is the mean paired difference, with a
+95% t-interval and Cohen's d_z (mean difference / its std).
 """
 
 from __future__ import annotations
@@ -16,21 +19,20 @@ from scipy import stats
 
 from ..build import build_world
 from ..config import Scenario, validate
-from ..world.population import Role
+from ..roles import LearnerRole, RewardContext, make_role
 
 
 @dataclass
 class SeedResult:
     seed: int
-    scripted: float  # mean followers of the role's users at the end, scripted
+    scripted: float  # mean return of the role's users over the run, scripted
     learned: float  # the same with the checkpoint
-    scripted_gain: float  # mean followers gained over the run
-    learned_gain: float
 
 
 @dataclass
 class Effect:
     role: str
+    measure: str  # what the return counts (the role's `reward_label`)
     checkpoint: str
     scenario: str
     steps: int
@@ -48,16 +50,22 @@ class Effect:
         return asdict(self)
 
 
-def _followers(sc: Scenario, role: Role) -> tuple[float, float]:
+def mean_return(sc: Scenario, role: LearnerRole) -> float:
+    """Run ``sc`` and score every user of ``role`` by the role's reward, step by step;
+    the mean over them of the sum over the run."""
     world, _ = build_world(sc)
-    users = world.population.ids_of(role)
+    users = world.population.ids_of(role.world_role)
     if users.size == 0:
-        raise ValueError(f"the scenario has no {role.label} users")
-    start = world.graph.in_deg[users].astype(float)
+        raise ValueError(f"the scenario has no {role.name} users")
+    scorer = role.new_memory(world.n)
+    role.begin_scoring(users, world, scorer)
+    total = np.zeros(users.size)
     for _ in range(sc.steps):
-        world.step()
-    end = world.graph.in_deg[users].astype(float)
-    return float(end.mean()), float((end - start).mean())
+        step = world.t
+        events = world.step()
+        followers = world.graph.in_deg[users].astype(np.int64)
+        total += role.reward(RewardContext(users, scorer, followers, events, world, step))
+    return float(total.mean())
 
 
 def paired_effect(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
@@ -81,10 +89,10 @@ def substitution(
     progress: Callable[[int, int], None] | None = None,
 ) -> Effect:
     """Scripted versus checkpoint for ``role_name`` in ``scenario`` over ``seeds``."""
-    role = Role[role_name.upper()]
+    role = make_role(role_name)  # scoring only: the reward does not depend on the spaces
     base = scenario.model_dump(mode="json")
     base["record"] = {**base["record"], "events": "none"}
-    base["text"] = {**base["text"], "backend": "none"}  # text does not change who follows
+    base["text"] = {**base["text"], "backend": "none"}  # text changes no reward
     results = []
     for i, seed in enumerate(seeds):
         runs = []
@@ -92,8 +100,8 @@ def substitution(
             data = {**base, "seed": seed}
             data["roles"] = {**base["roles"]}
             data["roles"][role_name] = {**base["roles"][role_name], "policy": policy}
-            runs.append(_followers(validate(data, "scenario"), role))
-        results.append(SeedResult(seed, runs[0][0], runs[1][0], runs[0][1], runs[1][1]))
+            runs.append(mean_return(validate(data, "scenario"), role))
+        results.append(SeedResult(seed, runs[0], runs[1]))
         if progress is not None:
             progress(i + 1, len(seeds))
     a = np.array([r.scripted for r in results])
@@ -101,6 +109,7 @@ def substitution(
     diff, lo, hi, dz = paired_effect(a, b)
     return Effect(
         role=role_name,
+        measure=role.reward_label,
         checkpoint=str(checkpoint),
         scenario=scenario.name,
         steps=scenario.steps,

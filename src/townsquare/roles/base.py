@@ -134,6 +134,8 @@ class LearnerRole(ABC):
     #: per-agent values an episode record keeps (at the start and at the end), reported
     #: by `info`
     info_columns: tuple[str, ...] = ()
+    #: what the reward counts, in a few words (tables and plots name it)
+    reward_label: str = "reward"
 
     def __init__(self, action_space: str, self_observation: bool):
         if action_space not in self.action_spaces:
@@ -190,6 +192,12 @@ class LearnerRole(ABC):
     def reward(self, context: RewardContext) -> np.ndarray:
         """float64, one per ``context.users``: what each agent earned in the step that
         just ended, by the role's own incentive (followers, feedback, votes, spread)."""
+
+    def begin_scoring(self, users: np.ndarray, world, memory: RoleMemory) -> None:
+        """Make ``memory`` ready to reward ``users`` from the world as it is now, for
+        agents that have not decided through the role (a scripted policy's users, scored
+        the learners' way by `experiments.substitution`). Nothing to do by default."""
+        return None
 
     @abstractmethod
     def info(self, users: np.ndarray, world, memory: RoleMemory) -> dict[str, np.ndarray]:

@@ -92,6 +92,7 @@ class CitizenRole(LearnerRole):
     )
     decides = ("post", "post_stance", "post_topic", "post_text")
     info_columns = ("opinion", "last_side")
+    reward_label = "net feedback on its posts"
 
     def __init__(self, action_space: str = "limited", self_observation: bool = True):
         super().__init__(action_space, self_observation)

@@ -70,6 +70,7 @@ class InfluencerRole(LearnerRole):
         MemoryField("decided", bool),
     )
     info_columns = ("followers", "leader")
+    reward_label = "followers gained"
 
     def __init__(self, action_space: str = "limited", self_observation: bool = True):
         super().__init__(action_space, self_observation)
@@ -165,11 +166,15 @@ class InfluencerRole(LearnerRole):
 
     # -- reward and records ------------------------------------------------------------
     def reward(self, context: RewardContext) -> np.ndarray:
-        """Followers gained since the agent was last rewarded (or first decided)."""
+        """Followers gained since the agent was last rewarded (or first decided, or
+        `begin_scoring`)."""
         users, memory = context.users, context.memory
-        paid = np.where(memory.decided[users], memory.followers_paid[users], context.followers)
+        gained = context.followers - memory.followers_paid[users]
         memory.followers_paid[users] = context.followers
-        return (context.followers - paid).astype(np.float64)
+        return gained.astype(np.float64)
+
+    def begin_scoring(self, users, world, memory: RoleMemory) -> None:
+        memory.followers_paid[users] = world.graph.in_deg[users]
 
     def info(self, users, world, memory: RoleMemory) -> dict[str, np.ndarray]:
         followers = world.graph.in_deg[users].astype(np.int64)
