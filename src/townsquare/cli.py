@@ -714,31 +714,8 @@ def reproduce(
         table = m.consensus_times(settings, lambda k, total: progress.update(task, completed=k))
     trace = m.single_trace(settings, 0.25, m.pick_trace_run(table, settings))
     paths = m.write_outputs(target, table, settings, trace)
-    rows = m.quantile_table(table, settings.cap)
-    result = Table(title="consensus times per r_g (interactions)")
-    for col in ("r_g", "runs", "median", "p90", "P(T>1e4)", "P(T>1e6)", "polarised at cap"):
-        result.add_column(col, justify="right")
-    for r in rows:
-
-        def cell(v):
-            return "> cap" if v is None else f"{v:,.0f}"
-
-        result.add_row(
-            f"{r['r_g']:.2f}",
-            str(r["runs"]),
-            cell(r["median"]),
-            cell(r["p90"]),
-            f"{r['p_gt_1e4']:.3f}",
-            "n/a" if r["p_gt_1e6"] is None else f"{r['p_gt_1e6']:.3f}",
-            f"{r['polarised_at_cap']:.3f}",
-        )
-    console.print(result)
-    meta = m.trace_summary(*trace, settings)
-    console.print(
-        f"Figure 3 run at r_g = 0.25: {trace[2]:,} interactions "
-        f"({'consensus' if meta['consensus'] else 'cap reached'}); polarised "
-        f"{meta['time_polarised']:.0%} of the time; {len(meta['plateaus'])} plateaus"
-    )
+    console.print(m.display_table(m.quantile_table(table, settings.cap)))
+    console.print(m.trace_line(trace, settings), highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)
 
@@ -776,47 +753,9 @@ def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     table = j.summary_table(rows, settings)
     answers = j.answers(table)
     paths = j.write_outputs(target, rows, table, answers, settings)
-    result = Table(
-        title=f"followers at the end of an episode, last {settings.tail:.0%} of episodes"
-    )
-    for col in (
-        "arm",
-        "followers",
-        "95% CI",
-        "spread",
-        "vs world mean",
-        "95% CI ",
-        "spread ",
-        "gained",
-        "leader",
-    ):
-        result.add_column(col, justify="left" if col == "arm" else "right")
-    for r in table:
-        result.add_row(
-            r["arm"],
-            f"{r['final_mean']:.1f}",
-            f"{r['ci_low']:.1f} to {r['ci_high']:.1f}",
-            f"{r['spread']:.2f}",
-            f"{r['relative_mean']:+.2f}",
-            f"{r['relative_ci_low']:+.2f} to {r['relative_ci_high']:+.2f}",
-            f"{r['relative_spread']:.2f}",
-            f"{r['gained_mean']:+.1f}",
-            f"{r['leader_rate']:.0%}",
-        )
-    console.print(result)
-    console.print(
-        "spread: std across seeds; vs world mean: followers minus the mean of all arms in "
-        "the same world (every arm of a seed meets the same worlds)",
-        highlight=False,
-    )
-    beats = "beats" if answers["learner_beats_best_baseline"] else "does not beat"
-    overlap = "overlap" if answers["relative_cis_overlap"] else "do not overlap"
-    console.print(
-        f"best learner {answers['best_learner']} {beats} the best baseline "
-        f"{answers['best_baseline']} (margin {answers['margin']:+.1f}; world-relative 95% "
-        f"intervals {overlap}); most stable learner arm: {answers['most_stable_arm']}",
-        highlight=False,
-    )
+    console.print(j.display_table(table, settings))
+    for line in j.display_lines(answers):
+        console.print(line, highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)
 
@@ -1245,21 +1184,8 @@ def evaluate(
             seed_list,
             lambda k, total: progress.update(task, completed=k),
         )
-    table = Table(title=f"{effect.measure} per {ckpt.role_name} over the run (mean)")
-    for col in ("seed", "scripted", "learned", "learned − scripted"):
-        table.add_column(col, justify="right")
-    for r in effect.per_seed:
-        table.add_row(
-            str(r.seed), f"{r.scripted:.2f}", f"{r.learned:.2f}", f"{r.learned - r.scripted:+.2f}"
-        )
-    console.print(table)
-    console.print(
-        f"{effect.measure}: learned {effect.learned_mean:.2f} vs scripted "
-        f"{effect.scripted_mean:.2f}: difference {effect.difference:+.2f} (95% CI "
-        f"{effect.ci_low:+.2f} to {effect.ci_high:+.2f}), Cohen's d_z {effect.cohens_dz:.2f}, "
-        f"learned ahead on {effect.wins} of {seeds} seeds",
-        highlight=False,
-    )
+    console.print(effect.display_table())
+    console.print(effect.summary_line(), highlight=False)
 
 
 #: `compare --seeds` reruns the scenario once per seed; 100 seeds already estimate a

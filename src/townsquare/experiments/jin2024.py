@@ -418,3 +418,51 @@ def plot_final(table: list[dict], path: Path) -> Path:
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     return replace_file(path, fig.savefig)
+
+
+# -- the result tables as the command line shows them ----------------------------------
+def display_table(table: list[dict], settings: Settings):
+    """The summary table (`summary_table`) as a rich table."""
+    from rich.table import Table
+
+    result = Table(
+        title=f"followers at the end of an episode, last {settings.tail:.0%} of episodes"
+    )
+    for col in (
+        "arm",
+        "followers",
+        "95% CI",
+        "spread",
+        "vs world mean",
+        "95% CI ",
+        "spread ",
+        "gained",
+        "leader",
+    ):
+        result.add_column(col, justify="left" if col == "arm" else "right")
+    for r in table:
+        result.add_row(
+            r["arm"],
+            f"{r['final_mean']:.1f}",
+            f"{r['ci_low']:.1f} to {r['ci_high']:.1f}",
+            f"{r['spread']:.2f}",
+            f"{r['relative_mean']:+.2f}",
+            f"{r['relative_ci_low']:+.2f} to {r['relative_ci_high']:+.2f}",
+            f"{r['relative_spread']:.2f}",
+            f"{r['gained_mean']:+.1f}",
+            f"{r['leader_rate']:.0%}",
+        )
+    return result
+
+
+def display_lines(answers: dict) -> list[str]:
+    """What the table means, and the answers (`answers`), in sentences."""
+    beats = "beats" if answers["learner_beats_best_baseline"] else "does not beat"
+    overlap = "overlap" if answers["relative_cis_overlap"] else "do not overlap"
+    return [
+        "spread: std across seeds; vs world mean: followers minus the mean of all arms in "
+        "the same world (every arm of a seed meets the same worlds)",
+        f"best learner {answers['best_learner']} {beats} the best baseline "
+        f"{answers['best_baseline']} (margin {answers['margin']:+.1f}; world-relative 95% "
+        f"intervals {overlap}); most stable learner arm: {answers['most_stable_arm']}",
+    ]

@@ -306,3 +306,38 @@ def plot_trace(
     )
     fig.tight_layout()
     return replace_file(path, fig.savefig)
+
+
+# -- the result tables as the command line shows them ----------------------------------
+def display_table(rows: list[dict]):
+    """The quantile table (`quantile_table`) as a rich table."""
+    from rich.table import Table
+
+    result = Table(title="consensus times per r_g (interactions)")
+    for col in ("r_g", "runs", "median", "p90", "P(T>1e4)", "P(T>1e6)", "polarised at cap"):
+        result.add_column(col, justify="right")
+
+    def cell(v):
+        return "> cap" if v is None else f"{v:,.0f}"
+
+    for r in rows:
+        result.add_row(
+            f"{r['r_g']:.2f}",
+            str(r["runs"]),
+            cell(r["median"]),
+            cell(r["p90"]),
+            f"{r['p_gt_1e4']:.3f}",
+            "n/a" if r["p_gt_1e6"] is None else f"{r['p_gt_1e6']:.3f}",
+            f"{r['polarised_at_cap']:.3f}",
+        )
+    return result
+
+
+def trace_line(trace, settings) -> str:
+    """One line on the Figure 3 run (`single_trace`)."""
+    meta = trace_summary(*trace, settings)
+    return (
+        f"Figure 3 run at r_g = 0.25: {trace[2]:,} interactions "
+        f"({'consensus' if meta['consensus'] else 'cap reached'}); polarised "
+        f"{meta['time_polarised']:.0%} of the time; {len(meta['plateaus'])} plateaus"
+    )

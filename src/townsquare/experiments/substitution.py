@@ -49,6 +49,30 @@ class Effect:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def display_table(self):
+        """Per seed, scripted against learned, as a rich table."""
+        from rich.table import Table
+
+        table = Table(title=f"{self.measure} per {self.role} over the run (mean)")
+        for col in ("seed", "scripted", "learned", "learned − scripted"):
+            table.add_column(col, justify="right")
+        for r in self.per_seed:
+            table.add_row(
+                str(r.seed),
+                f"{r.scripted:.2f}",
+                f"{r.learned:.2f}",
+                f"{r.learned - r.scripted:+.2f}",
+            )
+        return table
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.measure}: learned {self.learned_mean:.2f} vs scripted "
+            f"{self.scripted_mean:.2f}: difference {self.difference:+.2f} (95% CI "
+            f"{self.ci_low:+.2f} to {self.ci_high:+.2f}), Cohen's d_z {self.cohens_dz:.2f}, "
+            f"learned ahead on {self.wins} of {len(self.seeds)} seeds"
+        )
+
 
 def mean_return(sc: Scenario, role: LearnerRole) -> float:
     """Run ``sc`` and score every user of ``role`` by the role's reward, step by step;
