@@ -409,7 +409,10 @@ def _extra(state):
 TAMPERED = {
     "truncated": (_truncate, "truncated"),
     "random bytes": (_garbage, "not a safetensors file"),
-    "metadata not JSON": (lambda s, d: _rewrite(s, d, raw="{'role': influencer"), "not JSON"),
+    "metadata not JSON": (
+        lambda s, d: _rewrite(s, d, raw="{'role': influencer"),
+        "not strict JSON",
+    ),
     "metadata a list": (lambda s, d: _rewrite(s, d, raw="[1, 2]"), "not a JSON object"),
     "another role": (lambda s, d: _rewrite(s, d, _set(role="pundit")), "pundit"),
     "another obs size": (lambda s, d: _rewrite(s, d, _set(obs_size=7)), "observation size is 7"),
@@ -476,3 +479,23 @@ def test_the_ppo_checkpoint_records_the_training_settings_there_are():
     from townsquare.policies.ppo_network import CONFIG_KEYS
 
     assert set(CONFIG_KEYS) == {f.name for f in fields(PPOConfig)}
+
+
+@pytest.mark.parametrize(
+    ("meta", "fragment"),
+    [
+        ('{"role": "influencer", "role": "socialbot"}', "duplicate key 'role'"),
+        ('{"role": "influencer", "x": NaN}', "NaN is not JSON"),
+        ("{not json", "is not strict JSON"),
+    ],
+)
+def test_a_ppo_header_is_read_as_strictly_as_a_q_table(tmp_path, meta, fragment):
+    import torch
+    from safetensors.torch import save_file
+
+    from townsquare.policies.ppo_network import META_KEY, CheckpointFormatError, read_ppo_meta
+
+    path = tmp_path / "odd.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={META_KEY: meta})
+    with pytest.raises(CheckpointFormatError, match=fragment):
+        read_ppo_meta(path)

@@ -456,3 +456,12 @@ def test_merge_rows_keeps_each_sides_words():
     plain = merge_rows(Actions.nothing(2, 2), np.array([0]), sub)
     assert plain.post_text.tolist() == ["mine", None]
     out.check(3, 2, 1)
+
+
+def test_the_action_field_lists_name_every_field_of_actions():
+    from dataclasses import fields
+
+    from townsquare.world.actions import ACTION_FIELDS, ROW_FIELDS
+
+    assert ACTION_FIELDS == tuple(f.name for f in fields(Actions))
+    assert set(ROW_FIELDS) < set(ACTION_FIELDS)

@@ -13,11 +13,11 @@ express on topic 0, or silence, rewarded by the feedback the post receives.
 
 from __future__ import annotations
 
-from pettingzoo.utils import parallel_to_aec, wrappers
+from pettingzoo.utils import parallel_to_aec
 
 from ..roles import CitizenRole
 from .core import ScenarioLike
-from .parallel import PlatformParallelEnv
+from .parallel import PlatformParallelEnv, aec_env
 from .single import RoleEnv
 
 DEFAULT_SCENARIO = "influencer_env"
@@ -66,4 +66,4 @@ def raw_env(**kwargs):
 
 def env(**kwargs):
     """The AEC form of `parallel_env`, with PettingZoo's usual safety wrappers."""
-    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(raw_env(**kwargs)))
+    return aec_env(parallel_env(**kwargs))

@@ -13,11 +13,11 @@ millisecond. Observation, actions and reward are `townsquare.roles.InfluencerRol
 
 from __future__ import annotations
 
-from pettingzoo.utils import parallel_to_aec, wrappers
+from pettingzoo.utils import parallel_to_aec
 
 from ..roles import InfluencerRole
 from .core import ScenarioLike
-from .parallel import PlatformParallelEnv
+from .parallel import PlatformParallelEnv, aec_env
 from .single import RoleEnv
 
 DEFAULT_SCENARIO = "influencer_env"
@@ -65,4 +65,4 @@ def raw_env(**kwargs):
 
 def env(**kwargs):
     """The AEC form of `parallel_env`, with PettingZoo's usual safety wrappers."""
-    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(raw_env(**kwargs)))
+    return aec_env(parallel_env(**kwargs))

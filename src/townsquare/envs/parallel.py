@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
+from pettingzoo.utils import parallel_to_aec, wrappers
 
 from ..build import build_world
 from ..roles import LearnerRole
@@ -148,3 +149,11 @@ class PlatformParallelEnv(ParallelEnv):
 
     def close(self):
         self.core.close()
+
+
+def aec_env(parallel: ParallelEnv):
+    """The AEC form of a parallel environment, with PettingZoo's usual safety wrappers:
+    what each environment module's ``env()`` returns."""
+    return wrappers.OrderEnforcingWrapper(
+        wrappers.AssertOutOfBoundsWrapper(parallel_to_aec(parallel))
+    )

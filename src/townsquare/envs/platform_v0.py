@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pettingzoo.utils import parallel_to_aec, wrappers
+from pettingzoo.utils import parallel_to_aec
 
 from ..roles import ROLES, make_role
 from .core import ScenarioLike
-from .parallel import PlatformParallelEnv
+from .parallel import PlatformParallelEnv, aec_env
 
 DEFAULT_SCENARIO = "influencer_env"
 DEFAULT_LEARNERS = {"influencer": "all", "citizen": 50}
@@ -69,4 +69,4 @@ def raw_env(**kwargs):
 
 def env(**kwargs):
     """The AEC form of `parallel_env`, with PettingZoo's usual safety wrappers."""
-    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(raw_env(**kwargs)))
+    return aec_env(parallel_env(**kwargs))

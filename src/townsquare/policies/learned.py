@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..roles import SPEC_VERSION, LearnerRole, RewardContext, make_role, merge_rows
-from ..roles.base import ACTION_FIELDS
 from ..world import checks
-from ..world.actions import Actions, Observations, StepContext
+from ..world.actions import ACTION_FIELDS, Actions, Observations, StepContext
 from .ppo_network import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from .q_table import QTable
 from .registry import CHECKPOINT_SUFFIXES

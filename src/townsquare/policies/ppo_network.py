@@ -27,6 +27,7 @@ import struct
 from pathlib import Path
 
 from ..outputs import replace_file
+from .strict_json import strict_json
 
 #: the key of the safetensors header metadata that holds townsquare's JSON
 META_KEY = "townsquare"
@@ -107,24 +108,11 @@ def write_ppo(policy, path: str | Path, role, config: dict | None = None) -> Pat
 
 
 # -- reading: data only ------------------------------------------------------------------
-def _strict_object(pairs):
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise CheckpointFormatError(f"duplicate key {key!r} in the header")
-        out[key] = value
-    return out
-
-
-def _no_constant(name):
-    raise CheckpointFormatError(f"{name} in the header")
-
-
 def _json(text: str | bytes, what: str):
     try:
-        return json.loads(text, object_pairs_hook=_strict_object, parse_constant=_no_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CheckpointFormatError(f"{what} is not JSON ({exc})") from None
+        return strict_json(text, what)
+    except ValueError as exc:
+        raise CheckpointFormatError(str(exc)) from None
 
 
 def read_header(path: str | Path) -> dict:

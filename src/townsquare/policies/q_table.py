@@ -13,6 +13,7 @@ import numpy as np
 
 from ..outputs import replace_file, replace_text
 from ..roles import LearnerRole
+from .strict_json import strict_json
 
 
 @dataclass
@@ -89,30 +90,6 @@ class QTable:
         if not isinstance(meta, dict):
             raise ValueError("meta is not a JSON object")
         return cls(q, _counts(visits), meta)
-
-
-def _duplicate_keys_refused(pairs: list) -> dict:
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _constant_refused(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_json(text: str, what: str):
-    """``text`` parsed as strict JSON: a duplicate key or a NaN/Infinity constant is a
-    `ValueError` naming ``what``."""
-    try:
-        return json.loads(
-            text, object_pairs_hook=_duplicate_keys_refused, parse_constant=_constant_refused
-        )
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        raise ValueError(f"{what} is not strict JSON ({exc})") from None
 
 
 def _real_q(q: np.ndarray) -> np.ndarray:

@@ -19,27 +19,12 @@ import numpy as np
 from gymnasium import spaces
 
 from ..world import checks
-from ..world.actions import Actions, Observations
+from ..world.actions import ACTION_FIELDS, ROW_FIELDS, Actions, Observations
 from ..world.population import Role
 
 #: bumped whenever a role's observation or action layout changes, so old checkpoints fail
 #: with a clear error instead of acting on misread inputs
 SPEC_VERSION = 1
-
-#: every field of `Actions` a role may decide for its learners
-ACTION_FIELDS = (
-    "post",
-    "post_stance",
-    "post_topic",
-    "like",
-    "repost",
-    "reply",
-    "reply_stance",
-    "follow",
-    "unfollow",
-    "post_text",
-    "reply_text",
-)
 
 
 @dataclass(frozen=True)
@@ -137,7 +122,7 @@ class LearnerRole(ABC):
     #: what the reward counts, in a few words (tables and plots name it)
     reward_label: str = "reward"
 
-    def __init__(self, action_space: str, self_observation: bool):
+    def __init__(self, action_space: str = "limited", self_observation: bool = True):
         if action_space not in self.action_spaces:
             raise ValueError(
                 f"action_space: {action_space!r} is not one of {', '.join(self.action_spaces)}"
@@ -238,6 +223,8 @@ def feed_features(obs: Observations, rows: np.ndarray) -> np.ndarray:
     return np.clip(np.column_stack([mean, 2.0 * std - 1.0, fill]), -1, 1).astype(np.float32)
 
 
+#: the names of `feed_features`' columns, the start of every role's observation so far
+FEED_FEATURES = ["feed_stance", "feed_spread", "feed_fill"]
 #: the feed part of the observation of a user who read nothing (no items, no spread)
 EMPTY_FEED = (0.0, -1.0, -1.0)
 
@@ -253,7 +240,7 @@ def merge_rows(
     """``base`` with the ``decided`` fields of its rows ``rows`` replaced by the rows of
     ``sub``; the other fields keep ``base``'s values."""
     out = {name: getattr(base, name) for name in ACTION_FIELDS}
-    for name in ("post", "post_stance", "post_topic", "like", "repost", "reply", "reply_stance"):
+    for name in ROW_FIELDS:
         if name in decided:
             arr = getattr(base, name).copy()
             arr[rows] = getattr(sub, name)

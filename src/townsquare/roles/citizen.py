@@ -41,6 +41,7 @@ from ..world.population import Role
 from ..world.posts import PostKind
 from .base import (
     EMPTY_FEED,
+    FEED_FEATURES,
     LearnerRole,
     MemoryField,
     RewardContext,
@@ -94,13 +95,9 @@ class CitizenRole(LearnerRole):
     info_columns = ("opinion", "last_side")
     reward_label = "net feedback on its posts"
 
-    def __init__(self, action_space: str = "limited", self_observation: bool = True):
-        super().__init__(action_space, self_observation)
-
     @property
     def feature_names(self) -> list[str]:
-        names = ["feed_stance", "feed_spread", "feed_fill"]
-        return names + (["own_opinion", "last_side"] if self.self_observation else [])
+        return FEED_FEATURES + (["own_opinion", "last_side"] if self.self_observation else [])
 
     @property
     def action_names(self) -> list[str]:

@@ -40,6 +40,7 @@ from ..world.actions import Actions, Observations
 from ..world.population import Role
 from .base import (
     EMPTY_FEED,
+    FEED_FEATURES,
     LearnerRole,
     MemoryField,
     RewardContext,
@@ -72,13 +73,9 @@ class InfluencerRole(LearnerRole):
     info_columns = ("followers", "leader")
     reward_label = "followers gained"
 
-    def __init__(self, action_space: str = "limited", self_observation: bool = True):
-        super().__init__(action_space, self_observation)
-
     @property
     def feature_names(self) -> list[str]:
-        names = ["feed_stance", "feed_spread", "feed_fill"]
-        return names + (["own_stance", "follower_trend"] if self.self_observation else [])
+        return FEED_FEATURES + (["own_stance", "follower_trend"] if self.self_observation else [])
 
     @property
     def action_names(self) -> list[str]:

@@ -108,6 +108,13 @@ class Actions:
                 raise ValueError(f"Actions.post_topic must lie in [0, {topics})")
 
 
+#: the fields of `Actions` with one value per user (and feed slot): concatenated and
+#: merged row by row
+ROW_FIELDS = ("post", "post_stance", "post_topic", "like", "repost", "reply", "reply_stance")
+#: every field of `Actions`, in order
+ACTION_FIELDS = ROW_FIELDS + ("follow", "unfollow", "post_text", "reply_text")
+
+
 @dataclass
 class Feedback:
     """The platform's response to a role's posts of the previous step, one row per post

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checks
-from .actions import Actions, Observations, Policy, StepContext
+from .actions import ROW_FIELDS, Actions, Observations, Policy, StepContext
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
@@ -288,18 +288,7 @@ class World:
         if not batches:
             batches = [(np.zeros(0, np.int64), Actions.nothing(0, feed.shape[1]))]
         rows = np.concatenate([r for r, _ in batches])
-        cat = {
-            name: np.concatenate([getattr(a, name) for _, a in batches])
-            for name in (
-                "post",
-                "post_stance",
-                "post_topic",
-                "like",
-                "repost",
-                "reply",
-                "reply_stance",
-            )
-        }
+        cat = {name: np.concatenate([getattr(a, name) for _, a in batches]) for name in ROW_FIELDS}
         width_f = max(a.follow.shape[1] for _, a in batches)
         width_u = max(a.unfollow.shape[1] for _, a in batches)
         follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
