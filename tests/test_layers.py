@@ -31,7 +31,17 @@ LAYERS = {
     "entry": 8,
     "__main__": 9,
 }
-SERVICES = {"config", "errors", "outputs", "store", "text", "metrics", "report", "__init__"}
+SERVICES = {
+    "config",
+    "errors",
+    "outputs",
+    "store",
+    "final_state",
+    "text",
+    "metrics",
+    "report",
+    "__init__",
+}
 #: the scenario schema checks a role's policy line with the registry's grammar, a module
 #: that imports nothing of townsquare at module level (policies/registry.py)
 ALLOWED = {("config", "townsquare.policies.registry")}
@@ -65,21 +75,43 @@ def imports() -> list[tuple[str, str]]:
         tree = ast.parse(path.read_text())
         skip = _type_checking_lines(tree)
         for node in ast.walk(tree):
-            if not isinstance(node, ast.ImportFrom) or not node.level or node.lineno in skip:
+            if getattr(node, "lineno", None) in skip:
                 continue
-            base = package.split(".")[: len(package.split(".")) - node.level + 1]
-            target = ".".join(base + ([node.module] if node.module else []))
-            if node.module is None:  # from . import x
+            if isinstance(node, ast.Import):  # import townsquare.x.y
+                out += [(module, a.name) for a in node.names if a.name.startswith("townsquare.")]
+                continue
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif node.module and node.module.startswith("townsquare"):
+                target = node.module
+            else:
+                continue
+            if node.module is None or target == "townsquare":  # from . import x
                 out += [(module, f"{target}.{a.name}") for a in node.names]
             else:
                 out.append((module, target))
     return out
 
 
-def test_the_walk_sees_the_imports_it_should():
+def test_the_walk_sees_the_imports_it_should(tmp_path, monkeypatch):
     found = imports()
     assert ("townsquare.envs.core", "townsquare.build") in found
     assert ("townsquare.learn.q_learning", "townsquare.policies.q_table") in found
+    # absolute imports count too, in both forms
+    package = tmp_path / "townsquare"
+    (package / "roles").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "roles" / "x.py").write_text(
+        "import townsquare.learn.train\nfrom townsquare.envs import core\n"
+    )
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", package)
+    assert set(imports()) == {
+        ("townsquare.roles.x", "townsquare.learn.train"),
+        ("townsquare.roles.x", "townsquare.envs"),
+    }
 
 
 def test_every_module_has_a_place():
@@ -93,7 +125,9 @@ def test_import_arrows_point_down():
         a, b = _group(source), _group(target)
         if a == b or b == "__version__" or (a, target) in ALLOWED:
             continue
-        if a in SERVICES:
+        if a not in LAYERS and a not in SERVICES:
+            wrong.append(f"{source} has no place in LAYERS or SERVICES")
+        elif a in SERVICES:
             if b in LAYERS and b != "world":
                 wrong.append(f"{source} -> {target} (a service imports the chain)")
         elif b in LAYERS and LAYERS[b] >= LAYERS[a]:

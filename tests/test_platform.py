@@ -15,6 +15,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test, seed_test
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.envs import citizen_v0, platform_v0
+from townsquare.errors import UserError
 from townsquare.learn.q_learning import QConfig, train_q, train_q_platform
 from townsquare.policies.q_table import QTable
 from townsquare.roles import CitizenRole
@@ -74,8 +75,7 @@ def test_each_role_keeps_its_own_options_and_spaces():
     env = platform_v0.parallel_env(
         scenario=scenario(),
         learners={"influencer": 2, "citizen": 3},
-        influencer={"action_space": "full"},
-        citizen={"self_observation": False},
+        influencer={"action_space": "full", "self_observation": False},
     )
     assert env.possible_agents == [
         "influencer_0",
@@ -85,7 +85,8 @@ def test_each_role_keeps_its_own_options_and_spaces():
         "citizen_2",
     ]
     assert env.action_space("influencer_1").n == 30
-    assert env.observation_space("citizen_0").shape == (3,)
+    assert env.observation_space("influencer_1").shape == (3,)
+    assert env.observation_space("citizen_0").shape == (5,)
     obs, infos = env.reset(seed=1)
     users = [infos[a]["user"] for a in env.agents]
     world = env.core.world
@@ -107,6 +108,8 @@ def test_each_role_keeps_its_own_options_and_spaces():
         ({"learners": {"citizen": 5}, "influencer": {"action_space": "full"}}, "not among"),
         ({"learners": {"citizen": 5}, "citizen": {"speed": 2}}, "unknown option 'speed'"),
         ({"learners": {"citizen": 5}, "citizen": {"action_space": "full"}}, "limited"),
+        ({"learners": {"citizen": 5}, "citizen": {"self_observation": False}}, "must see"),
+        ({"learners": {"citizen": 5}, "citizen": "full"}, "options must be a dict"),
     ],
 )
 def test_bad_learner_settings_are_refused_naming_them(kwargs, fragment):
@@ -247,7 +250,7 @@ def test_a_checkpoint_and_social_rl_cannot_both_choose(tmp_path):
     path = fixed_citizen_table(tmp_path / "q.npz", 1)
     sc = scenario()
     sc["roles"]["citizen"] = {"policy": str(path), "expression": "social_rl"}
-    with pytest.raises(Exception, match="would both choose"):
+    with pytest.raises(UserError, match="would both choose"):
         validate(sc)
 
 
@@ -326,3 +329,95 @@ def test_the_platform_env_hands_each_agent_the_words_it_wrote():
     env.reset(seed=0)
     _, _, _, _, infos = env.step({a: 0 for a in env.agents})  # silence
     assert all(info["post_text"] == "" for info in infos.values())
+
+
+def test_every_live_agent_needs_an_action():
+    env = both()
+    env.reset(seed=0)
+    actions = {a: 0 for a in env.agents if a.startswith("citizen")}
+    with pytest.raises(ValueError, match="no action for agents in the episode: influencer_0"):
+        env.step(actions)
+
+
+def test_many_citizens_each_get_the_feedback_on_their_own_post():
+    # several learners in an unsorted order: each reward is its own post's feedback
+    env = citizen_v0.parallel_env(scenario=scenario(steps=12), learners=30)
+    env.reset(seed=5)
+    world, posts = env.core.world, env.core.world.posts
+    rng = np.random.default_rng(1)
+    previous: dict[str, int] = {}
+    checked = nonzero = 0
+    for t in range(12):
+        if not env.agents:
+            break
+        order = list(rng.permutation(env.agents))
+        _, rewards, _, _, infos = env.step({a: int(rng.integers(3)) for a in order})
+        lo, hi = posts.step_start[t], len(posts)
+        for agent in rewards:
+            expected = 0.0
+            if agent in previous:
+                pid = previous[agent]
+                replies = lo + np.flatnonzero(
+                    (posts.kind[lo:hi] == PostKind.REPLY) & (posts.parent[lo:hi] == pid)
+                )
+                agree = np.sign(posts.stance[replies]) == np.sign(posts.stance[pid])
+                net = int(posts.likes[pid]) + agree.sum() - (~agree).sum()
+                expected = float(np.clip(net, -1, 1))
+            assert rewards[agent] == expected, agent
+            checked += 1
+            nonzero += expected != 0
+        previous = {}
+        for agent, info in infos.items():
+            mine = lo + np.flatnonzero(
+                (posts.author[lo:hi] == info["user"]) & (posts.kind[lo:hi] == PostKind.POST)
+            )
+            if mine.size:
+                previous[agent] = int(mine[0])
+    assert checked > 200 and nonzero > 10
+    assert world is env.core.world
+
+
+NO_CITIZENS = (
+    "--set",
+    "users=20",
+    "--set",
+    "graph.mean_degree=2",
+    "--set",
+    "roles.influencer.count=20",
+    "--set",
+    "roles.socialbot.fraction=0",
+)
+
+
+def test_training_or_evaluating_a_role_the_scenario_lacks_is_one_line(tmp_path):
+    from cli_checks import invoke, one_line_error
+
+    out = tmp_path / "t"
+    for learners in ("one", "all"):
+        one_line_error(
+            invoke("train", "citizen", "--learners", learners, *NO_CITIZENS, "--out", out),
+            "no citizen users",
+            "users, less the other roles",
+        )
+        assert not out.exists()  # nothing claimed
+    path = fixed_citizen_table(tmp_path / "q.npz", 1)
+    one_line_error(
+        invoke("evaluate", str(path), "--scenario", "influencer_env", *NO_CITIZENS),
+        "no citizen users",
+    )
+
+
+def test_evaluate_refuses_a_conflicting_scenario_before_running(tmp_path):
+    from cli_checks import invoke, one_line_error
+
+    path = fixed_citizen_table(tmp_path / "q.npz", 1)
+    result = invoke(
+        "evaluate",
+        str(path),
+        "--scenario",
+        "influencer_env",
+        "--set",
+        "roles.citizen.expression=social_rl",
+    )
+    one_line_error(result, "would both choose")
+    assert "seeds" not in result.output  # no progress bar: nothing ran

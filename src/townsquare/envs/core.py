@@ -108,7 +108,7 @@ class Pick:
         else:
             chosen = users[self.start : self.start + self.count]
         if users.size == 0:
-            raise ValueError(f"the scenario has no {role} users ({WHO_SETS[role]})")
+            raise ValueError(f"the scenario has no {role} users (set by {WHO_SETS[role]})")
         if self.start >= users.size or (self.count is not None and chosen.size < self.count):
             wanted = self.start + (self.count or 1)
             raise ValueError(
@@ -116,6 +116,14 @@ class Pick:
                 f"{role} users"
             )
         return chosen
+
+
+def check_learners(scenario: Scenario, role: LearnerRole, count: int) -> None:
+    """A `ValueError` naming the scenario key to change unless a world of ``scenario``
+    (its own seed) has ``count`` users of ``role`` (roles are drawn by the scenario's
+    settings, so every seed of it has as many)."""
+    world, _ = build_world(scenario)
+    Pick(0, count).select(world.population.ids_of(role.world_role), role.name)
 
 
 @dataclass

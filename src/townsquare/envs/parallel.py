@@ -113,13 +113,19 @@ class PlatformParallelEnv(ParallelEnv):
         unknown = set(actions) - set(self.agents)
         if unknown:
             raise ValueError(f"actions for agents not in the episode: {sorted(unknown)}")
-        # agents without an action (suspended ones) keep 0: their rows are never active
+        # agents that left the episode (suspended ones) keep 0: their rows are never active
         chosen = {name: np.zeros(g.users.size, np.int64) for name, g in self.core.groups.items()}
         for agent, action in actions.items():
             if not self._spaces_act[agent].contains(action):
                 raise ValueError(f"{agent}: action {action!r} is not in {self._spaces_act[agent]}")
             role, i = self._where[agent]
             chosen[role][i] = int(action)
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            )
+            raise ValueError(f"no action for agents in the episode: {shown}")
         rewards_by_role, texts = self.core.advance(chosen)
         suspended = {name: self.core.suspended(name) for name in self.roles}
         over = self.core.world.t >= self.core.horizon

@@ -52,7 +52,10 @@ def parallel_env(
         )
     groups = []
     for name, choice in learners.items():
-        options = dict(role_options.get(name) or {})
+        options = role_options.get(name) or {}
+        if not isinstance(options, Mapping):
+            raise ValueError(f"{name}: options must be a dict, e.g. {name}={{'action_space': ...}}")
+        options = dict(options)
         bad = sorted(set(options) - set(ROLE_OPTIONS))
         if bad:
             raise ValueError(

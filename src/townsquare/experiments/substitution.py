@@ -19,6 +19,7 @@ from scipy import stats
 
 from ..build import build_world
 from ..config import Scenario, validate
+from ..errors import UserError
 from ..roles import LearnerRole, RewardContext, make_role
 
 
@@ -80,7 +81,7 @@ def mean_return(sc: Scenario, role: LearnerRole) -> float:
     world, _ = build_world(sc)
     users = world.population.ids_of(role.world_role)
     if users.size == 0:
-        raise ValueError(f"the scenario has no {role.name} users")
+        raise UserError(f"{sc.name}: the scenario has no {role.name} users to compare")
     scorer = role.new_memory(world.n)
     role.begin_scoring(users, world, scorer)
     total = np.zeros(users.size)
@@ -105,6 +106,28 @@ def paired_effect(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, fl
     return mean, mean - half, mean + half, mean / sd
 
 
+def variant(scenario: Scenario, role_name: str, policy: str, seed: int) -> Scenario:
+    """``scenario`` at ``seed`` with the role's policy line set to ``policy``, recording
+    no events and writing no text (neither changes a reward)."""
+    data = scenario.model_dump(mode="json")
+    data["record"] = {**data["record"], "events": "none"}
+    data["text"] = {**data["text"], "backend": "none"}
+    data["seed"] = seed
+    data["roles"] = {**data["roles"]}
+    data["roles"][role_name] = {**data["roles"][role_name], "policy": policy}
+    return validate(data, "scenario")
+
+
+def check(scenario: Scenario, checkpoint: str, role_name: str) -> None:
+    """Both runs' scenarios are valid and have users of the role (a `UserError` naming
+    what is wrong otherwise)."""
+    for policy in ("scripted", checkpoint):
+        variant(scenario, role_name, policy, scenario.seed)
+    world, _ = build_world(variant(scenario, role_name, "scripted", scenario.seed))
+    if world.population.ids_of(make_role(role_name).world_role).size == 0:
+        raise UserError(f"{scenario.name}: the scenario has no {role_name} users to compare")
+
+
 def substitution(
     scenario: Scenario,
     checkpoint: str,
@@ -114,17 +137,13 @@ def substitution(
 ) -> Effect:
     """Scripted versus checkpoint for ``role_name`` in ``scenario`` over ``seeds``."""
     role = make_role(role_name)  # scoring only: the reward does not depend on the spaces
-    base = scenario.model_dump(mode="json")
-    base["record"] = {**base["record"], "events": "none"}
-    base["text"] = {**base["text"], "backend": "none"}  # text changes no reward
+    check(scenario, checkpoint, role_name)  # a conflict is said before the first run
     results = []
     for i, seed in enumerate(seeds):
-        runs = []
-        for policy in ("scripted", checkpoint):
-            data = {**base, "seed": seed}
-            data["roles"] = {**base["roles"]}
-            data["roles"][role_name] = {**base["roles"][role_name], "policy": policy}
-            runs.append(mean_return(validate(data, "scenario"), role))
+        runs = [
+            mean_return(variant(scenario, role_name, p, seed), role)
+            for p in ("scripted", checkpoint)
+        ]
         results.append(SeedResult(seed, runs[0], runs[1]))
         if progress is not None:
             progress(i + 1, len(seeds))

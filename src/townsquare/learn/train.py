@@ -97,6 +97,7 @@ def plan(
 
 def make_env(p: TrainPlan):
     """The environment the plan trains in: one learner (Gymnasium) or all (PettingZoo)."""
+    from ..envs.core import check_learners
     from ..envs.parallel import PlatformParallelEnv
     from ..envs.single import RoleEnv
 
@@ -106,12 +107,11 @@ def make_env(p: TrainPlan):
             return PlatformParallelEnv(
                 [(role, "all")], p.scenario, DEFAULT_SCENARIO, name=f"townsquare_{p.role}_v0"
             )
+        check_learners(p.scenario, role, 1)  # before any folder is claimed
         return RoleEnv(role, p.scenario, DEFAULT_SCENARIO)
     except ValueError as exc:
         # a scenario without users of the role, or not enough of them
-        raise UserError(
-            f"{p.scenario.name}: {exc} (set --set roles.{p.role}.count=N or another scenario)"
-        ) from None
+        raise UserError(f"{p.scenario.name}: {exc}") from None
 
 
 @dataclass

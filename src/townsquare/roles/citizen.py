@@ -14,7 +14,7 @@ from it.
 * ``feed_stance``, ``feed_spread``, ``feed_fill``: what its feed says at a glance
   (`roles.base.feed_features`, as the influencer reads it);
 
-and, with self-observation:
+and of itself (self-observation, which the citizen cannot do without):
 
 * ``own_opinion``: its private opinion on topic 0;
 * ``last_side``: the side it last expressed (-1 con, +1 pro, 0 not yet or silent).
@@ -27,9 +27,10 @@ Reward: the net feedback, during the step, on its topic-0 post of the step befor
 post's net clipped to [-1, 1] as in ARLOD (silence earns 0). Episode records keep its
 ``opinion`` and ``last_side``.
 
-Tabular learners see the feed's side (con / neutral / pro at ±0.15) and whether it is
-divided, and with self-observation also the side of their opinion and the side they
-last expressed (con, none, pro): 6 states without self-observation, 36 with.
+Tabular learners see the feed's side (con / neutral / pro at ±0.15), whether it is
+divided, the side of their opinion and the side they last expressed (con, none, pro):
+36 states. Self-observation cannot be turned off: the reward of a post arrives a step
+later, and only an agent that sees the side it last expressed can credit it.
 """
 
 from __future__ import annotations
@@ -95,9 +96,19 @@ class CitizenRole(LearnerRole):
     info_columns = ("opinion", "last_side")
     reward_label = "net feedback on its posts"
 
+    def __init__(self, action_space: str = "limited", self_observation: bool = True):
+        if not self_observation:
+            # the reward of a post arrives a step later: only an agent that sees the side
+            # it last expressed can tell which of its actions earned it
+            raise ValueError(
+                "self_observation: the citizen must see the side it last expressed (its "
+                "reward arrives a step after its post; without it no action can be credited)"
+            )
+        super().__init__(action_space, self_observation)
+
     @property
     def feature_names(self) -> list[str]:
-        return FEED_FEATURES + (["own_opinion", "last_side"] if self.self_observation else [])
+        return FEED_FEATURES + ["own_opinion", "last_side"]
 
     @property
     def action_names(self) -> list[str]:
@@ -106,8 +117,6 @@ class CitizenRole(LearnerRole):
     # -- observation ---------------------------------------------------------------
     def observe(self, obs: Observations, rows: np.ndarray, memory: RoleMemory) -> np.ndarray:
         feed = feed_features(obs, rows)
-        if not self.self_observation:
-            return feed
         own = np.column_stack([obs.opinion[rows, TOPIC], memory.last_side[obs.users[rows]]])
         return np.clip(np.hstack([feed, own.astype(np.float32)]), -1, 1)
 
@@ -115,8 +124,6 @@ class CitizenRole(LearnerRole):
         # a suspended or inactive citizen: its opinion is not in a feed batch, so it
         # reads as 0 (the observation only stands in until the agent leaves)
         feed = np.tile(np.array(EMPTY_FEED, np.float32), (users.size, 1))
-        if not self.self_observation:
-            return feed
         own = np.column_stack([np.zeros(users.size), memory.last_side[users]])
         return np.hstack([feed, own.astype(np.float32)])
 
@@ -144,6 +151,8 @@ class CitizenRole(LearnerRole):
         """The clipped net feedback received during the step on each agent's topic-0
         posts of the step before (0 for an agent that posted nothing then)."""
         out = np.zeros(context.users.size)
+        if context.users.size == 0:
+            return out
         feedback = social_feedback(StepContext(context.step, context.events, context.world))
         if feedback is None:
             return out
@@ -164,14 +173,14 @@ class CitizenRole(LearnerRole):
     # -- tabular -------------------------------------------------------------------------
     @property
     def n_states(self) -> int:
-        return 36 if self.self_observation else 6
+        return 36
 
     def discretise(self, vectors: np.ndarray) -> np.ndarray:
         v = np.atleast_2d(np.asarray(vectors, np.float64))
-        parts = [bins3(v[:, 0], FEED_EDGE), (v[:, 1] > 0.0).astype(np.int64)]
-        shape = [3, 2]
-        if self.self_observation:
-            # last_side is exactly -1, 0 or +1
-            parts += [(v[:, 3] > 0.0).astype(np.int64), bins3(v[:, 4], 0.5)]
-            shape += [2, 3]
-        return np.ravel_multi_index(parts, shape).astype(np.int64)
+        parts = [
+            bins3(v[:, 0], FEED_EDGE),
+            (v[:, 1] > 0.0).astype(np.int64),
+            (v[:, 3] > 0.0).astype(np.int64),
+            bins3(v[:, 4], 0.5),  # last_side is exactly -1, 0 or +1
+        ]
+        return np.ravel_multi_index(parts, (3, 2, 2, 3)).astype(np.int64)
