@@ -49,6 +49,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_text.py
 	$(BIN)/python benchmarks/bench_envs.py
 	$(BIN)/python benchmarks/bench_fork.py
+	$(BIN)/python benchmarks/bench_population.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

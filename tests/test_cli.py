@@ -341,7 +341,7 @@ def test_realism_scorecard_of_a_run(small_scenario, tmp_path):
     invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot")
     result = invoke("realism", str(out))
     assert result.exit_code == 0, result.output
-    assert "F1" in result.output and "measured facts reproduced" in result.output
+    assert "F1" in result.output and "measured facts emerged" in result.output
     card = json.loads((out / "realism.json").read_text())
     metrics = {row["metric"] for row in card["rows"]}
     assert {
@@ -398,7 +398,7 @@ def test_compare_two_runs_with_seeds(small_scenario, tmp_path):
     bots = next(r for r in seeded["rows"] if r["metric"] == "bot_post_share")
     assert bots["beyond_noise"] is True and bots["b_inside"] is not None
     table = invoke("compare", str(a), str(b), "--seeds", "7,8")  # reuses the seed runs
-    assert table.exit_code == 0 and "B reproduces" in table.output
+    assert table.exit_code == 0 and "B: " in table.output and "emerged" in table.output
 
 
 def test_compare_errors(small_scenario, tmp_path):

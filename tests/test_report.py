@@ -13,6 +13,7 @@ from townsquare.config import validate
 from townsquare.metrics.realism import BANDS
 from townsquare.report import write_report
 from townsquare.report.figures import (
+    bot_survival_figure,
     cascade_figure,
     echo_chamber_figure,
     follower_ccdf_figure,
@@ -52,7 +53,7 @@ def test_report_is_one_self_contained_html_file(run_dir: Path, no_data: Path):
     for band in BANDS:
         assert band.metric in text
     assert "posting_top10_share" in text
-    assert re.search(r"\d+ of \d+ measured facts reproduced", text)
+    assert re.search(r"\d+ of \d+ measured facts emerged", text)
     assert "F8" in text and "not measured" in text
     assert text.count(IMG) >= 5
     # nothing is loaded from anywhere: no external src/href, stylesheets or scripts
@@ -135,3 +136,52 @@ def test_echo_chamber_scatter_is_subsampled_but_keeps_rare_roles():
     counts = {c.get_label().split(" (")[0]: len(c.get_offsets()) for c in fig.axes[0].collections}
     assert sum(counts.values()) == 500
     assert counts["influencers"] == 3
+
+
+def test_bot_survival_figure_draws_the_curve_or_says_it_is_missing(run_dir: Path, no_data: Path):
+    metrics = {"step": [0, 1, 2, 3], "bots_active_share": [1.0, 1.0, 0.98, 0.96]}
+    fig = bot_survival_figure(metrics, published=(0.8, 730.0))
+    (ax,) = fig.axes
+    curve, published = ax.lines
+    assert curve.get_ydata().tolist() == [1.0, 1.0, 0.98, 0.96]
+    assert published.get_ydata()[0] == 1.0 and published.get_ydata()[-1] < 1.0
+    assert "96.0%" in ax.get_title()
+    assert len(bot_survival_figure(metrics).axes[0].lines) == 1  # no published rate given
+    # a run recorded before the column existed, or one without bots
+    for old in (
+        {"step": [0, 1], "posts": [3, 4]},
+        {},
+        {"step": [0], "bots_active_share": [np.nan]},
+    ):
+        (ax,) = bot_survival_figure(old, published=(0.8, 730.0)).axes
+        assert not ax.lines
+        assert any("not available" in t.get_text() for t in ax.texts)
+    # the report shows it
+    text = write_report(run_dir, data_dir=no_data).read_text(encoding="utf-8")
+    assert "Bots that live on" in text
+    assert text.count(IMG) >= 6
+
+
+def test_a_report_of_a_run_without_the_survival_column(tmp_path: Path, no_data: Path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "old"
+    Run.start(validate({"users": 400, "steps": 3, "seed": 1}), out).execute()
+    table = pq.read_table(out / "metrics.parquet")
+    pq.write_table(table.drop(["bots_active_share"]), out / "metrics.parquet")
+    text = write_report(out, data_dir=no_data).read_text(encoding="utf-8")
+    assert "Bots that live on" in text
+
+
+def test_the_report_shows_step_0_statuses_and_the_course_of_window_facts(tmp_path):
+    from townsquare.config import validate
+    from townsquare.report.html import write_report
+    from townsquare.runner import Run
+
+    sc = {"name": "course", "users": 800, "steps": 12, "seed": 1, "text": {"backend": "none"}}
+    Run.start(validate(sc), tmp_path / "run").execute()
+    text = write_report(tmp_path / "run").read_text()
+    assert "<th>step 0</th><th>end</th>" in text
+    assert "Window facts over the run" in text
+    assert "set by roles.socialbot.fraction" in text or ">missed<" in text
+    assert re.search(r">(emerged|configured|missed)<", text)

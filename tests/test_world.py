@@ -104,6 +104,7 @@ def test_suspended_users_act_no_more(seed, strikes, check_every):
         moderation__threshold=1.0,
         moderation__strikes=strikes,
         moderation__check_every=check_every,
+        moderation__survival=0.0,  # every flagged account is suspended at once
     )
     suspended_at: dict[int, int] = {}
     for _ in range(10):

@@ -15,6 +15,7 @@ import psutil
 
 from .config import GENERATED_GRAPHS, Scenario, validate
 from .errors import UserError
+from .policies.learning_population import LearningPopulation
 from .policies.registry import ROLE_NAMES
 from .policies.registry import resolve as resolve_policy
 from .policies.social_rl import SocialRLCitizen
@@ -205,6 +206,16 @@ def _policy(role_name: str, cfg, n: int):
         raise UserError(str(exc)) from None
 
 
+def _learning(role: Role, cfg, policy, roles: np.ndarray, graph: FollowGraph):
+    """The role's policy, wrapped in a learning population (docs/population.md) when its
+    users learn how often to post or whom to follow; as it is otherwise."""
+    if cfg.posting == "scripted" and cfg.following == "scripted":
+        return policy
+    members = np.flatnonzero(roles == role)
+    edges = int(graph.out_deg[members].sum(dtype=np.int64))
+    return LearningPopulation(role.label, cfg, policy, members, graph.n, edges)
+
+
 def build_world(
     sc: Scenario, detector: Detector | Callable[[int], Detector] | None = None
 ) -> tuple[World, Scenario]:
@@ -265,6 +276,9 @@ def build_world(
         policies[Role.CITIZEN] = SocialRLCitizen.from_opinions(
             r.citizen, opinion[:, 0], np.flatnonzero(role == Role.CITIZEN)
         )
+    for learner in (Role.CITIZEN, Role.INFLUENCER):
+        cfg = getattr(r, learner.label)
+        policies[learner] = _learning(learner, cfg, policies[learner], role, graph)
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life)
     m = sc.moderation

@@ -767,13 +767,18 @@ def _fmt(value) -> str:
 
 
 def _scorecard_for(run_dir: Path, data: Path | None):
-    from .metrics.realism import measure_run, scorecard
+    from .metrics.realism import measure_run, measure_start, scorecard
     from .metrics.reference import real_network_references
 
     _scorecard_for_check(run_dir)
     _check_data(data)
     references = real_network_references(_data_dir(data))
-    return scorecard(measure_run(run_dir), run=str(run_dir), references=references)
+    return scorecard(
+        measure_run(run_dir),
+        run=str(run_dir),
+        references=references,
+        start=measure_start(run_dir),
+    )
 
 
 def _print_scorecard(card) -> None:
@@ -783,7 +788,8 @@ def _print_scorecard(card) -> None:
     for col, justify in (
         ("fact", "left"),
         ("metric", "left"),
-        ("run", "right"),
+        ("step 0", "right"),
+        ("end", "right"),
         ("real band", "right"),
         ("real networks", "left"),
         ("source", "left"),
@@ -792,10 +798,13 @@ def _print_scorecard(card) -> None:
         table.add_column(col, justify=justify)
     for row in card.rows:
         verdict = {True: "[green]inside[/]", False: "[red]outside[/]", None: "n/a"}[row.inside]
+        if row.configured_by and row.inside:
+            verdict = f"[yellow]set by {row.configured_by}[/]"
         refs = ", ".join(f"{k} {_fmt(v)}" for k, v in row.references.items())
         table.add_row(
             row.fact,
             row.metric,
+            _fmt(row.start),
             _fmt(row.value),
             f"{row.low:.3g}–{row.high:.3g}",
             refs,
@@ -803,18 +812,26 @@ def _print_scorecard(card) -> None:
             verdict,
         )
     console.print(table)
-    for fact, ok in card.facts.items():
-        mark = {
-            True: "[green]reproduced[/]",
-            False: "[red]not reproduced[/]",
-            None: f"not measured ({NOT_MEASURED.get(fact, 'no data')})",
-        }[ok]
+    marks = {
+        "emerged": "[green]emerged[/]",
+        "configured": "[yellow]configured[/] (set by the scenario or the input data)",
+        "missed": "[red]missed[/]",
+    }
+    for fact, status in card.status.items():
+        mark = marks.get(status) or f"not measured ({NOT_MEASURED.get(fact, 'no data')})"
         console.print(f"  {fact} {FACTS[fact]}: {mark}")
     extra = ", ".join(f"{k} {_fmt(v)}" for k, v in card.informational.items())
     console.print(f"also measured: {extra}", highlight=False)
+    if all(row.start is None for row in card.rows):
+        console.print(
+            "this run kept no step-0 state (checkpoints/start.npz): facts already set at "
+            "the start cannot be told apart from emerged ones",
+            highlight=False,
+        )
     console.print(
-        f"[bold]{card.reproduced} of {card.measured} measured facts reproduced[/] "
-        f"(F1–F9; {len(card.facts) - card.measured} not measurable yet)"
+        f"[bold]{card.reproduced} of {card.measured} measured facts emerged[/] "
+        f"({card.inside} inside their bands; F1–F9, {len(card.facts) - card.measured} not "
+        "measurable yet)"
     )
 
 
@@ -834,9 +851,11 @@ def realism(
 ):
     """Score a run against stylized facts of real platforms (F1–F9 of REALISM.md).
 
-    Each metric is shown with the run's value, the published band, the same metric on
-    real networks, the source, and whether the run is inside the band. The scorecard is
-    also written to RUN_DIR/realism.json.
+    Each metric is shown at step 0 and at the end, with the published band, the same
+    metric on real networks (measured by the same method, docs/realism.md), the source,
+    and whether the run is inside the band. Each fact is marked emerged, configured (set
+    by the scenario or the input data) or missed; only emerged facts count. The scorecard
+    is also written to RUN_DIR/realism.json.
     """
     from .metrics.realism import scorecard_json, write_scorecard
     from .store import RunStore
@@ -921,10 +940,16 @@ def compare(
             noise,
         )
     console.print(table)
+    from .metrics.realism import FACTS
+
+    for fact in FACTS:
+        a_status, b_status = result["a"]["status"].get(fact), result["b"]["status"].get(fact)
+        if a_status or b_status:
+            console.print(f"  {fact} {FACTS[fact]}: A {a_status}, B {b_status}", highlight=False)
     console.print(
-        f"A reproduces {result['a']['reproduced']} of {result['a']['measured']} "
-        f"measured facts; B reproduces {result['b']['reproduced']} of "
-        f"{result['b']['measured']}."
+        f"A: {result['a']['reproduced']} of {result['a']['measured']} measured facts emerged "
+        f"({result['a']['inside']} inside their bands); B: {result['b']['reproduced']} of "
+        f"{result['b']['measured']} emerged ({result['b']['inside']} inside)."
     )
 
 
@@ -1149,7 +1174,7 @@ def evaluate(
     import json
 
     from .config import load_scenario
-    from .experiments.substitution import substitution
+    from .experiments.substitution import check, substitution
     from .policies.learned import (
         CheckpointError,
         load_model,
@@ -1163,6 +1188,7 @@ def evaluate(
         sc = load_scenario(scenario, list(set_ or []))
         if getattr(getattr(sc.roles, ckpt.role_name), "count", 1) < 1:
             raise UserError(f"{scenario}: roles.{ckpt.role_name}.count is 0; nothing to compare")
+        check(sc, str(checkpoint), ckpt.role_name)
     except (CheckpointError, UserError) as exc:
         raise _fail(str(exc)) from None
     seed_list = list(range(seed, seed + seeds))

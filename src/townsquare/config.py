@@ -126,6 +126,32 @@ class CitizenConfig(_Section):
     learning: Literal["frozen", "online"] = Field(
         "frozen", description="online: a Q-table policy keeps learning during the run"
     )
+    # the learning population (docs/population.md, policies/learning_population.py)
+    posting: Literal["scripted", "learned"] = Field(
+        "scripted",
+        description="scripted: post with post_prob when active; learned: post at the rate "
+        "the average reward of one's posts makes optimal (Niv et al. 2007; Lindström et "
+        "al. 2021)",
+    )
+    posting_alpha: float = Field(
+        0.25, gt=0.0, le=1.0, description="learned posting: learning rate of the reward rate"
+    )
+    posting_prior: float = Field(
+        1.0,
+        gt=0.0,
+        # no account earns a million likes and replies per post on a simulated platform
+        le=1e6,
+        description="learned posting: reward (likes + replies) a user expects per post "
+        "before any feedback",
+    )
+    following: Literal["scripted", "learned"] = Field(
+        "scripted",
+        description="scripted: follow and unfollow by stance gap; learned: by the value "
+        "each author's posts have had for the reader",
+    )
+    following_alpha: float = Field(
+        0.25, gt=0.0, le=1.0, description="learned following: learning rate of the values"
+    )
 
     @model_validator(mode="after")
     def _one_chooser(self):
@@ -134,6 +160,12 @@ class CitizenConfig(_Section):
                 f"expression: social_rl and the policy {self.policy!r} would both choose "
                 "which side to express; use one (expression: scripted with a checkpoint)"
             )
+        for key in ("posting", "following"):
+            if getattr(self, key) == "learned" and self.policy != "scripted":
+                raise ValueError(
+                    f"{key}: learned needs policy: scripted (the checkpoint "
+                    f"{self.policy!r} acts by its own rules)"
+                )
         return self
 
 
@@ -258,6 +290,30 @@ class ModerationConfig(_Section):
     check_every: int = Field(5, ge=1)
     memory: float = Field(
         0.8, ge=0.0, lt=1.0, description="weight of the past in the moving average"
+    )
+    # A flagged account is suspended at each check with probability
+    # 1 - survival ** (check_every * step_days / survival_days) (docs/world.md).
+    survival: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="share of flagged accounts still active after survival_days: 0.8 from "
+        "Hindman & Barash (Knight Foundation, Oct 2018), 'More than 80 percent of accounts "
+        "that repeatedly spread misinformation during the 2016 election campaign are still "
+        "active'; 0 suspends every flagged account at once",
+    )
+    survival_days: float = Field(
+        730.0,
+        gt=0.0,
+        le=36500.0,
+        description="days over which the share survival stays active (2016 campaign to "
+        "the October 2018 report: about two years)",
+    )
+    step_days: float = Field(
+        1.0,
+        gt=0.0,
+        le=365.0,
+        description="days one step stands for, to turn survival into a chance per check",
     )
 
 

@@ -5,6 +5,11 @@ first Ctrl-C finishes the current step, flushes and stops (``complete: false``);
 one, or any error, stops at once and the run directory falls back to its last flush.
 Either way ``resume`` continues from the checkpoint and reaches exactly the same result
 as an uninterrupted run, because the checkpoint holds every random stream's state.
+
+The world at step 0 is kept for good (``checkpoints/start.npz``), and whenever a run
+stops, finished or not, it writes its final state as ``users.parquet`` and
+``graph.parquet`` (`final_state`): the world of its last checkpoint, whatever
+``record.events`` keeps.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from . import __version__
 from .build import build_world
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
+from .final_state import write_final_state
 from .store import EventRecorder, RunStore, config_digest, read_run_summary
 from .world import World
+from .world.world import checked_state
 
 TOTALS = ("posts", "replies", "reposts", "likes", "follows", "unfollows")
 
@@ -48,10 +55,16 @@ class Run:
         rows: list[dict],
         recorder: EventRecorder,
         wall_before: float = 0.0,
+        start_opinion: np.ndarray | None = None,
     ):
         self.store = store
         self.scenario = scenario
         self.world = world
+        #: the opinions at step 0 (checkpoints/start.npz), for users.parquet; a world
+        #: given without them is at step 0
+        self.start_opinion = (
+            world.population.opinion.copy() if start_opinion is None else start_opinion
+        )
         self.rows = rows
         self.recorder = recorder
         self.wall_before = wall_before
@@ -98,6 +111,7 @@ class Run:
             store.create(scenario.resolved_yaml())
             run = cls(store, scenario, world, [], _recorder(store, scenario, world.n))
             run._checkpoint()
+            store.keep_start()  # the checkpoint at step 0, kept for good
         except BaseException:
             if created:  # a run that never started leaves nothing behind
                 _undo_start(store)
@@ -130,6 +144,7 @@ class Run:
         arrays, world_meta, meta = store.load_checkpoint()
         store.verify_against(meta, scenario.model_dump(mode="json"))
         world, scenario = build_world(scenario)
+        built = None if store.has_start() else _start_state(world, scenario)
         try:
             world.load_state(arrays, world_meta)  # checks every array and value first
             if world.t != int(meta["step"]):
@@ -141,12 +156,23 @@ class Run:
             ) from None
         if scenario.steps < world.t:
             raise UserError(f"--steps {scenario.steps}: the run already has {world.t} steps")
+        if built is None:
+            start_opinion = _start_opinion(store, world)
+        else:  # a run made before townsquare kept its start: the scenario builds it again
+            store.save_start(*built)
+            start_opinion = built[0]["pop.opinion"]
         store.create(scenario.resolved_yaml())
+        # the final state of an earlier stop: written again when this run stops
+        for path in (store.users_file, store.graph_file):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
         rows = store.read_metrics()[: world.t]
         recorder = _recorder(store, scenario, world.n, rows_written=meta.get("events"))
         recorder.drop_from(world.t)
         wall = float(meta.get("wall_s", 0.0))
-        return cls(store, scenario, world, rows, recorder, wall_before=wall)
+        return cls(
+            store, scenario, world, rows, recorder, wall_before=wall, start_opinion=start_opinion
+        )
 
     # ------------------------------------------------------------------ running
     def execute(self, on_step: Callable[[dict], None] | None = None, release: bool = True) -> dict:
@@ -189,6 +215,7 @@ class Run:
                     if self._stop_requested and t < self.scenario.steps:
                         raise RunInterrupted(self.store, t)
         except RunInterrupted:
+            self._write_final_state()  # the world is the checkpoint's, just flushed
             raise
         except BaseException:
             # mid-step state is not trustworthy: fall back to the last flush
@@ -198,10 +225,29 @@ class Run:
                 self.store.write_summary(self._summary(complete=False))
             except OSError:
                 pass  # a full disk or a read-only folder: the last checkpoint still holds
+            try:
+                self._write_final_state(from_disk=True)
+            except Exception:
+                pass  # the error that stopped the run is the one to report
             raise
+        # before the summary says complete: a complete run has its final state
+        self._write_final_state()
         summary = self._summary(complete=True)
         self.store.write_summary(summary)
         return summary
+
+    def _write_final_state(self, from_disk: bool = False) -> None:
+        """users.parquet and graph.parquet of the last checkpoint's world: the world in
+        memory when it was just flushed, else (``from_disk``, after a failure mid-step)
+        the checkpoint read back."""
+        if from_disk:
+            arrays, world_meta, _ = self.store.load_checkpoint()
+            state = checked_state(arrays, world_meta, n=self.world.n)
+            population, graph, posts, step = state.population, state.graph, state.posts, state.t
+        else:
+            world = self.world
+            population, graph, posts, step = world.population, world.graph, world.posts, world.t
+        write_final_state(self.store.root, population, graph, posts, self.start_opinion, step)
 
     def _checkpoint(self) -> None:
         self.recorder.flush()
@@ -275,6 +321,41 @@ class Run:
     def request_stop(self) -> None:
         """Stop after the current step, as the first Ctrl-C does."""
         self._stop_requested = True
+
+
+def _start_state(world: World, scenario: Scenario) -> tuple[dict, str, dict]:
+    """What `RunStore.save_start` writes for a world just built (at step 0): copies, as
+    loading a checkpoint into the world may change its arrays in place."""
+    arrays, meta = world.state()
+    config = scenario.model_dump(mode="json")
+    extra = {
+        "step": 0,
+        "wall_s": 0.0,
+        "events": {},
+        "events_mode": scenario.record.events,
+        "config": config,
+        "config_sha256": config_digest(config),
+    }
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}, meta, extra
+
+
+def _start_opinion(store: RunStore, world: World) -> np.ndarray:
+    """The opinions of the run's kept start, checked like any checkpoint."""
+    arrays, world_meta, _ = store.load_checkpoint(start=True)
+    try:
+        state = checked_state(arrays, world_meta, n=world.n)
+        if state.t != 0:
+            raise ValueError(f"the world is at step {state.t}, not 0")
+        if state.population.topics != world.population.topics:
+            raise ValueError(
+                f"pop.opinion: {state.population.topics} topics, the world has "
+                f"{world.population.topics}"
+            )
+    except ValueError as exc:
+        raise UserError(
+            f"{store.start}: checkpoint does not fit the world ({' '.join(str(exc).split())[:160]})"
+        ) from None
+    return state.population.opinion
 
 
 def _undo_start(store: RunStore) -> None:

@@ -7,7 +7,10 @@ RUN/
   summary.json       totals, seed, wall time, complete: true|false
   metrics.parquet    one row per step
   events.duckdb      tables posts, likes, follows, detections (SQL)
-  checkpoints/       world state at the last flushed step (npz + json), for --resume
+  users.parquet      one row per user at the end: role, opinions at start and end, counts
+  graph.parquet      the final follow edges (src follows dst)
+  checkpoints/       world state at the last flushed step (npz + json), for --resume,
+                     and at step 0 for good (start.npz + start.json)
 ```
 
 Events are buffered in memory and flushed every ``record.flush_every`` steps, together
@@ -26,6 +29,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +41,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import UserError
+from .final_state import GRAPH_FILE, USERS_FILE
+from .outputs import replace_file
 from .world.world import StepEvents
 
 MARKER = ".townsquare-run"
@@ -48,6 +55,8 @@ RUN_FILES = (
     "metrics.parquet",
     "events.duckdb",
     "events.duckdb.wal",
+    USERS_FILE,
+    GRAPH_FILE,
     "report.html",
     "realism.json",
     "metrics.png",
@@ -56,6 +65,9 @@ RUN_FILES = (
     "text_cache.db-wal",
     "text_cache.db-shm",
 )
+
+#: the world at step 0, kept for good in ``checkpoints/`` (arrays, and its latest.json)
+START_FILES = ("start.npz", "start.json")
 
 POST_KINDS = np.array(["post", "repost", "reply"])
 
@@ -296,6 +308,10 @@ class RunStore:
         self.metrics = self.root / "metrics.parquet"
         self.events = self.root / "events.duckdb"
         self.checkpoints = self.root / "checkpoints"
+        self.users_file = self.root / USERS_FILE
+        self.graph_file = self.root / GRAPH_FILE
+        self.start = self.checkpoints / START_FILES[0]
+        self.start_meta = self.checkpoints / START_FILES[1]
         self._lock_fd: int | None = None
 
     # ------------------------------------------------------------ marker and lock
@@ -430,12 +446,16 @@ class RunStore:
             base = tmp.name.split(".tmp")[0]
             if tmp.is_file() and base in RUN_FILES:
                 tmp.unlink()
+            elif _is_replacing_temp(tmp, RUN_FILES):
+                tmp.unlink()
         if self.checkpoints.is_dir():
             for entry in self.checkpoints.iterdir():
                 if entry.is_file() and (
-                    entry.name in ("latest.json", "latest.json.tmp")
+                    entry.name in ("latest.json", "latest.json.tmp", *START_FILES)
                     or (entry.name.startswith("world-") and ".npz" in entry.name)
                 ):
+                    entry.unlink()
+                elif _is_replacing_temp(entry, START_FILES):
                     entry.unlink()
             _rmdir_if_empty(self.checkpoints)
         seeds = self.root / "seeds"
@@ -524,17 +544,61 @@ class RunStore:
     def has_checkpoint(self) -> bool:
         return (self.checkpoints / "latest.json").exists()
 
-    def load_checkpoint(self) -> tuple[dict[str, np.ndarray], str, dict]:
-        """The last checkpoint; a damaged or missing file is a `UserError` naming it."""
-        latest = self.checkpoints / "latest.json"
+    # the start: the world at step 0, kept for good as checkpoints/start.npz beside
+    # start.json (what latest.json held then, naming start.npz). Written once, when a run
+    # starts; a later checkpoint never removes it and --resume never rewrites it.
+    def keep_start(self) -> None:
+        """Keep the checkpoint just written, the world at step 0, as the start (a copy:
+        the next checkpoint removes the world file it names)."""
+        meta = json.loads((self.checkpoints / "latest.json").read_text(encoding="utf-8"))
+        if meta.get("step") != 0:
+            raise RuntimeError(f"the latest checkpoint is at step {meta.get('step')}, not 0")
+        source = self.checkpoints / meta["file"]
+        _replace(self.start, lambda tmp: shutil.copyfile(source, tmp))
+        meta["file"] = self.start.name
+        _replace(self.start_meta, lambda tmp: tmp.write_text(json.dumps(meta)))
+
+    def save_start(self, arrays: dict[str, np.ndarray], meta_json: str, extra: dict) -> None:
+        """Write the start from a world at step 0 (for a run made before townsquare kept
+        it: `--resume` rebuilds that world from the scenario)."""
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        _replace(self.start, write)
+        meta = {"file": self.start.name, "world": json.loads(meta_json), **extra}
+        _replace(self.start_meta, lambda tmp: tmp.write_text(json.dumps(meta)))
+
+    def has_start(self) -> bool:
+        """Whether the run kept its start (either of its two files is there): runs made
+        before townsquare kept it have neither."""
+        return any(p.exists() or p.is_symlink() for p in (self.start, self.start_meta))
+
+    def load_start(self) -> tuple[dict[str, np.ndarray], str, dict]:
+        """``load_checkpoint(start=True)``: the world at step 0."""
+        return self.load_checkpoint(start=True)
+
+    def load_checkpoint(self, start: bool = False) -> tuple[dict[str, np.ndarray], str, dict]:
+        """The last checkpoint, or with ``start`` the world at step 0 (`keep_start`), as
+        (arrays, the world's JSON meta, the rest of latest.json / start.json); a damaged
+        or missing file is a `UserError` naming it."""
+        latest = self.start_meta if start else self.checkpoints / "latest.json"
         try:
             meta = json.loads(latest.read_text(encoding="utf-8"))
             name = meta.pop("file")
             world_meta = meta.pop("world")
-            if not isinstance(name, str) or not name.startswith("world-") or "/" in name:
+            if start:
+                if name != self.start.name:
+                    raise ValueError(f"names {name!r:.40}, not {self.start.name}")
+                if isinstance(meta["step"], bool) or meta["step"] != 0:
+                    raise ValueError(f"step {meta['step']!r:.20} is not 0")
+            elif not isinstance(name, str) or not name.startswith("world-") or "/" in name:
                 raise ValueError(f"bad checkpoint file name {name!r}")
             int(meta["step"])
         except FileNotFoundError:
+            if start:
+                raise UserError(f"{latest}: missing; the run's state at step 0 is lost") from None
             raise UserError(f"{latest}: missing; no checkpoint to resume from") from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UserError(f"{latest}: damaged ({_short(exc)})") from None
@@ -543,7 +607,7 @@ class RunStore:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except FileNotFoundError:
-            raise UserError(f"{path}: missing (named by checkpoints/latest.json)") from None
+            raise UserError(f"{path}: missing (named by checkpoints/{latest.name})") from None
         except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
             raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
         meta["file"] = name  # so errors about its arrays can name it
@@ -692,6 +756,33 @@ def check_metrics_table(path: Path) -> int:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _replace(path: Path, write) -> None:
+    """`outputs.replace_file`, with an OSError that names the file it was writing."""
+    written: list[Path] = []
+
+    def named(tmp: Path) -> None:
+        written.append(tmp)
+        write(tmp)
+
+    try:
+        replace_file(path, named)
+    except OSError as exc:
+        raise _naming(exc, written[-1] if written else path) from None
+
+
+def _is_replacing_temp(path: Path, names) -> bool:
+    """Whether ``path`` is a regular file that `outputs.replace_file` writes beside one of
+    ``names`` before renaming it (``.STEM.tmp-PID[-N]SUFFIX``), left by a killed process."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    for name in names:
+        base = Path(name)
+        pattern = re.escape(f".{base.stem}.tmp-") + r"\d+(?:-\d+)?" + re.escape(base.suffix)
+        if re.fullmatch(pattern, path.name):
+            return True
+    return False
 
 
 def _rmdir_if_empty(path: Path) -> None:

@@ -9,12 +9,12 @@ seeds per side.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .realism import BANDS, INFORMATIONAL, measure_run, scorecard
+from .realism import BANDS, INFORMATIONAL, measure_run, measure_start, scorecard
 
 
 @dataclass
@@ -22,8 +22,11 @@ class Side:
     runs: list[str]
     mean: dict[str, float]
     std: dict[str, float]
-    reproduced: int
+    reproduced: int  # facts that emerged (seed means)
     measured: int
+    start: dict[str, float] | None = None  # seed means at step 0 (None: not kept)
+    status: dict[str, str | None] = field(default_factory=dict)  # per fact
+    inside: int = 0  # facts inside their bands, emerged or configured
 
 
 @dataclass
@@ -42,8 +45,7 @@ class CompareRow:
     beyond_noise: bool | None  # None: one seed per side, noise unknown
 
 
-def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:
-    measures = [measure_run(p) for p in paths]
+def _means(measures: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
     keys = measures[0].keys()
     mean = {
         k: float(np.nanmean([m[k] for m in measures]))
@@ -57,8 +59,25 @@ def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:
         else float("nan")
         for k in keys
     }
-    card = scorecard(mean, references=references)
-    side = Side([str(p) for p in paths], mean, std, card.reproduced, card.measured)
+    return mean, std
+
+
+def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:
+    measures = [measure_run(p) for p in paths]
+    mean, std = _means(measures)
+    starts = [measure_start(p) for p in paths]
+    start = _means(starts)[0] if all(s is not None for s in starts) else None
+    card = scorecard(mean, references=references, start=start)
+    side = Side(
+        [str(p) for p in paths],
+        mean,
+        std,
+        card.reproduced,
+        card.measured,
+        start,
+        card.status,
+        card.inside,
+    )
     return side, measures
 
 

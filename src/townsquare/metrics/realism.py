@@ -1,9 +1,25 @@
 """The realism scorecard: a run measured against stylized facts of real platforms.
 
 Each fact of REALISM.md (F1-F9) is measured by one or more metrics with a band taken from
-the published sources. A fact is reproduced when all its banded metrics fall inside their
-bands. The same metric code measures the real networks in ``shared/data``, shown beside
-the run as references. The scorecard measures; it never tunes anything.
+the published sources, by one method for the run and for the real networks in
+``shared/data`` (`metrics.instrument`), which are shown beside the run as references. The
+scorecard measures; it never tunes anything.
+
+Every metric is measured at the end of the run and, where the run kept its first state
+(``checkpoints/start.npz``), at step 0. A fact is
+
+* ``emerged`` when all its metrics are inside their bands at the end and the platform
+  got them there: it was not already in its band at step 0 and no metric of it reads a
+  scenario value back;
+* ``configured`` when it is inside its bands but set by the scenario or the input data:
+  a metric that reads a setting back (the bots' account share is
+  ``roles.socialbot.fraction``), or a fact already in its bands at step 0 (the
+  generator's follower tail, leanings read from a file);
+* ``missed`` when any of its metrics is outside its band (or cannot be measured).
+
+Only emerged facts count as reproduced. Metrics over a window of activity (posting,
+reposts, cascades, the repost network) use the whole run; `course` gives their values
+over time.
 """
 
 from __future__ import annotations
@@ -16,16 +32,11 @@ import numpy as np
 
 from ..outputs import replace_text
 from ..world.population import Role
-from .inequality import gini, top_share
-from .networks import (
-    leaning_assortativity,
-    modularity,
-    neighbour_leaning_correlation,
-    random_walk_controversy,
-)
+from .inequality import top_share
+from .instrument import echo_chamber_facts, follower_facts, repost_facts, repost_network
+from .networks import modularity, random_walk_controversy
 from .polarisation import bimodality_coefficient, esteban_ray
 from .snapshot import RunSnapshot
-from .tails import fit_power_law
 
 POST = 0
 POLARISED_BC = 0.6
@@ -168,7 +179,13 @@ INFORMATIONAL = (
     "random_walk_controversy",
     "cascade_max",
     "bimodality_start",
+    "repost_network_nodes",
+    "leaning_camp_modularity",
 )
+
+#: metrics that read a scenario value back rather than measure what the platform did
+CONFIGURED = {"bot_account_share": "roles.socialbot.fraction"}
+STATUSES = ("emerged", "configured", "missed")
 
 NOT_MEASURED = {"F8": "posts carry no truth label yet"}
 
@@ -184,30 +201,46 @@ class Row:
     source: str
     inside: bool | None
     references: dict[str, float] = field(default_factory=dict)
+    start: float | None = None  # the value at step 0 (None: not kept or not measurable)
+    inside_start: bool | None = None
+    configured_by: str | None = None  # the scenario key a configured metric reads back
 
 
 @dataclass
 class Scorecard:
     run: str
     rows: list[Row]
-    facts: dict[str, bool | None]  # reproduced, not, or None when not measured
+    facts: dict[str, bool | None]  # reproduced (emerged), not, or None when not measured
     informational: dict[str, float]
+    status: dict[str, str | None] = field(default_factory=dict)  # emerged/configured/missed
 
     @property
     def reproduced(self) -> int:
+        """Facts that emerged: only those count."""
         return sum(1 for v in self.facts.values() if v)
 
     @property
     def measured(self) -> int:
         return sum(1 for v in self.facts.values() if v is not None)
 
+    @property
+    def inside(self) -> int:
+        """Facts inside their bands, emerged or configured."""
+        return sum(1 for v in self.status.values() if v in ("emerged", "configured"))
+
     def to_dict(self) -> dict:
         return {
             "run": self.run,
             "reproduced": self.reproduced,
+            "inside": self.inside,
             "measured": self.measured,
             "facts": {
-                k: {"name": FACTS[k], "reproduced": v, "note": NOT_MEASURED.get(k)}
+                k: {
+                    "name": FACTS[k],
+                    "reproduced": v,
+                    "status": self.status.get(k),
+                    "note": NOT_MEASURED.get(k),
+                }
                 for k, v in self.facts.items()
             },
             "rows": [asdict(r) for r in self.rows],
@@ -217,52 +250,25 @@ class Scorecard:
 
 # ----------------------------------------------------------------------- measuring
 def measure(snap: RunSnapshot) -> dict[str, float]:
-    """Every scorecard metric of a run's final state."""
+    """Every scorecard metric of a run's state (its end, or its start): see
+    `metrics.instrument` for the method shared with the real networks."""
     n = snap.n
     leaning = snap.leaning
-    role, author, kind = snap.role, np.asarray(snap.author), np.asarray(snap.kind)
+    role = np.asarray(snap.role)
     follow_src, follow_dst = snap.follow_src, snap.follow_dst
-    out: dict[str, float] = {}
-
-    originals = kind == POST
-    posts_per_user = np.bincount(author[originals], minlength=n)
-    out["posting_top10_share"] = top_share(posts_per_user, 0.10)
-
-    followers = np.bincount(follow_dst, minlength=n)
-    fit = fit_power_law(followers)
-    out["follower_tail_alpha"] = fit.alpha
-    out["follower_tail_xmin"] = fit.xmin
-    out["follower_gini"] = gini(followers)
-    out["follower_top1_share"] = top_share(followers, 0.01)
-
-    cascades = snap.cascades()  # repost chains followed once for all that uses them
-    degree = cascades.degree(n)
-    out["repost_degree_gini"] = gini(degree[degree > 0]) if degree.any() else float("nan")
-    out["repost_degree_top1_share"] = (
-        top_share(degree[degree > 0], 0.01) if degree.any() else float("nan")
-    )
-    post_cascades = cascades.post_sizes()
-    none = post_cascades.size == 0
-    out["never_reposted_share"] = float("nan") if none else float((post_cascades == 1).mean())
-    out["cascade_100_plus_share"] = float("nan") if none else float((post_cascades >= 100).mean())
-    out["cascade_max"] = float("nan") if none else float(post_cascades.max())
-
-    out["neighbour_leaning_correlation"] = neighbour_leaning_correlation(
-        follow_src, follow_dst, leaning, directed=True
-    )
-    out["leaning_assortativity"] = leaning_assortativity(follow_src, follow_dst, leaning)
+    out, net = window_measures(snap)
+    out.update(follower_facts(np.bincount(follow_dst, minlength=n)))
+    out.update(echo_chamber_facts(follow_src, follow_dst, n, leaning))
     camp = (leaning > 0).astype(np.int64)
-    rs, rd = cascades.edges()
-    out["camp_modularity"] = modularity(rs, rd, camp, n) if rs.size else float("nan")
-    out["random_walk_controversy"] = random_walk_controversy(follow_src, follow_dst, camp)
-
-    bots = np.asarray(role) == Role.SOCIALBOT
-    out["bot_account_share"] = float(bots.mean())
-    out["bot_post_share"] = (
-        float(bots[np.asarray(author)[originals]].mean()) if originals.any() else float("nan")
+    # the leaning camps' modularity in the repost network: what the instrument's own
+    # split is compared against (it needs leanings, which real retweet data lacks)
+    out["leaning_camp_modularity"] = (
+        modularity(net.u, net.v, camp[net.ids], net.n, weight=net.w) if net.n >= 2 else float("nan")
     )
+    out["random_walk_controversy"] = random_walk_controversy(follow_src, follow_dst, camp)
+    out["bot_account_share"] = float((role == Role.SOCIALBOT).mean())
 
-    citizens = np.asarray(role) == Role.CITIZEN
+    citizens = role == Role.CITIZEN
     view = leaning[citizens] if citizens.any() else leaning
     out["final_bimodality"] = bimodality_coefficient(view)
     out["esteban_ray"] = esteban_ray(view)
@@ -277,14 +283,85 @@ def measure(snap: RunSnapshot) -> dict[str, float]:
     return {k: (float(v) if v is not None else float("nan")) for k, v in out.items()}
 
 
+def window_measures(snap: RunSnapshot):
+    """The metrics of the activity a run's posts record (posting, cascades, the repost
+    network, the bots' posts), and the repost network itself."""
+    n = snap.n
+    role, author, kind = np.asarray(snap.role), np.asarray(snap.author), np.asarray(snap.kind)
+    out: dict[str, float] = {}
+    originals = kind == POST
+    posts_per_user = np.bincount(author[originals], minlength=n)
+    out["posting_top10_share"] = (
+        top_share(posts_per_user, 0.10) if originals.any() else float("nan")
+    )
+    cascades = snap.cascades()  # repost chains followed once for all that uses them
+    rs, rd = cascades.edges()
+    net = repost_network(rs, rd, n)
+    out.update(repost_facts(net))
+    post_cascades = cascades.post_sizes()
+    none = post_cascades.size == 0
+    out["never_reposted_share"] = float("nan") if none else float((post_cascades == 1).mean())
+    out["cascade_100_plus_share"] = float("nan") if none else float((post_cascades >= 100).mean())
+    out["cascade_max"] = float("nan") if none else float(post_cascades.max())
+    bots = role == Role.SOCIALBOT
+    out["bot_post_share"] = (
+        float(bots[author[originals]].mean()) if originals.any() else float("nan")
+    )
+    return out, net
+
+
 def measure_run(run: str | Path | RunSnapshot) -> dict[str, float]:
-    """Measure a run directory (or an already loaded `RunSnapshot`)."""
+    """Measure a run directory (or an already loaded `RunSnapshot`) at its end."""
     return measure(run if isinstance(run, RunSnapshot) else RunSnapshot.load(run))
 
 
+def measure_start(run: str | Path) -> dict[str, float] | None:
+    """The same metrics at step 0, from the run's first state; None for a run that did
+    not keep it (runs made before townsquare kept ``checkpoints/start.npz``)."""
+    start = RunSnapshot.load_start(run)
+    return None if start is None else measure(start)
+
+
+#: how many points `course` measures a run's window metrics at
+COURSE_POINTS = 10
+#: the window metrics, whose course over a run `course` follows
+WINDOW_METRICS = (
+    "posting_top10_share",
+    "never_reposted_share",
+    "repost_degree_gini",
+    "repost_degree_top1_share",
+    "camp_modularity",
+    "bot_post_share",
+)
+
+
+def course(snap: RunSnapshot, points: int = COURSE_POINTS) -> dict[str, list[float]]:
+    """The window metrics measured on the posts written up to each of ``points`` steps
+    spread over the run (the last one is the whole run): ``{"step": [...], metric:
+    [...]}``."""
+    steps = snap.steps
+    if steps < 1:
+        return {"step": []}
+    marks = sorted({max(1, int(round(steps * (i + 1) / points))) for i in range(points)})
+    out: dict[str, list[float]] = {"step": [float(m) for m in marks]}
+    for name in WINDOW_METRICS:
+        out[name] = []
+    for mark in marks:
+        part, _ = window_measures(snap.up_to(mark))
+        for name in WINDOW_METRICS:
+            out[name].append(part[name])
+    return out
+
+
 def scorecard(
-    measures: dict[str, float], run: str = "", references: dict[str, dict[str, float]] | None = None
+    measures: dict[str, float],
+    run: str = "",
+    references: dict[str, dict[str, float]] | None = None,
+    start: dict[str, float] | None = None,
 ) -> Scorecard:
+    """The scorecard of end ``measures``; with ``start`` (the same metrics at step 0)
+    each fact is marked emerged, configured or missed (module docstring), and without it
+    a fact inside its bands counts as emerged unless a metric of it is configured."""
     rows = []
     for band in BANDS:
         value = measures.get(band.metric)
@@ -293,6 +370,9 @@ def scorecard(
             for net, vals in (references or {}).items()
             if band.metric in vals
         }
+        first = None if start is None else start.get(band.metric)
+        if first is not None and not np.isfinite(first):
+            first = None
         rows.append(
             Row(
                 band.fact,
@@ -304,17 +384,34 @@ def scorecard(
                 band.source,
                 band.contains(value),
                 refs,
+                first,
+                band.contains(first),
+                CONFIGURED.get(band.metric),
             )
         )
     facts: dict[str, bool | None] = {}
+    status: dict[str, str | None] = {}
     for fact in FACTS:
-        verdicts = [r.inside for r in rows if r.fact == fact]
-        if fact in NOT_MEASURED or not verdicts or all(v is None for v in verdicts):
-            facts[fact] = None
-        else:
-            facts[fact] = all(v is True for v in verdicts)
+        mine = [r for r in rows if r.fact == fact]
+        if fact in NOT_MEASURED or not mine or all(r.inside is None for r in mine):
+            facts[fact], status[fact] = None, None
+            continue
+        status[fact] = fact_status(mine)
+        facts[fact] = status[fact] == "emerged"
     info = {k: measures[k] for k in INFORMATIONAL if k in measures}
-    return Scorecard(run=run, rows=rows, facts=facts, informational=info)
+    return Scorecard(run=run, rows=rows, facts=facts, informational=info, status=status)
+
+
+def fact_status(rows: list[Row]) -> str:
+    """emerged, configured or missed, for the rows of one fact (module docstring)."""
+    if not all(r.inside is True for r in rows):
+        return "missed"
+    if any(r.configured_by for r in rows):
+        return "configured"
+    at_start = [r.inside_start for r in rows if r.inside_start is not None]
+    if at_start and all(at_start):
+        return "configured"
+    return "emerged"
 
 
 def write_scorecard(card: Scorecard, path: str | Path) -> None:

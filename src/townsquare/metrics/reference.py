@@ -16,17 +16,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..world.loaders import DataFileError, load_edge_list, load_polblogs
-from .inequality import gini, top_share
-from .networks import (
-    largest_component,
-    leaning_assortativity,
-    modularity,
-    neighbour_leaning_correlation,
-    random_walk_controversy,
-    restrict,
-    undirected_simple,
-)
-from .tails import fit_power_law
+from .instrument import echo_chamber_facts, follower_facts, repost_facts, repost_network
+from .networks import largest_component, random_walk_controversy, restrict, undirected_simple
 
 SOURCES = {
     "polblogs": "Adamic & Glance, LinkKDD 2005",
@@ -105,31 +96,27 @@ def no_data_note() -> str:
 
 
 def polblogs_reference(folder: Path) -> dict[str, float]:
+    """Echo chambers and the follower tail of the blogs' link graph (`metrics.instrument`:
+    the same method as a run's follow graph)."""
     reference_file(folder / "nodes.csv")
     reference_file(folder / "edges.csv")
     g = load_polblogs(folder)
     u, v = undirected_simple(g.src, g.dst, g.n)
     keep = largest_component(u, v, g.n)
     s, d, ids = restrict(u, v, keep)
-    lean = g.leaning[ids]
-    camp = (lean > 0).astype(np.int64)
-    followers = np.bincount(g.dst, minlength=g.n)
-    fit = fit_power_law(followers)
+    camp = (g.leaning[ids] > 0).astype(np.int64)
     return {
         "nodes": float(ids.size),
         "edges": float(s.size),
-        "leaning_assortativity": leaning_assortativity(s, d, lean),
-        "neighbour_leaning_correlation": neighbour_leaning_correlation(s, d, lean, directed=False),
-        "camp_modularity": modularity(s, d, camp),
+        **echo_chamber_facts(g.src, g.dst, g.n, g.leaning),
         "random_walk_controversy": random_walk_controversy(s, d, camp),
-        "follower_tail_alpha": fit.alpha,
-        "follower_tail_xmin": fit.xmin,
-        "follower_gini": gini(followers),
-        "follower_top1_share": top_share(followers, 0.01),
+        **follower_facts(np.bincount(g.dst, minlength=g.n)),
     }
 
 
 def retweet_reference(folder: Path, name: str) -> dict[str, float]:
+    """Influence and the two-way split of a retweet network (`metrics.instrument`: the
+    same method as a run's repost network), with the authors' own split beside it."""
     g = load_edge_list(reference_file(folder / f"{name}.csv"))
     index = {label: i for i, label in enumerate(g.labels)}
     side = np.full(g.n, -1, np.int64)
@@ -142,31 +129,26 @@ def retweet_reference(folder: Path, name: str) -> dict[str, float]:
         for label in text.split():
             if label in index:
                 side[index[label]] = c - 1
-    w = g.weight if g.weight is not None else np.ones(g.src.size)
-    degree = np.bincount(g.src, weights=w, minlength=g.n) + np.bincount(
-        g.dst, weights=w, minlength=g.n
-    )
+    net = repost_network(g.src, g.dst, g.n, g.weight)
+    facts = repost_facts(net, side[net.ids])
+    whole = np.flatnonzero(side >= 0)
     return {
-        "nodes": float(g.n),
-        "edges": float(g.src.size),
-        "repost_degree_gini": gini(degree),
-        "repost_degree_top1_share": top_share(degree, 0.01),
-        "camp_modularity": modularity(g.src, g.dst, side, weight=w),
-        "random_walk_controversy": random_walk_controversy(g.src, g.dst, side),
+        "nodes": float(net.n),
+        "edges": float(net.u.size),
+        **{k: v for k, v in facts.items() if k != "repost_network_nodes"},
+        "random_walk_controversy": random_walk_controversy(g.src, g.dst, side)
+        if whole.size
+        else float("nan"),
     }
 
 
 def facebook_reference(path: Path) -> dict[str, float]:
+    """The friendship network's degree tail (its degree stands for followers)."""
     g = load_edge_list(reference_file(path), directed=False)
-    degree = np.bincount(g.src, minlength=g.n)
-    fit = fit_power_law(degree)
     return {
         "nodes": float(g.n),
         "edges": float(g.src.size // 2),
-        "follower_tail_alpha": fit.alpha,
-        "follower_tail_xmin": fit.xmin,
-        "follower_gini": gini(degree),
-        "follower_top1_share": top_share(degree, 0.01),
+        **follower_facts(np.bincount(g.src, minlength=g.n)),
     }
 
 

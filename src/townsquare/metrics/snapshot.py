@@ -1,9 +1,9 @@
-"""A run directory's final state, loaded once for every measure and figure."""
+"""A run directory's final state (or its first), loaded once for every measure and
+figure."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,24 @@ class RunSnapshot:
     kind: np.ndarray
     parent: np.ndarray
     metrics: dict[str, list]  # metrics.parquet as columns (empty when absent)
+    step_start: np.ndarray | None = None  # the first post id of each step (posts.step_start)
+
+    @property
+    def steps(self) -> int:
+        """How many steps the posts cover."""
+        return 0 if self.step_start is None else max(0, int(self.step_start.size) - 1)
+
+    def up_to(self, step: int) -> RunSnapshot:
+        """The same state with only the posts written before ``step``: what the window
+        metrics had seen by then (the follow graph and opinions stay the final ones)."""
+        end = int(self.step_start[min(step, self.steps)]) if self.step_start is not None else 0
+        return replace(
+            self,
+            author=self.author[:end],
+            kind=self.kind[:end],
+            parent=self.parent[:end],
+            step_start=self.step_start[: step + 1],
+        )
 
     @property
     def n(self) -> int:
@@ -46,24 +64,38 @@ class RunSnapshot:
         from ..store import RunStore
 
         store = RunStore(run_dir)
-        arrays, world_meta, meta = store.load_checkpoint()
+        snap = cls._from_checkpoint(
+            store, *store.load_checkpoint(), store.checkpoints / "latest.json"
+        )
+        metrics = pq.read_table(store.metrics).to_pydict() if store.metrics.exists() else {}
+        return replace(snap, metrics=metrics)
+
+    @classmethod
+    def load_start(cls, run_dir: str | Path) -> RunSnapshot | None:
+        """The run's world at step 0 (``checkpoints/start.npz``), or None for a run made
+        before townsquare kept it."""
+        from ..store import RunStore
+
+        store = RunStore(run_dir)
+        if not store.has_start():
+            return None
+        return cls._from_checkpoint(store, *store.load_start(), store.checkpoints / "start.json")
+
+    @classmethod
+    def _from_checkpoint(cls, store, arrays, world_meta, meta, named: Path) -> RunSnapshot:
         try:
             world = checked_state(arrays, world_meta)
             if isinstance(meta.get("step"), bool) or meta.get("step") != world.t:
                 raise ValueError(
-                    f"latest.json step: {meta.get('step')!r:.20} is not the world's step {world.t}"
+                    f"{named.name} step: {meta.get('step')!r:.20} is not the world's step {world.t}"
                 )
         except ValueError as exc:
             reason = " ".join(str(exc).split())[:200]
-            path = store.checkpoints / "latest.json"
-            if not reason.startswith("latest.json"):  # an array: name the .npz it is in
-                try:
-                    path = store.checkpoints / json.loads(path.read_text(encoding="utf-8"))["file"]
-                except (OSError, ValueError, KeyError, TypeError):
-                    pass
+            path = named
+            if not reason.startswith(named.name):  # an array: name the .npz it is in
+                path = store.checkpoints / str(meta.get("file", named.name))
             raise UserError(f"{path}: damaged checkpoint ({reason})") from None
         src, dst = world.graph.edges()
-        metrics = pq.read_table(store.metrics).to_pydict() if store.metrics.exists() else {}
         pop, posts = world.population, world.posts
         return cls(
             pop.role,
@@ -74,5 +106,6 @@ class RunSnapshot:
             posts.author,
             posts.kind,
             posts.parent,
-            metrics,
+            {},
+            np.asarray(posts.step_start, np.int64),
         )

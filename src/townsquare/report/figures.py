@@ -443,3 +443,54 @@ def run_figures(
         snap.leaning, snap.follow_src, snap.follow_dst, role=snap.role
     )
     return figs
+
+
+# ------------------------------------------------------------------- bot survival
+def bot_survival_figure(
+    metrics: Mapping[str, Sequence[float]], published: tuple[float, float] | None = None
+) -> Figure:
+    """The bot survival curve: the share of socialbots not yet suspended, per step
+    (``bots_active_share`` of metrics.parquet).
+
+    ``published`` = (share, steps) draws the detector's published rate for reference: a
+    share ``share`` of flagged accounts still active after ``steps`` steps, i.e. the curve
+    of bots flagged from the first step on (``moderation.survival`` over
+    ``survival_days / step_days``). Runs recorded before the column existed, and runs
+    without bots, get a panel that says the curve is not available.
+    """
+    fig, ax = _figure(6.4, 3.6)
+    step = np.asarray(metrics.get("step", []), np.float64)
+    share = np.asarray(metrics.get("bots_active_share", []), np.float64)
+    if share.size and share.size == step.size and np.isfinite(share).any():
+        ax.step(step, share, where="post", color=RUN_COLOUR, linewidth=1.8, label="this run")
+        if published is not None and published[1] > 0:
+            survival, steps = published
+            rate = survival ** (step / steps) if survival > 0 else (step < 0).astype(float)
+            ax.plot(
+                step,
+                rate,
+                color=REFERENCE_COLOURS[0],
+                linestyle="--",
+                linewidth=1.2,
+                label=f"published rate: {survival:.0%} left after {steps:,.0f} steps",
+            )
+        last = share[np.isfinite(share)][-1]
+        ax.set_title(f"socialbots still active: {last:.1%} after {step.size:,} steps")
+        ax.legend(fontsize=8, loc="lower left")
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "bot survival not available\n(no bots_active_share in metrics.parquet:\n"
+            "a run without bots, or recorded before the column existed)",
+            ha="center",
+            va="center",
+            fontsize=9,
+            transform=ax.transAxes,
+        )
+        ax.set_title("socialbots still active")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("step")
+    ax.set_ylabel("share of socialbots not suspended")
+    _style(ax)
+    return fig

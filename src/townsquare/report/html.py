@@ -13,11 +13,21 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..metrics.realism import BANDS, FACTS, NOT_MEASURED, Scorecard, measure_run, scorecard
+from ..metrics.realism import (
+    BANDS,
+    FACTS,
+    NOT_MEASURED,
+    Scorecard,
+    course,
+    measure,
+    measure_run,
+    scorecard,
+)
 from ..metrics.reference import SOURCES, default_data_dir, real_network_references
 from ..metrics.snapshot import RunSnapshot
 from ..store import RunStore
-from .figures import figure_png, run_figures
+from .course import window_course_figure
+from .figures import bot_survival_figure, figure_png, run_figures
 
 FIGURES = {  # name: (title, caption)
     "opinions": (
@@ -49,6 +59,19 @@ FIGURES = {  # name: (title, caption)
         "Each dot is a user: its leaning against the mean leaning of the accounts it "
         "follows. In an echo chamber the dots hug the diagonal; in a mixed network they lie "
         "flat around zero.",
+    ),
+    "course": (
+        "Window facts over the run (F1, F3, F4, F6, F7)",
+        "Each point measures a window fact on every post written up to that step, against "
+        "its real band (shaded); the scorecard reads the last point, the whole run. A fact "
+        "that only the first steps made shows as a line that settles early.",
+    ),
+    "bots": (
+        "Bots that live on",
+        "Share of socialbots not yet suspended after each step (bots_active_share). The "
+        "dashed line is the detector's published rate (moderation.survival after "
+        "survival_days): the curve of bots flagged from the first step on; real bots are "
+        "flagged only after a few checks, so they outlive it (docs/world.md).",
     ),
 }
 
@@ -83,6 +106,7 @@ code { font-family:ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fon
 .inside, .reproduced { color:var(--ok); background:var(--ok-bg); }
 .outside, .not-reproduced { color:var(--bad); background:var(--bad-bg); }
 .na, .not-measured { color:var(--na); background:var(--na-bg); }
+.configured { color:#8a6d1a; background:#fbf1d3; }
 .facts { list-style:none; padding:0; margin:14px 0 0; display:grid;
          grid-template-columns:repeat(auto-fill, minmax(330px, 1fr)); gap:6px 18px; }
 .facts li { display:flex; gap:10px; align-items:baseline; }
@@ -129,8 +153,16 @@ def write_report(
     snap = RunSnapshot.load(run_dir)  # once, for the scorecard and every figure
     measures = measure_run(snap)
     references = real_network_references(data)
-    card = scorecard(measures, run=str(run_dir), references=references)
+    start = RunSnapshot.load_start(run_dir)
+    card = scorecard(
+        measures,
+        run=str(run_dir),
+        references=references,
+        start=None if start is None else measure(start),
+    )
     figures = run_figures(run_dir, data, measures=measures, references=references, snapshot=snap)
+    figures["course"] = window_course_figure(course(snap))
+    figures["bots"] = bot_survival_figure(snap.metrics, _published_survival(store))
     images = {key: _data_uri(figure_png(fig)) for key, fig in figures.items()}
 
     page = _page(run_dir, name, summary, card, references, images, store.config.read_text())
@@ -147,6 +179,21 @@ def write_report(
 
 
 # ------------------------------------------------------------------------ pieces
+def _published_survival(store: RunStore) -> tuple[float, float] | None:
+    """(share, steps) of the run's activity detector: ``moderation.survival`` of flagged
+    accounts left after ``survival_days / step_days`` steps; None when the run has no
+    such detector or its config cannot be read (the figure then draws the run only)."""
+    from ..config import read_yaml, validate
+
+    try:
+        m = validate(read_yaml(store.config), str(store.config)).moderation
+    except Exception:
+        return None
+    if m.detector != "activity":
+        return None
+    return m.survival, m.survival_days / m.step_days
+
+
 def _esc(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -201,7 +248,7 @@ def _header(run_dir: Path, name: str, summary: dict, card: Scorecard) -> str:
         ("suspensions", _fmt(summary.get("suspensions"))),
         ("seed", _fmt(summary.get("seed"))),
         ("complete", _fmt(summary.get("complete"))),
-        ("facts reproduced", f"{card.reproduced} of {card.measured}"),
+        ("facts emerged", f"{card.reproduced} of {card.measured}"),
     ]
     cards = "".join(
         f'<div class="stat"><div class="v">{_esc(v)}</div><div class="k">{_esc(k)}</div></div>'
@@ -231,6 +278,8 @@ def _scorecard_html(card: Scorecard, references: dict[str, dict[str, float]]) ->
     last_fact = None
     for row in card.rows:
         cls, text = verdict[row.inside]
+        if row.inside and row.configured_by:
+            cls, text = "configured", f"set by {row.configured_by}"
         refs = "<br>".join(
             f"{_esc(net)} <b>{_esc(_fmt(v))}</b>" for net, v in row.references.items()
         )
@@ -242,6 +291,7 @@ def _scorecard_html(card: Scorecard, references: dict[str, dict[str, float]]) ->
             f'<tr class="{"group-start" if first else ""}">'
             f'<td class="fact">{fact_cell}</td>'
             f"<td><code>{_esc(row.metric)}</code></td>"
+            f'<td class="num">{_esc(_fmt(row.start))}</td>'
             f'<td class="num"><b>{_esc(_fmt(row.value))}</b></td>'
             f'<td class="num">{_esc(band)}</td>'
             f"<td>{refs or '<span class=note>—</span>'}</td>"
@@ -249,26 +299,34 @@ def _scorecard_html(card: Scorecard, references: dict[str, dict[str, float]]) ->
             f"<td>{_pill(cls, text)}</td></tr>"
         )
     table = (
-        "<table><thead><tr><th>fact</th><th>metric</th><th>run</th><th>band</th>"
+        "<table><thead><tr><th>fact</th><th>metric</th><th>step 0</th><th>end</th><th>band</th>"
         "<th>real networks</th><th>real value · source</th><th></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     facts = []
-    for fact, ok in card.facts.items():
-        if ok is None:
+    labels = {
+        "emerged": ("reproduced", "emerged"),
+        "configured": ("configured", "configured"),
+        "missed": ("not-reproduced", "missed"),
+    }
+    for fact, status in card.status.items():
+        if status is None:
             pill = _pill("not-measured", "not measured")
             why = NOT_MEASURED.get(fact, "no data")
             name = f"{_esc(FACTS[fact])} <span class=note>({_esc(why)})</span>"
         else:
-            pill = _pill(
-                "reproduced" if ok else "not-reproduced", "reproduced" if ok else "not reproduced"
-            )
+            pill = _pill(*labels[status])
             name = _esc(FACTS[fact])
         facts.append(f'<li><b>{_esc(fact)}</b><span class="name">{name}</span>{pill}</li>')
     not_measurable = len(card.facts) - card.measured
+    no_start = all(row.start is None for row in card.rows)
     total = (
-        f'<p class="total">{card.reproduced} of {card.measured} measured facts reproduced '
-        f'<span class="note">(F1–F9; {not_measurable} not measurable yet)</span></p>'
+        f'<p class="total">{card.reproduced} of {card.measured} measured facts emerged '
+        f'<span class="note">({card.inside} inside their bands; configured facts are set '
+        "by the scenario or the input data and do not count; F1–F9, "
+        f"{not_measurable} not measurable yet"
+        + ("; this run kept no step-0 state" if no_start else "")
+        + ")</span></p>"
     )
     info_rows = []
     for key, value in card.informational.items():

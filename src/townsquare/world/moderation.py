@@ -9,12 +9,21 @@ trained classifier, for instance).
 
 `ActivityDetector`, the built-in rule: every user's rate of visible actions (posts, reposts, replies, follows) is tracked as an
 exponential moving average over steps. Each ``check_every`` steps, users whose rate is
-above ``threshold`` get a strike; ``strikes`` strikes in a row suspend the account.
-Heavy human posters can be caught too: false positives are part of the model.
+above ``threshold`` get a strike; ``strikes`` strikes in a row flag the account. A flagged
+account is suspended at each check with probability ``catch_prob`` (`catch_probability`:
+real platforms leave most accounts an observer can flag active for a long time, see
+docs/world.md); ``catch_prob = 1`` suspends every flagged account at once. Heavy human
+posters can be flagged too: false positives are part of the model.
+
+Random draws: a detector that draws takes the world's ``moderation`` stream through an
+optional ``use_rng(rng)`` method, which `World` calls when it is built; the world owns and
+checkpoints that stream, so forks and ``--resume`` stay exact. The protocol itself needs
+no randomness.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -46,6 +55,26 @@ class Detector(Protocol):
         not what `state` wrote (a checkpoint is a file and never trusted)."""
 
 
+def catch_probability(
+    survival: float, survival_days: float, step_days: float, check_every: int
+) -> float:
+    """The chance that a flagged account is suspended at one check, from a published
+    survival: a share ``survival`` of flagged accounts still active after
+    ``survival_days`` days, with checks every ``check_every`` steps of ``step_days`` days.
+    Suspension at a constant rate per day gives ``survival ** (days / survival_days)``
+    still active after ``days``, so one check (``check_every * step_days`` days) suspends
+    with probability ``1 - survival ** (check_every * step_days / survival_days)``.
+    ``survival = 0`` gives 1 (every flagged account at once), ``survival = 1`` gives 0."""
+    if not 0.0 <= survival <= 1.0:
+        raise ValueError(f"survival: {survival} is not a share in [0, 1]")
+    if survival_days <= 0 or step_days <= 0 or check_every < 1:
+        raise ValueError("survival_days and step_days must be > 0, check_every >= 1")
+    if survival == 0.0:
+        return 1.0
+    exponent = check_every * step_days / survival_days
+    return float(min(1.0, -math.expm1(math.log(survival) * exponent)))
+
+
 class ActivityDetector:
     def __init__(
         self,
@@ -55,28 +84,54 @@ class ActivityDetector:
         check_every: int,
         memory: float,
         enabled: bool = True,
+        catch_prob: float = 1.0,
+        rng: np.random.Generator | None = None,
     ):
+        if not 0.0 <= catch_prob <= 1.0:
+            raise ValueError(f"catch_prob: {catch_prob} is not a probability")
         self.threshold = float(threshold)
         self.strikes = int(strikes)
         self.check_every = int(check_every)
         self.memory = float(memory)  # weight of the past in the moving average
         self.enabled = enabled
+        self.catch_prob = float(catch_prob)  # chance a flagged account is suspended per check
+        self.rng = rng  # the world's moderation stream (`use_rng`); only drawn if catch_prob < 1
         self.rate = np.zeros(n)
         self.strike_count = np.zeros(n, np.int16)
+
+    def use_rng(self, rng: np.random.Generator) -> None:
+        """Draw from ``rng``: `World` hands over its ``moderation`` stream, which it owns
+        and checkpoints."""
+        self.rng = rng
 
     def observe(self, actions_per_user: np.ndarray, events: StepEvents | None = None) -> None:
         self.rate *= self.memory
         self.rate += (1.0 - self.memory) * actions_per_user
 
     def check(self, step: int, suspended: np.ndarray) -> np.ndarray:
-        """Suspend users that reach the strike limit; returns ids suspended now."""
+        """Strike users above the threshold; suspend each flagged user (``strikes``
+        strikes in a row) with probability ``catch_prob``; returns ids suspended now."""
         if not self.enabled or (step + 1) % self.check_every:
             return np.zeros(0, np.int64)
-        flagged = (self.rate > self.threshold) & ~suspended
-        self.strike_count = np.where(flagged, self.strike_count + 1, 0).astype(np.int16)
-        caught = np.flatnonzero(self.strike_count >= self.strikes)
+        over = (self.rate > self.threshold) & ~suspended
+        # capped at `strikes`: a flagged account that is not suspended stays flagged
+        # while it stays above the threshold, and the int16 counter never overflows
+        count = np.minimum(self.strike_count + 1, min(self.strikes, 2**15 - 1))
+        self.strike_count = np.where(over, count, 0).astype(np.int16)
+        flagged = np.flatnonzero(self.strike_count >= self.strikes)
+        if self.catch_prob >= 1.0 or flagged.size == 0:
+            caught = flagged
+        elif self.catch_prob <= 0.0:
+            caught = flagged[:0]
+        else:
+            if self.rng is None:
+                raise RuntimeError(
+                    "ActivityDetector: catch_prob < 1 draws from a random stream: "
+                    "World hands over its own (use_rng)"
+                )
+            caught = flagged[self.rng.random(flagged.size) < self.catch_prob]
         suspended[caught] = True
-        return caught
+        return caught.astype(np.int64, copy=False)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"rate": self.rate, "strike_count": self.strike_count}
@@ -95,15 +150,34 @@ class ActivityDetector:
         return rate, strike_count
 
 
+def _catch_prob(config) -> float:
+    return catch_probability(
+        config.survival, config.survival_days, config.step_days, config.check_every
+    )
+
+
 def _activity(config, n: int) -> ActivityDetector:
-    return ActivityDetector(n, config.threshold, config.strikes, config.check_every, config.memory)
+    return ActivityDetector(
+        n,
+        config.threshold,
+        config.strikes,
+        config.check_every,
+        config.memory,
+        catch_prob=_catch_prob(config),
+    )
 
 
 def _none(config, n: int) -> ActivityDetector:
     # the activity rule with checks switched off: the same state, so checkpoints of runs
     # with and without moderation have one layout
     return ActivityDetector(
-        n, config.threshold, config.strikes, config.check_every, config.memory, enabled=False
+        n,
+        config.threshold,
+        config.strikes,
+        config.check_every,
+        config.memory,
+        enabled=False,
+        catch_prob=_catch_prob(config),
     )
 
 

@@ -126,6 +126,8 @@ class World:
             name: np.random.Generator(np.random.PCG64(s))
             for name, s in zip(RNG_STREAMS, seq.spawn(len(RNG_STREAMS)), strict=True)
         }
+        if hasattr(detector, "use_rng"):  # a detector that draws takes the world's stream
+            detector.use_rng(self.rngs["moderation"])
         self.t = 0
         self.cursor = np.full(population.n, -1, np.int64)  # last post id each user was shown
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
@@ -402,6 +404,7 @@ class World:
             "unfollows": int((ev.follow_action < 0).sum()),
             "suspended": int(ev.suspended.size),
             "suspended_total": int(pop.suspended.sum()),
+            "bots_active_share": _active_share(pop, Role.SOCIALBOT),
             "follow_edges": self.graph.edge_count,
         }
         for topic in range(pop.topics):
@@ -604,6 +607,14 @@ def _words(batches, name: str, shape_of) -> np.ndarray | None:
         words = getattr(a, name)
         parts.append(words if words is not None else np.full(shape_of(a), None, object))
     return np.concatenate(parts)
+
+
+def _active_share(population: Population, role: Role) -> float:
+    """Share of the role's users not suspended (NaN when the role has none)."""
+    ids = population.ids_of(role)
+    if not ids.size:
+        return float("nan")
+    return float(np.count_nonzero(~population.suspended[ids]) / ids.size)
 
 
 def _measured_users(population: Population) -> np.ndarray:

@@ -1,0 +1,529 @@
+"""A learning population: citizens and influencers who learn from the platform's social
+reward how often to post, whom to follow and unfollow and (citizens, with
+``expression: social_rl``) which side to express. Every rule is vectorised over the
+role's users: numpy for whole-batch steps, numba for the sequential hash-table kernels.
+Parameters and sources: docs/population.md.
+
+**How often to post** (``posting: learned``): average-reward reinforcement learning of
+response vigour (Niv, Daw, Joel & Dayan 2007), the model Lindström et al. (2021) fitted to
+the posting of more than 4,000 social-media users. A user's time runs in its own
+sessions (the steps it is active in). ``R̄`` is its average reward per session: the
+likes and replies its original posts received since its last session, averaged as
+``R̄ <- R̄ + posting_alpha (r - R̄)`` once per session. The latency that minimises the
+vigour cost ``C_v / τ`` plus the opportunity cost ``R̄ τ`` of waiting is
+``τ* = sqrt(C_v / R̄)`` sessions; a constant chance ``p`` per session gives geometric
+latencies with mean ``1 / p``, so a user posts in a session with
+``p = min(1, 1 / τ*) = min(1, sqrt(R̄ / C_v))``. Every user starts from the same prior
+``R̄_0 = post_prob × posting_prior`` (posting at the scripted rate and earning
+``posting_prior`` per post), and ``C_v = R̄_0 / post_prob²``, so that at step 0 every
+user, and so the population's mean, posts with the scripted ``post_prob``.
+
+**Whom to follow** (``following: learned``): each user keeps a value ``V`` of every
+author it remembers, the exponential moving average of the reward reading that author's
+posts brought it: ``+1`` for an item it liked, reposted or answered in agreement, ``-1``
+for a disagreeing reply, ``0`` for an item read without engaging (clipped to [-1, 1]).
+It also keeps ``b``, the average reward per item of all it reads (updated once per
+session with the session's mean), and an unseen author is worth ``b``. Each session,
+after reading, it follows the not-yet-followed feed author with the highest ``V - b``
+if that is positive (with chance ``follow_rate``: the scripted key, one follow decision
+per session), and unfollows the followed feed author with the lowest ``V`` if that is
+negative, i.e. reading them has brought more disagreement than approval (chance
+``unfollow_rate``).
+
+The values live in an open-addressing hash table (`ValueTable`: linear probing,
+Fibonacci hashing) keyed by ``reader * n + author`` with a capacity of about one slot per
+follow edge of the role's users: an author enters it the first time reading them brings
+a non-zero reward. When a batch of reads would take more than half the slots, the table
+first forgets what can be forgotten (`ValueTable.forget`): pairs whose reader follows
+the author are always kept; of the others, those no better than the reader's average
+are dropped (they read as ``b`` again), then the lowest-valued until at most a quarter
+of the slots are taken. So storage stays O(follow edges), and forgetting never depends
+on the table's layout, which keeps ``--resume`` exact.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..config import CitizenConfig
+from ..world import checks
+from ..world.actions import Actions, Observations, StepContext
+from ..world.posts import PostKind
+
+#: slots per follow edge of the role's users when the world is built (a power of two)
+SLOTS_PER_EDGE = 1
+MIN_CAPACITY = 1024
+#: a batch of reads that would fill more than half the slots first makes the table
+#: forget, down to a quarter (or grow, when the followed pairs alone need more)
+MAX_LOAD = 0.5
+KEEP_LOAD = 0.25
+EMPTY = -1
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _pow2(x: int) -> int:
+    """The smallest power of two >= x (1 for x <= 1)."""
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+# ------------------------------------------------------------------ hash table kernels
+@numba.njit(cache=True, inline="always")
+def _slot(keys, key, shift):
+    """The slot holding ``key``, or the empty slot where it would go."""
+    mask = keys.shape[0] - 1
+    i = np.int64((np.uint64(key) * _FIBONACCI) >> np.uint64(shift))
+    while True:
+        k = keys[i]
+        if k == key or k == EMPTY:
+            return i
+        i = (i + 1) & mask
+
+
+@numba.njit(cache=True, inline="always")
+def _bit(author):
+    """The bit of ``author`` in its readers' 64-bit summaries (`ValueTable.summary`)."""
+    return np.uint64(1) << ((np.uint64(author) * _FIBONACCI) >> np.uint64(58))
+
+
+@numba.njit(cache=True, inline="always")
+def _find(keys, summary, shift, n, u, a):
+    """The slot of pair (u, a), or -1 when the table does not hold it. The reader's
+    summary rules most unknown authors out without touching the table."""
+    if (summary[u] & _bit(a)) == 0:
+        return -1
+    key = u * n + a
+    s = _slot(keys, key, shift)
+    return s if keys[s] == key else -1
+
+
+@numba.njit(cache=True)
+def _count_new(keys, summary, shift, n, readers, authors, shown, rewards):
+    """How many distinct pairs a batch of reads would add (`_read_and_value`)."""
+    new = 0
+    m, k = authors.shape
+    for i in range(m):
+        u = readers[i]
+        for j in range(k):
+            a = authors[i, j]
+            if not shown[i, j] or a < 0 or a == u or rewards[i, j] == 0.0:
+                continue
+            again = False
+            for jj in range(j):
+                if authors[i, jj] == a and shown[i, jj] and rewards[i, jj] != 0.0:
+                    again = True
+                    break
+            if not again and _find(keys, summary, shift, n, u, a) < 0:
+                new += 1
+    return new
+
+
+@numba.njit(cache=True)
+def _read_and_value(
+    keys, vals, followed, summary, shift, n, readers, authors, shown, feed_followed,
+    rewards, baseline, alpha, out, best, worst,
+):  # fmt: skip
+    """Learn from one batch of reads, then value every feed slot and pick the slots a
+    reader would follow and unfollow.
+
+    Row i: reader ``readers[i]`` read ``authors[i, j]`` (where ``shown``) and got
+    ``rewards[i, j]``. Each read moves the pair's value toward the reward; a pair not in
+    the table enters it (from the reader's average) when the reward is not 0, and notes
+    whether the reader follows the author. The reader's average moves toward the mean
+    reward of the row. ``out[i, j]`` is then the value of each slot's author for the
+    reader (its average for an author it does not remember); ``best[i]`` the first slot
+    of a not-followed author with the largest value above the average, ``worst[i]`` the
+    first slot of a followed author with the lowest value below 0 (-1: none). Returns
+    the pairs added."""
+    added = 0
+    m, k = authors.shape
+    slots = np.empty(k, np.int64)  # the slot of each column's pair (-1: not held)
+    for i in range(m):
+        u = readers[i]
+        b = baseline[u]
+        total = 0.0
+        seen = 0
+        for j in range(k):
+            slots[j] = -1
+            a = authors[i, j]
+            if not shown[i, j] or a < 0 or a == u:
+                continue
+            r = float(rewards[i, j])
+            total += r
+            seen += 1
+            s = _find(keys, summary, shift, n, u, a)
+            if s >= 0:
+                vals[s] += alpha * (r - vals[s])
+                followed[s] = feed_followed[i, j]
+            elif r != 0.0:
+                s = _slot(keys, u * n + a, shift)
+                keys[s] = u * n + a
+                vals[s] = b + alpha * (r - b)
+                followed[s] = feed_followed[i, j]
+                summary[u] |= _bit(a)
+                added += 1
+            slots[j] = s
+        if seen:
+            baseline[u] = b + alpha * (total / seen - b)
+        b = baseline[u]
+        best[i] = -1
+        worst[i] = -1
+        best_gain = 0.0
+        worst_value = 0.0
+        for j in range(k):
+            a = authors[i, j]
+            out[i, j] = b
+            if not shown[i, j] or a < 0 or a == u:
+                continue
+            s = slots[j]
+            if s < 0:  # not held when read, but a later column may have added it
+                s = _find(keys, summary, shift, n, u, a)
+            if s >= 0:
+                out[i, j] = vals[s]
+            v = out[i, j]
+            if feed_followed[i, j]:
+                if v < worst_value:
+                    worst_value = v
+                    worst[i] = j
+            elif v - b > best_gain:
+                best_gain = v - b
+                best[i] = j
+    return added
+
+
+@numba.njit(cache=True)
+def _mark(keys, followed, summary, shift, n, readers, authors, flag):
+    """Note that each reader now follows (``flag``) or no longer follows its author, for
+    the pairs the table holds (-1: no author)."""
+    for i in range(readers.shape[0]):
+        if authors[i] < 0:
+            continue
+        s = _find(keys, summary, shift, n, readers[i], authors[i])
+        if s >= 0:
+            followed[s] = flag
+
+
+@numba.njit(cache=True)
+def _insert(keys, vals, followed, summary, shift, n, new_keys, new_vals, new_followed):
+    for i in range(new_keys.shape[0]):
+        s = _slot(keys, new_keys[i], shift)
+        keys[s] = new_keys[i]
+        vals[s] = new_vals[i]
+        followed[s] = new_followed[i]
+        summary[new_keys[i] // n] |= _bit(new_keys[i] % n)
+
+
+class ValueTable:
+    """Values of (reader, author) pairs in an open-addressing hash table (see the module
+    docstring). ``keys`` holds ``reader * n + author`` or -1 (empty); ``followed`` whether
+    the reader follows the author: set from the feed each time the pair is read and by
+    the policy's own follows and unfollows, the only way its users' follows change.
+    ``summary`` holds, per reader, one bit (of 64) for each author it remembers, so that
+    reading an author it does not (most reads) rarely touches the table: with the 8 or
+    so authors a reader remembers on average, 1 in 8 unknown authors need a look.
+
+    The capacity starts at ``initial`` and changes only when a batch would fill more
+    than half of it: the table forgets, to the smallest ``initial * 2^j`` that keeps the
+    followed pairs under a quarter of the slots, then doubles while the batch would
+    still fill more than half. So it never exceeds ``max(initial, 8 * pairs held)``."""
+
+    def __init__(self, n: int, capacity: int):
+        self.n = int(n)
+        self.initial = _pow2(max(capacity, MIN_CAPACITY))
+        self._allocate(self.initial)
+
+    def _allocate(self, capacity: int) -> None:
+        self.keys = np.full(capacity, EMPTY, np.int64)
+        self.vals = np.zeros(capacity, np.float64)
+        self.followed = np.zeros(capacity, np.bool_)
+        self.summary = np.zeros(self.n, np.uint64)
+        self.shift = 64 - (capacity.bit_length() - 1)
+        self.count = 0
+
+    @property
+    def capacity(self) -> int:
+        return int(self.keys.shape[0])
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, values, followed) of the pairs held, in slot order."""
+        held = np.flatnonzero(self.keys != EMPTY)
+        return self.keys[held], self.vals[held], self.followed[held]
+
+    def rebuild(self, capacity: int, keys, vals, followed) -> None:
+        """Hold exactly ``keys`` (distinct), in a table of ``capacity`` slots."""
+        self._allocate(capacity)
+        _insert(
+            self.keys, self.vals, self.followed, self.summary, self.shift, self.n, keys, vals,
+            followed,
+        )  # fmt: skip
+        self.count = int(keys.shape[0])
+
+    def _count_new(self, readers, authors, shown, rewards) -> int:
+        return _count_new(
+            self.keys, self.summary, self.shift, self.n, readers, authors, shown, rewards
+        )
+
+    def read(self, readers, authors, shown, feed_followed, rewards, baseline, alpha):
+        """Learn from a batch of reads (`_read_and_value`), forgetting first if the new
+        pairs would fill more than half the table. Returns the value of each feed slot's
+        author and, per row, the slot to follow and the slot to unfollow (-1: none)."""
+        # every rewarded read adding a pair is the most a batch can add; only when that
+        # does not fit is it worth counting the pairs it would really add
+        most = int(np.count_nonzero(rewards))
+        new = most if self.count + most <= self.capacity * MAX_LOAD else -1
+        if new < 0:
+            new = self._count_new(readers, authors, shown, rewards)
+        if self.count + new > self.capacity * MAX_LOAD:
+            self.forget(baseline)
+            # pairs just forgotten may come back in this batch
+            new = self._count_new(readers, authors, shown, rewards)
+            capacity = self.capacity
+            while self.count + new > capacity * MAX_LOAD:
+                capacity *= 2
+            if capacity != self.capacity:
+                self.rebuild(capacity, *self.entries())
+        out = np.empty(authors.shape)
+        best = np.empty(authors.shape[0], np.int64)
+        worst = np.empty(authors.shape[0], np.int64)
+        self.count += _read_and_value(
+            self.keys,
+            self.vals,
+            self.followed,
+            self.summary,
+            self.shift,
+            self.n,
+            readers,
+            authors,
+            shown,
+            feed_followed,
+            rewards,
+            baseline,
+            alpha,
+            out,
+            best,
+            worst,
+        )
+        return out, best, worst
+
+    def mark(self, readers, authors, flag: bool) -> None:
+        _mark(self.keys, self.followed, self.summary, self.shift, self.n, readers, authors, flag)
+
+    def forget(self, baseline: np.ndarray) -> None:
+        """Keep the followed pairs and, of the rest, those worth more to their reader
+        than its average, the best first, until a quarter of the slots are taken (the
+        table doubles from ``initial`` while the followed pairs alone need more)."""
+        keys, vals, followed = self.entries()
+        gain = vals - baseline[keys // self.n]
+        n_followed = int(followed.sum())
+        capacity = self.initial
+        while n_followed > capacity * KEEP_LOAD:
+            capacity *= 2
+        room = int(capacity * KEEP_LOAD) - n_followed
+        keep = followed | (gain > 0.0)
+        rest = np.flatnonzero(keep & ~followed)
+        if rest.size > room:
+            # keep the gains above the (room + 1)-th largest: ties at the cut go together,
+            # so what is kept depends on the values alone, never on the table's layout
+            cut = np.inf
+            if room:
+                kth = rest.size - room - 1
+                cut = np.partition(gain[rest], kth)[kth]
+            keep = followed | (gain > cut)
+        self.rebuild(capacity, keys[keep], vals[keep], followed[keep])
+
+
+# ------------------------------------------------------------------ the policy
+class LearningPopulation:
+    """The policy of one role (citizens or influencers) whose users learn how often to
+    post and/or whom to follow; everything else (what they like, repost and reply to,
+    and what they express) is the wrapped policy's: the role's scripted policy, or the
+    social-RL citizen (`policies.social_rl`), whose own learning goes on unchanged.
+
+    ``members``: the role's users; ``edges``: their follow edges when the world is
+    built (the value table's capacity)."""
+
+    def __init__(
+        self,
+        role: str,
+        params: CitizenConfig,
+        expresser,
+        members: np.ndarray,
+        n_users: int,
+        edges: int,
+    ):
+        self.role = role
+        self.params = params
+        self.expresser = expresser
+        self.members = np.asarray(members, np.int64)
+        self.n = int(n_users)
+        self.member = np.zeros(self.n, bool)
+        self.member[self.members] = True
+        self.posting = params.posting == "learned"
+        self.following = params.following == "learned"
+        # posting: every user starts from the same prior; C_v makes it post_prob
+        self.rbar0 = params.post_prob * params.posting_prior
+        self.rbar = np.full(self.n, self.rbar0) if self.posting else np.zeros(0)
+        self.pending = np.zeros(self.n) if self.posting else np.zeros(0)
+        # following: the reader's average reward per item and the pair values
+        self.baseline = np.zeros(self.n) if self.following else np.zeros(0)
+        capacity = SLOTS_PER_EDGE * (int(edges) + self.members.size) if self.following else 0
+        self.values = ValueTable(self.n, capacity) if self.following else None
+        self._active = np.zeros(0, np.int64)
+
+    @property
+    def reads_text(self) -> bool:
+        return bool(getattr(self.expresser, "reads_text", False))
+
+    # -------------------------------------------------------------- posting
+    @property
+    def vigour_cost(self) -> float:
+        """C_v = R̄_0 / post_prob² (infinite when post_prob is 0: such users never post)."""
+        p = self.params.post_prob
+        return self.rbar0 / (p * p) if p > 0 else float("inf")
+
+    def post_probability(self, users: np.ndarray) -> np.ndarray:
+        """p = min(1, 1 / τ*) = min(1, sqrt(R̄ / C_v)) for each user."""
+        if not self.posting or self.rbar0 == 0.0:  # post_prob 0: C_v is infinite
+            return np.full(users.shape[0], self.params.post_prob)
+        # R̄ / C_v = R̄ post_prob² / R̄_0, written without dividing by post_prob
+        with np.errstate(over="ignore"):  # a ratio too large for a float: p is 1
+            ratio = self.rbar[users] / self.rbar0
+        return np.minimum(1.0, self.params.post_prob * np.sqrt(ratio))
+
+    @staticmethod
+    def rewarded_authors(context: StepContext) -> np.ndarray:
+        """The author of each like and reply the step gave to an original post (an
+        author once per like or reply): the social reward of posting."""
+        posts, events = context.world.posts, context.events
+        answered = events.post_parent[events.post_kind == PostKind.REPLY]
+        hits = np.concatenate([events.like_post, answered])
+        hits = hits[posts.kind[hits] == PostKind.POST]
+        return posts.author[hits].astype(np.int64)
+
+    def _learn_posting(self, context: StepContext) -> None:
+        authors = self.rewarded_authors(context)
+        np.add.at(self.pending, authors[self.member[authors]], 1.0)
+        # a session closes for every user active in the step: R̄ <- R̄ + α (r - R̄)
+        active = self._active
+        a = self.params.posting_alpha
+        self.rbar[active] += a * (self.pending[active] - self.rbar[active])
+        self.pending[active] = 0.0
+
+    # -------------------------------------------------------------- following
+    @staticmethod
+    def reading_reward(obs: Observations, acts: Actions) -> np.ndarray:
+        """int8 (n, k) what each feed item brought its reader: +1 liked, reposted or
+        answered in agreement, -1 answered in disagreement, 0 read only (or not shown);
+        clipped to [-1, 1]."""
+        reward = acts.like.astype(np.int8)
+        reward += acts.repost
+        i, j = np.nonzero(acts.reply)
+        agree = np.sign(acts.reply_stance[i, j]) == np.sign(obs.feed_stance[i, j])
+        reward[i, j] += np.where(agree, 1, -1).astype(np.int8)
+        np.clip(reward, -1, 1, out=reward)
+        reward[~obs.shown] = 0
+        return reward
+
+    def _choose_follows(self, obs: Observations, acts: Actions, rng) -> None:
+        p = self.params
+        n = len(obs)
+        users = obs.users
+        _, best, worst = self.values.read(
+            users,
+            obs.feed_author,
+            obs.shown,
+            obs.feed_followed,
+            self.reading_reward(obs, acts),
+            self.baseline,
+            p.following_alpha,
+        )
+        rows = np.arange(n)
+        follow = (best >= 0) & (rng.random(n) < p.follow_rate)
+        unfollow = (worst >= 0) & (rng.random(n) < p.unfollow_rate)
+        follow_to = np.where(follow, obs.feed_author[rows, best], -1)
+        unfollow_from = np.where(unfollow, obs.feed_author[rows, worst], -1)
+        # the world applies both: neither self, nor followed twice, nor missing
+        self.values.mark(users, follow_to, True)
+        self.values.mark(users, unfollow_from, False)
+        acts.follow = follow_to[:, None]
+        acts.unfollow = unfollow_from[:, None]
+
+    # -------------------------------------------------------------- the policy hooks
+    def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
+        acts = self.expresser.act(obs, rng)
+        if self.posting:
+            acts.post = rng.random(len(obs)) < self.post_probability(obs.users)
+        if self.following:
+            self._choose_follows(obs, acts, rng)
+        self._active = obs.users
+        return acts
+
+    def learn(self, context: StepContext) -> None:
+        if hasattr(self.expresser, "learn"):
+            self.expresser.learn(context)
+        if self.posting:
+            self._learn_posting(context)
+        self._active = np.zeros(0, np.int64)
+
+    def metrics(self) -> dict[str, float]:
+        out = dict(self.expresser.metrics()) if hasattr(self.expresser, "metrics") else {}
+        if self.posting:
+            p = self.post_probability(self.members)
+            out[f"{self.role}_post_prob"] = float(p.mean()) if p.size else float("nan")
+        if self.following:
+            out[f"{self.role}_valued_pairs"] = self.values.count
+        return out
+
+    # -------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, np.ndarray]:
+        out = dict(self.expresser.state()) if hasattr(self.expresser, "state") else {}
+        if self.posting:
+            out["post_rbar"] = self.rbar
+            out["post_pending"] = self.pending
+        if self.following:
+            keys, vals, followed = self.values.entries()
+            out["follow_baseline"] = self.baseline
+            out["follow_keys"] = keys
+            out["follow_values"] = vals
+            out["follow_followed"] = followed
+            out["follow_capacity"] = np.array(self.values.capacity, np.int64)
+        return out
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore `state` after checking every array (a ``ValueError`` naming it)."""
+        n = self.n
+        if hasattr(self.expresser, "load_state"):
+            own = {"post_rbar", "post_pending", "follow_baseline", "follow_keys"}
+            own |= {"follow_values", "follow_followed", "follow_capacity"}
+            self.expresser.load_state({k: v for k, v in state.items() if k not in own})
+        if self.posting:
+            rbar = checks.array(state, "post_rbar", np.float64, (n,))
+            checks.within("post_rbar", rbar, 0.0)
+            pending = checks.array(state, "post_pending", np.float64, (n,))
+            checks.within("post_pending", pending, 0.0)
+            self.rbar, self.pending = rbar, pending
+        if self.following:
+            baseline = checks.array(state, "follow_baseline", np.float64, (n,))
+            checks.within("follow_baseline", baseline, -1.0, 1.0)
+            keys = checks.array(state, "follow_keys", np.int64)
+            vals = checks.array(state, "follow_values", np.float64, keys.shape)
+            followed = checks.array(state, "follow_followed", np.bool_, keys.shape)
+            checks.within("follow_values", vals, -1.0, 1.0)
+            checks.within("follow_keys", keys, 0, n * n - 1)
+            readers = keys // n if n else keys
+            checks.refuse("follow_keys", ~self.member[readers], "not a pair of this role", keys)
+            checks.refuse("follow_keys", keys % n == readers, "a user valuing itself", keys)
+            if np.unique(keys).size != keys.size:
+                raise ValueError("follow_keys: holds a pair twice")
+            # the capacity never exceeds max(initial, 8 * pairs held) (`ValueTable`)
+            initial = self.values.initial
+            most = max(initial, _pow2(8 * keys.size))
+            capacity = checks.scalar_int(state, "follow_capacity", initial, most)
+            if capacity & (capacity - 1) or capacity < 2 * keys.size:
+                raise ValueError(
+                    f"follow_capacity: {capacity} is not a power of two with room for "
+                    f"{keys.size} pairs"
+                )
+            self.baseline = baseline
+            self.values.rebuild(capacity, keys, vals, followed)
+        self._active = np.zeros(0, np.int64)

@@ -1,0 +1,114 @@
+"""The realism instrument on runs: step-0 values, emerged / configured / missed, the
+course of the window facts over a run, and the CLI's scorecard."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cli_checks import invoke
+from townsquare.config import validate
+from townsquare.metrics.realism import (
+    BANDS,
+    WINDOW_METRICS,
+    course,
+    measure_run,
+    measure_start,
+    scorecard,
+)
+from townsquare.metrics.snapshot import RunSnapshot
+from townsquare.runner import Run
+
+SMALL = {
+    "name": "instrument",
+    "users": 1500,
+    "steps": 20,
+    "seed": 2,
+    "record": {"events": "none"},
+    "text": {"backend": "none"},
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("instrument") / "run"
+    Run.start(validate(SMALL), out).execute()
+    return out
+
+
+def inside_all(value_of=lambda band: (band.low + band.high) / 2):
+    return {band.metric: value_of(band) for band in BANDS}
+
+
+def test_a_fact_in_its_bands_from_the_start_is_configured_not_emerged():
+    end = inside_all()
+    start = {k: float("nan") for k in end}
+    start["follower_tail_alpha"] = end["follower_tail_alpha"]  # the generator's tail
+    start["final_bimodality"] = 0.3  # moved into the band
+    card = scorecard(end, start=start)
+    assert card.status["F2"] == "configured"
+    assert card.status["F9"] == "emerged"
+    assert card.status["F7"] == "configured"  # reads roles.socialbot.fraction back
+    assert card.status["F8"] is None
+    # only emerged facts count as reproduced; configured ones are still inside
+    assert card.reproduced == 6 and card.inside == 8 and card.measured == 8
+    row = next(r for r in card.rows if r.metric == "bot_account_share")
+    assert row.configured_by == "roles.socialbot.fraction"
+
+
+def test_a_fact_with_one_metric_outside_is_missed_and_one_moved_in_emerged():
+    end = inside_all()
+    end["leaning_assortativity"] = 0.1
+    start = dict(end)
+    start["neighbour_leaning_correlation"] = 0.1  # F5 started outside, one metric still is
+    start["camp_modularity"] = float("nan")  # not measurable at step 0: F6 emerged
+    start["repost_degree_gini"] = 0.1
+    card = scorecard(end, start=start)
+    assert card.status["F5"] == "missed"
+    assert card.status["F6"] == "emerged"
+    assert card.status["F3"] == "emerged"  # one metric was outside at step 0
+    assert card.status["F1"] == "configured"  # all inside at step 0
+
+
+def test_without_a_start_inside_counts_as_emerged_unless_configured():
+    card = scorecard(inside_all())
+    assert card.status["F2"] == "emerged" and card.status["F7"] == "configured"
+    assert all(r.start is None for r in card.rows)
+
+
+def test_a_run_keeps_its_start_and_measures_it(run_dir):
+    start = measure_start(run_dir)
+    end = measure_run(run_dir)
+    assert start is not None and set(start) == set(end) - {"bimodality_start"}
+    # nothing was posted at step 0; the follower graph and opinions were there
+    assert np.isnan(start["posting_top10_share"]) and np.isnan(start["never_reposted_share"])
+    assert np.isfinite(start["follower_tail_alpha"])
+    assert start["bot_account_share"] == end["bot_account_share"]
+    assert end["posting_top10_share"] > 0
+
+
+def test_the_course_of_the_window_facts_ends_at_the_whole_run(run_dir):
+    snap = RunSnapshot.load(run_dir)
+    series = course(snap, points=4)
+    assert series["step"] == [5.0, 10.0, 15.0, 20.0]
+    end = measure_run(run_dir)
+    for name in WINDOW_METRICS:
+        assert len(series[name]) == 4
+        last = series[name][-1]
+        assert last == pytest.approx(end[name], nan_ok=True)
+
+
+def test_the_cli_scorecard_shows_step_0_and_statuses(run_dir):
+    result = invoke("realism", str(run_dir), "--json")
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.output)
+    statuses = {f["status"] for f in card["facts"].values()} - {None}
+    assert statuses <= {"emerged", "configured", "missed"}
+    assert card["facts"]["F7"]["status"] in ("configured", "missed")
+    rows = {r["metric"]: r for r in card["rows"]}
+    assert rows["follower_tail_alpha"]["start"] is not None
+    assert rows["posting_top10_share"]["start"] is None
+    text = invoke("realism", str(run_dir))
+    assert text.exit_code == 0 and "step 0" in text.output and "emerged" in text.output
