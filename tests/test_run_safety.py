@@ -176,8 +176,8 @@ def test_resume_may_extend_steps_only(stopped_run, small_scenario, tmp_path):
             lambda d: (d / "checkpoints" / "latest.json").write_text('{"file": "../x"}'),
             ["latest.json", "damaged"],
         ),
-        (lambda d: _truncate(next((d / "checkpoints").glob("*.npz"))), ["npz", "damaged"]),
-        (lambda d: next((d / "checkpoints").glob("*.npz")).unlink(), ["npz", "missing"]),
+        (lambda d: _truncate(next((d / "checkpoints").glob("world-*.npz"))), ["npz", "damaged"]),
+        (lambda d: next((d / "checkpoints").glob("world-*.npz")).unlink(), ["npz", "missing"]),
         (lambda d: (d / "config.yaml").write_bytes(b"\xff\xfe\x00garbage"), ["config.yaml"]),
         (lambda d: (d / "config.yaml").write_text("users: [1"), ["config.yaml"]),
         (lambda d: (d / "config.yaml").unlink(), ["no config.yaml"]),
@@ -203,7 +203,7 @@ def test_resume_of_a_missing_folder(tmp_path):
 
 
 def test_checkpoint_arrays_that_do_not_fit_the_world(stopped_run):
-    path = next((stopped_run / "checkpoints").glob("*.npz"))
+    path = next((stopped_run / "checkpoints").glob("world-*.npz"))
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     first = sorted(arrays)[0]
