@@ -112,3 +112,17 @@ def test_the_cli_scorecard_shows_step_0_and_statuses(run_dir):
     assert rows["posting_top10_share"]["start"] is None
     text = invoke("realism", str(run_dir))
     assert text.exit_code == 0 and "step 0" in text.output and "emerged" in text.output
+
+
+def test_echo_chambers_are_read_among_accounts_that_hold_opinions():
+    from townsquare.metrics.instrument import echo_chamber_facts
+
+    # two homophilous camps of four joined by one link, and a bot (node 8) following all
+    src = np.array([0, 1, 2, 4, 5, 6, 0, 4, 3] + [8] * 8)
+    dst = np.array([1, 2, 3, 5, 6, 7, 2, 6, 4] + list(range(8)))
+    leaning = np.array([-0.9, -0.8, -0.7, -0.6, 0.6, 0.7, 0.8, 0.9, 0.9])
+    everyone = echo_chamber_facts(src, dst, 9, leaning)
+    holders = np.arange(9) != 8
+    humans = echo_chamber_facts(src, dst, 9, leaning, holders)
+    assert humans["leaning_assortativity"] > 0.8 > 0.4 > everyone["leaning_assortativity"]
+    assert humans["neighbour_leaning_correlation"] > 0.95

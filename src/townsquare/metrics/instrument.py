@@ -14,7 +14,9 @@ exactly as on the real networks of ``shared/data`` (docs/realism.md, "The instru
   modularity 0.44 (gunsense) and 0.46 (ff) where the authors' METIS split has 0.48 and
   0.47; those given splits are shown beside it.
 * **Echo chambers** (F5) are read on the undirected simple follow (link) graph, largest
-  component, on both sides.
+  component, on both sides, among accounts whose leaning is an opinion: a run's
+  socialbots hold a campaign stance and follow by the thousand, and polblogs, the real
+  network F5 is read on, holds blogs, no bots.
 * **Followers** (F2): the in-degree of the follow graph (the degree, for undirected
   friendship networks), fitted the same way.
 """
@@ -159,8 +161,18 @@ def repost_facts(net: RepostNetwork, side: np.ndarray | None = None) -> dict[str
     return out
 
 
-def echo_chamber_facts(src, dst, n: int, leaning: np.ndarray) -> dict[str, float]:
-    """F5 on the undirected simple graph's largest component."""
+def echo_chamber_facts(
+    src, dst, n: int, leaning: np.ndarray, holders: np.ndarray | None = None
+) -> dict[str, float]:
+    """F5 on the undirected simple graph's largest component. ``holders`` (bool per
+    node) keeps only the edges between accounts whose leaning is an opinion: a run's
+    socialbots hold a campaign stance, and the real networks F5 is read on (polblogs'
+    blogs) hold no bots."""
+    src = np.asarray(src, np.int64)
+    dst = np.asarray(dst, np.int64)
+    if holders is not None:
+        keep = holders[src] & holders[dst]
+        src, dst = src[keep], dst[keep]
     u, v = undirected_simple(src, dst, n)
     if u.size < 2:
         return {

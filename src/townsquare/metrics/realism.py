@@ -258,7 +258,7 @@ def measure(snap: RunSnapshot) -> dict[str, float]:
     follow_src, follow_dst = snap.follow_src, snap.follow_dst
     out, net = window_measures(snap)
     out.update(follower_facts(np.bincount(follow_dst, minlength=n)))
-    out.update(echo_chamber_facts(follow_src, follow_dst, n, leaning))
+    out.update(echo_chamber_facts(follow_src, follow_dst, n, leaning, role != Role.SOCIALBOT))
     camp = (leaning > 0).astype(np.int64)
     # the leaning camps' modularity in the repost network: what the instrument's own
     # split is compared against (it needs leanings, which real retweet data lacks)
