@@ -126,3 +126,16 @@ def test_echo_chambers_are_read_among_accounts_that_hold_opinions():
     humans = echo_chamber_facts(src, dst, 9, leaning, holders)
     assert humans["leaning_assortativity"] > 0.8 > 0.4 > everyone["leaning_assortativity"]
     assert humans["neighbour_leaning_correlation"] > 0.95
+
+
+def test_compare_says_which_side_is_closer_to_the_band_beyond_noise():
+    from townsquare.metrics.compare import _welch_beyond, band_distance
+
+    assert band_distance(0.5, 0.4, 0.49) == pytest.approx(0.01)
+    assert band_distance(0.45, 0.4, 0.49) == 0.0
+    assert band_distance(0.1, 0.4, 0.49) == pytest.approx(0.3)
+    assert np.isnan(band_distance(float("nan"), 0.4, 0.49))
+    far, near = np.array([0.30, 0.31, 0.29]), np.array([0.05, 0.06, 0.04])
+    assert _welch_beyond(far, near) is True
+    assert _welch_beyond(far, far + 0.001) is False
+    assert _welch_beyond(far[:1], near) is None

@@ -920,7 +920,7 @@ def compare(
         typer.echo(json.dumps(finite_json(result), indent=2))
         return
     table = Table(title=f"{run_a}  vs  {run_b}  ({len(paths_a)} and {len(paths_b)} seeds)")
-    for col in ("fact", "metric", "band", "A", "", "B", "", "B − A", "beyond noise"):
+    for col in ("fact", "metric", "band", "A", "", "B", "", "B − A", "beyond noise", "closer"):
         table.add_column(col, justify="left" if col in ("fact", "metric") else "right")
     mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}
     for r in result["rows"]:
@@ -938,6 +938,7 @@ def compare(
             mark[r["b_inside"]],
             _fmt(r["difference"]),
             noise,
+            {"A": "A", "B": "[bold]B[/]", "neither": "—"}.get(r["closer"], ""),
         )
     console.print(table)
     from .metrics.realism import FACTS

@@ -4,7 +4,8 @@ Each side is one run directory, optionally with its re-runs at more seeds
 (`runner.seed_runs`: the same resolved scenario, another seed) so that a difference can
 be told apart from seed noise: a difference counts as beyond noise when
 |mean_B - mean_A| exceeds twice its standard error (Welch), which needs at least two
-seeds per side.
+seeds per side. For a banded metric, each seed's distance to the band (0 inside) is
+compared the same way, so a row says which side is closer to the real band beyond noise.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class CompareRow:
     b_inside: bool | None
     difference: float
     beyond_noise: bool | None  # None: one seed per side, noise unknown
+    # how far each side's seeds are from the band (0 inside), and which side is closer
+    # beyond noise: "A", "B", "neither" (within noise) or None (no band or one seed)
+    a_distance: float | None = None
+    b_distance: float | None = None
+    closer: str | None = None
 
 
 def _means(measures: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
@@ -81,9 +87,26 @@ def _side(paths: list[Path], references) -> tuple[Side, list[dict]]:
     return side, measures
 
 
+def band_distance(value: float, low: float, high: float) -> float:
+    """How far ``value`` lies outside [low, high] (0 inside, NaN when unmeasured)."""
+    if value is None or not np.isfinite(value):
+        return float("nan")
+    return float(max(low - value, 0.0, value - high))
+
+
+def _welch_beyond(x: np.ndarray, y: np.ndarray) -> bool | None:
+    """Whether mean(y) - mean(x) exceeds twice its standard error; None under 2 each."""
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size < 2 or y.size < 2:
+        return None
+    diff = y.mean() - x.mean()
+    se = np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+    return bool(abs(diff) > 2 * se) if se > 0 else bool(diff != 0)
+
+
 def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> dict:
-    a, _ = _side(paths_a, references)
-    b, _ = _side(paths_b, references)
+    a, measures_a = _side(paths_a, references)
+    b, measures_b = _side(paths_b, references)
     rows = []
     bands = {band.metric: band for band in BANDS}
     for metric in [band.metric for band in BANDS] + list(INFORMATIONAL):
@@ -96,6 +119,17 @@ def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> d
             se = np.sqrt(a.std[metric] ** 2 / len(paths_a) + b.std[metric] ** 2 / len(paths_b))
             if np.isfinite(diff) and np.isfinite(se):
                 beyond = bool(abs(diff) > 2 * se) if se > 0 else bool(diff != 0)
+        distance = {}
+        closer = None
+        if band is not None:
+            for side, measures in (("a", measures_a), ("b", measures_b)):
+                distance[side] = np.array(
+                    [band_distance(m[metric], band.low, band.high) for m in measures]
+                )
+            beyond_d = _welch_beyond(distance["a"], distance["b"])
+            if beyond_d is not None:
+                gap = np.nanmean(distance["b"]) - np.nanmean(distance["a"])
+                closer = ("B" if gap < 0 else "A") if beyond_d else "neither"
         rows.append(
             CompareRow(
                 fact=band.fact if band else "",
@@ -110,6 +144,9 @@ def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> d
                 b_inside=band.contains(b.mean[metric]) if band else None,
                 difference=diff,
                 beyond_noise=beyond,
+                a_distance=float(np.nanmean(distance["a"])) if distance else None,
+                b_distance=float(np.nanmean(distance["b"])) if distance else None,
+                closer=closer,
             )
         )
     return {"a": asdict(a), "b": asdict(b), "rows": [asdict(r) for r in rows]}
