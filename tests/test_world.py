@@ -105,6 +105,11 @@ def test_suspended_users_act_no_more(seed, strikes, check_every):
         moderation__strikes=strikes,
         moderation__check_every=check_every,
         moderation__survival=0.0,  # every flagged account is suspended at once
+        # bots as hyperactive as before their activity was sourced: the rule flags them
+        roles__socialbot__activity=0.8,
+        roles__socialbot__post_prob=0.8,
+        roles__socialbot__repost_rate=0.2,
+        roles__socialbot__follows_per_step=2,
     )
     suspended_at: dict[int, int] = {}
     for _ in range(10):

@@ -220,11 +220,51 @@ class SocialbotConfig(_Section):
     )
     fraction: float = Field(0.05, ge=0.0, lt=1.0)
     stance: float = Field(0.9, ge=-1.0, le=1.0, description="campaign stance on topic 0")
-    activity: float = Field(0.8, ge=0.0, le=1.0)
-    post_prob: float = Field(0.8, ge=0.0, le=1.0)
-    repost_rate: float = Field(0.2, ge=0.0, le=1.0)
-    like_rate: float = Field(0.6, ge=0.0, le=1.0)
-    follows_per_step: int = Field(2, ge=0, le=1000)
+    # The activity settings are ratios to the default citizen (population.activity.mean
+    # 0.1, citizen post_prob 0.3, repost_rate 0.01, like_rate 0.4); sources and
+    # derivations in docs/world.md, "Socialbot activity". None comes from F7's sources.
+    activity: float = Field(
+        0.11,
+        ge=0.0,
+        le=1.0,
+        description="chance of a session in a step: bots post k = 22/6 times as often as "
+        "the mean citizen (0.1 x 0.3 = 0.03 posts a step), 11/3 x 0.03 = 0.11; k from Pew "
+        "Research Center, 'Bots in the Twittersphere' (2018): the 500 most active suspected "
+        "bots posted 22% of the tweeted links, the 500 most active humans 6%",
+    )
+    post_prob: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="chance to post the campaign stance in a session: 1, a bot's scheduled "
+        "run is there to post (stated reason; the posting rate is set by activity)",
+    )
+    repost_rate: float = Field(
+        0.033,
+        ge=0.0,
+        le=1.0,
+        description="chance to repost an aligned feed item in a session: k times the "
+        "citizen's reposts a day, 0.01 x (22/6) x 0.1 / 0.11 = 0.033 (Gilani et al., "
+        "ASONAM 2017: bots 'retweet far more' than humans, no readable factor)",
+    )
+    like_rate: float = Field(
+        0.36,
+        ge=0.0,
+        le=1.0,
+        description="chance to like an aligned feed item in a session: as many likes a day "
+        "as the mean citizen, 0.4 x 0.1 / 0.11 = 0.36 (Gilani et al. 2017: bots like less "
+        "than humans, no readable factor; equality is the most the source allows)",
+    )
+    follows_per_step: int = Field(
+        1,
+        ge=0,
+        # Twitter's daily follow limit since April 2019 ("we are reducing the daily follow
+        # rate limit from 1,000 to 400"), a step being a day (moderation.step_days = 1)
+        le=400,
+        description="random accounts followed per session (follow spam): 1, the least the "
+        "rule can do without turning it off (no readable source gives bots' follows a day); "
+        "at most 400, Twitter's daily follow limit",
+    )
 
 
 class RolesConfig(_Section):
