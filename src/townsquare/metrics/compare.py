@@ -94,6 +94,12 @@ def band_distance(value: float, low: float, high: float) -> float:
     return float(max(low - value, 0.0, value - high))
 
 
+def _finite_mean(x: np.ndarray) -> float:
+    """The mean of the finite values (NaN when there are none)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def _welch_beyond(x: np.ndarray, y: np.ndarray) -> bool | None:
     """Whether mean(y) - mean(x) exceeds twice its standard error; None under 2 each."""
     x, y = x[np.isfinite(x)], y[np.isfinite(y)]
@@ -128,7 +134,7 @@ def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> d
                 )
             beyond_d = _welch_beyond(distance["a"], distance["b"])
             if beyond_d is not None:
-                gap = np.nanmean(distance["b"]) - np.nanmean(distance["a"])
+                gap = _finite_mean(distance["b"]) - _finite_mean(distance["a"])
                 closer = ("B" if gap < 0 else "A") if beyond_d else "neither"
         rows.append(
             CompareRow(
@@ -144,8 +150,8 @@ def compare_runs(paths_a: list[Path], paths_b: list[Path], references=None) -> d
                 b_inside=band.contains(b.mean[metric]) if band else None,
                 difference=diff,
                 beyond_noise=beyond,
-                a_distance=float(np.nanmean(distance["a"])) if distance else None,
-                b_distance=float(np.nanmean(distance["b"])) if distance else None,
+                a_distance=_finite_mean(distance["a"]) if distance else None,
+                b_distance=_finite_mean(distance["b"]) if distance else None,
                 closer=closer,
             )
         )
