@@ -31,3 +31,23 @@ def one_line_error(result, *fragments: str, code: int = 2) -> str:
 def quick_run(scenario, out, *extra):
     """`townsquare run SCENARIO --out OUT` without progress, plot or report."""
     return invoke("run", scenario, "--out", out, "-q", "--no-plot", "--no-report", *extra)
+
+
+def crash_during(run, monkeypatch, at: int, exc: type[BaseException] = RuntimeError) -> None:
+    """Execute ``run`` (a `townsquare.runner.Run`) with the world failing with ``exc``
+    when it reaches step ``at``, as a crash mid-run would; the failure is expected."""
+    import pytest
+
+    from townsquare.world import World
+
+    original = World.step
+
+    def step_or_fail(self):
+        if self.t == at:
+            raise exc("boom")
+        return original(self)
+
+    monkeypatch.setattr(World, "step", step_or_fail)
+    with pytest.raises(exc):
+        run.execute()
+    monkeypatch.undo()

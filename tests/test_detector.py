@@ -15,13 +15,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli_checks import one_line_error
+from cli_checks import crash_during, one_line_error
 from conftest import SMALL
 from townsquare.build import build_world
 from townsquare.cli import app
 from townsquare.config import load_scenario, validate
 from townsquare.runner import Run
-from townsquare.world import DETECTORS, ActivityDetector, Detector, World, make_detector
+from townsquare.world import DETECTORS, ActivityDetector, Detector, make_detector
 from townsquare.world.moderation import catch_probability
 from townsquare.world.population import Role
 
@@ -239,18 +239,7 @@ def test_resume_stays_exact_with_the_drawing_detector(tmp_path: Path, monkeypatc
     reference = tmp_path / "ref"
     Run.start(sc, reference).execute()
     out = tmp_path / "broken"
-    run = Run.start(sc, out)
-    original = World.step
-
-    def step_or_fail(self):
-        if self.t == 7:
-            raise RuntimeError("boom")
-        return original(self)
-
-    monkeypatch.setattr(World, "step", step_or_fail)
-    with pytest.raises(RuntimeError):
-        run.execute()
-    monkeypatch.undo()
+    crash_during(Run.start(sc, out), monkeypatch, at=7)
     assert json.loads((out / "summary.json").read_text())["steps"] == 5
     Run.resume(out).execute()
     assert (out / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cli_checks import invoke, one_line_error, quick_run
+from cli_checks import crash_during, invoke, one_line_error, quick_run
 from townsquare import build
 from townsquare.build import build_world
 from townsquare.config import CitizenConfig, builtin_scenarios, load_scenario, validate
@@ -28,7 +28,7 @@ from townsquare.policies.learning_population import (
 from townsquare.policies.scripted import ScriptedCitizen
 from townsquare.policies.social_rl import SocialRLCitizen
 from townsquare.runner import Run
-from townsquare.world import Role, World
+from townsquare.world import Role
 from townsquare.world.actions import Actions, Observations
 
 LEARNING = {"posting": "learned", "following": "learned"}
@@ -464,18 +464,7 @@ def test_learned_runs_resume_exactly(tmp_path, monkeypatch):
     sc = small(citizen={"expression": "social_rl"})
     reference = metrics_bytes(sc, tmp_path / "ref")
     out = tmp_path / "broken"
-    run = Run.start(sc, out)
-    original = World.step
-
-    def fail_at_seven(self):
-        if self.t == 7:
-            raise RuntimeError("boom")
-        return original(self)
-
-    monkeypatch.setattr(World, "step", fail_at_seven)
-    with pytest.raises(RuntimeError):
-        run.execute()
-    monkeypatch.undo()
+    crash_during(Run.start(sc, out), monkeypatch, at=7)
     Run.resume(out).execute()
     assert (out / "metrics.parquet").read_bytes() == reference
 

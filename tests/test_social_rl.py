@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli_checks import crash_during
 from townsquare.build import build_world
 from townsquare.config import CitizenConfig, validate
 from townsquare.errors import UserError
@@ -77,20 +78,7 @@ def test_social_rl_runs_resume_exactly(tmp_path, monkeypatch):
     reference = tmp_path / "ref"
     Run.start(validate(data), reference).execute()
     out = tmp_path / "broken"
-    run = Run.start(validate(data), out)
-    from townsquare.world import World
-
-    original = World.step
-
-    def fail_at_seven(self):
-        if self.t == 7:
-            raise RuntimeError("boom")
-        return original(self)
-
-    monkeypatch.setattr(World, "step", fail_at_seven)
-    with pytest.raises(RuntimeError):
-        run.execute()
-    monkeypatch.undo()
+    crash_during(Run.start(validate(data), out), monkeypatch, at=7)
     Run.resume(out).execute()
     assert (out / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chat_server import ChatServer
+from cli_checks import crash_during
 from townsquare.cli import app
 from townsquare.config import validate
 from townsquare.runner import Run
@@ -144,7 +145,6 @@ def test_transformers_backend_in_a_run_and_missing_model(tmp_path):
 
 
 def test_openai_prompts_carry_context_and_survive_resume(tmp_path, monkeypatch):
-    from townsquare.world import World
 
     with ChatServer() as server:
         data = {
@@ -158,18 +158,7 @@ def test_openai_prompts_carry_context_and_survive_resume(tmp_path, monkeypatch):
         }
         Run.start(validate(data), tmp_path / "whole").execute()
         out = tmp_path / "broken"
-        run = Run.start(validate(data), out)
-        original = World.step
-
-        def fail_at_three(self):
-            if self.t == 3:
-                raise RuntimeError("boom")
-            return original(self)
-
-        monkeypatch.setattr(World, "step", fail_at_three)
-        with pytest.raises(RuntimeError):
-            run.execute()
-        monkeypatch.undo()
+        crash_during(Run.start(validate(data), out), monkeypatch, at=3)
         Run.resume(out).execute()
     whole = posts_table(tmp_path / "whole")
     assert posts_table(out) == whole
