@@ -792,7 +792,6 @@ def _print_scorecard(card) -> None:
         ("end", "right"),
         ("real band", "right"),
         ("real networks", "left"),
-        ("source", "left"),
         ("", "center"),
     ):
         table.add_column(col, justify=justify)
@@ -808,10 +807,11 @@ def _print_scorecard(card) -> None:
             _fmt(row.value),
             f"{row.low:.3g}–{row.high:.3g}",
             refs,
-            row.source,
             verdict,
         )
     console.print(table)
+    sources = dict.fromkeys(f"{row.fact}: {row.source}" for row in card.rows)
+    console.print("sources: " + "; ".join(sources), highlight=False)
     marks = {
         "emerged": "[green]emerged[/]",
         "configured": "[yellow]configured[/] (set by the scenario or the input data)",
