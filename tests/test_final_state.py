@@ -350,3 +350,38 @@ def test_start_survives_a_copied_run_directory(whole, tmp_path):
     longer = tmp_path / "longer"
     Run.start(scenario(steps=14), longer).execute()
     assert tables(copy) == tables(longer)
+
+
+def test_a_run_made_by_an_older_townsquare_is_refused_in_one_line(tmp_path):
+    import json
+
+    from cli_checks import invoke, one_line_error
+
+    out = tmp_path / "old"
+    result = invoke(
+        "run",
+        "default",
+        "--set",
+        "users=600",
+        "--set",
+        "steps=4",
+        "--out",
+        out,
+        "-q",
+        "--no-plot",
+        "--no-report",
+    )
+    assert result.exit_code == 0, result.output
+    # what an older version recorded: the same scenario without a key added since
+    latest = out / "checkpoints" / "latest.json"
+    meta = json.loads(latest.read_text())
+    del meta["config"]["moderation"]["survival"]
+    from townsquare.store import config_digest
+
+    meta["config_sha256"] = config_digest(meta["config"])
+    latest.write_text(json.dumps(meta))
+    one_line_error(
+        invoke("run", "--resume", out, "--steps", "6"),
+        "made by an older townsquare",
+        "moderation.survival",
+    )

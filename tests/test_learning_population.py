@@ -362,10 +362,12 @@ def test_value_table_invariants(seed, rounds, width):
         can = other & ~followed & (gain > 0)
         expected = np.where(can.any(1), np.where(can, gain, -np.inf).argmax(1), -1)
         assert np.array_equal(best, expected)
-        can = other & followed & (out < 0)
+        keys, vals, _ = table.entries()
+        # only a remembered author is unfollowed
+        held = np.isin(readers[:, None].astype(np.int64) * n + authors, keys)
+        can = other & followed & held & (out < 0)
         expected = np.where(can.any(1), np.where(can, out, np.inf).argmin(1), -1)
         assert np.array_equal(worst, expected)
-        keys, vals, _ = table.entries()
         # every pair held is in its reader's summary
         bits = np.uint64(1) << ((((keys % n).astype(np.uint64)) * FIBONACCI) >> np.uint64(58))
         assert np.all(table.summary[keys // n] & bits)

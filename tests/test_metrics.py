@@ -200,10 +200,21 @@ def test_the_two_way_split_survives_a_star_whose_fiedler_vector_ties():
     # split by comparison with its median would leave one side empty
     from townsquare.metrics.instrument import RepostNetwork, repost_facts, two_way_split
 
-    leaves = np.arange(1, 40)
+    leaves = np.arange(1, 150)
     net = RepostNetwork(
-        np.zeros(leaves.size, np.int64), leaves, np.full(leaves.size, 3.0), np.arange(40)
+        np.zeros(leaves.size, np.int64), leaves, np.full(leaves.size, 3.0), np.arange(150)
     )
     side = two_way_split(net)
-    assert sorted(np.bincount(side).tolist()) == [20, 20]
+    assert sorted(np.bincount(side).tolist()) == [75, 75]
     assert np.isfinite(repost_facts(net)["camp_modularity"])
+
+
+def test_a_repost_network_too_small_for_its_top_percent_is_not_measured():
+    from townsquare.metrics.instrument import MIN_NETWORK_NODES, RepostNetwork, repost_facts
+
+    k = MIN_NETWORK_NODES - 1
+    ring = np.arange(k)
+    net = RepostNetwork(ring, (ring + 1) % k, np.full(k, 2.0), np.arange(k))
+    facts = repost_facts(net)
+    assert np.isnan(facts["repost_degree_top1_share"]) and np.isnan(facts["camp_modularity"])
+    assert facts["repost_network_nodes"] == k

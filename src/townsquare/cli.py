@@ -946,6 +946,7 @@ def compare(
     for fact in FACTS:
         a_status, b_status = result["a"]["status"].get(fact), result["b"]["status"].get(fact)
         if a_status or b_status:
+            a_status, b_status = a_status or "not measured", b_status or "not measured"
             console.print(f"  {fact} {FACTS[fact]}: A {a_status}, B {b_status}", highlight=False)
     console.print(
         f"A: {result['a']['reproduced']} of {result['a']['measured']} measured facts emerged "

@@ -182,6 +182,16 @@ def config_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
+def _holds_key(config: dict, dotted: str) -> bool:
+    """Whether ``config`` has the key at the dotted path (``moderation.survival``)."""
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def fresh_run_dir(base: str | Path) -> Path:
     """A new, empty directory named ``base`` (or ``base-2``, ``base-3``, … when taken):
     made with one exclusive mkdir, so two runs started at once never share it."""
@@ -625,6 +635,13 @@ class RunStore:
                 raise UserError(f"{self.checkpoints / 'latest.json'}: damaged (config digest)")
             if config_digest(config) != meta["config_sha256"]:
                 keys = [k for k in config_differences(recorded, config) if k not in RESUMABLE_KEYS]
+                added = [k for k in keys if not _holds_key(recorded, k)]
+                if added and len(added) == len(keys):
+                    raise UserError(
+                        f"{self.checkpoints / 'latest.json'}: made by an older townsquare "
+                        f"(without {', '.join(added[:4])}{', …' if len(added) > 4 else ''}); "
+                        "this version cannot continue it exactly: run the scenario again"
+                    )
                 raise UserError(
                     f"{self.config}: edited since the checkpoint at step {step} "
                     f"({', '.join(keys[:6])}{', …' if len(keys) > 6 else ''} differ); "

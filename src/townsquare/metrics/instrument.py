@@ -8,8 +8,8 @@ exactly as on the real networks of ``shared/data`` (docs/realism.md, "The instru
   largest connected component is kept. F3 reads its weighted degrees, F6 the weighted
   modularity of a two-way split of it.
 * **The two-way split** (F6) is found from the network alone, on both sides, by one
-  algorithm: spectral bisection (the sign of the normalised Laplacian's Fiedler vector
-  about its median, a balanced cut as METIS makes for the original authors) refined by
+  algorithm: spectral bisection (the halves of the normalised Laplacian's Fiedler vector
+  by rank, a balanced cut as METIS makes for the original authors) refined by
   Kernighan-Lin on the weights (networkx). On the real retweet networks it finds
   modularity 0.43 (gunsense) and 0.46 (ff) where the authors' METIS split has 0.48 and
   0.47; those given splits are shown beside it.
@@ -43,6 +43,9 @@ from .tails import fit_power_law
 #: pairs with fewer reposts are not in the network, as in the real retweet networks
 #: ("edges with 2+ retweets", shared/data/retweet)
 MIN_PAIR_WEIGHT = 2
+#: the fewest users a repost network needs for F3 and F6: its top 1% must hold at least
+#: one user, and a two-way split of a handful of users says nothing of a conversation
+MIN_NETWORK_NODES = 100
 #: Kernighan-Lin refinement is pure Python (networkx): above this many nodes the split
 #: is the spectral one alone (the real networks have 5,401 and 7,106 nodes)
 REFINE_MAX_NODES = 50_000
@@ -142,8 +145,9 @@ def two_way_split(net: RepostNetwork, seed: int = 0) -> np.ndarray:
 
 def repost_facts(net: RepostNetwork, side: np.ndarray | None = None) -> dict[str, float]:
     """F3 and F6 on a repost network; ``side`` (0/1 per node, -1 none) is a given split,
-    measured beside the instrument's own."""
-    if net.n < 2:
+    measured beside the instrument's own. Under `MIN_NETWORK_NODES` users they are not
+    measurable (NaN)."""
+    if net.n < MIN_NETWORK_NODES:
         nan = float("nan")
         return {
             "repost_degree_gini": nan,

@@ -393,7 +393,7 @@ def scorecard(
     status: dict[str, str | None] = {}
     for fact in FACTS:
         mine = [r for r in rows if r.fact == fact]
-        if fact in NOT_MEASURED or not mine or all(r.inside is None for r in mine):
+        if fact in NOT_MEASURED or not mine:
             facts[fact], status[fact] = None, None
             continue
         status[fact] = fact_status(mine)

@@ -182,7 +182,9 @@ def _read_and_value(
                 out[i, j] = vals[s]
             v = out[i, j]
             if feed_followed[i, j]:
-                if v < worst_value:
+                # only an author it remembers: one it holds no value of has brought
+                # it no disagreement to unfollow for
+                if s >= 0 and v < worst_value:
                     worst_value = v
                     worst[i] = j
             elif v - b > best_gain:
