@@ -33,9 +33,12 @@ def quick_run(scenario, out, *extra):
     return invoke("run", scenario, "--out", out, "-q", "--no-plot", "--no-report", *extra)
 
 
-def crash_during(run, monkeypatch, at: int, exc: type[BaseException] = RuntimeError) -> None:
+def crash_during(
+    run, monkeypatch, at: int, exc: type[BaseException] = RuntimeError, before=None
+) -> None:
     """Execute ``run`` (a `townsquare.runner.Run`) with the world failing with ``exc``
-    when it reaches step ``at``, as a crash mid-run would; the failure is expected."""
+    when it reaches step ``at``, as a crash mid-run would; the failure is expected.
+    ``before(world)``, if given, runs just before the failure (half-done work)."""
     import pytest
 
     from townsquare.world import World
@@ -44,6 +47,8 @@ def crash_during(run, monkeypatch, at: int, exc: type[BaseException] = RuntimeEr
 
     def step_or_fail(self):
         if self.t == at:
+            if before is not None:
+                before(self)
             raise exc("boom")
         return original(self)
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cli_checks import invoke, one_line_error, quick_run
+from cli_checks import crash_during, invoke, one_line_error, quick_run
 from conftest import SMALL
 from townsquare.build import build_world
 from townsquare.config import validate
@@ -21,7 +21,6 @@ from townsquare.errors import UserError
 from townsquare.final_state import graph_table, users_table
 from townsquare.runner import Run, RunInterrupted
 from townsquare.store import RunStore
-from townsquare.world import World
 from townsquare.world.population import ROLE_NAMES
 from townsquare.world.posts import PostKind
 from townsquare.world.world import checked_state
@@ -183,19 +182,11 @@ def test_a_graceful_stop_writes_the_checkpoints_world(whole, tmp_path):
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
 def test_a_failure_writes_the_last_flush(whole, tmp_path, monkeypatch, exc):
     out = tmp_path / "broken"
-    run = Run.start(scenario(), out)
-    original = World.step
 
-    def step_or_fail(self):
-        if self.t == 7:
-            self.population.opinion[:] = 0.5  # half-done work the tables must not show
-            raise exc("boom")
-        return original(self)
+    def half_done(world):  # work the tables must not show
+        world.population.opinion[:] = 0.5
 
-    monkeypatch.setattr(World, "step", step_or_fail)
-    with pytest.raises(exc):
-        run.execute()
-    monkeypatch.undo()
+    crash_during(Run.start(scenario(), out), monkeypatch, at=7, exc=exc, before=half_done)
     world, meta = final_world(out)
     assert meta["step"] == 5 == step_of(out / "users.parquet")
     users = pq.read_table(out / "users.parquet")

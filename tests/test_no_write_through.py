@@ -118,7 +118,8 @@ def test_train_does_not_create_a_file_through_a_dangling_symlink(tmp_path):
 
 
 def test_train_json_is_not_written_through(tmp_path):
-    """train.json is written in cli.py (`replace_text` from townsquare.outputs)."""
+    """train.json is written by `townsquare.learn.train` (`replace_text` from
+    townsquare.outputs)."""
     victim = victim_file(tmp_path)
     out = tmp_path / "train"
     plant(out, ["train.json"], victim)

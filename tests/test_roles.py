@@ -385,14 +385,15 @@ def test_reward_and_memory_state_round_trip():
     mem = InfluencerRole().new_memory(5)
     mem.followers_paid[:] = [1, 2, 3, 4, 5]
     mem.decided[[1, 3]] = True
-    context = RewardContext(np.array([1, 3]), mem, np.array([4, 1]), None, None, 0)
+    now = SimpleNamespace(graph=SimpleNamespace(in_deg=np.array([9, 4, 0, 1, 0])))
+    context = RewardContext(np.array([1, 3]), mem, None, now, 0)
     assert role.reward(context).tolist() == [2.0, -3.0]
     # the reward is paid once: the same followers a step later earn nothing more
     assert role.reward(context).tolist() == [0.0, 0.0]
     # scoring from a world as it is: what it gains from then on
     world = SimpleNamespace(graph=SimpleNamespace(in_deg=np.array([7, 0, 0, 0, 0])))
     role.begin_scoring(np.array([0]), world, mem)
-    assert role.reward(RewardContext(np.array([0]), mem, np.array([9]), None, None, 0)) == [2]
+    assert role.reward(RewardContext(np.array([0]), mem, None, now, 0)) == [2]
     mem.last_stance[2] = -0.6
     mem.decided[2] = True
     copy = InfluencerRole().new_memory(5)

@@ -223,9 +223,7 @@ class PlatformWorld:
         rewards = {}
         for name, group in self.groups.items():
             group.slot.pending = (group.users[:0], group.users[:0])
-            context = RewardContext(
-                group.users, group.memory, self.followers(name), events, self.world, step
-            )
+            context = RewardContext(group.users, group.memory, events, self.world, step)
             rewards[name] = group.role.reward(context)
         texts = self._texts(events) if self.text is not None else {}
         if not self.done:

@@ -88,8 +88,7 @@ def mean_return(sc: Scenario, role: LearnerRole) -> float:
     for _ in range(sc.steps):
         step = world.t
         events = world.step()
-        followers = world.graph.in_deg[users].astype(np.int64)
-        total += role.reward(RewardContext(users, scorer, followers, events, world, step))
+        total += role.reward(RewardContext(users, scorer, events, world, step))
     return float(total.mean())
 
 

@@ -219,10 +219,8 @@ class LearnedPolicy:
         users = np.flatnonzero(self.prev_state >= 0)
         if users.size == 0:
             return
-        world = context.world
-        followers = world.graph.in_deg[users].astype(np.int64)
         self.pending[users] += self.role.reward(
-            RewardContext(users, self.memory, followers, context.events, world, context.step)
+            RewardContext(users, self.memory, context.events, context.world, context.step)
         )
 
     def _learn_and_choose(self, obs, vectors, rng) -> np.ndarray:

@@ -15,10 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics.realism import BANDS, WINDOW_METRICS
+from .figures import DPI, REFERENCE_COLOURS, RUN_COLOUR, _style
 
-DPI = 100
-RUN_COLOUR = "#1f5fa8"
-BAND_COLOUR = "#3a9d5d"
+BAND_COLOUR = REFERENCE_COLOURS[1]
 
 
 def window_course_figure(series: Mapping[str, Sequence[float]]) -> Figure:
@@ -42,9 +41,7 @@ def window_course_figure(series: Mapping[str, Sequence[float]]) -> Figure:
         title = f"{band.fact} {name}" if band is not None else name
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("posts up to step", fontsize=8)
-        ax.grid(True, alpha=0.3, linewidth=0.6)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+        _style(ax)
     for ax in axes[len(WINDOW_METRICS) :]:
         ax.set_visible(False)
     axes[0].legend(fontsize=7, loc="best")

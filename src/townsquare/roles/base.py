@@ -92,15 +92,19 @@ class RoleMemory:
 @dataclass(frozen=True)
 class RewardContext:
     """What a role's reward reads about the step that just ended, for its agents
-    ``users``: their memory, their follower counts now, the step's events and the world
-    (read only: a reward changes nothing but the role's own bookkeeping in ``memory``)."""
+    ``users``: their memory, the step's events and the world (read only: a reward changes
+    nothing but the role's own bookkeeping in ``memory``)."""
 
     users: np.ndarray  # int64: the agents being rewarded
     memory: RoleMemory
-    followers: np.ndarray  # int64, one per user in ``users``: follower counts now
     events: Any  # the step's StepEvents
     world: Any  # the World, after the step
     step: int  # the step that just ended
+
+    @property
+    def followers(self) -> np.ndarray:
+        """int64, one per user in ``users``: their follower counts now."""
+        return self.world.graph.in_deg[self.users].astype(np.int64)
 
 
 class LearnerRole(ABC):

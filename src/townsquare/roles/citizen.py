@@ -150,19 +150,15 @@ class CitizenRole(LearnerRole):
     def reward(self, context: RewardContext) -> np.ndarray:
         """The clipped net feedback received during the step on each agent's topic-0
         posts of the step before (0 for an agent that posted nothing then)."""
-        out = np.zeros(context.users.size)
-        if context.users.size == 0:
-            return out
         feedback = social_feedback(StepContext(context.step, context.events, context.world))
         if feedback is None:
-            return out
-        order = np.argsort(context.users, kind="stable")
-        sorted_users = context.users[order]
-        at = np.searchsorted(sorted_users, feedback.author)
-        at = np.minimum(at, sorted_users.size - 1)
-        mine = sorted_users[at] == feedback.author
-        np.add.at(out, order[at[mine]], np.clip(feedback.net[mine], -1.0, 1.0))
-        return out
+            return np.zeros(context.users.size)
+        per_user = np.bincount(
+            feedback.author,
+            weights=np.clip(feedback.net, -1.0, 1.0),
+            minlength=context.world.n,
+        )
+        return per_user[context.users]
 
     def info(self, users, world, memory: RoleMemory) -> dict[str, np.ndarray]:
         return {

@@ -150,35 +150,25 @@ class ActivityDetector:
         return rate, strike_count
 
 
-def _catch_prob(config) -> float:
-    return catch_probability(
+def _activity(config, n: int, enabled: bool = True) -> ActivityDetector:
+    catch = catch_probability(
         config.survival, config.survival_days, config.step_days, config.check_every
     )
-
-
-def _activity(config, n: int) -> ActivityDetector:
     return ActivityDetector(
         n,
         config.threshold,
         config.strikes,
         config.check_every,
         config.memory,
-        catch_prob=_catch_prob(config),
+        enabled=enabled,
+        catch_prob=catch,
     )
 
 
 def _none(config, n: int) -> ActivityDetector:
     # the activity rule with checks switched off: the same state, so checkpoints of runs
     # with and without moderation have one layout
-    return ActivityDetector(
-        n,
-        config.threshold,
-        config.strikes,
-        config.check_every,
-        config.memory,
-        enabled=False,
-        catch_prob=_catch_prob(config),
-    )
+    return _activity(config, n, enabled=False)
 
 
 #: detectors a scenario can name in ``moderation.detector``
