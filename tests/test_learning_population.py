@@ -293,17 +293,21 @@ def test_following_and_unfollowing_follow_the_values():
 
 
 def test_the_reward_of_reading():
-    obs = feed_batch([[1, 2, 3, 4, 5, 6, -1]], [[False] * 7])
-    obs.feed_stance[:] = [[0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0.0]]
-    acts = Actions.nothing(1, 7)
-    acts.like[0] = [1, 0, 0, 1, 0, 0, 1]
-    acts.repost[0] = [0, 1, 0, 0, 0, 0, 0]
-    acts.reply[0] = [0, 0, 1, 1, 1, 0, 0]
-    acts.reply_stance[0] = [0, 0, 0.2, -0.3, -0.9, 0, 0]
+    obs = feed_batch([[1, 2, 3, 4, 5, -1], [1, 2, 3, 4, 5, 6]], [[False] * 6] * 2)
+    obs.opinion = np.array([[0.4, -0.7], [-0.2, 0.0]])
+    obs.topics = 2
+    obs.feed_topic[:] = [[0, 0, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1]]
+    obs.feed_stance[:] = [[0.9, -0.1, -0.5, 0.3, 0.0, 0.5], [0.1, -0.9, -0.3, 0.8, -0.8, 0.0]]
+    acts = Actions.nothing(2, 6)
+    acts.like[0] = [0, 1, 0, 1, 0, 0]  # liking an item does not change its side
+    acts.reply[1] = [1, 0, 0, 0, 0, 0]
+    acts.reply_stance[1] = [-0.5, 0, 0, 0, 0, 0]
     reward = LearningPopulation.reading_reward(obs, acts)
-    # liked, reposted, agreeing reply, liked but answered in disagreement, agreeing
-    # reply (both below 0), read only, an empty slot
-    assert reward[0].tolist() == [1, 1, 1, 0, 1, 0, 0]
+    # reader 0 (+ on topic 0, - on topic 1): its side, the other side on each topic, a
+    # neutral item, an empty slot; reader 1 (- on topic 0, neutral on topic 1): other
+    # side, its side twice, then items on a topic it holds no side of
+    assert reward.tolist() == [[1, -1, 1, -1, 0, 0], [-1, 1, 1, 0, 0, 0]]
+    assert reward.dtype == np.int8
 
 
 def test_the_table_forgets_within_its_capacity_and_keeps_followed_pairs():
@@ -524,6 +528,10 @@ def test_learned_runs_deterministically(tmp_path):
         ("roles.influencer.posting=often", "roles.influencer.posting"),
         ("roles.influencer.following_alpha=-0.1", "roles.influencer.following_alpha"),
         ("roles.influencer.posting_prior=.inf", "roles.influencer.posting_prior"),
+        ("feed.out_of_network=-0.1", "feed.out_of_network"),
+        ("feed.out_of_network=1.5", "feed.out_of_network"),
+        ("feed.out_of_network=half", "feed.out_of_network"),
+        ("feed.out_of_network=true", "feed.out_of_network"),
     ],
 )
 def test_bad_values_of_every_new_key_are_one_line_errors(

@@ -48,6 +48,7 @@ def run(scenario: Path, *settings: str, out: Path | None = None):
         ("graph.radius=.nan", "graph.radius"),  # an optional float
         ("opinion.mu=-.inf", "opinion.mu"),
         ("feed.half_life=.inf", "feed.half_life"),
+        ("feed.out_of_network=.nan", "feed.out_of_network"),
     ],
 )
 def test_non_finite_numbers_are_refused(small_scenario, tmp_path, setting, key):

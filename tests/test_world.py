@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.world import Actions, Observations, PostKind, Role, World, bimodality_coefficient
+from townsquare.world.feed import Recommender
 
 
 def make_world(**overrides) -> World:
@@ -198,6 +199,51 @@ def test_engagement_feed_ranks_by_decayed_engagement():
     for i in range(len(obs)):
         h = heat_before[obs.feed[i][obs.shown[i]]]
         assert np.all(np.diff(h) <= 1e-9)
+
+
+@pytest.fixture(scope="module")
+def busy_world() -> World:
+    """A platform a few steps in: trending posts have likes, and readers' networks post."""
+    world = make_world(
+        users=400,
+        seed=3,
+        feed__ranking="engagement",
+        population__activity__mean=0.5,
+        roles__influencer__count=20,
+    )
+    for _ in range(4):
+        world.step()
+    return world
+
+
+def _feed_sources(world: World, share: float, k: int = 20):
+    """Each user's feed from one state, with ``share``: posts by followed and by other
+    accounts."""
+    recommender = Recommender("engagement", k, window=3, trending=50, out_of_network=share)
+    users = np.arange(world.population.n)
+    cursor = np.full(world.population.n, -1, np.int64)
+    feed = recommender.feed_for(
+        users, world.graph, world.posts, world.population.opinion, world.population.suspended,
+        cursor, world.t,
+    )  # fmt: skip
+    shown = feed >= 0
+    author = np.where(shown, world.posts.author[np.maximum(feed, 0)], -1)
+    followed = np.array([np.isin(author[u], world.graph.followees(int(u))) for u in users]) & shown
+    return followed.sum(axis=1), (shown & ~followed).sum(axis=1)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5])
+def test_out_of_network_posts_take_at_most_their_share_of_a_feed(busy_world, share):
+    k = 20
+    slots = int(share * k)
+    inside, outside = _feed_sources(busy_world, share)
+    # more than their share only where the reader's own network left slots empty
+    assert np.all((outside <= slots) | (inside < k - slots))
+    full, free = _feed_sources(busy_world, 1.0)
+    assert (free > max(slots, 1)).any()  # uncapped, trending takes more somewhere
+    # the cap hands the slots to the reader's network and never leaves one empty
+    assert inside.sum() > full.sum() and np.all(inside >= full)
+    assert np.all(inside + outside >= np.minimum(k, full + free))
 
 
 def test_policies_are_called_once_per_role_with_only_that_role():

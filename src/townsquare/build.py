@@ -280,7 +280,7 @@ def build_world(
         cfg = getattr(r, learner.label)
         policies[learner] = _learning(learner, cfg, policies[learner], role, graph)
     f = sc.feed
-    recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life)
+    recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life, f.out_of_network)
     m = sc.moderation
     if detector is None:
         detector = make_detector(m, n)

@@ -311,6 +311,16 @@ class FeedConfig(_Section):
     window: int = Field(3, ge=1, description="steps a post stays eligible for feeds")
     trending: int = Field(50, ge=0, description="ranked feeds: trending posts offered to everyone")
     half_life: float = Field(1.0, gt=0.0, description="engagement decay half-life in steps")
+    out_of_network: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="ranked feeds: the most of a feed's k slots that posts from accounts "
+        "the reader does not follow (trending) may take, more only where the reader's own "
+        "network leaves slots empty; 0.5 from Twitter Engineering, 'Twitter's "
+        "Recommendation Algorithm' (31 March 2023): the For You timeline is 50% in-network "
+        "and 50% out-of-network tweets on average; 1: trending competes for every slot",
+    )
 
 
 class OpinionConfig(_Section):

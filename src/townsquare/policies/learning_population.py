@@ -20,14 +20,15 @@ user, and so the population's mean, posts with the scripted ``post_prob``.
 
 **Whom to follow** (``following: learned``): each user keeps a value ``V`` of every
 author it remembers, the exponential moving average of the reward reading that author's
-posts brought it: ``+1`` for an item it liked, reposted or answered in agreement, ``-1``
-for a disagreeing reply, ``0`` for an item read without engaging (clipped to [-1, 1]).
-It also keeps ``b``, the average reward per item of all it reads (updated once per
+posts brought it: the social reward of an encounter as the population's expression
+learns it (ARLOD, Meylahn & Meylahn 2024), ``+1`` for a post on the reader's side (the
+sign of its opinion on the post's topic), ``-1`` for the other side, ``0`` for a neutral
+one. It also keeps ``b``, the average reward per item of all it reads (updated once per
 session with the session's mean), and an unseen author is worth ``b``. Each session,
 after reading, it follows the not-yet-followed feed author with the highest ``V - b``
 if that is positive (with chance ``follow_rate``: the scripted key, one follow decision
 per session), and unfollows the followed feed author with the lowest ``V`` if that is
-negative, i.e. reading them has brought more disagreement than approval (chance
+negative, i.e. reading them has on balance been disagreement (chance
 ``unfollow_rate``).
 
 The values live in an open-addressing hash table (`ValueTable`: linear probing,
@@ -414,15 +415,14 @@ class LearningPopulation:
     # -------------------------------------------------------------- following
     @staticmethod
     def reading_reward(obs: Observations, acts: Actions) -> np.ndarray:
-        """int8 (n, k) what each feed item brought its reader: +1 liked, reposted or
-        answered in agreement, -1 answered in disagreement, 0 read only (or not shown);
-        clipped to [-1, 1]."""
-        reward = acts.like.astype(np.int8)
-        reward += acts.repost
-        i, j = np.nonzero(acts.reply)
-        agree = np.sign(acts.reply_stance[i, j]) == np.sign(obs.feed_stance[i, j])
-        reward[i, j] += np.where(agree, 1, -1).astype(np.int8)
-        np.clip(reward, -1, 1, out=reward)
+        """int8 (n, k) what each feed item brought its reader: the social reward of an
+        encounter as the population's expression learns it (ARLOD, Meylahn & Meylahn
+        2024): +1 for an item on the reader's side (the sign of the reader's opinion on
+        the item's topic), -1 for the other side, 0 for a neutral item or an empty slot.
+        ``acts`` is not used: what a reader does with an item does not change which side
+        it stated."""
+        own = np.take_along_axis(obs.opinion, np.where(obs.shown, obs.feed_topic, 0), axis=1)
+        reward = (np.sign(obs.feed_stance) * np.sign(own)).astype(np.int8)
         reward[~obs.shown] = 0
         return reward
 

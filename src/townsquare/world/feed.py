@@ -66,6 +66,21 @@ def _offer(row_ids, row_scores, filled, worst, post, score):
     return filled, worst
 
 
+@numba.njit(cache=True, inline="always")
+def _sort_desc(ids, scores, filled):
+    """Best first (insertion sort: k is small)."""
+    for a in range(1, filled):
+        sid = ids[a]
+        ssc = scores[a]
+        b = a - 1
+        while b >= 0 and scores[b] < ssc:
+            ids[b + 1] = ids[b]
+            scores[b + 1] = scores[b]
+            b -= 1
+        ids[b + 1] = sid
+        scores[b + 1] = ssc
+
+
 @numba.njit(cache=True, parallel=True)
 def _feed_kernel(
     mode,
@@ -76,6 +91,8 @@ def _feed_kernel(
     author_start,
     author_posts,
     trending,
+    trend_index,
+    out_slots,
     cursor,
     hidden_author,
     author,
@@ -87,8 +104,11 @@ def _feed_kernel(
     hi,
     feed,
     scores,
+    out_ids,
+    out_scores,
 ):
     k = feed.shape[1]
+    capped = out_slots < k
     for i in numba.prange(users.shape[0]):
         u = users[i]
         row_ids = feed[i]
@@ -96,6 +116,8 @@ def _feed_kernel(
         filled = 0
         worst = 0
         seen_until = cursor[u]
+        # which trending posts are the reader's own network's (offered with them)
+        in_network = np.zeros(trending.shape[0], np.bool_)
         o = offset[u]
         for j in range(o, o + out_deg[u]):
             f = pool[j]
@@ -106,33 +128,36 @@ def _feed_kernel(
                 post = author_posts[q]
                 if post <= seen_until:
                     break
+                t = trend_index[post - lo]
+                if t >= 0:
+                    in_network[t] = True
                 s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
                 filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
+        # out of network: trending posts by accounts the reader does not follow. Capped,
+        # they compete among themselves for their own slots; uncapped, with everything.
+        ids, sc = (out_ids[i], out_scores[i]) if capped else (row_ids, row_scores)
+        got, low = (0, 0) if capped else (filled, worst)
         for q in range(trending.shape[0]):
             post = trending[q]
-            if post <= seen_until or author[post] == u:
+            if in_network[q] or post <= seen_until or author[post] == u:
                 continue
             s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
-            if filled == k and s <= row_scores[worst]:
-                continue  # would not get in, duplicate or not
-            duplicate = False
-            for j in range(filled):
-                if row_ids[j] == post:
-                    duplicate = True
-                    break
-            if not duplicate:
-                filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
-        # best first (insertion sort: k is small)
-        for a in range(1, filled):
-            sid = row_ids[a]
-            ssc = row_scores[a]
-            b = a - 1
-            while b >= 0 and row_scores[b] < ssc:
-                row_ids[b + 1] = row_ids[b]
-                row_scores[b + 1] = row_scores[b]
-                b -= 1
-            row_ids[b + 1] = sid
-            row_scores[b + 1] = ssc
+            if got == k and s <= sc[low]:
+                continue
+            got, low = _offer(ids, sc, got, low, post, s)
+        if capped:
+            # at most out_slots of them, more only where the network leaves slots empty
+            n_out = min(got, max(out_slots, k - filled))
+            n_in = min(filled, k - n_out)
+            _sort_desc(row_ids, row_scores, filled)
+            _sort_desc(ids, sc, got)
+            for j in range(n_out):
+                row_ids[n_in + j] = ids[j]
+                row_scores[n_in + j] = sc[j]
+            filled = n_in + n_out
+        else:
+            filled = got
+        _sort_desc(row_ids, row_scores, filled)
         for j in range(filled, k):
             row_ids[j] = -1
 
@@ -147,6 +172,7 @@ class Recommender:
         window: int = 3,
         trending: int = 50,
         half_life: float = 1.0,
+        out_of_network: float = 1.0,
     ):
         self.ranking = Ranking[ranking.upper()] if isinstance(ranking, str) else Ranking(ranking)
         self.k = int(k)
@@ -155,6 +181,9 @@ class Recommender:
         # trending posts, which is how users discover accounts they do not follow yet.
         self.trending = 0 if self.ranking == Ranking.CHRONOLOGICAL else int(trending)
         self.half_life = float(half_life)
+        # the most slots of a feed that posts from accounts the reader does not follow
+        # may take (more only when its own network leaves slots empty)
+        self.out_slots = min(self.k, int(np.floor(float(out_of_network) * self.k)))
 
     def feed_for(
         self,
@@ -204,7 +233,12 @@ class Recommender:
                 # stable order for determinism: by heat, then by id
                 pick = pick[np.lexsort((candidates[pick], -hot[pick]))]
                 trending = candidates[pick]
+        trend_index = np.full(hi - lo, -1, np.int64)
+        trend_index[trending - lo] = np.arange(trending.size)
         scores = np.empty(feed.shape, np.float64)
+        capped = self.out_slots < self.k
+        out_ids = np.empty(feed.shape if capped else (0, self.k), np.int64)
+        out_scores = np.empty(out_ids.shape, np.float64)
         _feed_kernel(
             int(self.ranking),
             users,
@@ -214,6 +248,8 @@ class Recommender:
             author_start,
             author_posts,
             trending,
+            trend_index,
+            self.out_slots,
             cursor,
             hidden_author,
             posts.author,
@@ -225,5 +261,7 @@ class Recommender:
             hi,
             feed,
             scores,
+            out_ids,
+            out_scores,
         )
         return feed
