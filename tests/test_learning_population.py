@@ -218,16 +218,20 @@ def test_values_move_toward_the_rewards_seen():
     table = ValueTable(n, 16)
     baseline = np.zeros(n)
     readers = np.array([0, 1])
-    authors = np.array([[3, 4, 5], [3, 3, -1]])
+    authors = np.array([[3, 4, 5, 6, 7], [3, 3, -1, -1, -1]])
     shown = authors >= 0
-    followed = np.zeros_like(shown)
-    rewards = np.array([[1.0, -1.0, 0.0], [1.0, 0.0, 0.0]])
+    followed = np.array([[0, 1, 0, 0, 1], [0, 0, 0, 0, 0]], bool)
+    rewards = np.array([[1.0, -1.0, 0.0, -1.0, 1.0], [1.0, 0.0, 0.0, 0.0, 0.0]])
     out, _, _ = table.read(readers, authors, shown, followed, rewards, baseline, alpha)
     # a new pair enters from the reader's average (0): b + alpha (r - b)
-    assert out[0].tolist() == [0.5, -0.5, pytest.approx(baseline[0])]
+    assert out[0].tolist()[:2] == [0.5, -0.5]
+    # kept only where the reward could change a decision: above the average for an
+    # author not followed (3), below it for one followed (4). Author 5 brought nothing,
+    # 6 (not followed) less than the average, 7 (followed) more: each reads as b
+    assert out[0, 2:].tolist() == pytest.approx([baseline[0]] * 3)
     # reader 1 read author 3 twice: +1, then 0
     assert out[1, 0] == pytest.approx(0.25) and out[1, 1] == out[1, 0]
-    assert table.count == 3  # (0,3), (0,4), (1,3); (0,5) read without reward: not kept
+    assert table.count == 3  # (0,3), (0,4), (1,3)
     assert baseline[0] == pytest.approx(alpha * 0.0) and baseline[1] == pytest.approx(0.25)
     for _ in range(30):
         out, _, _ = table.read(

@@ -34,8 +34,9 @@ negative, i.e. reading them has on balance been disagreement (chance
 The values live in an open-addressing hash table (`ValueTable`: linear probing,
 Fibonacci hashing) keyed by ``reader * n + author`` with a capacity of about one slot per
 follow edge of the role's users: an author enters it the first time reading them brings
-a non-zero reward. When a batch of reads would take more than half the slots, the table
-first forgets what can be forgotten (`ValueTable.forget`): pairs whose reader follows
+a reward that could change a decision (above the reader's average for an author it
+does not follow, below it for one it follows). When a batch of reads would take more
+than half the slots, the table first forgets what can be forgotten (`ValueTable.forget`): pairs whose reader follows
 the author are always kept; of the others, those no better than the reader's average
 are dropped (they read as ``b`` again), then the lowest-valued until at most a quarter
 of the slots are taken. So storage stays O(follow edges), and forgetting never depends
@@ -98,20 +99,36 @@ def _find(keys, summary, shift, n, u, a):
     return s if keys[s] == key else -1
 
 
+@numba.njit(cache=True, inline="always")
+def _worth_holding(reward, followed, average):
+    """Whether a read of an author the reader does not remember enters its memory: only
+    a reward that can change a decision about that author, above the reader's average
+    for one it does not follow (a follow), below it for one it follows (an unfollow).
+    Any other would leave the value on the side of the average it already reads as."""
+    return reward < average if followed else reward > average
+
+
 @numba.njit(cache=True)
-def _count_new(keys, summary, shift, n, readers, authors, shown, rewards):
+def _count_new(keys, summary, shift, n, readers, authors, shown, feed_followed, rewards, baseline):
     """How many distinct pairs a batch of reads would add (`_read_and_value`)."""
     new = 0
     m, k = authors.shape
     for i in range(m):
         u = readers[i]
+        b = baseline[u]
         for j in range(k):
             a = authors[i, j]
-            if not shown[i, j] or a < 0 or a == u or rewards[i, j] == 0.0:
+            if not shown[i, j] or a < 0 or a == u:
+                continue
+            if not _worth_holding(rewards[i, j], feed_followed[i, j], b):
                 continue
             again = False
             for jj in range(j):
-                if authors[i, jj] == a and shown[i, jj] and rewards[i, jj] != 0.0:
+                if (
+                    authors[i, jj] == a
+                    and shown[i, jj]
+                    and _worth_holding(rewards[i, jj], feed_followed[i, jj], b)
+                ):
                     again = True
                     break
             if not again and _find(keys, summary, shift, n, u, a) < 0:
@@ -156,7 +173,7 @@ def _read_and_value(
             if s >= 0:
                 vals[s] += alpha * (r - vals[s])
                 followed[s] = feed_followed[i, j]
-            elif r != 0.0:
+            elif _worth_holding(r, feed_followed[i, j], b):
                 s = _slot(keys, u * n + a, shift)
                 keys[s] = u * n + a
                 vals[s] = b + alpha * (r - b)
@@ -261,25 +278,28 @@ class ValueTable:
         )  # fmt: skip
         self.count = int(keys.shape[0])
 
-    def _count_new(self, readers, authors, shown, rewards) -> int:
+    def _count_new(self, readers, authors, shown, feed_followed, rewards, baseline) -> int:
         return _count_new(
-            self.keys, self.summary, self.shift, self.n, readers, authors, shown, rewards
-        )
+            self.keys, self.summary, self.shift, self.n, readers, authors, shown,
+            feed_followed, rewards, baseline,
+        )  # fmt: skip
 
     def read(self, readers, authors, shown, feed_followed, rewards, baseline, alpha):
         """Learn from a batch of reads (`_read_and_value`), forgetting first if the new
         pairs would fill more than half the table. Returns the value of each feed slot's
         author and, per row, the slot to follow and the slot to unfollow (-1: none)."""
-        # every rewarded read adding a pair is the most a batch can add; only when that
-        # does not fit is it worth counting the pairs it would really add
-        most = int(np.count_nonzero(rewards))
+        # every read worth holding adding a pair is the most a batch can add; only when
+        # that does not fit is it worth counting the pairs it would really add
+        average = baseline[readers][:, None]
+        worth = np.where(feed_followed, rewards < average, rewards > average) & shown
+        most = int(np.count_nonzero(worth))
         new = most if self.count + most <= self.capacity * MAX_LOAD else -1
         if new < 0:
-            new = self._count_new(readers, authors, shown, rewards)
+            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline)
         if self.count + new > self.capacity * MAX_LOAD:
             self.forget(baseline)
             # pairs just forgotten may come back in this batch
-            new = self._count_new(readers, authors, shown, rewards)
+            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline)
             capacity = self.capacity
             while self.count + new > capacity * MAX_LOAD:
                 capacity *= 2
