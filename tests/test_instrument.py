@@ -10,16 +10,20 @@ import pytest
 
 from cli_checks import invoke
 from townsquare.config import validate
+from townsquare.metrics.instrument import echo_chamber_facts, posted_leanings
 from townsquare.metrics.realism import (
     BANDS,
     WINDOW_METRICS,
     course,
     measure_run,
     measure_start,
+    posted_echo_chambers,
     scorecard,
 )
 from townsquare.metrics.snapshot import RunSnapshot
 from townsquare.runner import Run
+from townsquare.world.population import Role
+from townsquare.world.posts import PostKind
 
 SMALL = {
     "name": "instrument",
@@ -139,3 +143,48 @@ def test_compare_says_which_side_is_closer_to_the_band_beyond_noise():
     assert _welch_beyond(far, near) is True
     assert _welch_beyond(far, far + 0.001) is False
     assert _welch_beyond(far[:1], near) is None
+
+
+def test_posted_leanings_are_the_mean_stance_of_what_a_user_shared():
+    author = np.array([0, 0, 1, 2, 1])
+    stance = np.array([0.5, 1.0, -0.4, 0.9, 0.8])
+    shared = np.array([True, True, True, False, False])
+    leaning, count = posted_leanings(author, stance, shared, 4)
+    assert leaning.tolist() == pytest.approx([0.75, -0.4, 0.0, 0.0])
+    assert count.tolist() == [2, 1, 0, 0]
+
+
+def _two_camps(opinion_of_8: float) -> RunSnapshot:
+    """Users 0-3 post on the + side, 4-7 on the - side, mostly following their own camp;
+    8 follows everyone and never posts, 9 is a bot that posts; a reply and a post on
+    topic 1 carry the wrong side and must not count."""
+    role = np.array([Role.CITIZEN] * 9 + [Role.SOCIALBOT])
+    src = [0, 1, 2, 3, 4, 5, 6, 7, 0, 4] + [8] * 8 + [9] * 8
+    dst = [1, 2, 3, 0, 5, 6, 7, 4, 5, 1] + list(range(8)) + list(range(8))
+    author = np.array([0, 1, 2, 3, 4, 5, 6, 7, 9, 0, 4, 2])
+    kind = np.array([PostKind.POST] * 9 + [PostKind.REPLY, PostKind.REPOST, PostKind.POST])
+    stance = np.array([0.9, 0.6, 0.7, 0.8, -0.9, -0.6, -0.7, -0.8, 0.9, -1.0, -0.5, -1.0])
+    topic = np.array([0] * 11 + [1])
+    opinion = np.zeros((10, 2))
+    opinion[8, 0] = opinion_of_8
+    return RunSnapshot(
+        role, opinion, np.zeros(10, bool), np.array(src), np.array(dst), author, kind,
+        np.full(12, -1), {}, None, stance, topic,
+    )  # fmt: skip
+
+
+def test_the_posted_echo_chamber_counts_only_users_whose_posts_show_a_leaning():
+    facts = posted_echo_chambers(_two_camps(0.0))
+    assert facts["posted_leaning_users"] == 8  # not 8 (silent), not 9 (a bot)
+    # what it would be on the eight posters alone, with the leanings of their posts
+    lean = np.array([0.9, 0.6, 0.7, 0.8, -0.7, -0.6, -0.7, -0.8])  # 4 also reposted -0.5
+    src = np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 4])
+    dst = np.array([1, 2, 3, 0, 5, 6, 7, 4, 5, 1])
+    alone = echo_chamber_facts(src, dst, 8, lean)
+    assert facts["posted_leaning_correlation"] == pytest.approx(
+        alone["neighbour_leaning_correlation"]
+    )
+    assert facts["posted_leaning_assortativity"] == pytest.approx(alone["leaning_assortativity"])
+    assert facts["posted_leaning_correlation"] > 0.5
+    # the silent user's private opinion does not enter it
+    assert posted_echo_chambers(_two_camps(-1.0)) == facts

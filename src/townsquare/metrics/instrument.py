@@ -195,6 +195,17 @@ def echo_chamber_facts(
     }
 
 
+def posted_leanings(author, stance, shared, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's leaning as real echo-chamber studies read it, from what it posted
+    (Cinelli et al., PNAS 2021: the mean leaning of the content a user produced or
+    shared): the mean stance of its ``shared`` posts, and how many there are (0: no
+    leaning can be read)."""
+    author = np.asarray(author, np.int64)[shared]
+    count = np.bincount(author, minlength=n)
+    total = np.bincount(author, weights=np.asarray(stance, np.float64)[shared], minlength=n)
+    return np.divide(total, count, out=np.zeros(n), where=count > 0), count
+
+
 def follower_facts(followers: np.ndarray) -> dict[str, float]:
     """F2 and the informational follower inequality, from follower counts."""
     fit = fit_power_law(followers)

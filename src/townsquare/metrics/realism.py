@@ -32,8 +32,15 @@ import numpy as np
 
 from ..outputs import replace_text
 from ..world.population import Role
+from ..world.posts import PostKind
 from .inequality import top_share
-from .instrument import echo_chamber_facts, follower_facts, repost_facts, repost_network
+from .instrument import (
+    echo_chamber_facts,
+    follower_facts,
+    posted_leanings,
+    repost_facts,
+    repost_network,
+)
 from .networks import modularity, random_walk_controversy
 from .polarisation import bimodality_coefficient, esteban_ray
 from .snapshot import RunSnapshot
@@ -181,6 +188,9 @@ INFORMATIONAL = (
     "bimodality_start",
     "repost_network_nodes",
     "leaning_camp_modularity",
+    "posted_leaning_correlation",
+    "posted_leaning_assortativity",
+    "posted_leaning_users",
 )
 
 #: metrics that read a scenario value back rather than measure what the platform did
@@ -259,6 +269,7 @@ def measure(snap: RunSnapshot) -> dict[str, float]:
     out, net = window_measures(snap)
     out.update(follower_facts(np.bincount(follow_dst, minlength=n)))
     out.update(echo_chamber_facts(follow_src, follow_dst, n, leaning, role != Role.SOCIALBOT))
+    out.update(posted_echo_chambers(snap))
     camp = (leaning > 0).astype(np.int64)
     # the leaning camps' modularity in the repost network: what the instrument's own
     # split is compared against (it needs leanings, which real retweet data lacks)
@@ -281,6 +292,22 @@ def measure(snap: RunSnapshot) -> dict[str, float]:
     else:
         out["polarised_share_second_half"] = float("nan")
     return {k: (float(v) if v is not None else float("nan")) for k, v in out.items()}
+
+
+def posted_echo_chambers(snap: RunSnapshot) -> dict[str, float]:
+    """F5 read as real echo-chamber studies read it (informational): only users whose
+    leaning shows in what they posted on topic 0 (original posts and reposts), with that
+    leaning (`instrument.posted_leanings`), on the follow graph among them."""
+    role, kind = np.asarray(snap.role), np.asarray(snap.kind)
+    shared = ((kind == PostKind.POST) | (kind == PostKind.REPOST)) & (np.asarray(snap.topic) == 0)
+    leaning, count = posted_leanings(snap.author, snap.stance, shared, snap.n)
+    holders = (role != Role.SOCIALBOT) & (count > 0)
+    facts = echo_chamber_facts(snap.follow_src, snap.follow_dst, snap.n, leaning, holders)
+    return {
+        "posted_leaning_correlation": facts["neighbour_leaning_correlation"],
+        "posted_leaning_assortativity": facts["leaning_assortativity"],
+        "posted_leaning_users": float(holders.sum()),
+    }
 
 
 def window_measures(snap: RunSnapshot):

@@ -25,6 +25,8 @@ class RunSnapshot:
     parent: np.ndarray
     metrics: dict[str, list]  # metrics.parquet as columns (empty when absent)
     step_start: np.ndarray | None = None  # the first post id of each step (posts.step_start)
+    stance: np.ndarray | None = None  # of each post
+    topic: np.ndarray | None = None  # of each post
 
     @property
     def steps(self) -> int:
@@ -41,6 +43,8 @@ class RunSnapshot:
             kind=self.kind[:end],
             parent=self.parent[:end],
             step_start=self.step_start[: step + 1],
+            stance=None if self.stance is None else self.stance[:end],
+            topic=None if self.topic is None else self.topic[:end],
         )
 
     @property
@@ -108,4 +112,6 @@ class RunSnapshot:
             posts.parent,
             {},
             np.asarray(posts.step_start, np.int64),
+            posts.stance,
+            posts.topic,
         )
