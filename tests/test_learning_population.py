@@ -225,8 +225,8 @@ def test_values_move_toward_the_rewards_seen():
     out, _, _ = table.read(readers, authors, shown, followed, rewards, baseline, alpha)
     # a new pair enters from the reader's average (0): b + alpha (r - b)
     assert out[0].tolist()[:2] == [0.5, -0.5]
-    # kept only where the reward could change a decision: above the average for an
-    # author not followed (3), below it for one followed (4). Author 5 brought nothing,
+    # kept only where the value could change a decision: above the average for an
+    # author not followed (3), below 0 for one followed (4). Author 5 brought nothing,
     # 6 (not followed) less than the average, 7 (followed) more: each reads as b
     assert out[0, 2:].tolist() == pytest.approx([baseline[0]] * 3)
     # reader 1 read author 3 twice: +1, then 0
@@ -294,6 +294,34 @@ def test_following_and_unfollowing_follow_the_values():
     policy.params = CitizenConfig(following="learned", follow_rate=0.0, unfollow_rate=0.0)
     acts = policy.act(obs, np.random.default_rng(0))
     assert (acts.follow == -1).all() and (acts.unfollow == -1).all()
+
+
+def test_a_followed_author_is_held_whenever_its_value_would_fall_below_zero():
+    # a reader whose reading has been mostly disagreement (b = -0.8) reads a followed
+    # author of its own side once: the value it enters with, -0.8 + 0.1 (1 + 0.8) = -0.62,
+    # is below 0, so the author is held and is the one to unfollow
+    table = ValueTable(10, 16)
+    baseline = np.full(10, -0.8)
+    authors, shown = np.array([[3]]), np.array([[True]])
+    out, best, worst = table.read(
+        np.array([0]), authors, shown, shown, np.array([[1.0]]), baseline, 0.1
+    )
+    assert out[0, 0] == pytest.approx(-0.62) and worst.tolist() == [0] and table.count == 1
+    # with an average of 0 the same read enters above 0: nothing to hold
+    table = ValueTable(10, 16)
+    out, _, worst = table.read(
+        np.array([0]), authors, shown, shown, np.array([[1.0]]), np.zeros(10), 0.1
+    )
+    assert worst.tolist() == [-1] and table.count == 0
+
+
+def test_a_batch_never_holds_a_reader_twice():
+    table = ValueTable(10, 16)
+    readers = np.array([2, 2])
+    authors = np.array([[3], [4]])
+    shown = np.ones((2, 1), bool)
+    with pytest.raises(ValueError, match="a reader appears in two rows"):
+        table.read(readers, authors, shown, ~shown, np.ones((2, 1)), np.zeros(10), 0.25)
 
 
 def test_the_reward_of_reading():

@@ -246,6 +246,15 @@ def test_out_of_network_posts_take_at_most_their_share_of_a_feed(busy_world, sha
     assert np.all(inside + outside >= np.minimum(k, full + free))
 
 
+def test_out_of_network_slots_are_the_share_of_k_rounded_down():
+    assert Recommender("engagement", 100, out_of_network=0.29).out_slots == 29
+    assert Recommender("engagement", 50, out_of_network=0.58).out_slots == 29
+    assert Recommender("personalised", 20, out_of_network=0.5).out_slots == 10
+    assert Recommender("engagement", 20, out_of_network=0.04).out_slots == 0
+    # a chronological timeline offers no trending posts: nothing to cap
+    assert Recommender("chronological", 20, out_of_network=0.25).out_slots == 20
+
+
 def test_policies_are_called_once_per_role_with_only_that_role():
     world = make_world(users=600)
     calls = []

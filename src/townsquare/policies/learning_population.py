@@ -34,8 +34,8 @@ negative, i.e. reading them has on balance been disagreement (chance
 The values live in an open-addressing hash table (`ValueTable`: linear probing,
 Fibonacci hashing) keyed by ``reader * n + author`` with a capacity of about one slot per
 follow edge of the role's users: an author enters it the first time reading them brings
-a reward that could change a decision (above the reader's average for an author it
-does not follow, below it for one it follows). When a batch of reads would take more
+a reward that could change a decision (a value above the reader's average for an
+author it does not follow, below 0 for one it follows). When a batch of reads would take more
 than half the slots, the table first forgets what can be forgotten (`ValueTable.forget`): pairs whose reader follows
 the author are always kept; of the others, those no better than the reader's average
 are dropped (they read as ``b`` again), then the lowest-valued until at most a quarter
@@ -100,16 +100,21 @@ def _find(keys, summary, shift, n, u, a):
 
 
 @numba.njit(cache=True, inline="always")
-def _worth_holding(reward, followed, average):
+def _worth_holding(reward, followed, average, alpha):
     """Whether a read of an author the reader does not remember enters its memory: only
-    a reward that can change a decision about that author, above the reader's average
-    for one it does not follow (a follow), below it for one it follows (an unfollow).
-    Any other would leave the value on the side of the average it already reads as."""
-    return reward < average if followed else reward > average
+    when the value it would enter with, ``average + alpha (reward - average)``, can
+    change a decision about that author: above the reader's average for one it does not
+    follow (a follow), below 0 for one it follows (an unfollow). Any other value reads
+    the same as the average it is worth unremembered."""
+    if followed:
+        return average + alpha * (reward - average) < 0.0
+    return reward > average
 
 
 @numba.njit(cache=True)
-def _count_new(keys, summary, shift, n, readers, authors, shown, feed_followed, rewards, baseline):
+def _count_new(
+    keys, summary, shift, n, readers, authors, shown, feed_followed, rewards, baseline, alpha
+):
     """How many distinct pairs a batch of reads would add (`_read_and_value`)."""
     new = 0
     m, k = authors.shape
@@ -120,14 +125,14 @@ def _count_new(keys, summary, shift, n, readers, authors, shown, feed_followed, 
             a = authors[i, j]
             if not shown[i, j] or a < 0 or a == u:
                 continue
-            if not _worth_holding(rewards[i, j], feed_followed[i, j], b):
+            if not _worth_holding(rewards[i, j], feed_followed[i, j], b, alpha):
                 continue
             again = False
             for jj in range(j):
                 if (
                     authors[i, jj] == a
                     and shown[i, jj]
-                    and _worth_holding(rewards[i, jj], feed_followed[i, jj], b)
+                    and _worth_holding(rewards[i, jj], feed_followed[i, jj], b, alpha)
                 ):
                     again = True
                     break
@@ -173,7 +178,7 @@ def _read_and_value(
             if s >= 0:
                 vals[s] += alpha * (r - vals[s])
                 followed[s] = feed_followed[i, j]
-            elif _worth_holding(r, feed_followed[i, j], b):
+            elif _worth_holding(r, feed_followed[i, j], b, alpha):
                 s = _slot(keys, u * n + a, shift)
                 keys[s] = u * n + a
                 vals[s] = b + alpha * (r - b)
@@ -278,10 +283,10 @@ class ValueTable:
         )  # fmt: skip
         self.count = int(keys.shape[0])
 
-    def _count_new(self, readers, authors, shown, feed_followed, rewards, baseline) -> int:
+    def _count_new(self, readers, authors, shown, feed_followed, rewards, baseline, alpha):
         return _count_new(
             self.keys, self.summary, self.shift, self.n, readers, authors, shown,
-            feed_followed, rewards, baseline,
+            feed_followed, rewards, baseline, alpha,
         )  # fmt: skip
 
     def read(self, readers, authors, shown, feed_followed, rewards, baseline, alpha):
@@ -289,17 +294,22 @@ class ValueTable:
         pairs would fill more than half the table. Returns the value of each feed slot's
         author and, per row, the slot to follow and the slot to unfollow (-1: none)."""
         # every read worth holding adding a pair is the most a batch can add; only when
-        # that does not fit is it worth counting the pairs it would really add
+        # that does not fit is it worth counting the pairs it would really add. Both
+        # counts read each reader's average before the batch, which is the one its reads
+        # are judged by only if no reader has two rows (a World's active users never do)
+        if np.unique(readers).size != readers.size:
+            raise ValueError("ValueTable.read: a reader appears in two rows of one batch")
         average = baseline[readers][:, None]
-        worth = np.where(feed_followed, rewards < average, rewards > average) & shown
+        entering = average + alpha * (rewards - average)
+        worth = np.where(feed_followed, entering < 0.0, rewards > average) & shown
         most = int(np.count_nonzero(worth))
         new = most if self.count + most <= self.capacity * MAX_LOAD else -1
         if new < 0:
-            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline)
+            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline, alpha)
         if self.count + new > self.capacity * MAX_LOAD:
             self.forget(baseline)
             # pairs just forgotten may come back in this batch
-            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline)
+            new = self._count_new(readers, authors, shown, feed_followed, rewards, baseline, alpha)
             capacity = self.capacity
             while self.count + new > capacity * MAX_LOAD:
                 capacity *= 2

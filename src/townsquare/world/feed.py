@@ -172,7 +172,7 @@ class Recommender:
         window: int = 3,
         trending: int = 50,
         half_life: float = 1.0,
-        out_of_network: float = 1.0,
+        out_of_network: float = 0.5,
     ):
         self.ranking = Ranking[ranking.upper()] if isinstance(ranking, str) else Ranking(ranking)
         self.k = int(k)
@@ -182,8 +182,12 @@ class Recommender:
         self.trending = 0 if self.ranking == Ranking.CHRONOLOGICAL else int(trending)
         self.half_life = float(half_life)
         # the most slots of a feed that posts from accounts the reader does not follow
-        # may take (more only when its own network leaves slots empty)
-        self.out_slots = min(self.k, int(np.floor(float(out_of_network) * self.k)))
+        # may take (more only when its own network leaves slots empty); a feed without
+        # trending posts has none to cap. The small epsilon keeps 0.29 x 100 at 29.
+        share = float(out_of_network)
+        self.out_slots = (
+            min(self.k, int(np.floor(share * self.k + 1e-9))) if self.trending else self.k
+        )
 
     def feed_for(
         self,
