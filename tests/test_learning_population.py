@@ -116,7 +116,7 @@ def test_reward_rate_moves_once_per_session_toward_the_reward_since_the_last():
     for reward, active in zip(rewards, sessions, strict=True):
         authors = np.repeat(np.arange(6), reward.astype(int))  # one per like or reply
         policy.rewarded_authors = lambda context, a=authors: a
-        policy._active = active
+        policy._posting = active
         policy._learn_posting(Context())
     # user 0: no session in step 0, so its reward waits; both steps' 6 arrive in step 1
     assert policy.rbar[0] == pytest.approx(0.5 * start[0] + 0.5 * 6.0)

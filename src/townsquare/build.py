@@ -58,11 +58,29 @@ def expected_edges(sc: Scenario) -> float:
     return float(n) * g.mean_degree
 
 
+def citizen_visits(activity: np.ndarray, citizens: np.ndarray, daily_share: float) -> np.ndarray:
+    """Each user's chance to open the app in a step: its activity, except that with a
+    ``daily_share`` every citizen's is its activity times the one factor that brings that
+    share of citizens (the most active) to one visit a step, capped at 1. Scaling keeps
+    the order of users and their relative rates; it never lowers one."""
+    visits = activity.copy()
+    if daily_share <= 0.0 or not citizens.any():
+        return visits
+    cut = float(np.quantile(activity[citizens], 1.0 - daily_share))
+    if cut > 0.0:
+        visits[citizens] = np.minimum(1.0, activity[citizens] / cut)
+    return np.maximum(visits, activity)
+
+
 def estimate_bytes(sc: Scenario, users: int, edges: float) -> float:
     """Peak bytes of building ``sc`` with ``users`` users and ``edges`` initial follows,
     then running it for ``sc.steps`` steps."""
     mean = sc.population.activity.mean
     active = min(1.0, 1.5 * mean)  # heavy-tailed rates clipped at 1: measured ~1.3x mean
+    # visits beyond the activity: the daily share reads every step, the rest scaled up
+    daily = sc.population.activity.daily_share
+    active = min(1.0, active + 1.5 * daily)
+    reading = active if daily > 0 else mean  # likes, reposts and follows come with visits
     record = {"all": 1.0, "sample": sc.record.sample_rate, "none": 0.0}[sc.record.events]
     buffered_steps = min(sc.steps, sc.record.flush_every)
     build = users * BYTES_PER_USER + edges * BYTES_PER_EDGE_BUILD
@@ -71,7 +89,7 @@ def estimate_bytes(sc: Scenario, users: int, edges: float) -> float:
         + edges * BYTES_PER_EDGE_RUN
         + users * active * sc.feed.k * BYTES_PER_FEED_SLOT
         + users * mean * sc.steps * POST_ROWS_PER_ACTIVE_STEP * BYTES_PER_POST_ROW
-        + users * mean * buffered_steps * EVENTS_PER_ACTIVE_STEP * BYTES_PER_EVENT * record
+        + users * reading * buffered_steps * EVENTS_PER_ACTIVE_STEP * BYTES_PER_EVENT * record
     )
     return max(build, run)
 
@@ -270,6 +288,7 @@ def build_world(
         susceptibility=susceptibility,
         suspended=np.zeros(n, bool),
         community=np.asarray(community, np.int8),
+        visits=citizen_visits(activity, role == Role.CITIZEN, act.daily_share),
     )
     policies = {Role(i): _policy(name, getattr(r, name), n) for i, name in enumerate(ROLE_NAMES)}
     if r.citizen.expression == "social_rl":

@@ -71,6 +71,16 @@ class ActivityConfig(_Section):
         description="log-normal sigma; ~2 gives top 10% ≈ 80% of posts; at most 10, where "
         "the top 1% of users already hold all the activity",
     )
+    daily_share: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of citizens who open the app every step to read: each citizen's "
+        "visit rate is its activity times one factor, chosen so that this share reach one "
+        "visit a step (capped at 1); it posts only in the sessions its activity gives, so "
+        "posting does not change. 0: visits are the activity. 0.46 is Pew Research Center, "
+        "'Social Media Use in 2021': 46% of Twitter's users visit it daily",
+    )
 
 
 class OpinionInitConfig(_Section):

@@ -168,6 +168,7 @@ class PlatformWorld:
             group.users = group.pick.select(users, group.name)
             # learners decide every step
             world.population.activity[group.users] = 1.0
+            world.population.visits[group.users] = 1.0
             group.memory = group.role.new_memory(world.n)
             group.slot = LearnerSlot(
                 world.policies[group.role.world_role], group.role, group.memory

@@ -401,7 +401,7 @@ class LearningPopulation:
         self.baseline = np.zeros(self.n) if self.following else np.zeros(0)
         capacity = SLOTS_PER_EDGE * (int(edges) + self.members.size) if self.following else 0
         self.values = ValueTable(self.n, capacity) if self.following else None
-        self._active = np.zeros(0, np.int64)
+        self._posting = np.zeros(0, np.int64)
 
     @property
     def reads_text(self) -> bool:
@@ -436,8 +436,8 @@ class LearningPopulation:
     def _learn_posting(self, context: StepContext) -> None:
         authors = self.rewarded_authors(context)
         np.add.at(self.pending, authors[self.member[authors]], 1.0)
-        # a session closes for every user active in the step: R̄ <- R̄ + α (r - R̄)
-        active = self._active
+        # a session closes for every user that could post in the step: R̄ <- R̄ + α (r - R̄)
+        active = self._posting
         a = self.params.posting_alpha
         self.rbar[active] += a * (self.pending[active] - self.rbar[active])
         self.pending[active] = 0.0
@@ -485,9 +485,11 @@ class LearningPopulation:
         acts = self.expresser.act(obs, rng)
         if self.posting:
             acts.post = rng.random(len(obs)) < self.post_probability(obs.users)
+            # the latency is counted in the sessions a user may post in: a visit that
+            # only reads is not a chance to post (`Observations.can_post`)
+            self._posting = obs.users[obs.may_post]
         if self.following:
             self._choose_follows(obs, acts, rng)
-        self._active = obs.users
         return acts
 
     def learn(self, context: StepContext) -> None:
@@ -495,7 +497,7 @@ class LearningPopulation:
             self.expresser.learn(context)
         if self.posting:
             self._learn_posting(context)
-        self._active = np.zeros(0, np.int64)
+        self._posting = np.zeros(0, np.int64)
 
     def metrics(self) -> dict[str, float]:
         out = dict(self.expresser.metrics()) if hasattr(self.expresser, "metrics") else {}
@@ -558,4 +560,4 @@ class LearningPopulation:
                 )
             self.baseline = baseline
             self.values.rebuild(capacity, keys, vals, followed)
-        self._active = np.zeros(0, np.int64)
+        self._posting = np.zeros(0, np.int64)

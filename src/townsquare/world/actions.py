@@ -36,9 +36,18 @@ class Observations:
     #: object (n, k): the words of each feed item (None where an item has none), given
     #: only to policies that read (``reads_text = True``) and only when posts carry text
     feed_text: np.ndarray | None = None
+    #: bool (n,): whether the session may post (a visit beyond the user's activity only
+    #: reads, `Population.visits`); None: every row may. A post where it may not is
+    #: dropped by the world.
+    can_post: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
+
+    @property
+    def may_post(self) -> np.ndarray:
+        """bool (n,): ``can_post``, or every row where it is None."""
+        return np.ones(len(self), bool) if self.can_post is None else self.can_post
 
     @property
     def shown(self) -> np.ndarray:

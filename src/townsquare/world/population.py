@@ -34,6 +34,10 @@ class Population:
     topic, each in [-1, 1]. ``activity`` is the probability that the user opens the app in
     a step; it is heavy-tailed so that a minority writes most posts (REALISM F1).
     ``susceptibility`` scales how far an opinion moves per update (0 = never moves).
+    ``visits`` is the probability that the user opens the app to read (>= ``activity``):
+    a session in which the activation draw is also below ``activity`` is one in which it
+    may post, so posting follows ``activity`` whatever the visits
+    (``population.activity.daily_share``).
     """
 
     role: np.ndarray  # int8 (n,)
@@ -42,6 +46,7 @@ class Population:
     susceptibility: np.ndarray  # float64 (n,) in [0, 1]
     suspended: np.ndarray  # bool (n,)
     community: np.ndarray  # int8 (n,), -1 when the graph has no communities
+    visits: np.ndarray  # float64 (n,) in [activity, 1]
 
     @property
     def n(self) -> int:
@@ -80,6 +85,12 @@ class Population:
         suspended = checks.array(state, "suspended", np.bool_, (n,))
         community = checks.array(state, "community", np.int8, (n,))
         checks.within("community", community, -1)
+        # a world saved before visits existed read and posted in the same sessions
+        visits = activity.copy()
+        if "visits" in state:
+            visits = checks.array(state, "visits", np.float64, (n,))
+            checks.within("visits", visits, 0.0, 1.0)
+            checks.refuse("visits", visits < activity, "below the user's activity", visits)
         known = {
             "role": role,
             "opinion": opinion,
@@ -87,6 +98,7 @@ class Population:
             "susceptibility": susceptibility,
             "suspended": suspended,
             "community": community,
+            "visits": visits,
         }
         for f in fields(cls):  # a field without a check of its own yet
             if f.name not in known:

@@ -48,6 +48,7 @@ class _Turn:
     feed_topic: np.ndarray
     observations: dict
     rows_of: dict
+    can_post: np.ndarray  # bool per active user: a session its activity gives
 
 
 @dataclass
@@ -157,8 +158,12 @@ class World:
         clock = time.perf_counter()
 
         # 1. who opens the app this step
+        # one draw per user: it visits below its visit rate, and may post in the visits
+        # its activity alone would give (visits >= activity), so posting does not change
+        # with visits
         draw = self.rngs["activation"].random(self.n)
-        active = np.flatnonzero((draw < pop.activity) & ~pop.suspended)
+        active = np.flatnonzero((draw < pop.visits) & ~pop.suspended)
+        can_post = draw[active] < pop.activity[active]
         clock = self._lap("activate", clock)
 
         # 2. feeds; the read cursor makes every post reach a user at most once
@@ -203,8 +208,9 @@ class World:
                 n_users=self.n,
                 topics=pop.topics,
                 feed_text=self._feed_text(role, feed[rows]),
+                can_post=can_post[rows],
             )
-        self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of)
+        self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of, can_post)
         self._lap("feed", clock)
         return observations
 
@@ -248,7 +254,7 @@ class World:
         clock = self._lap("act", clock)
 
         # 4. apply, in role order (deterministic); learning policies get their feedback
-        events = self._apply(t, active, feed, feed_topic, feed_stance, batches)
+        events = self._apply(t, active, feed, feed_topic, feed_stance, batches, turn.can_post)
         self._feedback_to_learners(t, events)
         clock = self._lap("apply", clock)
 
@@ -285,7 +291,7 @@ class World:
         self.phase_seconds[phase] += now - since
         return now
 
-    def _apply(self, t, active, feed, feed_topic, feed_stance, batches) -> StepEvents:
+    def _apply(self, t, active, feed, feed_topic, feed_stance, batches, can_post) -> StepEvents:
         posts, graph = self.posts, self.graph
         if not batches:
             batches = [(np.zeros(0, np.int64), Actions.nothing(0, feed.shape[1]))]
@@ -296,6 +302,9 @@ class World:
         follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
         unfollow = np.concatenate([_pad(a.unfollow, width_u) for _, a in batches])
         users = active[rows]
+        # a visit that is not a session of the user's activity reads, likes, reposts,
+        # replies and follows, but writes no post
+        cat["post"] = cat["post"] & can_post[rows]
         f = feed[rows]
         shown = f >= 0
 
