@@ -564,6 +564,10 @@ def test_learned_runs_deterministically(tmp_path):
         ("feed.out_of_network=1.5", "feed.out_of_network"),
         ("feed.out_of_network=half", "feed.out_of_network"),
         ("feed.out_of_network=true", "feed.out_of_network"),
+        ("population.activity.daily_share=-0.1", "population.activity.daily_share"),
+        ("population.activity.daily_share=1.0", "population.activity.daily_share"),
+        ("population.activity.daily_share=.nan", "population.activity.daily_share"),
+        ("population.activity.daily_share=most", "population.activity.daily_share"),
     ],
 )
 def test_bad_values_of_every_new_key_are_one_line_errors(
@@ -588,3 +592,24 @@ def test_influencers_may_learn_posting_and_following_but_not_expression():
     assert not isinstance(world.policies[Role.CITIZEN], LearningPopulation)
     with pytest.raises(UserError, match="influencer"):
         load_scenario("learned", ["roles.influencer.expression=social_rl"])
+
+
+def test_the_reward_rate_moves_only_in_sessions_that_may_post():
+    params = CitizenConfig(posting="learned", posting_alpha=0.5)
+    policy = LearningPopulation("citizen", params, Quiet(params), np.arange(4), 4, 8)
+    obs = feed_batch([[1], [2], [3], [0]], [[False]] * 4)
+    obs.can_post = np.array([True, False, True, False])
+    policy.act(obs, np.random.default_rng(0))
+
+    class Context:
+        pass
+
+    policy.rewarded_authors = lambda context: np.array([0, 1, 1, 1], np.int64)
+    start = policy.rbar.copy()
+    policy.learn(Context())
+    # user 0 could post: its session closes with the like it got
+    assert policy.rbar[0] == pytest.approx(0.5 * start[0] + 0.5 * 1.0)
+    # user 1 only read: its three likes wait for a session it may post in
+    assert policy.rbar[1] == start[1] and policy.pending[1] == 3.0
+    # user 2 could post and got nothing; user 3 only read and got nothing
+    assert policy.rbar[2] == pytest.approx(0.5 * start[2]) and policy.rbar[3] == start[3]

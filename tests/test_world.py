@@ -426,3 +426,79 @@ def test_platform_deffuant_ignores_far_posts():
     for _ in range(4):
         world.step()
     assert np.array_equal(world.population.opinion, before)
+
+
+# ------------------------------------------------------------------ visits
+def test_citizen_visits_bring_the_daily_share_to_one_visit_a_step():
+    from townsquare.build import citizen_visits
+    from townsquare.world.population import heavy_tailed_activity
+
+    activity = heavy_tailed_activity(np.random.default_rng(0), 5000, 0.1, 2.0)
+    citizens = np.ones(5000, bool)
+    citizens[:100] = False  # other roles keep their activity
+    visits = citizen_visits(activity, citizens, 0.46)
+    assert np.mean(visits[citizens] == 1.0) == pytest.approx(0.46, abs=0.005)
+    assert np.all(visits >= activity) and np.all(visits <= 1.0)
+    assert np.array_equal(visits[~citizens], activity[~citizens])
+    # one factor for every citizen under the cap: the order and the ratios stay
+    below = citizens & (visits < 1.0)
+    ratio = visits[below] / activity[below]
+    assert np.allclose(ratio, ratio[0])
+    assert np.array_equal(citizen_visits(activity, citizens, 0.0), activity)
+
+
+def _posts_and_readers(daily_share: float) -> tuple[float, float]:
+    world = make_world(users=3000, seed=4, population__activity__daily_share=daily_share)
+    posts, readers = [], []
+    for _ in range(30):
+        obs = world.begin_step()
+        readers.append(sum(len(o) for o in obs.values()))
+        events = world.finish_step()
+        originals = events.post_kind == PostKind.POST
+        posts.append(
+            int(np.isin(events.post_author[originals], world.population.ids_of(Role.CITIZEN)).sum())
+        )
+    return float(np.mean(posts)), float(np.mean(readers))
+
+
+def test_visits_add_readers_but_not_posts():
+    posts, readers = _posts_and_readers(0.0)
+    more_posts, more_readers = _posts_and_readers(0.46)
+    assert more_readers > 3 * readers
+    # citizens post in the sessions their activity gives, whatever their visits
+    assert more_posts == pytest.approx(posts, rel=0.1)
+
+
+def test_a_visit_beyond_the_activity_posts_nothing():
+    world = make_world(users=2000, seed=5, population__activity__daily_share=0.46)
+    world.step()
+
+    class Poster:  # posts in every session it is asked about
+        def act(self, obs, rng):
+            acts = Actions.nothing(len(obs), obs.feed.shape[1])
+            acts.post[:] = True
+            seen.append(obs.may_post.copy())
+            return acts
+
+    seen: list[np.ndarray] = []
+    world.policies[Role.CITIZEN] = Poster()
+    events = world.step()
+    may_post = seen[0]
+    assert 0 < may_post.sum() < may_post.size  # some visits only read
+    citizens = world.population.ids_of(Role.CITIZEN)
+    written = np.isin(events.post_author, citizens) & (events.post_kind == PostKind.POST)
+    assert written.sum() == may_post.sum()
+
+
+def test_a_population_saved_without_visits_reads_in_its_posting_sessions():
+    world = make_world(users=300)
+    state = world.population.state()
+    del state["visits"]
+    from townsquare.world.population import Population
+
+    loaded = Population.from_state(state)
+    assert np.array_equal(loaded.visits, loaded.activity)
+    state["visits"] = loaded.activity * 0.5
+    state["visits"][loaded.activity == 0] = -1.0
+    with pytest.raises(ValueError, match="visits"):
+        Population.from_state(state)
