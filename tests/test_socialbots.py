@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli_checks import one_line_error
-from townsquare.build import build_world
+from townsquare.build import build_world, citizen_visits
 from townsquare.cli import app
 from townsquare.config import (
     ActivityConfig,
@@ -20,7 +20,7 @@ from townsquare.config import (
     load_scenario,
     validate,
 )
-from townsquare.world.population import Role
+from townsquare.world.population import Role, heavy_tailed_activity
 from townsquare.world.posts import PostKind
 
 runner = CliRunner()
@@ -49,11 +49,28 @@ def test_the_defaults_follow_from_the_citizen_and_the_sources():
     assert bot.follows_per_step == 1
 
 
-@pytest.mark.parametrize("name", ["default", "influencer_env"])
-def test_the_shipped_scenarios_carry_the_defaults(name):
-    bots = load_scenario(name).roles.socialbot
+def test_the_shipped_scenarios_carry_the_defaults():
+    bots = load_scenario("influencer_env").roles.socialbot
     for key in ACTIVITY_KEYS:
         assert getattr(bots, key) == getattr(SocialbotConfig(), key), key
+
+
+@pytest.mark.parametrize("name", ["default", "learned"])
+def test_with_visits_reposts_and_likes_follow_the_citizens_reading(name):
+    """Citizens who read on daily_share's visits like and repost on those days: a bot's
+    reposts a day stay k times theirs and its likes as close to theirs as a session
+    allows (docs/world.md, "With visits")."""
+    sc = load_scenario(name)
+    bot, citizen, act = sc.roles.socialbot, sc.roles.citizen, sc.population.activity
+    assert act.daily_share == 0.46
+    activity = heavy_tailed_activity(np.random.default_rng(0), 100_000, act.mean, act.sigma)
+    visits = citizen_visits(activity, np.ones(activity.size, bool), act.daily_share).mean()
+    assert visits == pytest.approx(0.63, abs=0.01)
+    for key in ("activity", "post_prob", "follows_per_step"):  # per post or per session
+        assert getattr(bot, key) == getattr(SocialbotConfig(), key), key
+    daily_reposts = K * visits * citizen.repost_rate
+    assert bot.activity * bot.repost_rate == pytest.approx(daily_reposts, rel=0.03)
+    assert visits * citizen.like_rate / bot.activity > 1.0 and bot.like_rate == 1.0
 
 
 def test_bots_post_k_times_as_often_as_the_mean_citizen():
