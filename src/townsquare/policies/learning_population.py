@@ -7,7 +7,8 @@ Parameters and sources: docs/population.md.
 **How often to post** (``posting: learned``): average-reward reinforcement learning of
 response vigour (Niv, Daw, Joel & Dayan 2007), the model Lindström et al. (2021) fitted to
 the posting of more than 4,000 social-media users. A user's time runs in its own
-sessions (the steps it is active in). ``R̄`` is its average reward per session: the
+sessions (the steps it may post in: ``Observations.can_post``; a visit that only
+reads is not one). ``R̄`` is its average reward per session: the
 likes and replies its original posts received since its last session, averaged as
 ``R̄ <- R̄ + posting_alpha (r - R̄)`` once per session. The latency that minimises the
 vigour cost ``C_v / τ`` plus the opportunity cost ``R̄ τ`` of waiting is
