@@ -426,16 +426,22 @@ def test_q_training_stops_when_on_episode_returns_false():
     assert table.visits.sum() > 0
 
 
-def test_ppo_training_stops_when_on_episode_returns_false():
+def test_ppo_training_stops_when_on_episode_returns_false(tmp_path, monkeypatch):
     pytest.importorskip("stable_baselines3")
+    import tempfile
+
     from townsquare.envs.influencer_v0 import InfluencerEnv
     from townsquare.learn.ppo import PPOConfig, train_ppo
 
+    # SB3's own logger would make an SB3-<time> folder in the temporary directory
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
     env = InfluencerEnv()
     cfg = PPOConfig(episodes=50, n_steps=64, batch_size=32)
     _, records = train_ppo(env, cfg, lambda rec: rec.episode < 1)
     env.close()
     assert [r.episode for r in records] == [0, 1]
+    assert list(tmp_path.glob("SB3-*")) == []  # training leaves no logger folder behind
 
 
 def _interrupt_at(monkeypatch, episode: int, times: int = 1) -> None:

@@ -28,11 +28,12 @@ def _sb3():
     try:
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.logger import Logger
     except ImportError as exc:  # pragma: no cover - exercised without the rl extra
         raise ImportError(
             f"PPO needs the rl extra (pip install -c constraints.txt -e '.[rl]'; missing {exc.name})"
         ) from exc
-    return PPO, BaseCallback
+    return PPO, BaseCallback, Logger
 
 
 def train_ppo(
@@ -42,7 +43,7 @@ def train_ppo(
     record per finished episode. Each episode meets a fresh world (the environment draws
     a new world seed at every reset). An ``on_episode`` that returns False stops
     training after that episode (SB3's ``learn`` returns with the model as it is)."""
-    PPO, BaseCallback = _sb3()
+    PPO, BaseCallback, Logger = _sb3()
     horizon = env.unwrapped.scenario.steps
     records: list[EpisodeRecord] = []
     stopped = False
@@ -84,6 +85,9 @@ def train_ppo(
         device="cpu",
         verbose=0,
     )
+    # without a logger of its own, SB3 makes an empty SB3-<time> folder in the system's
+    # temporary directory on every call; the episodes are reported through the callback
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model.learn(total_timesteps=cfg.episodes * horizon + cfg.n_steps, callback=Episodes())
     return model, records
 
