@@ -4,20 +4,20 @@ reward how often to post, whom to follow and unfollow and (citizens, with
 role's users: numpy for whole-batch steps, numba for the sequential hash-table kernels.
 Parameters and sources: docs/population.md.
 
-**How often to post** (``posting: learned``): average-reward reinforcement learning of
-response vigour (Niv, Daw, Joel & Dayan 2007), the model Lindström et al. (2021) fitted to
-the posting of more than 4,000 social-media users. A user's time runs in its own
-sessions (the steps it may post in: ``Observations.can_post``; a visit that only
-reads is not one). ``R̄`` is its average reward per session: the
-likes and replies its original posts received since its last session, averaged as
-``R̄ <- R̄ + posting_alpha (r - R̄)`` once per session. The latency that minimises the
-vigour cost ``C_v / τ`` plus the opportunity cost ``R̄ τ`` of waiting is
-``τ* = sqrt(C_v / R̄)`` sessions; a constant chance ``p`` per session gives geometric
-latencies with mean ``1 / p``, so a user posts in a session with
-``p = min(1, 1 / τ*) = min(1, sqrt(R̄ / C_v))``. Every user starts from the same prior
-``R̄_0 = post_prob × posting_prior`` (posting at the scripted rate and earning
-``posting_prior`` per post), and ``C_v = R̄_0 / post_prob²``, so that at step 0 every
-user, and so the population's mean, posts with the scripted ``post_prob``.
+**How often to post** (``posting: learned``): reward learning of response vigour
+(Niv, Daw, Joel & Dayan 2007), the model Lindström et al. (2021) fitted to the posting of
+more than 4,000 social-media users, in the per-post form Turner et al. (2025) fitted to
+2,696 Twitter users (their ``mod_RL``). Each user holds ``R``, the reward it expects a
+post to earn, and updates it once per post with what that post earned,
+``R <- R + posting_alpha (r - R)``: more likes than its running average shortens the
+time to the next post, fewer lengthens it. ``r`` is the likes and replies the post got
+while feeds could show it, so it is known when the post leaves the feed window. The mean
+latency is ``C / R`` sessions (the sessions it may post in: ``Observations.can_post``),
+which is also Niv's optimum ``sqrt(C_v / R̄)`` with ``R̄ = R / τ`` the reward per
+session. A constant chance per session gives geometric latencies, so a user posts in a
+session with ``p = min(1, R / C)``. Every user starts at ``R = posting_prior``, and
+``C = posting_prior / post_prob``, so that at step 0 every user posts with the scripted
+``post_prob``.
 
 **Whom to follow** (``following: learned``): each user keeps a value ``V`` of every
 author it remembers, the exponential moving average of the reward reading that author's
@@ -394,15 +394,13 @@ class LearningPopulation:
         self.member[self.members] = True
         self.posting = params.posting == "learned"
         self.following = params.following == "learned"
-        # posting: every user starts from the same prior; C_v makes it post_prob
-        self.rbar0 = params.post_prob * params.posting_prior
-        self.rbar = np.full(self.n, self.rbar0) if self.posting else np.zeros(0)
-        self.pending = np.zeros(self.n) if self.posting else np.zeros(0)
+        # posting: every user expects the prior per post; C makes that post_prob
+        prior = params.posting_prior
+        self.expected_reward = np.full(self.n, prior) if self.posting else np.zeros(0)
         # following: the reader's average reward per item and the pair values
         self.baseline = np.zeros(self.n) if self.following else np.zeros(0)
         capacity = SLOTS_PER_EDGE * (int(edges) + self.members.size) if self.following else 0
         self.values = ValueTable(self.n, capacity) if self.following else None
-        self._posting = np.zeros(0, np.int64)
 
     @property
     def reads_text(self) -> bool:
@@ -410,38 +408,47 @@ class LearningPopulation:
 
     # -------------------------------------------------------------- posting
     @property
-    def vigour_cost(self) -> float:
-        """C_v = R̄_0 / post_prob² (infinite when post_prob is 0: such users never post)."""
+    def latency_cost(self) -> float:
+        """C = posting_prior / post_prob: the mean latency, in sessions, is C / R
+        (infinite when post_prob is 0: such users never post)."""
         p = self.params.post_prob
-        return self.rbar0 / (p * p) if p > 0 else float("inf")
+        return self.params.posting_prior / p if p > 0 else float("inf")
 
     def post_probability(self, users: np.ndarray) -> np.ndarray:
-        """p = min(1, 1 / τ*) = min(1, sqrt(R̄ / C_v)) for each user."""
-        if not self.posting or self.rbar0 == 0.0:  # post_prob 0: C_v is infinite
+        """p = min(1, R / C) = min(1, post_prob R / posting_prior) for each user."""
+        if not self.posting:
             return np.full(users.shape[0], self.params.post_prob)
-        # R̄ / C_v = R̄ post_prob² / R̄_0, written without dividing by post_prob
         with np.errstate(over="ignore"):  # a ratio too large for a float: p is 1
-            ratio = self.rbar[users] / self.rbar0
-        return np.minimum(1.0, self.params.post_prob * np.sqrt(ratio))
+            ratio = self.expected_reward[users] / self.params.posting_prior
+        return np.minimum(1.0, self.params.post_prob * ratio)
 
-    @staticmethod
-    def rewarded_authors(context: StepContext) -> np.ndarray:
-        """The author of each like and reply the step gave to an original post (an
-        author once per like or reply): the social reward of posting."""
-        posts, events = context.world.posts, context.events
-        answered = events.post_parent[events.post_kind == PostKind.REPLY]
-        hits = np.concatenate([events.like_post, answered])
-        hits = hits[posts.kind[hits] == PostKind.POST]
-        return posts.author[hits].astype(np.int64)
+    def closed_posts(self, context: StepContext) -> tuple[np.ndarray, np.ndarray]:
+        """The role's original posts that feeds showed for the last time in the step just
+        applied (those written ``window`` steps before it), in the order written: their
+        authors and what each earned, the likes and replies it got from anyone."""
+        world = context.world
+        written = context.step - world.recommender.window
+        if written < 0:
+            return np.zeros(0, np.int64), np.zeros(0)
+        posts = world.posts
+        lo, hi = posts.step_start[written], posts.step_start[written + 1]
+        keep = (posts.kind[lo:hi] == PostKind.POST) & self.member[posts.author[lo:hi]]
+        ids = np.arange(lo, hi, dtype=np.int64)[keep]
+        earned = posts.likes[ids].astype(np.float64) + posts.replies[ids]
+        return posts.author[ids].astype(np.int64), earned
 
     def _learn_posting(self, context: StepContext) -> None:
-        authors = self.rewarded_authors(context)
-        np.add.at(self.pending, authors[self.member[authors]], 1.0)
-        # a session closes for every user that could post in the step: R̄ <- R̄ + α (r - R̄)
-        active = self._posting
+        authors, earned = self.closed_posts(context)
         a = self.params.posting_alpha
-        self.rbar[active] += a * (self.pending[active] - self.rbar[active])
-        self.pending[active] = 0.0
+        # one update per post in the order written: R <- R + α (r - R); the world lets a
+        # user write one post a step, but a role may hand in more, so go in rounds
+        while authors.size:
+            first = np.unique(authors, return_index=True)[1]
+            users = authors[first]
+            self.expected_reward[users] += a * (earned[first] - self.expected_reward[users])
+            rest = np.ones(authors.size, bool)
+            rest[first] = False
+            authors, earned = authors[rest], earned[rest]
 
     # -------------------------------------------------------------- following
     @staticmethod
@@ -485,10 +492,9 @@ class LearningPopulation:
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         acts = self.expresser.act(obs, rng)
         if self.posting:
+            # the latency runs in the sessions a user may post in: the world drops a post
+            # from a visit that only reads (`Observations.can_post`)
             acts.post = rng.random(len(obs)) < self.post_probability(obs.users)
-            # the latency is counted in the sessions a user may post in: a visit that
-            # only reads is not a chance to post (`Observations.can_post`)
-            self._posting = obs.users[obs.may_post]
         if self.following:
             self._choose_follows(obs, acts, rng)
         return acts
@@ -498,7 +504,6 @@ class LearningPopulation:
             self.expresser.learn(context)
         if self.posting:
             self._learn_posting(context)
-        self._posting = np.zeros(0, np.int64)
 
     def metrics(self) -> dict[str, float]:
         out = dict(self.expresser.metrics()) if hasattr(self.expresser, "metrics") else {}
@@ -513,8 +518,7 @@ class LearningPopulation:
     def state(self) -> dict[str, np.ndarray]:
         out = dict(self.expresser.state()) if hasattr(self.expresser, "state") else {}
         if self.posting:
-            out["post_rbar"] = self.rbar
-            out["post_pending"] = self.pending
+            out["post_expected_reward"] = self.expected_reward
         if self.following:
             keys, vals, followed = self.values.entries()
             out["follow_baseline"] = self.baseline
@@ -528,15 +532,19 @@ class LearningPopulation:
         """Restore `state` after checking every array (a ``ValueError`` naming it)."""
         n = self.n
         if hasattr(self.expresser, "load_state"):
-            own = {"post_rbar", "post_pending", "follow_baseline", "follow_keys"}
+            own = {"post_expected_reward", "post_rbar", "post_pending", "follow_baseline"}
+            own |= {"follow_keys"}
             own |= {"follow_values", "follow_followed", "follow_capacity"}
             self.expresser.load_state({k: v for k, v in state.items() if k not in own})
         if self.posting:
-            rbar = checks.array(state, "post_rbar", np.float64, (n,))
-            checks.within("post_rbar", rbar, 0.0)
-            pending = checks.array(state, "post_pending", np.float64, (n,))
-            checks.within("post_pending", pending, 0.0)
-            self.rbar, self.pending = rbar, pending
+            if "post_rbar" in state:
+                raise ValueError(
+                    "post_rbar: saved by an older townsquare, whose learned posting averaged "
+                    "the reward per session; this one learns it per post: run the scenario again"
+                )
+            expected = checks.array(state, "post_expected_reward", np.float64, (n,))
+            checks.within("post_expected_reward", expected, 0.0)
+            self.expected_reward = expected
         if self.following:
             baseline = checks.array(state, "follow_baseline", np.float64, (n,))
             checks.within("follow_baseline", baseline, -1.0, 1.0)
@@ -561,4 +569,3 @@ class LearningPopulation:
                 )
             self.baseline = baseline
             self.values.rebuild(capacity, keys, vals, followed)
-        self._posting = np.zeros(0, np.int64)
