@@ -140,11 +140,14 @@ class CitizenConfig(_Section):
     posting: Literal["scripted", "learned"] = Field(
         "scripted",
         description="scripted: post with post_prob when active; learned: post at the rate "
-        "the average reward of one's posts makes optimal (Niv et al. 2007; Lindström et "
-        "al. 2021)",
+        "the reward one expects a post to earn makes optimal, learned once per post (Niv "
+        "et al. 2007; Lindström et al. 2021; Turner et al. 2025)",
     )
     posting_alpha: float = Field(
-        0.25, gt=0.0, le=1.0, description="learned posting: learning rate of the reward rate"
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="learned posting: learning rate of the reward expected per post",
     )
     posting_prior: float = Field(
         1.0,
