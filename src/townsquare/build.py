@@ -224,14 +224,17 @@ def _policy(role_name: str, cfg, n: int):
         raise UserError(str(exc)) from None
 
 
-def _learning(role: Role, cfg, policy, roles: np.ndarray, graph: FollowGraph):
+def _learning(role: Role, cfg, policy, roles: np.ndarray, graph: FollowGraph, seed: int):
     """The role's policy, wrapped in a learning population (docs/population.md) when its
     users learn how often to post or whom to follow; as it is otherwise."""
     if cfg.posting == "scripted" and cfg.following == "scripted":
         return policy
     members = np.flatnonzero(roles == role)
     edges = int(graph.out_deg[members].sum(dtype=np.int64))
-    return LearningPopulation(role.label, cfg, policy, members, graph.n, edges)
+    # the users' posting rates come from a stream of their own, so drawing them changes
+    # no other draw of the world
+    rates = np.random.default_rng(np.random.SeedSequence([seed, 0x706F7374, int(role)]))
+    return LearningPopulation(role.label, cfg, policy, members, graph.n, edges, rates)
 
 
 def build_world(
@@ -297,7 +300,7 @@ def build_world(
         )
     for learner in (Role.CITIZEN, Role.INFLUENCER):
         cfg = getattr(r, learner.label)
-        policies[learner] = _learning(learner, cfg, policies[learner], role, graph)
+        policies[learner] = _learning(learner, cfg, policies[learner], role, graph, sc.seed)
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life, f.out_of_network)
     m = sc.moderation

@@ -143,11 +143,33 @@ class CitizenConfig(_Section):
         "the reward one expects a post to earn makes optimal, learned once per post (Niv "
         "et al. 2007; Lindström et al. 2021; Turner et al. 2025)",
     )
+    # learned posting's three rates: each user's drawn from the hybrid RL-habit model
+    # fitted to 1,558 Twitter users (Turner et al. 2025, source data of Fig. 4), or the
+    # keys' values, their medians, for everyone (docs/population.md)
+    posting_rates: Literal["fitted", "shared"] = Field(
+        "fitted",
+        description="learned posting: fitted: each user's posting_alpha, posting_habit and "
+        "posting_habit_alpha drawn from their distribution over Twitter users (Turner et "
+        "al. 2025); shared: every user the three keys' values",
+    )
     posting_alpha: float = Field(
-        0.25,
+        0.032,
         gt=0.0,
         le=1.0,
         description="learned posting: learning rate of the reward expected per post",
+    )
+    posting_habit: float = Field(
+        0.944,
+        ge=0.0,
+        le=1.0,
+        description="learned posting: weight of the habit (one's own past latencies) "
+        "against the reward in the latency to the next post; 0: reward alone",
+    )
+    posting_habit_alpha: float = Field(
+        0.136,
+        gt=0.0,
+        le=1.0,
+        description="learned posting: learning rate of the habit, once per post",
     )
     posting_prior: float = Field(
         1.0,

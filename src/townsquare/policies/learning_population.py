@@ -6,16 +6,21 @@ Parameters and sources: docs/population.md.
 
 **How often to post** (``posting: learned``): reward learning of response vigour
 (Niv, Daw, Joel & Dayan 2007), the model Lindström et al. (2021) fitted to the posting of
-more than 4,000 social-media users, in the per-post form Turner et al. (2025) fitted to
-2,696 Twitter users (their ``mod_RL``). Each user holds ``R``, the reward it expects a
-post to earn, and updates it once per post with what that post earned,
-``R <- R + posting_alpha (r - R)``: more likes than its running average shortens the
-time to the next post, fewer lengthens it. ``r`` is the likes and replies the post got
-while feeds could show it, so it is known when the post leaves the feed window. The mean
-latency is ``C / R`` sessions (the sessions it may post in: ``Observations.can_post``),
-which is also Niv's optimum ``sqrt(C_v / R̄)`` with ``R̄ = R / τ`` the reward per
-session. A constant chance per session gives geometric latencies, so a user posts in a
-session with ``p = min(1, R / C)``. Every user starts at ``R = posting_prior``, and
+more than 4,000 social-media users, with the habit Turner et al. (2025) found beside it
+in 1,558 Twitter users (their hybrid ``mod_RLH``), all learned once per post. Each user
+holds ``R``, the reward it expects a post to earn, moved by what each post earned,
+``R <- R + posting_alpha (r - R)``; ``r`` is the likes and replies the post got while
+feeds could show it, so it is learned when the post leaves the feed window. It also
+holds ``H``, its habitual latency, moved by each latency it took,
+``H <- H + posting_habit_alpha (τ - H)``. Latencies run in the sessions a user may post
+in (``Observations.can_post``). The mean latency is
+``w H + (1 - w) C / R`` with ``w = posting_habit``. With ``posting_rates: fitted`` each
+user's three rates are drawn from their distribution over Twitter users instead
+(`FITTED_RATES`). ``C / R`` is Niv's optimum
+``sqrt(C_v / R̄)`` at its fixed point (``R̄ = R / τ``, the reward per session). A
+constant chance per session gives geometric latencies, so a user posts in a session
+with ``p = min(1, 1 / (w H + (1 - w) C / R))``. Every user starts at
+``R = posting_prior`` and ``H = C / R = 1 / post_prob``, with
 ``C = posting_prior / post_prob``, so that at step 0 every user posts with the scripted
 ``post_prob``.
 
@@ -54,6 +59,31 @@ from ..world import checks
 from ..world.actions import Actions, Observations, StepContext
 from ..world.posts import PostKind
 
+#: learned posting's rates over Twitter users: the hybrid RL-habit model (``mod_RLH``)
+#: fitted to each of 1,558 users of the confirmatory sample of Turner et al. (2025, Nature
+#: Communications; source data of their Fig. 4, repository georgiaturner/rl_twitter).
+#: Quantiles 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1 of each fitted parameter, the ends at the
+#: model's bounds 0 and 1 (the fits reach 1e-10 and 1 - 1e-10). `fitted_rates` draws
+#: each user's three rates independently, piecewise linearly between these points.
+FITTED_QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+FITTED_RATES = {
+    # reward learning rate (their c_alpha_R): 43% of users below 0.01
+    "posting_alpha": (0.0, 2.69e-9, 5.22e-6, 0.03177, 0.3753, 0.8605, 1.0),
+    # habit weight (a_habit_weight): 80% of users above 0.5, 53% above 0.9
+    "posting_habit": (0.0, 0.266, 0.5691, 0.9438, 0.99993, 0.99999, 1.0),
+    # habit learning rate (b_alpha_action)
+    "posting_habit_alpha": (0.0, 6.44e-5, 0.04366, 0.1361, 0.3524, 0.645, 1.0),
+}
+
+
+def fitted_rates(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+    """Each of ``size`` users' three learned-posting rates, drawn from `FITTED_RATES`."""
+    return {
+        key: np.interp(rng.random(size), FITTED_QUANTILES, knots)
+        for key, knots in FITTED_RATES.items()
+    }
+
+
 #: slots per follow edge of the role's users when the world is built (a power of two)
 SLOTS_PER_EDGE = 1
 MIN_CAPACITY = 1024
@@ -62,6 +92,7 @@ MIN_CAPACITY = 1024
 MAX_LOAD = 0.5
 KEEP_LOAD = 0.25
 EMPTY = -1
+MAX_FLOAT = float(np.finfo(np.float64).max)
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -384,7 +415,10 @@ class LearningPopulation:
         members: np.ndarray,
         n_users: int,
         edges: int,
+        rates_rng: np.random.Generator | None = None,
     ):
+        """``rates_rng`` draws the users' posting rates with ``posting_rates: fitted``
+        (a fixed stream when not given)."""
         self.role = role
         self.params = params
         self.expresser = expresser
@@ -394,9 +428,22 @@ class LearningPopulation:
         self.member[self.members] = True
         self.posting = params.posting == "learned"
         self.following = params.following == "learned"
-        # posting: every user expects the prior per post; C makes that post_prob
-        prior = params.posting_prior
-        self.expected_reward = np.full(self.n, prior) if self.posting else np.zeros(0)
+        # posting: every user expects the prior per post and keeps the latency C / prior
+        # as its habit; C makes both post_prob
+        size = self.n if self.posting else 0
+        self.expected_reward = np.full(size, params.posting_prior)
+        # 1.0 when nobody posts (never read); the largest float for a post_prob too small
+        # for its inverse to be one
+        first = min(1.0 / params.post_prob, MAX_FLOAT) if params.post_prob > 0 else 1.0
+        self.habit_latency = np.full(size, first)
+        self.sessions_since_post = np.zeros(size, np.int64)
+        if params.posting_rates == "fitted":
+            drawn = fitted_rates(rates_rng or np.random.default_rng(0), size)
+        else:
+            drawn = {key: np.full(size, float(getattr(params, key))) for key in FITTED_RATES}
+        self.reward_alpha = drawn["posting_alpha"]
+        self.habit_weight = drawn["posting_habit"]
+        self.habit_alpha = drawn["posting_habit_alpha"]
         # following: the reader's average reward per item and the pair values
         self.baseline = np.zeros(self.n) if self.following else np.zeros(0)
         capacity = SLOTS_PER_EDGE * (int(edges) + self.members.size) if self.following else 0
@@ -415,12 +462,19 @@ class LearningPopulation:
         return self.params.posting_prior / p if p > 0 else float("inf")
 
     def post_probability(self, users: np.ndarray) -> np.ndarray:
-        """p = min(1, R / C) = min(1, post_prob R / posting_prior) for each user."""
-        if not self.posting:
-            return np.full(users.shape[0], self.params.post_prob)
-        with np.errstate(over="ignore"):  # a ratio too large for a float: p is 1
-            ratio = self.expected_reward[users] / self.params.posting_prior
-        return np.minimum(1.0, self.params.post_prob * ratio)
+        """p = min(1, 1 / (w H + (1 - w) C / R)) for each user (w: its habit weight)."""
+        p = self.params
+        if not self.posting or p.post_prob == 0.0:
+            return np.full(users.shape[0], p.post_prob)
+        w = self.habit_weight[users]
+        # C / R is infinite for a user that expects nothing: only its habit can post, and
+        # a user of weight 1 is all habit
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            reward = np.where(
+                w < 1.0, (1.0 - w) * (self.latency_cost / self.expected_reward[users]), 0.0
+            )
+            habit = np.where(w > 0.0, w * self.habit_latency[users], 0.0)
+            return np.minimum(1.0, 1.0 / (habit + reward))
 
     def closed_posts(self, context: StepContext) -> tuple[np.ndarray, np.ndarray]:
         """The role's original posts that feeds showed for the last time in the step just
@@ -439,16 +493,27 @@ class LearningPopulation:
 
     def _learn_posting(self, context: StepContext) -> None:
         authors, earned = self.closed_posts(context)
-        a = self.params.posting_alpha
         # one update per post in the order written: R <- R + α (r - R); the world lets a
         # user write one post a step, but a role may hand in more, so go in rounds
         while authors.size:
             first = np.unique(authors, return_index=True)[1]
             users = authors[first]
+            a = self.reward_alpha[users]
             self.expected_reward[users] += a * (earned[first] - self.expected_reward[users])
             rest = np.ones(authors.size, bool)
             rest[first] = False
             authors, earned = authors[rest], earned[rest]
+
+    def _learn_habit(self, sessions: np.ndarray, posted: np.ndarray) -> None:
+        """A session passes for each user that may post in it (the world drops a post from
+        a visit that only reads: `Observations.can_post`); a user that posts took the
+        latency since its last post: H <- H + posting_habit_alpha (τ - H)."""
+        self.sessions_since_post[sessions] += 1
+        authors = sessions[posted]
+        took = self.sessions_since_post[authors]
+        a = self.habit_alpha[authors]
+        self.habit_latency[authors] += a * (took - self.habit_latency[authors])
+        self.sessions_since_post[authors] = 0
 
     # -------------------------------------------------------------- following
     @staticmethod
@@ -492,9 +557,8 @@ class LearningPopulation:
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         acts = self.expresser.act(obs, rng)
         if self.posting:
-            # the latency runs in the sessions a user may post in: the world drops a post
-            # from a visit that only reads (`Observations.can_post`)
             acts.post = rng.random(len(obs)) < self.post_probability(obs.users)
+            self._learn_habit(obs.users[obs.may_post], acts.post[obs.may_post])
         if self.following:
             self._choose_follows(obs, acts, rng)
         return acts
@@ -519,6 +583,11 @@ class LearningPopulation:
         out = dict(self.expresser.state()) if hasattr(self.expresser, "state") else {}
         if self.posting:
             out["post_expected_reward"] = self.expected_reward
+            out["post_habit_latency"] = self.habit_latency
+            out["post_sessions_since"] = self.sessions_since_post
+            out["post_reward_alpha"] = self.reward_alpha
+            out["post_habit_weight"] = self.habit_weight
+            out["post_habit_alpha"] = self.habit_alpha
         if self.following:
             keys, vals, followed = self.values.entries()
             out["follow_baseline"] = self.baseline
@@ -532,8 +601,9 @@ class LearningPopulation:
         """Restore `state` after checking every array (a ``ValueError`` naming it)."""
         n = self.n
         if hasattr(self.expresser, "load_state"):
-            own = {"post_expected_reward", "post_rbar", "post_pending", "follow_baseline"}
-            own |= {"follow_keys"}
+            own = {"post_expected_reward", "post_habit_latency", "post_sessions_since"}
+            own |= {"post_reward_alpha", "post_habit_weight", "post_habit_alpha"}
+            own |= {"post_rbar", "post_pending", "follow_baseline", "follow_keys"}
             own |= {"follow_values", "follow_followed", "follow_capacity"}
             self.expresser.load_state({k: v for k, v in state.items() if k not in own})
         if self.posting:
@@ -544,7 +614,20 @@ class LearningPopulation:
                 )
             expected = checks.array(state, "post_expected_reward", np.float64, (n,))
             checks.within("post_expected_reward", expected, 0.0)
+            # a latency is at least one session, and the habit an average of latencies
+            habit = checks.array(state, "post_habit_latency", np.float64, (n,))
+            checks.within("post_habit_latency", habit, 1.0)
+            since = checks.array(state, "post_sessions_since", np.int64, (n,))
+            checks.within("post_sessions_since", since, 0)
+            rates = {}
+            for name in ("post_reward_alpha", "post_habit_weight", "post_habit_alpha"):
+                rates[name] = checks.array(state, name, np.float64, (n,))
+                checks.within(name, rates[name], 0.0, 1.0)
             self.expected_reward = expected
+            self.habit_latency, self.sessions_since_post = habit, since
+            self.reward_alpha = rates["post_reward_alpha"]
+            self.habit_weight = rates["post_habit_weight"]
+            self.habit_alpha = rates["post_habit_alpha"]
         if self.following:
             baseline = checks.array(state, "follow_baseline", np.float64, (n,))
             checks.within("follow_baseline", baseline, -1.0, 1.0)
