@@ -269,6 +269,30 @@ def test_the_habit_follows_the_latencies_taken_in_sessions_that_may_post():
     assert policy.habit_latency[3:].tolist() == [start] * 3
 
 
+def test_only_sessions_that_may_post_count_in_the_habit():
+    """`act` hands the habit the users that may post in the step, with whether each
+    wrote: a visit that only reads is no session, and a post the world drops (drawn in
+    such a visit) is no latency taken."""
+    params = CitizenConfig(
+        posting="learned", posting_rates="shared", posting_habit=0.5, posting_habit_alpha=0.5
+    )
+    policy = LearningPopulation("citizen", params, Quiet(params), np.arange(4), 4, 8)
+    policy.expected_reward[:] = 1e300  # the reward asks for a post every session
+    policy.habit_latency[:] = 1.0  # and so does the habit: every draw posts
+    start = policy.habit_latency.copy()
+    policy.habit_latency[3] = 2.0  # 0.5 x 2 sessions: still a post every session
+    obs = feed_batch([[1], [2], [3], [0]], [[False]] * 4)
+    obs.can_post = np.array([True, False, True, False])
+    acts = policy.act(obs, np.random.default_rng(0))
+    assert acts.post.all()  # drawn for every visit; the world drops users 1 and 3's
+    assert policy.sessions_since_post.tolist() == [0, 0, 0, 0]
+    assert policy.habit_latency[:3].tolist() == start[:3].tolist()  # took one session
+    assert policy.habit_latency[3] == 2.0  # only read: no latency taken
+    obs.can_post = np.array([False, False, False, True])
+    policy.act(obs, np.random.default_rng(1))
+    assert policy.habit_latency[3] == pytest.approx(0.5 * 2.0 + 0.5 * 1.0)
+
+
 def test_fitted_rates_follow_the_published_quantiles():
     from townsquare.policies.learning_population import (
         FITTED_QUANTILES,
@@ -281,10 +305,16 @@ def test_fitted_rates_follow_the_published_quantiles():
         values = drawn[key]
         assert values.min() >= 0.0 and values.max() <= 1.0
         assert np.allclose(np.quantile(values, FITTED_QUANTILES[1:-1]), knots[1:-1], atol=0.01), key
+    # the shares the fits show: 43% of users learn from reward at a rate under 0.01,
+    # 80% weigh habit over 0.5 and 53% over 0.9
+    assert np.mean(drawn["posting_alpha"] < 0.01) == pytest.approx(0.43, abs=0.015)
+    assert np.mean(drawn["posting_habit"] > 0.5) == pytest.approx(0.80, abs=0.015)
+    assert np.mean(drawn["posting_habit"] > 0.9) == pytest.approx(0.53, abs=0.015)
     # the medians are the shared rates' defaults
     params = CitizenConfig()
+    median = FITTED_QUANTILES.index(0.5)
     for key, knots in FITTED_RATES.items():
-        assert getattr(params, key) == pytest.approx(knots[3], abs=5e-4), key
+        assert getattr(params, key) == pytest.approx(knots[median], abs=5e-4), key
     # the world draws them from a stream of its own: the same seed, the same rates
     one, _ = build_world(small())
     two, _ = build_world(small())

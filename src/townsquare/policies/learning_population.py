@@ -62,18 +62,30 @@ from ..world.posts import PostKind
 #: learned posting's rates over Twitter users: the hybrid RL-habit model (``mod_RLH``)
 #: fitted to each of 1,558 users of the confirmatory sample of Turner et al. (2025, Nature
 #: Communications; source data of their Fig. 4, repository georgiaturner/rl_twitter).
-#: Quantiles 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1 of each fitted parameter, the ends at the
-#: model's bounds 0 and 1 (the fits reach 1e-10 and 1 - 1e-10). `fitted_rates` draws
-#: each user's three rates independently, piecewise linearly between these points.
-FITTED_QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+#: Quantiles 0, 0.05, ..., 1 of each fitted parameter, the ends at the model's bounds 0
+#: and 1 (the fits reach 2e-14 and 1 - 1e-12). `fitted_rates` draws each user's three
+#: rates independently, piecewise linearly between these points.
+FITTED_QUANTILES = tuple(np.linspace(0.0, 1.0, 21).tolist())
 FITTED_RATES = {
-    # reward learning rate (their c_alpha_R): 43% of users below 0.01
-    "posting_alpha": (0.0, 2.69e-9, 5.22e-6, 0.03177, 0.3753, 0.8605, 1.0),
+    # reward learning rate (their c_alpha_R): 43% of users below 0.01, 21% above 0.5
+    "posting_alpha": (
+        0.0, 5.0238e-11, 2.68606e-09, 3.53989e-08, 4.00436e-07, 5.21704e-06, 2.82901e-05,
+        0.0017946, 0.00654156, 0.014343, 0.0317658, 0.0584826, 0.0987786, 0.15334,
+        0.245347, 0.375275, 0.512697, 0.718841, 0.86048, 0.977192, 1.0,
+    ),
     # habit weight (a_habit_weight): 80% of users above 0.5, 53% above 0.9
-    "posting_habit": (0.0, 0.266, 0.5691, 0.9438, 0.99993, 0.99999, 1.0),
-    # habit learning rate (b_alpha_action)
-    "posting_habit_alpha": (0.0, 6.44e-5, 0.04366, 0.1361, 0.3524, 0.645, 1.0),
-}
+    "posting_habit": (
+        0.0, 0.148107, 0.265952, 0.385949, 0.499323, 0.569098, 0.651505, 0.713726,
+        0.796035, 0.87871, 0.943834, 0.984345, 0.997086, 0.999443, 0.999828, 0.999931,
+        0.99996, 0.999978, 0.999991, 0.999999, 1.0,
+    ),
+    # habit learning rate (b_alpha_action): 15% of users below 0.01
+    "posting_habit_alpha": (
+        0.0, 4.73127e-08, 6.43564e-05, 0.0106454, 0.028179, 0.0436556, 0.060452,
+        0.0758033, 0.0909193, 0.113553, 0.136136, 0.163668, 0.196361, 0.236551, 0.293238,
+        0.352409, 0.415865, 0.520277, 0.645005, 0.9406, 1.0,
+    ),
+}  # fmt: skip
 
 
 def fitted_rates(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
