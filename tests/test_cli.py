@@ -360,6 +360,22 @@ def test_realism_scorecard_of_a_run(small_scenario, tmp_path):
     assert bot_share["inside"] is False
 
 
+def test_tables_written_to_a_pipe_keep_their_metric_names(small_scenario, tmp_path):
+    """Written to a file or a pipe, rich would fold a table to 80 columns and cut every
+    metric's name ("posti…"); the CLI gives such tables `PIPED_WIDTH` instead."""
+    import os
+
+    out = tmp_path / "run"
+    invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot", "--no-report")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    townsquare = Path(sys.executable).parent / "townsquare"
+    for command in (["realism", str(out)], ["compare", str(out), str(out)]):
+        done = subprocess.run(
+            [str(townsquare), *command], capture_output=True, text=True, env=env, check=True
+        )
+        assert "neighbour_leaning_correlation" in done.stdout, done.stdout
+
+
 def test_realism_shows_real_network_references(small_scenario, tmp_path, data_dir):
     out = tmp_path / "run"
     invoke("run", str(small_scenario), "--out", str(out), "-q", "--no-plot")

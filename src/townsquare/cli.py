@@ -148,7 +148,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+#: the width of tables written to a file or a pipe, where rich would fold them to 80
+#: columns and cut every metric's name; a terminal keeps its own (and COLUMNS wins)
+PIPED_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
