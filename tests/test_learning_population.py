@@ -270,27 +270,73 @@ def test_the_habit_follows_the_latencies_taken_in_sessions_that_may_post():
 
 
 def test_only_sessions_that_may_post_count_in_the_habit():
-    """`act` hands the habit the users that may post in the step, with whether each
-    wrote: a visit that only reads is no session, and a post the world drops (drawn in
-    such a visit) is no latency taken."""
-    params = CitizenConfig(
-        posting="learned", posting_rates="shared", posting_habit=0.5, posting_habit_alpha=0.5
-    )
-    policy = LearningPopulation("citizen", params, Quiet(params), np.arange(4), 4, 8)
-    policy.expected_reward[:] = 1e300  # the reward asks for a post every session
-    policy.habit_latency[:] = 1.0  # and so does the habit: every draw posts
-    start = policy.habit_latency.copy()
-    policy.habit_latency[3] = 2.0  # 0.5 x 2 sessions: still a post every session
-    obs = feed_batch([[1], [2], [3], [0]], [[False]] * 4)
-    obs.can_post = np.array([True, False, True, False])
-    acts = policy.act(obs, np.random.default_rng(0))
-    assert acts.post.all()  # drawn for every visit; the world drops users 1 and 3's
-    assert policy.sessions_since_post.tolist() == [0, 0, 0, 0]
-    assert policy.habit_latency[:3].tolist() == start[:3].tolist()  # took one session
-    assert policy.habit_latency[3] == 2.0  # only read: no latency taken
-    obs.can_post = np.array([False, False, False, True])
-    policy.act(obs, np.random.default_rng(1))
-    assert policy.habit_latency[3] == pytest.approx(0.5 * 2.0 + 0.5 * 1.0)
+    """A session passes for each user that may post in the step (a visit that only reads
+    is none), and the habit learns from the posts the world wrote: one drawn in a visit
+    that only reads is dropped and is no latency taken."""
+    sc = small(population={"activity": {"mean": 0.1, "daily_share": 0.46}})
+    world, _ = build_world(sc)
+    policy = world.policies[Role.CITIZEN]
+    drawn: dict[str, np.ndarray] = {}
+    act = policy.act
+
+    def recording(obs, rng):
+        acts = act(obs, rng)
+        drawn.update(users=obs.users, may=obs.may_post, post=acts.post.copy())
+        return acts
+
+    policy.act = recording
+    checked = dropped = 0
+    for _ in range(8):
+        since = policy.sessions_since_post.copy()
+        habit = policy.habit_latency.copy()
+        start = len(world.posts)
+        world.step()
+        posts = world.posts
+        new = np.arange(start, len(posts))
+        wrote = set(posts.author[new[posts.kind[new] == 0]].tolist())
+        users, may, post = drawn["users"], drawn["may"], drawn["post"]
+        for user, could, drew in zip(users.tolist(), may.tolist(), post.tolist(), strict=True):
+            if not could:  # a visit that only reads: nothing moves, even if a post was drawn
+                assert policy.sessions_since_post[user] == since[user]
+                assert policy.habit_latency[user] == habit[user]
+                dropped += drew
+            elif user in wrote:
+                took = since[user] + 1
+                a = policy.habit_alpha[user]
+                assert policy.habit_latency[user] == pytest.approx(
+                    habit[user] + a * (took - habit[user])
+                )
+                assert policy.sessions_since_post[user] == 0
+                checked += 1
+            else:
+                assert policy.sessions_since_post[user] == since[user] + 1
+    assert checked > 100 and dropped > 20, (checked, dropped)
+
+
+def test_an_environment_learner_s_habit_follows_what_it_wrote():
+    """In an environment, a learner's post is the agent's, not the draw of the learning
+    population behind it: the habit learns from what the world wrote."""
+    from townsquare.envs.core import LearnerSlot
+
+    sc = small(population={"activity": {"mean": 0.5}})
+    world, _ = build_world(sc)
+    policy = world.policies[Role.CITIZEN]
+    citizens = world.population.ids_of(Role.CITIZEN)
+    learner = int(citizens[0])
+
+    class Silent:  # an agent that never posts
+        decides = ("post",)
+
+        def to_actions(self, obs, rows, chosen, memory):
+            return Actions.nothing(rows.size, obs.feed_author.shape[1])
+
+    slot = LearnerSlot(policy, Silent(), None)
+    slot.pending = (np.array([learner]), np.array([0]))
+    world.policies[Role.CITIZEN] = slot
+    for _ in range(12):
+        world.step()
+    assert not np.any((world.posts.author == learner) & (world.posts.kind == 0))
+    assert policy.habit_latency[learner] == pytest.approx(1.0 / sc.roles.citizen.post_prob)
 
 
 def test_fitted_rates_follow_the_published_quantiles():

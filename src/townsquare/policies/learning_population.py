@@ -460,6 +460,7 @@ class LearningPopulation:
         self.baseline = np.zeros(self.n) if self.following else np.zeros(0)
         capacity = SLOTS_PER_EDGE * (int(edges) + self.members.size) if self.following else 0
         self.values = ValueTable(self.n, capacity) if self.following else None
+        self._sessions = np.zeros(0, np.int64)  # the step's sessions that may post
 
     @property
     def reads_text(self) -> bool:
@@ -516,10 +517,19 @@ class LearningPopulation:
             rest[first] = False
             authors, earned = authors[rest], earned[rest]
 
+    def written(self, context: StepContext) -> np.ndarray:
+        """The role's users whose original post the world wrote in the step just applied
+        (a post drawn in a visit that only reads is dropped; a wrapper, such as an
+        environment's learner slot, may have replaced the draw)."""
+        posts = context.world.posts
+        lo = posts.step_start[context.step]
+        authors = posts.author[lo : posts.size][posts.kind[lo : posts.size] == PostKind.POST]
+        return authors[self.member[authors]].astype(np.int64)
+
     def _learn_habit(self, sessions: np.ndarray, posted: np.ndarray) -> None:
-        """A session passes for each user that may post in it (the world drops a post from
-        a visit that only reads: `Observations.can_post`); a user that posts took the
-        latency since its last post: H <- H + posting_habit_alpha (τ - H)."""
+        """A session passed for each of ``sessions``, the users that could post in the
+        step (`Observations.can_post`); one that posted (``posted``) took the latency since
+        its last post: H <- H + posting_habit_alpha (τ - H)."""
         self.sessions_since_post[sessions] += 1
         authors = sessions[posted]
         took = self.sessions_since_post[authors]
@@ -570,7 +580,8 @@ class LearningPopulation:
         acts = self.expresser.act(obs, rng)
         if self.posting:
             acts.post = rng.random(len(obs)) < self.post_probability(obs.users)
-            self._learn_habit(obs.users[obs.may_post], acts.post[obs.may_post])
+            # the step's sessions; what was written in them is the world's to say (`learn`)
+            self._sessions = obs.users[obs.may_post]
         if self.following:
             self._choose_follows(obs, acts, rng)
         return acts
@@ -580,6 +591,8 @@ class LearningPopulation:
             self.expresser.learn(context)
         if self.posting:
             self._learn_posting(context)
+            self._learn_habit(self._sessions, np.isin(self._sessions, self.written(context)))
+            self._sessions = np.zeros(0, np.int64)
 
     def metrics(self) -> dict[str, float]:
         out = dict(self.expresser.metrics()) if hasattr(self.expresser, "metrics") else {}
@@ -664,3 +677,4 @@ class LearningPopulation:
                 )
             self.baseline = baseline
             self.values.rebuild(capacity, keys, vals, followed)
+        self._sessions = np.zeros(0, np.int64)
