@@ -448,12 +448,13 @@ def test_train_without_users_of_the_role(tmp_path):
 
 # ------------------------------------------------------------------ readers and writers
 def _slow_run(tmp_path):
-    """A run in another process that takes a few seconds, flushing every step."""
+    """A run in another process, flushing every step, long enough (about 2 minutes alone)
+    to be still running while the readers work on a loaded machine; tests interrupt it."""
     import subprocess
     import sys
 
     scenario = tmp_path / "slow.yaml"
-    scenario.write_text("users: 4000\nsteps: 300\nseed: 2\nrecord: {flush_every: 1}\n")
+    scenario.write_text("users: 4000\nsteps: 3000\nseed: 2\nrecord: {flush_every: 1}\n")
     out = tmp_path / "slow"
     cmd = [sys.executable, "-m", "townsquare", "run", str(scenario), "--out", str(out), "-q"]
     proc = subprocess.Popen(
