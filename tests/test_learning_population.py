@@ -111,19 +111,17 @@ def test_posting_starts_at_the_scripted_rate_and_follows_the_expected_reward():
     assert np.all(posting_policy(post_prob=0.0).post_probability(users) == 0.0)
 
 
-class Closed:
-    """A step's closed posts, as `closed_posts` reads them from a world."""
-
-    def __init__(self, policy, authors, earned):
-        policy.closed_posts = lambda context: (np.array(authors, np.int64), np.array(earned))
+def close_posts(policy, authors, earned) -> None:
+    """Hand ``policy`` a step's closed posts, as `closed_posts` reads them from a world."""
+    policy.closed_posts = lambda context: (np.array(authors, np.int64), np.array(earned))
 
 
 def test_the_expected_reward_moves_once_per_post_toward_what_it_earned():
     policy = posting_policy(alpha=0.5)
     start = policy.expected_reward.copy()
-    Closed(policy, [0, 2, 3], [4.0, 0.0, 1.0])
+    close_posts(policy, [0, 2, 3], [4.0, 0.0, 1.0])
     policy._learn_posting(None)
-    Closed(policy, [0], [2.0])
+    close_posts(policy, [0], [2.0])
     policy._learn_posting(None)
     assert policy.expected_reward[0] == pytest.approx(0.5 * (0.5 * start[0] + 0.5 * 4.0) + 1.0)
     assert policy.expected_reward[2] == pytest.approx(0.5 * start[2])  # a post that earned 0
@@ -131,7 +129,7 @@ def test_the_expected_reward_moves_once_per_post_toward_what_it_earned():
     # no post, no update: time without posting does not wear the expectation down
     assert policy.expected_reward[[1, 4, 5]].tolist() == start[[1, 4, 5]].tolist()
     # two posts of one user in one step count in the order written
-    Closed(policy, [5, 5], [3.0, 0.0])
+    close_posts(policy, [5, 5], [3.0, 0.0])
     policy._learn_posting(None)
     assert policy.expected_reward[5] == pytest.approx(0.5 * (0.5 * start[5] + 1.5))
 

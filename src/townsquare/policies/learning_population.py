@@ -96,6 +96,18 @@ def fitted_rates(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
     }
 
 
+#: learned posting's per-user arrays in checkpoints: state key, attribute, dtype and the
+#: bounds `load_state` checks (a latency is at least one session, and the habit an
+#: average of latencies; the rates are in [0, 1])
+POSTING_STATE = (
+    ("post_expected_reward", "expected_reward", np.float64, 0.0, None),
+    ("post_habit_latency", "habit_latency", np.float64, 1.0, None),
+    ("post_sessions_since", "sessions_since_post", np.int64, 0, None),
+    ("post_reward_alpha", "reward_alpha", np.float64, 0.0, 1.0),
+    ("post_habit_weight", "habit_weight", np.float64, 0.0, 1.0),
+    ("post_habit_alpha", "habit_alpha", np.float64, 0.0, 1.0),
+)
+
 #: slots per follow edge of the role's users when the world is built (a power of two)
 SLOTS_PER_EDGE = 1
 MIN_CAPACITY = 1024
@@ -489,6 +501,11 @@ class LearningPopulation:
             habit = np.where(w > 0.0, w * self.habit_latency[users], 0.0)
             return np.minimum(1.0, 1.0 / (habit + reward))
 
+    def _originals(self, posts, lo: int, hi: int) -> np.ndarray:
+        """Ids of the role's original posts among ids ``lo:hi``, in the order written."""
+        keep = (posts.kind[lo:hi] == PostKind.POST) & self.member[posts.author[lo:hi]]
+        return np.arange(lo, hi, dtype=np.int64)[keep]
+
     def closed_posts(self, context: StepContext) -> tuple[np.ndarray, np.ndarray]:
         """The role's original posts that feeds showed for the last time in the step just
         applied (those written ``window`` steps before it), in the order written: their
@@ -498,9 +515,7 @@ class LearningPopulation:
         if written < 0:
             return np.zeros(0, np.int64), np.zeros(0)
         posts = world.posts
-        lo, hi = posts.step_start[written], posts.step_start[written + 1]
-        keep = (posts.kind[lo:hi] == PostKind.POST) & self.member[posts.author[lo:hi]]
-        ids = np.arange(lo, hi, dtype=np.int64)[keep]
+        ids = self._originals(posts, posts.step_start[written], posts.step_start[written + 1])
         earned = posts.likes[ids].astype(np.float64) + posts.replies[ids]
         return posts.author[ids].astype(np.int64), earned
 
@@ -521,10 +536,9 @@ class LearningPopulation:
         """The role's users whose original post the world wrote in the step just applied
         (a post drawn in a visit that only reads is dropped; a wrapper, such as an
         environment's learner slot, may have replaced the draw)."""
-        posts = context.world.posts
-        lo = posts.step_start[context.step]
-        authors = posts.author[lo : posts.size][posts.kind[lo : posts.size] == PostKind.POST]
-        return authors[self.member[authors]].astype(np.int64)
+        posts = context.world.posts  # the step is not closed yet: its posts end the store
+        ids = self._originals(posts, posts.step_start[context.step], len(posts))
+        return posts.author[ids].astype(np.int64)
 
     def _learn_habit(self, sessions: np.ndarray, posted: np.ndarray) -> None:
         """A session passed for each of ``sessions``, the users that could post in the
@@ -607,12 +621,7 @@ class LearningPopulation:
     def state(self) -> dict[str, np.ndarray]:
         out = dict(self.expresser.state()) if hasattr(self.expresser, "state") else {}
         if self.posting:
-            out["post_expected_reward"] = self.expected_reward
-            out["post_habit_latency"] = self.habit_latency
-            out["post_sessions_since"] = self.sessions_since_post
-            out["post_reward_alpha"] = self.reward_alpha
-            out["post_habit_weight"] = self.habit_weight
-            out["post_habit_alpha"] = self.habit_alpha
+            out.update({key: getattr(self, attr) for key, attr, *_ in POSTING_STATE})
         if self.following:
             keys, vals, followed = self.values.entries()
             out["follow_baseline"] = self.baseline
@@ -626,8 +635,7 @@ class LearningPopulation:
         """Restore `state` after checking every array (a ``ValueError`` naming it)."""
         n = self.n
         if hasattr(self.expresser, "load_state"):
-            own = {"post_expected_reward", "post_habit_latency", "post_sessions_since"}
-            own |= {"post_reward_alpha", "post_habit_weight", "post_habit_alpha"}
+            own = {key for key, *_ in POSTING_STATE}
             own |= {"post_rbar", "post_pending", "follow_baseline", "follow_keys"}
             own |= {"follow_values", "follow_followed", "follow_capacity"}
             self.expresser.load_state({k: v for k, v in state.items() if k not in own})
@@ -637,22 +645,12 @@ class LearningPopulation:
                     "post_rbar: saved by an older townsquare, whose learned posting averaged "
                     "the reward per session; this one learns it per post: run the scenario again"
                 )
-            expected = checks.array(state, "post_expected_reward", np.float64, (n,))
-            checks.within("post_expected_reward", expected, 0.0)
-            # a latency is at least one session, and the habit an average of latencies
-            habit = checks.array(state, "post_habit_latency", np.float64, (n,))
-            checks.within("post_habit_latency", habit, 1.0)
-            since = checks.array(state, "post_sessions_since", np.int64, (n,))
-            checks.within("post_sessions_since", since, 0)
-            rates = {}
-            for name in ("post_reward_alpha", "post_habit_weight", "post_habit_alpha"):
-                rates[name] = checks.array(state, name, np.float64, (n,))
-                checks.within(name, rates[name], 0.0, 1.0)
-            self.expected_reward = expected
-            self.habit_latency, self.sessions_since_post = habit, since
-            self.reward_alpha = rates["post_reward_alpha"]
-            self.habit_weight = rates["post_habit_weight"]
-            self.habit_alpha = rates["post_habit_alpha"]
+            loaded = {}
+            for key, attr, dtype, lo, hi in POSTING_STATE:
+                loaded[attr] = checks.array(state, key, dtype, (n,))
+                checks.within(key, loaded[attr], lo, hi)
+            for attr, array in loaded.items():  # all checked before any is kept
+                setattr(self, attr, array)
         if self.following:
             baseline = checks.array(state, "follow_baseline", np.float64, (n,))
             checks.within("follow_baseline", baseline, -1.0, 1.0)
