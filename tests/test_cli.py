@@ -304,10 +304,11 @@ def test_every_scenario_key_is_documented():
 
     def keys(model, prefix=""):
         for name, field in model.model_fields.items():
+            key = field.alias or name  # roles.candidate.lambda is `lam` in Python
             if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-                yield from keys(field.annotation, f"{prefix}{name}.")
+                yield from keys(field.annotation, f"{prefix}{key}.")
             else:
-                yield prefix + name
+                yield prefix + key
 
     inherited = {
         f"roles.influencer.{k}"

@@ -23,6 +23,7 @@ OPTIONAL = {
     "torch": "rl",
     "stable_baselines3": "rl",
     "safetensors": "rl",
+    "sklearn": "rl",
     "transformers": "text",
     "tokenizers": "text",
     "sentence_transformers": "text",

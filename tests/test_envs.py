@@ -89,7 +89,11 @@ def without_text(trace: list[tuple]) -> list[tuple]:
 
 # ---------------------------------------------------------------- API conformance
 def test_the_gymnasium_id_is_registered():
-    assert ENV_IDS == {"influencer": ENV_ID, "citizen": "townsquare/Citizen-v0"}
+    assert ENV_IDS == {
+        "influencer": ENV_ID,
+        "citizen": "townsquare/Citizen-v0",
+        "candidate": "townsquare/Candidate-v0",
+    }
     assert ENV_ID in gymnasium.registry
     e = gymnasium.make(ENV_ID, scenario=scenario())
     assert isinstance(e.unwrapped, InfluencerEnv)

@@ -30,6 +30,7 @@ from .world import (
     load_edge_list,
     load_polblogs,
 )
+from .world.election import Election
 from .world.generators import power_law, random_geometric, two_communities
 from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
@@ -214,12 +215,15 @@ def _opinions(sc: Scenario, rng, community: np.ndarray, loaded: LoadedGraph | No
 def _policy(role_name: str, cfg, n: int):
     """The policy a role's ``policy`` line names (`policies.registry`), as a one-line
     error naming the role when it cannot be used."""
+    from .policies.anchor import AnchorError
     from .policies.learned import CheckpointError
 
     try:
         return resolve_policy(role_name, cfg, n)
     except CheckpointError as exc:
         raise UserError(f"roles.{role_name}.policy: {exc}") from None
+    except AnchorError as exc:
+        raise UserError(f"roles.{role_name}.anchor: {exc}") from None
     except ValueError as exc:  # the registry's own message names role and value
         raise UserError(str(exc)) from None
 
@@ -235,6 +239,21 @@ def _learning(role: Role, cfg, policy, roles: np.ndarray, graph: FollowGraph, se
     # no other draw of the world
     rates = np.random.default_rng(np.random.SeedSequence([seed, 0x706F7374, int(role)]))
     return LearningPopulation(role.label, cfg, policy, members, graph.n, edges, rates)
+
+
+def _election(sc: Scenario, candidates: np.ndarray) -> Election | None:
+    e = sc.election
+    if not e.held:
+        return None
+    return Election(
+        candidates,
+        days=tuple(e.days),
+        poll_every=e.poll_every,
+        panel=e.panel,
+        turnout=e.turnout,
+        alienation=e.alienation,
+        engagement=e.engagement,
+    )
 
 
 def build_world(
@@ -322,6 +341,7 @@ def build_world(
         opinion_epsilon=sc.opinion.epsilon,
         opinion_mu=sc.opinion.mu,
         opinion_rule=sc.opinion.rule,
+        election=_election(sc, cand),
     )
     world.build_notes = notes
     return world, sc

@@ -492,8 +492,66 @@ def show(
                 (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
                 for (name,) in names
             ]
+            held = dict(counts)
+            election = _election_tables(con) if held.get("polls") or held.get("votes") else []
         for name, count in counts:
             console.print(f"events.duckdb · {name}: {count:,} rows")
+        for table in election:
+            console.print(table)
+
+
+def _election_tables(con) -> list[Table]:
+    """The polls (the last ten) and every election day's result, candidates as columns."""
+    candidates = [
+        c
+        for (c,) in con.execute(
+            "SELECT DISTINCT candidate FROM (SELECT candidate FROM polls UNION ALL "
+            "SELECT candidate FROM votes) ORDER BY candidate"
+        ).fetchall()
+    ]
+    tables = []
+    polls = con.execute(
+        "SELECT step, candidate, share, likely_voters FROM polls WHERE step IN "
+        "(SELECT DISTINCT step FROM polls ORDER BY step DESC LIMIT 10) ORDER BY step, candidate"
+    ).fetchall()
+    if polls:
+        table = Table(title="polls (the last ten; share of likely voters)", show_header=True)
+        table.add_column("step", justify="right")
+        for c in candidates:
+            table.add_column(f"user {c}", justify="right")
+        table.add_column("likely voters", justify="right")
+        table.add_column("margin (95%)", justify="right")
+        by_step: dict[int, dict] = {}
+        for step, c, share, likely in polls:
+            by_step.setdefault(step, {"likely": likely})[c] = share
+        for step, row in by_step.items():
+            likely = row["likely"]
+            margin = f"±{0.98 / likely**0.5:.3f}" if likely else "-"
+            cells = [_fmt_share(row.get(c)) for c in candidates]
+            table.add_row(str(step), *cells, f"{likely:,}", margin)
+        tables.append(table)
+    votes = con.execute(
+        "SELECT step, candidate, count(*) FROM votes GROUP BY step, candidate ORDER BY step"
+    ).fetchall()
+    if votes:
+        table = Table(title="election days (votes cast, share)", show_header=True)
+        table.add_column("step", justify="right")
+        for c in candidates:
+            table.add_column(f"user {c}", justify="right")
+        table.add_column("votes", justify="right")
+        totals: dict[int, dict] = {}
+        for step, c, n in votes:
+            totals.setdefault(step, {})[c] = n
+        for step, row in totals.items():
+            cast = sum(row.values())
+            cells = [f"{row.get(c, 0):,} ({row.get(c, 0) / cast:.3f})" for c in candidates]
+            table.add_row(str(step), *cells, f"{cast:,}")
+        tables.append(table)
+    return tables
+
+
+def _fmt_share(value) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"
 
 
 @app.command()
@@ -972,9 +1030,18 @@ def _progress(*extra: TextColumn) -> Progress:
 
 @app.command()
 def train(
-    role: Annotated[str, typer.Argument(help="The role that learns: influencer or citizen.")],
+    role: Annotated[
+        str, typer.Argument(help="The role that learns: influencer, citizen or candidate.")
+    ],
     algo: Annotated[
-        str, typer.Option("--algo", "-a", help="q (tabular Q-learning) or ppo (Stable-Baselines3).")
+        str,
+        typer.Option(
+            "--algo",
+            "-a",
+            help="q (tabular Q-learning), ppo (Stable-Baselines3), or bc (candidate: clone "
+            "the scripted candidates into the planner's anchor; --episodes runs of the "
+            "scenario, default election).",
+        ),
     ] = "q",
     scenario: Annotated[
         str | None,
@@ -1006,8 +1073,13 @@ def train(
         ),
     ] = None,
     action_space: Annotated[
-        str, typer.Option("--action-space", help="limited (which side to post) or full.")
-    ] = "limited",
+        str | None,
+        typer.Option(
+            "--action-space",
+            help="limited (which side to post) or full; the candidate's is intents "
+            "(default: the role's first).",
+        ),
+    ] = None,
     self_observation: Annotated[
         bool,
         typer.Option(
@@ -1051,6 +1123,9 @@ def train(
     from .learn import train as training
     from .outputs import check_train_folder, claim_train_folder
 
+    if algo == "bc":
+        _train_anchor(role, scenario, list(set_ or []), episodes, seed, out, overwrite)
+        return
     try:
         p = training.plan(
             role,
@@ -1136,7 +1211,62 @@ def train(
     for path in result.files:
         console.print(f"{path.name}: {path}", highlight=False)
     console.print(
-        f"use it: townsquare run default --set roles.{role}.policy={policy_path}", highlight=False
+        f"use it: townsquare run {'election' if role == 'candidate' else 'default'} "
+        f"--set roles.{role}.policy={policy_path}",
+        highlight=False,
+    )
+
+
+def _train_anchor(role, scenario, overrides, runs, seed, out, overwrite) -> None:
+    """`train candidate --algo bc`: the anchor policy tau, cloned from the scripted
+    candidates of ``runs`` runs of the scenario (seeds seed, seed + 1, ...)."""
+    from .config import load_scenario
+    from .learn.anchor import collect, fit_anchor
+    from .outputs import check_train_folder, claim_train_folder, replace_text
+
+    if role != "candidate":
+        raise _fail(f"--algo bc: clones the candidates' anchor policy; {role!r} has none")
+    name = scenario or "election"
+    try:
+        sc = load_scenario(name, overrides)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    target = out or Path("runs") / f"train-candidate-bc-s{seed}"
+    path = target / "anchor.json"
+    try:
+        check_train_folder(target)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    if path.exists() and not overwrite:
+        raise _fail(f"{path} exists; pass --overwrite to replace it")
+    seeds = list(range(seed, seed + runs))
+    console.print(
+        f"cloning the scripted candidates of [bold]{sc.name}[/] ({sc.users:,} users, "
+        f"{sc.steps} steps) over {runs} run{'s' * (runs > 1)}",
+        highlight=False,
+    )
+    try:
+        with _progress() as progress:
+            task = progress.add_task("runs", total=runs)
+            vectors, intents = collect(sc, seeds, lambda _: progress.advance(task))
+        source = {
+            "scenario": sc.name,
+            "seeds": seeds,
+            "command": f"townsquare train candidate --algo bc --scenario {name} "
+            f"--episodes {runs} --seed {seed}",
+        }
+        anchor = fit_anchor(vectors, intents, source)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    claim_train_folder(target, role, "bc")
+    replace_text(path, anchor.to_json() + "\n")
+    for intent, count in anchor.source["intent_counts"].items():
+        console.print(f"{intent}: {count:,} of {anchor.source['samples']:,} decisions")
+    console.print(f"anchor.json: {path}", highlight=False)
+    console.print(
+        f"use it: townsquare run election --set roles.candidate.policy=planner "
+        f"--set roles.candidate.anchor={path}",
+        highlight=False,
     )
 
 

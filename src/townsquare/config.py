@@ -225,10 +225,18 @@ class InfluencerConfig(CitizenConfig):
 
 
 class CandidateConfig(_Section):
+    # ``lambda`` is a Python keyword: the key is lambda in YAML, lam in Python
+    model_config = ConfigDict(
+        **_Section.model_config, populate_by_name=True, serialize_by_alias=True
+    )
+
     policy: str = Field(
         "scripted",
-        description="scripted, or another policy line this role can take "
-        "(`townsquare.policies.registry`)",
+        description="scripted, or a checkpoint from `townsquare train candidate` (a "
+        "Q-table .npz/.json or a PPO .safetensors), or planner (piKL: docs/elections.md)",
+    )
+    learning: Literal["frozen", "online"] = Field(
+        "frozen", description="online: a Q-table policy keeps learning during the run"
     )
     count: int = Field(2, ge=0)
     positions: list[float] = Field(default_factory=lambda: [-0.5, 0.5])
@@ -237,6 +245,39 @@ class CandidateConfig(_Section):
     post_prob: float = Field(1.0, ge=0.0, le=1.0)
     attack_rate: float = Field(0.2, ge=0.0, le=1.0)
     like_rate: float = Field(0.2, ge=0.0, le=1.0)
+
+    # piKL planning (policy: planner; policies/planner.py, docs/elections.md)
+    lam: float = Field(
+        0.01,
+        alias="lambda",
+        gt=0.0,
+        le=1e6,
+        description="planner: weight of staying near the anchor, in vote share (pi ~ tau "
+        "exp(Q / lambda)); small: the best intent found, large: the anchor",
+    )
+    horizon: int = Field(10, ge=1, le=10_000, description="planner: steps each rollout looks ahead")
+    rollouts: int = Field(
+        8, ge=1, le=10_000, description="planner: rollouts per intent (common random numbers)"
+    )
+    plan_every: int = Field(
+        7,
+        ge=1,
+        le=10_000,
+        description="planner: steps between decisions (7: a campaign that sets its plan "
+        "once a week, a step being a day; stated reason)",
+    )
+    planners: int | None = Field(
+        None,
+        ge=0,
+        description="planner: how many candidates plan (the first by user id; the others "
+        "act by the scripted rule); none: every candidate",
+    )
+    anchor: str = Field(
+        "builtin",
+        min_length=1,
+        description="planner: the anchor policy tau, a JSON file from `townsquare train "
+        "candidate --algo bc`, or builtin (fitted on the election scenario)",
+    )
 
     @model_validator(mode="after")
     def _positions(self):
@@ -402,6 +443,64 @@ class ModerationConfig(_Section):
     )
 
 
+class ElectionConfig(_Section):
+    """Polls and election days (world/election.py, docs/elections.md). No days and no
+    polls (the default): the platform holds no election."""
+
+    days: list[int] = Field(
+        default_factory=list,
+        description="steps at whose end the election is held (each in [0, steps - 1])",
+    )
+    poll_every: int = Field(
+        0, ge=0, description="a poll at the end of every poll_every-th step; 0: no polls"
+    )
+    panel: int = Field(
+        1000,
+        ge=1,
+        le=INT32_MAX,
+        description="citizens a poll asks, drawn at random without replacement; 1,000, the "
+        "usual size of a national opinion poll (a 3-point margin of error)",
+    )
+    turnout: float = Field(
+        0.6,
+        gt=0.0,
+        lt=1.0,
+        description="chance to vote of a citizen at a candidate's position who visits as "
+        "often as the median citizen: 0.6, the US turnout of eligible voters in the 2016 "
+        "and 2020 presidential elections (60.1%, 66.6%: United States Elections Project)",
+    )
+    alienation: float = Field(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="fall of the log-odds of voting per unit of distance to the nearest "
+        "candidate (abstention from alienation: Adams, Dow & Merrill 2006); 1: a voter "
+        "half the scale away votes with e^-1 = 0.37 times the odds (stated reason: no "
+        "source gives the slope on this scale)",
+    )
+    engagement: float = Field(
+        0.5,
+        ge=0.0,
+        le=100.0,
+        description="rise of the log-odds of voting per e-fold of visits above the median "
+        "citizen's; 0.5: a citizen on the platform e times as often votes with 1.65 times "
+        "the odds (stated reason: no source gives the slope on this scale)",
+    )
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: list[int]) -> list[int]:
+        if any(d < 0 for d in days):
+            raise ValueError("an election day is a step, 0 or later")
+        if len(set(days)) != len(days):
+            raise ValueError("an election day is given twice")
+        return sorted(days)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.days) or self.poll_every > 0
+
+
 class RecordConfig(_Section):
     events: Literal["all", "sample", "none"] = "all"
     sample_rate: float = Field(
@@ -545,6 +644,7 @@ class Scenario(_Section):
     moderation: ModerationConfig = ModerationConfig()
     record: RecordConfig = RecordConfig()
     text: TextConfig = TextConfig()
+    election: ElectionConfig = ElectionConfig()
 
     @field_validator("name")
     @classmethod
@@ -595,6 +695,27 @@ class Scenario(_Section):
             raise ValueError(
                 f"roles: {r.influencer.count} influencers + {r.candidate.count} candidates + "
                 f"{bots} socialbots exceed users={self.users}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _election_fits(self):
+        e = self.election
+        late = [d for d in e.days if d >= self.steps]
+        if late:
+            raise ValueError(
+                f"election.days: day {late[0]} is past the last step ({self.steps - 1}; "
+                "steps run 0 to steps - 1)"
+            )
+        planner = self.roles.candidate.policy == "planner"
+        if planner and not e.days:
+            raise ValueError(
+                "roles.candidate.policy: planner plans for votes; give an election day "
+                "(election.days)"
+            )
+        if e.held and self.roles.candidate.count == 0:
+            raise ValueError(
+                "election: polls and election days need candidates (roles.candidate.count is 0)"
             )
         return self
 

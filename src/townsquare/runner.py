@@ -109,7 +109,7 @@ class Run:
                     )
                 store.clear()
             store.create(scenario.resolved_yaml())
-            run = cls(store, scenario, world, [], _recorder(store, scenario, world.n))
+            run = cls(store, scenario, world, [], _recorder(store, scenario, world))
             run._checkpoint()
             store.keep_start()  # the checkpoint at step 0, kept for good
         except BaseException:
@@ -167,7 +167,7 @@ class Run:
             if path.is_file() or path.is_symlink():
                 path.unlink()
         rows = store.read_metrics()[: world.t]
-        recorder = _recorder(store, scenario, world.n, rows_written=meta.get("events"))
+        recorder = _recorder(store, scenario, world, rows_written=meta.get("events"))
         recorder.drop_from(world.t)
         wall = float(meta.get("wall_s", 0.0))
         return cls(
@@ -389,8 +389,12 @@ def _text_layer(scenario: Scenario, store: RunStore):
         raise UserError(f"text.packs: {exc}") from None
 
 
-def _recorder(store: RunStore, scenario: Scenario, n: int, rows_written=None) -> EventRecorder:
+def _recorder(
+    store: RunStore, scenario: Scenario, world: World, rows_written=None
+) -> EventRecorder:
     rec = scenario.record
+    n = world.n
+    candidates = world.election.candidates if world.election is not None else None
     keep = None
     if rec.events == "sample":
         # its own stream, so sampling never shifts the simulation's random numbers
@@ -398,7 +402,7 @@ def _recorder(store: RunStore, scenario: Scenario, n: int, rows_written=None) ->
             np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(1 << 20,)))
         )
         keep = rng.random(n) < rec.sample_rate
-    recorder = EventRecorder(store.events, rec.events, keep)
+    recorder = EventRecorder(store.events, rec.events, keep, candidates)
     if rows_written:
         recorder.rows_written.update(rows_written)
     return recorder

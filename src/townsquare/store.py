@@ -77,6 +77,13 @@ _TABLES = {
     "likes": "step INTEGER, user_id BIGINT, post_id BIGINT",
     "follows": "step INTEGER, follower BIGINT, followee BIGINT, action VARCHAR",
     "detections": "step INTEGER, user_id BIGINT",
+    # elections (world/election.py): one row per candidate and poll; one per vote cast
+    "polls": "step INTEGER, candidate BIGINT, share DOUBLE, margin DOUBLE, "
+    "respondents INTEGER, likely_voters INTEGER",
+    "votes": "step INTEGER, user_id BIGINT, candidate BIGINT",
+    # planning candidates (policies/planner.py): one row per decision and intent
+    "plans": "step INTEGER, candidate BIGINT, intent VARCHAR, q DOUBLE, tau DOUBLE, "
+    "pi DOUBLE, chosen BOOLEAN",
 }
 
 
@@ -214,10 +221,18 @@ class EventRecorder:
     per-user histories stay whole) or ``none``.
     """
 
-    def __init__(self, path: Path, mode: str, keep_user: np.ndarray | None = None):
+    def __init__(
+        self,
+        path: Path,
+        mode: str,
+        keep_user: np.ndarray | None = None,
+        candidates: np.ndarray | None = None,
+    ):
         self.path = path
         self.mode = mode
         self.keep_user = keep_user
+        #: the election's candidates (user ids, by index), for the polls and votes tables
+        self.candidates = None if candidates is None else np.asarray(candidates, np.int64)
         self._buffer: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
         self.rows_written = dict.fromkeys(_TABLES, 0)
         if mode != "none":
@@ -270,6 +285,7 @@ class EventRecorder:
                 }
             )
         )
+        self._add_election(ev)
         k = self._keep(ev.suspended)
         self._buffer["detections"].append(
             pa.table(
@@ -279,6 +295,40 @@ class EventRecorder:
                 }
             )
         )
+
+    def _add_election(self, ev: StepEvents) -> None:
+        for plan in ev.plans:
+            self._buffer["plans"].append(pa.table(plan))
+        held = ev.election
+        if held is None:
+            return
+        if held.poll is not None and self.candidates is not None:
+            poll = held.poll
+            c = self.candidates.size
+            self._buffer["polls"].append(
+                pa.table(
+                    {
+                        "step": np.full(c, ev.step, np.int32),
+                        "candidate": self.candidates,
+                        "share": poll.share,
+                        "margin": poll.margin,
+                        "respondents": np.full(c, poll.respondents, np.int32),
+                        "likely_voters": np.full(c, poll.likely, np.int32),
+                    }
+                )
+            )
+        if held.vote is not None and self.candidates is not None:
+            vote = held.vote
+            k = self._keep(vote.voters)
+            self._buffer["votes"].append(
+                pa.table(
+                    {
+                        "step": np.full(vote.voters[k].shape[0], ev.step, np.int32),
+                        "user_id": vote.voters[k].astype(np.int64),
+                        "candidate": self.candidates[vote.choice[k]],
+                    }
+                )
+            )
 
     def flush(self) -> None:
         if self.mode == "none" or not any(self._buffer.values()):

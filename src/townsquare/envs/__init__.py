@@ -2,7 +2,8 @@
 world from its learners. ``import townsquare.envs`` registers the Gymnasium ids:
 
 * ``townsquare/Influencer-v0`` (`townsquare.envs.influencer_v0`);
-* ``townsquare/Citizen-v0`` (`townsquare.envs.citizen_v0`).
+* ``townsquare/Citizen-v0`` (`townsquare.envs.citizen_v0`);
+* ``townsquare/Candidate-v0`` (`townsquare.envs.candidate_v0`).
 
 Several roles learning in one world: `townsquare.envs.platform_v0` (PettingZoo).
 """
@@ -15,10 +16,15 @@ from .core import LearnerGroup, LearnerSlot, Pick, PlatformWorld, env_scenario
 from .parallel import PlatformParallelEnv
 from .single import RoleEnv
 
-ENV_IDS = {"influencer": "townsquare/Influencer-v0", "citizen": "townsquare/Citizen-v0"}
+ENV_IDS = {
+    "influencer": "townsquare/Influencer-v0",
+    "citizen": "townsquare/Citizen-v0",
+    "candidate": "townsquare/Candidate-v0",
+}
 ENTRY_POINTS = {
     "townsquare/Influencer-v0": "townsquare.envs.influencer_v0:InfluencerEnv",
     "townsquare/Citizen-v0": "townsquare.envs.citizen_v0:CitizenEnv",
+    "townsquare/Candidate-v0": "townsquare.envs.candidate_v0:CandidateEnv",
 }
 
 for _id, _entry in ENTRY_POINTS.items():

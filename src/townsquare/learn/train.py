@@ -31,6 +31,8 @@ ALGOS = ("q", "ppo")
 LEARNERS = ("one", "all")
 #: the small built-in world each role trains in unless a scenario is named
 DEFAULT_SCENARIO = "influencer_env"
+#: roles that train elsewhere by default (a candidate needs an election)
+ROLE_SCENARIOS = {"candidate": "candidate_env"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def plan(
     scenario: str | None = None,
     overrides: list[str] | None = None,
     episodes: int = 300,
-    action_space: str = "limited",
+    action_space: str | None = None,
     self_observation: bool = True,
     learners: str = "one",
     seed: int = 0,
@@ -80,11 +82,13 @@ def plan(
         raise UserError(f"--learners {learners}: expected one or all")
     if learners == "all" and algo != "q":
         raise UserError("--learners all shares one Q-table among the role's users: use --algo q")
+    if action_space is None:  # the role's first: limited, or the candidate's intents
+        action_space = ROLES[role].action_spaces[0]
     try:
         make_role(role, action_space, self_observation)
     except ValueError as exc:
         raise UserError(f"--action-space {action_space}: {exc}") from None
-    name = scenario or DEFAULT_SCENARIO
+    name = scenario or ROLE_SCENARIOS.get(role, DEFAULT_SCENARIO)
     sc = load_scenario(name, list(overrides or []))
     section = getattr(sc.roles, role)
     if getattr(section, "count", 1) < 1:

@@ -25,7 +25,7 @@ CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
 ROLE_NAMES = ("citizen", "influencer", "candidate", "socialbot")
 #: the roles a checkpoint can drive: those with a learner definition (`roles.ROLES`,
 #: which a test holds equal to this; named here so the schema imports nothing heavy)
-LEARNABLE_ROLES = ("citizen", "influencer")
+LEARNABLE_ROLES = ("citizen", "influencer", "candidate")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,27 @@ def _checkpoint(request: PolicyRequest):
     )
 
 
+def _planner(request: PolicyRequest):
+    from ..roles.candidate import CandidateRole
+    from .anchor import read_anchor
+    from .planner import PiKLPlanner
+    from .scripted import SCRIPTED
+
+    cfg = request.config
+    role = CandidateRole()
+    anchor = read_anchor(cfg.anchor, role.feature_names, role.action_names)
+    return PiKLPlanner(
+        SCRIPTED[request.role](cfg),
+        anchor,
+        request.n_users,
+        lam=cfg.lam,
+        horizon=cfg.horizon,
+        rollouts=cfg.rollouts,
+        plan_every=cfg.plan_every,
+        planners=cfg.planners,
+    )
+
+
 KINDS: list[PolicyKind] = [
     PolicyKind(
         "scripted",
@@ -85,6 +106,13 @@ KINDS: list[PolicyKind] = [
         LEARNABLE_ROLES,
         lambda line: line.endswith(CHECKPOINT_SUFFIXES),
         _checkpoint,
+    ),
+    PolicyKind(
+        "planner",
+        "planner (piKL: intents scored by rollouts of the world, kept near an anchor)",
+        ("candidate",),
+        lambda line: line == "planner",
+        _planner,
     ),
 ]
 

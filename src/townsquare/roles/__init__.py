@@ -12,11 +12,16 @@ from .base import (
     RoleMemory,
     merge_rows,
 )
+from .candidate import CandidateRole
 from .citizen import CitizenRole
 from .influencer import InfluencerRole
 
-#: learnable roles by name; candidates and socialbots arrive with their issues
-ROLES: dict[str, type[LearnerRole]] = {"citizen": CitizenRole, "influencer": InfluencerRole}
+#: learnable roles by name; socialbots arrive with their issue
+ROLES: dict[str, type[LearnerRole]] = {
+    "citizen": CitizenRole,
+    "influencer": InfluencerRole,
+    "candidate": CandidateRole,
+}
 
 
 def make_role(name: str, action_space: str = "limited", self_observation: bool = True):
@@ -30,6 +35,7 @@ def make_role(name: str, action_space: str = "limited", self_observation: bool =
 
 __all__ = [
     "ROLES",
+    "CandidateRole",
     "CitizenRole",
     "MemoryField",
     "SPEC_VERSION",

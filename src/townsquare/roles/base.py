@@ -266,4 +266,9 @@ def merge_rows(
         arr = a.copy() if a is not None else np.full(getattr(base, like).shape, None, object)
         arr[rows] = b if b is not None else None
         out[name] = arr
+    a, b = base.position, sub.position
+    if "position" in decided and (a is not None or b is not None):
+        arr = a.copy() if a is not None else np.full(base.post.shape, np.nan)
+        arr[rows] = b if b is not None else np.nan
+        out["position"] = arr
     return Actions(**out)

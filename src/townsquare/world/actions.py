@@ -40,6 +40,9 @@ class Observations:
     #: reads, `Population.visits`); None: every row may. A post where it may not is
     #: dropped by the world.
     can_post: np.ndarray | None = None
+    #: the race (`world.election.Campaign`), given to candidates when the scenario holds
+    #: an election; None otherwise
+    campaign: Any = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -76,6 +79,10 @@ class Actions:
     post_text: np.ndarray | None = None
     #: object (n, k): its own words for its replies, by feed slot (None: the text layer's)
     reply_text: np.ndarray | None = None
+    #: float (n,): a new platform position on topic 0 (the user's own topic-0 opinion),
+    #: NaN where it stays; what a candidate that moves its platform sets (None: nobody
+    #: moves)
+    position: np.ndarray | None = None
 
     @classmethod
     def nothing(cls, n: int, k: int) -> Actions:
@@ -111,6 +118,13 @@ class Actions:
                 raise ValueError(f"Actions.{name} must be None or an array of shape {shape}")
             if not all(w is None or isinstance(w, str) for w in words.ravel().tolist()):
                 raise ValueError(f"Actions.{name} must hold strings or None")
+        if self.position is not None:
+            pos = self.position
+            if not isinstance(pos, np.ndarray) or pos.shape != (n,) or pos.dtype.kind != "f":
+                raise ValueError(f"Actions.position must be None or floats of shape ({n},)")
+            moved = pos[~np.isnan(pos)]
+            if moved.size and (not np.isfinite(moved).all() or np.abs(moved).max() > 1.0):
+                raise ValueError("Actions.position must lie in [-1, 1] (NaN: unchanged)")
         if self.post.any():
             topics_used = self.post_topic[self.post]
             if topics_used.min() < 0 or topics_used.max() >= topics:
@@ -121,7 +135,7 @@ class Actions:
 #: merged row by row
 ROW_FIELDS = ("post", "post_stance", "post_topic", "like", "repost", "reply", "reply_stance")
 #: every field of `Actions`, in order
-ACTION_FIELDS = ROW_FIELDS + ("follow", "unfollow", "post_text", "reply_text")
+ACTION_FIELDS = ROW_FIELDS + ("follow", "unfollow", "post_text", "reply_text", "position")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import checks
 from .actions import ROW_FIELDS, Actions, Observations, Policy, StepContext
+from .election import Election, ElectionEvents
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
@@ -34,7 +35,11 @@ RNG_STREAMS = (
     "socialbot",
     "moderation",
     "opinion",
+    "election",
 )
+#: streams a checkpoint may lack: one written before the stream existed never drew from
+#: it, so the stream's fresh state continues it exactly
+OPTIONAL_STREAMS = frozenset({"election"})
 PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
 
 
@@ -70,6 +75,9 @@ class StepEvents:
     suspended: np.ndarray
     metrics: dict[str, float | int] = field(default_factory=dict)
     post_text: list[str] | None = None  # filled by a text layer outside the world
+    election: ElectionEvents | None = None  # the poll and vote held this step, if any
+    #: decisions planners logged this step: columns of ``plans`` rows (policies/planner.py)
+    plans: list[dict] = field(default_factory=list)
 
 
 def bimodality_coefficient(x: np.ndarray) -> float:
@@ -105,6 +113,7 @@ class World:
         opinion_epsilon: float = 0.4,
         opinion_mu: float = 0.1,
         opinion_rule: str = "bounded_confidence",
+        election: Election | None = None,
     ):
         if graph.n != population.n:
             raise ValueError(f"graph has {graph.n} users but population has {population.n}")
@@ -122,6 +131,7 @@ class World:
         if opinion_rule not in OPINION_RULES:
             raise ValueError(f"unknown opinion rule {opinion_rule!r}")
         self.opinion_rule = OPINION_RULES[opinion_rule]
+        self.election = election
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rngs = {
             name: np.random.Generator(np.random.PCG64(s))
@@ -153,6 +163,11 @@ class World:
         learner its observation before it chooses an action."""
         if self._turn is not None:
             raise RuntimeError("begin_step called twice without finish_step")
+        # policies that plan look at the world as it stands before the step (a planner
+        # keeps a fork to roll out from)
+        for policy in self.policies.values():
+            if hasattr(policy, "prepare"):
+                policy.prepare(self)
         pop, graph, posts = self.population, self.graph, self.posts
         t = self.t
         clock = time.perf_counter()
@@ -209,6 +224,11 @@ class World:
                 topics=pop.topics,
                 feed_text=self._feed_text(role, feed[rows]),
                 can_post=can_post[rows],
+                campaign=(
+                    self.election.campaign(t, pop, graph.in_deg)
+                    if role == Role.CANDIDATE and self.election is not None
+                    else None
+                ),
             )
         self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of, can_post)
         self._lap("feed", clock)
@@ -255,6 +275,12 @@ class World:
 
         # 4. apply, in role order (deterministic); learning policies get their feedback
         events = self._apply(t, active, feed, feed_topic, feed_stance, batches, turn.can_post)
+        events.plans = [
+            plan
+            for policy in self.policies.values()
+            if hasattr(policy, "take_plans")
+            for plan in policy.take_plans()
+        ]
         self._feedback_to_learners(t, events)
         clock = self._lap("apply", clock)
 
@@ -279,7 +305,11 @@ class World:
         )
         clock = self._lap("opinion", clock)
 
-        # 7. record
+        # 7. polls and election days, on the opinions as they now stand
+        if self.election is not None:
+            events.election = self.election.hold(t, pop, self.rngs["election"])
+
+        # 8. record
         posts.end_step()
         events.metrics = self._metrics(t, active, events)
         self.t += 1
@@ -307,6 +337,17 @@ class World:
         cat["post"] = cat["post"] & can_post[rows]
         f = feed[rows]
         shown = f >= 0
+
+        # a platform moved (candidates): the user's topic-0 opinion is its position
+        if any(a.position is not None for _, a in batches):
+            moved = np.concatenate(
+                [
+                    a.position if a.position is not None else np.full(a.post.shape, np.nan)
+                    for _, a in batches
+                ]
+            )
+            to = ~np.isnan(moved)
+            self.population.opinion[users[to], 0] = moved[to]
 
         # a policy's own words, where it wrote any (the text layer writes the rest)
         post_text = _words(batches, "post_text", lambda a: a.post.shape)
@@ -422,6 +463,8 @@ class World:
             row[f"opinion_mean{suffix}"] = float(x.mean())
             row[f"opinion_std{suffix}"] = float(x.std())
             row[f"bimodality{suffix}"] = bimodality_coefficient(x)
+        if self.election is not None:
+            row.update(self.election.metrics(pop, ev.election or ElectionEvents()))
         for policy in self.policies.values():
             if hasattr(policy, "metrics"):
                 row.update(policy.metrics())
@@ -460,6 +503,8 @@ class World:
         ):
             arrays.update({f"{prefix}.{k}": v for k, v in part.items()})
         arrays["cursor"] = self.cursor
+        if self.election is not None:
+            arrays.update({f"election.{k}": v for k, v in self.election.state().items()})
         for role, policy in self.policies.items():
             if hasattr(policy, "state"):
                 arrays.update({f"policy.{role.label}.{k}": v for k, v in policy.state().items()})
@@ -483,6 +528,9 @@ class World:
                 raise ValueError(f"pop.role: {role.label} users but the world has no such policy")
         with _named("detector."):
             self.detector.load_state(_part(arrays, "detector"))
+        if self.election is not None:
+            with _named("election."):
+                self.election.load_state(_part(arrays, "election"), loaded.t)
         for role, policy in self.policies.items():
             if hasattr(policy, "load_state"):
                 with _named(f"policy.{role.label}."):
@@ -566,8 +614,8 @@ def _checked_meta(meta_json: str, bit_generators: Mapping[str, type] | None) -> 
     rngs = meta["rngs"]
     if not isinstance(rngs, dict):
         raise ValueError(f"{where}.rngs: expected an object of random states")
-    if set(rngs) != set(bit_generators):
-        missing = sorted(set(bit_generators) - set(rngs))
+    if set(rngs) | (OPTIONAL_STREAMS & set(bit_generators)) != set(bit_generators):
+        missing = sorted(set(bit_generators) - set(rngs) - OPTIONAL_STREAMS)
         unknown = sorted(set(rngs) - set(bit_generators))
         wrong = f"missing {missing}" if missing else f"unknown {unknown}"
         raise ValueError(f"{where}.rngs: streams {wrong}"[:200])
