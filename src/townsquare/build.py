@@ -345,3 +345,18 @@ def build_world(
     )
     world.build_notes = notes
     return world, sc
+
+
+def give_text_to_policies(world: World, layer) -> None:
+    """Hand the text layer to policies that write their own words (planning candidates'
+    filtered messages); a stance reader they cannot load is one line."""
+    for role, policy in world.policies.items():
+        if not hasattr(policy, "use_text"):
+            continue
+        try:
+            policy.use_text(layer)
+        except (ImportError, FileNotFoundError) as exc:
+            raise UserError(
+                f"roles.{role.label}.policy: its messages need a stance reader for "
+                f"text.backend {layer.cfg.backend} ({' '.join(str(exc).split())[:160]})"
+            ) from None

@@ -648,7 +648,9 @@ def report(
 
 @app.command()
 def reproduce(
-    experiment: Annotated[str, typer.Argument(help="Which paper: meylahn2024.")],
+    experiment: Annotated[
+        str, typer.Argument(help="Which paper: meylahn2024, jin2024 or cicero2022.")
+    ],
     runs: Annotated[
         int | None,
         typer.Option(
@@ -676,7 +678,8 @@ def reproduce(
         typer.Option(
             "--seeds",
             min=1,
-            help="jin2024: seeds per arm (default 10; 3 with --quick; at most 1,000).",
+            help="jin2024 and cicero2022: seeds per arm (default 10; 3 with --quick; at "
+            "most 1,000).",
         ),
     ] = None,
     episodes: Annotated[
@@ -719,12 +722,29 @@ def reproduce(
     (limited/full action space × self-observation on/off) against three baselines
     (random, fixed stance, follow the crowd). Writes results.csv (arm, seed, episode,
     followers, ...), summary.csv, answers.json, learning_curves.png and final_followers.png.
+
+    cicero2022: CICERO's piKL (Science 2022) for election candidates: a planning candidate
+    against a scripted one for lambda in 0.001, 0.01, 0.1, 1, the anchor alone and a
+    pure argmax planner, then both candidates planning. Writes results.csv (arm, seed,
+    vote_share, kl_to_anchor, drift, ...), summary.csv, answers.json, tradeoff.png and
+    vote_share.png.
     """
     from .experiments import EXPERIMENTS
 
     if experiment not in EXPERIMENTS:
         raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
     target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
+    if experiment == "cicero2022":
+        for name, value in (
+            ("--runs", runs),
+            ("--cap", cap),
+            ("--radii", radii),
+            ("--episodes", episodes),
+        ):
+            if value is not None:
+                raise _fail(f"{name} does not apply to cicero2022")
+        _reproduce_cicero(seeds, seed, workers, quick, target)
+        return
     if experiment == "jin2024":
         for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
             if value is not None:
@@ -733,7 +753,7 @@ def reproduce(
         return
     for name, value in (("--seeds", seeds), ("--episodes", episodes)):
         if value is not None:
-            raise _fail(f"{name} applies to jin2024, not {experiment}")
+            raise _fail(f"{name} applies to jin2024 and cicero2022, not {experiment}")
     from .experiments import meylahn2024 as m
     from .outputs import claim_reproduce_folder
 
@@ -816,6 +836,40 @@ def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     paths = j.write_outputs(target, rows, table, answers, settings)
     console.print(j.display_table(table, settings))
     for line in j.display_lines(answers):
+        console.print(line, highlight=False)
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
+def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:
+    from .experiments import cicero2022 as c
+    from .outputs import claim_reproduce_folder
+
+    kw: dict = {"seed": seed, "workers": workers}
+    if seeds is not None:
+        if seeds > 1000:
+            raise _fail(
+                f"--seeds {seeds}: at most 1,000 (every seed runs all {len(c.ARMS)} arms, "
+                "each a full campaign with rollouts)"
+            )
+        kw["seeds"] = seeds
+    settings = c.Settings.quick(**kw) if quick else c.Settings(**kw)
+    claim_reproduce_folder(target, "cicero2022")
+    console.print(
+        f"cicero2022: {len(c.ARMS)} arms × {settings.seeds} seeds in {settings.scenario}"
+        f"{f' ({settings.users:,} users)' if settings.users else ''}; planners roll out "
+        f"{settings.rollouts} × {settings.horizon} steps per intent every "
+        f"{settings.plan_every} steps",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("arm × seed", total=len(c.ARMS) * settings.seeds)
+        rows = c.run_arms(settings, lambda k, total: progress.update(task, completed=k))
+    table = c.summary_table(rows)
+    answers = c.answers(table)
+    paths = c.write_outputs(target, rows, table, answers, settings)
+    console.print(c.display_table(table))
+    for line in c.display_lines(answers):
         console.print(line, highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)

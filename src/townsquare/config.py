@@ -272,6 +272,13 @@ class CandidateConfig(_Section):
         description="planner: how many candidates plan (the first by user id; the others "
         "act by the scripted rule); none: every candidate",
     )
+    messages: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="planner with a text backend: candidate messages written per post, "
+        "filtered (garbled, stance, near-duplicate) before one is posted",
+    )
     anchor: str = Field(
         "builtin",
         min_length=1,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .build import build_world
+from .build import build_world, give_text_to_policies
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
 from .final_state import write_final_state
@@ -71,6 +71,8 @@ class Run:
         self._stop_requested = False
         self.flushed_step = world.t  # the step the run directory holds everything up to
         self.text = _text_layer(scenario, store)
+        if self.text is not None:
+            give_text_to_policies(world, self.text)
         self._in_text = False
         self._started: float | None = None
 

@@ -179,6 +179,10 @@ class PlatformWorld:
         if self.text is not None:
             self.text.close()
         self.text = self._text_layer(sc)
+        if self.text is not None:
+            from ..build import give_text_to_policies
+
+            give_text_to_policies(world, self.text)
         self._observations = world.begin_step()
 
     def _text_layer(self, sc: Scenario):

@@ -26,6 +26,8 @@ policy.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..roles.base import merge_rows
@@ -47,7 +49,8 @@ def pikl(tau: np.ndarray, q: np.ndarray, lam: float) -> np.ndarray:
 def kl(pi: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """KL(pi || tau) of each row, in nats (0 log 0 = 0)."""
     ratio = np.where(pi > 0, pi / tau, 1.0)
-    return np.sum(np.where(pi > 0, pi * np.log(ratio), 0.0), axis=-1)
+    # KL is never negative; rounding can make pi = tau read -1e-17
+    return np.maximum(np.sum(np.where(pi > 0, pi * np.log(ratio), 0.0), axis=-1), 0.0)
 
 
 class PiKLPlanner:
@@ -63,6 +66,7 @@ class PiKLPlanner:
         rollouts: int,
         plan_every: int = 1,
         planners: int | None = None,
+        messages: int = 4,
     ):
         self.background = background
         self.anchor = anchor
@@ -76,26 +80,53 @@ class PiKLPlanner:
         self.decisions = 0
         self.kl_total = 0.0
         self._snapshot = None  # the world before this step, while a decision is due
+        self._due = False
         self._plans: list[dict[str, np.ndarray]] = []
+        #: with a text backend (`use_text`): posts written as filtered messages
+        self.k_messages = int(messages)
+        self.messages = None
+        self.message_counts = dict.fromkeys(MESSAGE_COUNTS, 0)
+        self._recent: dict[int, list[str]] = {}
+
+    def __deepcopy__(self, memo):
+        # a fork shares the message writer (it holds the run's text layer and its cache
+        # connection); rollouts never write messages
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, value if key == "messages" else copy.deepcopy(value, memo))
+        return new
+
+    def use_text(self, layer) -> None:
+        """Write the planners' posts as filtered messages with the run's text layer
+        (`text.messages`)."""
+        from ..text.messages import MessageWriter, reader_for
+
+        self.messages = MessageWriter(layer, reader_for(layer), self.k_messages)
+        self.messages.counts = self.message_counts
 
     # -- the world's hooks ----------------------------------------------------------
     def prepare(self, world) -> None:
         """Before step ``world.t``: keep a copy of the world to roll out from when a
-        decision is due."""
+        decision is due, and each planner's recent posts for the duplicate filter."""
         self._snapshot = None
-        if world.t % self.plan_every == 0:
+        self._due = world.t % self.plan_every == 0
+        if self._due and self.rollouts > 0:
             self._snapshot = world.fork()
+        if self.messages is not None:
+            self._recent = _recent_texts(world, self.planners_of_world(world))
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         acts = self.background.act(obs, rng)
         snapshot, self._snapshot = self._snapshot, None
+        due, self._due = self._due, False
         planners = self.planners_of(obs)
         rows = np.flatnonzero(np.isin(obs.users, planners))
         if rows.size == 0:
             return acts
         users = obs.users[rows]
         vectors = self.role.observe(obs, rows, self.memory)
-        if snapshot is not None:
+        if due:
             tau = self.anchor.probabilities(vectors)
             for i, user in enumerate(users.tolist()):
                 q = self.values(snapshot, int(user), planners, rng)
@@ -106,11 +137,24 @@ class PiKLPlanner:
         intents = self.held[users]
         unset = intents < 0  # a planner that joined between decisions: its anchor's best
         intents[unset] = self.anchor.probabilities(vectors[unset]).argmax(axis=1)
-        if snapshot is None:  # between decisions the platform stays
+        if not due:  # between decisions the platform stays
             segment, _, tone = intent_parts(intents)
             intents = intent_id(segment, np.zeros_like(segment), tone)
         sub = self.role.to_actions(obs, rows, intents, self.memory)
+        if self.messages is not None:
+            texts = np.full(rows.size, None, object)
+            for i, user in enumerate(users.tolist()):
+                if sub.post[i]:
+                    recent = self._recent.get(user, [])
+                    texts[i] = self.messages.write(
+                        float(sub.post_stance[i]), 0, user, recent, obs.step
+                    )
+            sub.post_text = texts
         return merge_rows(acts, rows, sub)
+
+    def planners_of_world(self, world) -> np.ndarray:
+        candidates = world.population.ids_of(Role.CANDIDATE)
+        return candidates if self.planners_wanted is None else candidates[: self.planners_wanted]
 
     def planners_of(self, obs: Observations) -> np.ndarray:
         """The candidates that plan: the first ``planners`` by user id, or all."""
@@ -122,7 +166,10 @@ class PiKLPlanner:
     # -- rollouts -------------------------------------------------------------------
     def values(self, snapshot, user: int, planners: np.ndarray, rng) -> np.ndarray:
         """Q of every intent for ``user``: its mean expected vote share at the end of
-        the rollouts, with common random numbers across intents."""
+        the rollouts, with common random numbers across intents. No rollouts (the anchor
+        alone, `anchor_only`): Q is 0 for every intent, so pi is tau."""
+        if self.rollouts == 0:
+            return np.zeros(len(INTENTS))
         election = snapshot.election
         index = int(np.searchsorted(election.candidates, user))
         left = election.next_day(snapshot.t)
@@ -173,6 +220,9 @@ class PiKLPlanner:
         out = self.background.metrics() if hasattr(self.background, "metrics") else {}
         out["planner_decisions"] = self.decisions
         out["planner_kl"] = self.kl_total / self.decisions if self.decisions else float("nan")
+        if self.messages is not None:
+            for name, count in self.message_counts.items():
+                out[f"messages_{name}"] = count
         return out
 
     def state(self) -> dict[str, np.ndarray]:
@@ -180,6 +230,7 @@ class PiKLPlanner:
         out["held"] = self.held
         out["decisions"] = np.array(self.decisions, np.int64)
         out["kl_total"] = np.array(self.kl_total)
+        out["message_counts"] = np.array(list(self.message_counts.values()), np.int64)
         return out
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -193,8 +244,42 @@ class PiKLPlanner:
         kl_total = checks.scalar_float(arrays, "kl_total")
         if kl_total < 0:
             raise ValueError(f"kl_total: {kl_total} is negative")
+        counts = checks.array(arrays, "message_counts", np.int64, (len(MESSAGE_COUNTS),))
+        checks.within("message_counts", counts, 0)
         self.memory.load_state(memory)
         self.held, self.decisions, self.kl_total = held, decisions, kl_total
+        # the writer (bound by use_text, before or after) counts into this same dict
+        self.message_counts.update(zip(MESSAGE_COUNTS, map(int, counts), strict=True))
+
+
+def anchor_only(planner: PiKLPlanner) -> PiKLPlanner:
+    """The planner made to play its anchor alone: no rollouts, pi = tau (the anchor arm
+    of `experiments.cicero2022`)."""
+    planner.rollouts = 0
+    planner.lam = 1.0
+    return planner
+
+
+#: what the message writer counts (text.messages), in the order checkpoints keep them
+MESSAGE_COUNTS = ("written", "garbled", "stance", "duplicate", "without_survivor")
+#: how many of an author's latest posts the duplicate filter compares with, and how far
+#: back (steps) it looks for them
+RECENT_POSTS, RECENT_STEPS = 5, 30
+
+
+def _recent_texts(world, users: np.ndarray) -> dict[int, list[str]]:
+    """Each user's latest posts with words (at most `RECENT_POSTS`, from the last
+    `RECENT_STEPS` steps), read from the post store."""
+    posts = world.posts
+    lo = posts.window_start(world.t, RECENT_STEPS) if len(posts) else 0
+    hi = len(posts)
+    authors = posts.author[lo:hi]
+    out = {}
+    for user in users.tolist():
+        ids = lo + np.flatnonzero(authors == user)
+        texts = [posts.text[i] for i in ids[::-1].tolist() if i in posts.text]
+        out[user] = texts[:RECENT_POSTS]
+    return out
 
 
 class _RolloutCandidates:

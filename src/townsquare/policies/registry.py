@@ -88,6 +88,7 @@ def _planner(request: PolicyRequest):
         rollouts=cfg.rollouts,
         plan_every=cfg.plan_every,
         planners=cfg.planners,
+        messages=cfg.messages,
     )
 
 
