@@ -41,6 +41,7 @@ reproduce: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest -m slow -v
 	$(BIN)/townsquare reproduce meylahn2024 --out runs/meylahn2024
 	$(BIN)/townsquare reproduce jin2024 --out runs/jin2024
+	$(BIN)/townsquare reproduce cicero2022 --out runs/cicero2022
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py
@@ -50,6 +51,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_envs.py
 	$(BIN)/python benchmarks/bench_fork.py
 	$(BIN)/python benchmarks/bench_population.py
+	$(BIN)/python benchmarks/bench_planner.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -233,17 +233,59 @@ def test_a_damaged_election_state_is_refused_naming_the_array():
 
 
 def test_a_checkpoint_written_before_elections_existed_still_loads():
-    # its random states lack the election stream, which it never drew from
+    # its random states lack the election stream, which it never drew from: the stream
+    # continues from its fresh state, whatever the world loading it drew before
     import json
 
-    world, sc = build_world(load_scenario("candidate_env", ["users=300"]))
+    sc = load_scenario(
+        "candidate_env", ["users=300", "steps=12", "election.days=[11]", "election.poll_every=0"]
+    )
+    world, _ = build_world(sc)
     world.step()
+    arrays, meta = world.state()
+    arrays = {k: v.copy() for k, v in arrays.items()}  # state() hands out live arrays
+    data = json.loads(meta)
+    del data["rngs"]["election"]
+    reference = [world.step().metrics for _ in range(11)]
+    used, _ = build_world(sc)
+    for _ in range(12):
+        used.step()  # its election stream has voted once
+    used.load_state(arrays, json.dumps(data))
+    continued = [used.step().metrics for _ in range(11)]
+    assert json.dumps(continued) == json.dumps(reference)  # NaN reads NaN in both
+
+
+def test_a_checkpoint_with_polls_but_no_election_stream_is_refused():
+    import json
+
+    world, sc = build_world(small_election())
+    for _ in range(4):
+        world.step()
     arrays, meta = world.state()
     data = json.loads(meta)
     del data["rngs"]["election"]
     copy, _ = build_world(sc)
-    copy.load_state(arrays, json.dumps(data))
-    assert copy.t == 1
+    with pytest.raises(ValueError, match="streams missing.*election"):
+        copy.load_state(arrays, json.dumps(data))
+
+
+def test_an_election_without_citizens_is_refused():
+    with pytest.raises(UserError, match="no citizen is left to vote"):
+        load_scenario("candidate_env", ["users=40", "roles.influencer.count=37"])
+
+
+def test_a_poll_reads_turnout_against_the_whole_electorate():
+    # half the voters rarely visit and stand left, half visit daily and stand right:
+    # polls of any panel size agree with the election on average
+    n = 4000
+    visits = np.concatenate([np.full(n, 0.05), np.full(n, 0.9)])
+    opinions = np.concatenate([np.full(n, -0.5), np.full(n, 0.5)])
+    pop = population(opinions, candidates=[-0.5, 0.5], visits=visits)
+    election = Election(np.array([0, 1]), panel=3, poll_every=1, days=(0,))
+    truth = election.expected_shares(pop)[0]
+    rng = np.random.default_rng(8)
+    shares = [election.poll(0, pop, rng).share[0] for _ in range(3000)]
+    assert np.nanmean(shares) == pytest.approx(truth, abs=0.02)
 
 
 def test_a_run_records_polls_and_votes_and_show_prints_them(tmp_path):

@@ -191,3 +191,30 @@ def test_a_planning_run_with_messages_resumes_exactly(tmp_path):
             duckdb.connect(str(out / "events.duckdb"), read_only=True) as b,
         ):
             assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
+
+
+def test_a_fork_of_a_planning_world_counts_its_messages_apart(tmp_path):
+    sc = load_scenario(
+        "candidate_env",
+        [
+            "users=300",
+            "steps=8",
+            "election.days=[7]",
+            "text.backend=offline",
+            "roles.candidate.policy=planner",
+            "roles.candidate.rollouts=1",
+            "roles.candidate.horizon=1",
+            "roles.candidate.plan_every=4",
+            f"text.cache={tmp_path / 'c.db'}",
+        ],
+    )
+    world, sc = build_world(sc)
+    layer = TextLayer(sc.text, tmp_path, sc.seed)
+    give_text_to_policies(world, layer)
+    world.step()
+    written = world.policies[Role.CANDIDATE].metrics()["messages_written"]
+    fork = world.fork()
+    fork.step()
+    assert world.policies[Role.CANDIDATE].metrics()["messages_written"] == written
+    assert fork.policies[Role.CANDIDATE].metrics()["messages_written"] > written
+    layer.close()

@@ -720,6 +720,18 @@ class Scenario(_Section):
                 "roles.candidate.policy: planner plans for votes; give an election day "
                 "(election.days)"
             )
+        r = self.roles
+        citizens = (
+            self.users
+            - r.influencer.count
+            - r.candidate.count
+            - int(round(r.socialbot.fraction * self.users))
+        )
+        if e.held and citizens <= 0:
+            raise ValueError(
+                "election: no citizen is left to vote or be polled (users less influencers, "
+                "candidates and socialbots is 0)"
+            )
         if e.held and self.roles.candidate.count == 0:
             raise ValueError(
                 "election: polls and election days need candidates (roles.candidate.count is 0)"

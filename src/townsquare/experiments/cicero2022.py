@@ -7,12 +7,15 @@ except in the last arm. Arms:
 * ``scripted``: both candidates scripted (the baseline the others are compared with);
 * ``anchor``: the first plays the anchor tau alone (no rollouts: pi = tau);
 * ``pikl_0.001``, ``pikl_0.01``, ``pikl_0.1``, ``pikl_1``: piKL with that lambda;
-* ``argmax``: a pure argmax planner (lambda 1e-9: the best rollout, tau breaks ties);
+* ``argmax``: a pure argmax planner (lambda 1e-9: the best rollout; intents whose Q ties
+  exactly, such as two that write the same message stance, are chosen between by tau);
 * ``both_pikl``: both candidates plan with piKL at lambda 0.01.
 
-Every arm of a seed runs the same world (the scenario with that seed), so arms are
-compared on common random numbers: the paired difference from ``scripted`` per seed
-removes the world's own luck.
+Every arm of a seed starts from the same world (the scenario with that seed), so the
+paired difference from ``scripted`` per seed removes the world's own luck. The random
+numbers are common only up to the first decision: a planner draws from the candidates'
+stream (its rollout seeds and its choice), which the scripted rival uses too, so the
+rival's later draws differ between arms.
 
 Outputs (``write_outputs``):
 
@@ -26,8 +29,13 @@ Outputs (``write_outputs``):
 * ``answers.json``: does a moderate-lambda piKL candidate beat the scripted one beyond
   seed noise (the paired interval above 0); does KL fall monotonically as lambda grows;
   is argmax the strongest and the least anchor-like; and the settings.
-* ``tradeoff.png``: vote share against KL to the anchor, one point per arm with its 95%
-  interval; ``vote_share.png``: vote share per arm with the scripted baseline.
+* ``tradeoff.png``: the vote share gained over ``scripted`` in the same worlds against
+  KL to the anchor, one point per arm with its paired 95% interval; ``vote_share.png``:
+  vote share per arm with the scripted baseline.
+
+The planners write their posts as filtered messages with the offline text backend
+(``messages_filtered`` counts the drafts the filters dropped); the world reads stances,
+not words, so the messages change no vote.
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ class Settings:
     horizon: int = 10
     rollouts: int = 8
     plan_every: int = 5
+    messages: bool = True  # planners write filtered offline messages (counted per arm)
 
     @classmethod
     def quick(cls, **kw) -> Settings:
@@ -113,6 +122,16 @@ def run_task(args: tuple[str, int, Settings]) -> dict:
     world, sc = build_world(sc)
     if arm == "anchor":
         anchor_only(world.policies[Role.CANDIDATE])
+    layer = None
+    if s.messages and arm != "scripted":
+        # the planners write their posts as filtered messages (offline text, no model;
+        # only the planners' drafts are generated, in memory)
+        from ..build import give_text_to_policies
+        from ..config import TextConfig
+        from ..text.layer import TextLayer
+
+        layer = TextLayer(TextConfig(backend="offline", cache=":memory:"), ".", seed)
+        give_text_to_policies(world, layer)
     first, second = (int(c) for c in world.election.candidates[:2])
     start = float(world.population.opinion[first, 0])
     kls, vote = [], None
@@ -123,6 +142,8 @@ def run_task(args: tuple[str, int, Settings]) -> dict:
                 kls.append(float(kl(plan["pi"], plan["tau"])))
         if events.election is not None and events.election.vote is not None:
             vote = events.election.vote
+    if layer is not None:
+        layer.close()
     if vote is None:
         raise ValueError(f"{s.scenario}: no election day within its steps")
     metrics = world.policies[Role.CANDIDATE]
@@ -286,27 +307,31 @@ def _json_default(value):
 
 
 def plot_tradeoff(table: list[dict], path: Path) -> Path:
+    """Strength (vote share over the scripted candidate's in the same worlds) against
+    human-likeness (KL to the anchor), one point per arm with its paired 95% interval."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4.8), dpi=110)
     ax = fig.add_subplot()
     for k, r in enumerate(table):
-        low = r["vote_share"] - r["ci_low"] if not math.isnan(r["ci_low"]) else 0
-        high = r["ci_high"] - r["vote_share"] if not math.isnan(r["ci_high"]) else 0
+        y = r["vs_scripted"]
+        err = None
+        if not math.isnan(r["vs_ci_low"]):
+            err = [[y - r["vs_ci_low"]], [r["vs_ci_high"] - y]]
         ax.errorbar(
             r["kl_to_anchor"],
-            r["vote_share"],
-            yerr=[[low], [high]],
+            y,
+            yerr=err,
             fmt="o",
             color=f"C{k % 10}",
             capsize=3,
             label=r["arm"],
         )
     ax.set_xscale("symlog", linthresh=0.01)
+    ax.axhline(0.0, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel("KL(pi || tau) per decision, nats (0: plays like the anchor)")
-    ax.set_ylabel("first candidate's vote share (95% CI over seeds)")
+    ax.set_ylabel("vote share minus the scripted candidate's\n(same worlds; 95% CI over seeds)")
     ax.set_title("strength versus human-likeness (piKL, as in CICERO)", fontsize=9)
-    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()

@@ -29,6 +29,12 @@ FORMAT = "townsquare-anchor"
 VERSION = 1
 #: the file shipped with townsquare (`learn/anchor.py` writes it again, identically)
 BUILTIN = "builtin"
+MAX_BYTES = 10_000_000
+#: the largest coefficient an anchor may hold: softmax logits stay finite for every
+#: observation (features lie in [-1, 1]); a fitted regression is far below it
+MAX_COEF = 1e6
+#: the smallest floor: every intent keeps a probability a float can hold and log can read
+MIN_FLOOR = 1e-9
 
 
 class AnchorError(ValueError):
@@ -86,9 +92,13 @@ def read_anchor(path: str, features: list[str], intents: list[str]) -> Anchor:
     else:
         where = path
         try:
-            if Path(path).stat().st_size > 10_000_000:
+            if not Path(path).is_file():
+                raise AnchorError(f"{where}: not a file (an anchor is a JSON file)")
+            with open(path, "rb") as fh:  # a bounded read: never more than MAX_BYTES + 1
+                raw = fh.read(MAX_BYTES + 1)
+            if len(raw) > MAX_BYTES:
                 raise AnchorError(f"{where}: larger than 10 MB, not an anchor file")
-            text = Path(path).read_text(encoding="utf-8")
+            text = raw.decode("utf-8")
         except OSError as exc:
             raise AnchorError(f"{where}: cannot read it ({exc.strerror or exc})") from None
         except UnicodeDecodeError:
@@ -103,19 +113,19 @@ def read_anchor(path: str, features: list[str], intents: list[str]) -> Anchor:
 def _checked(data, where: str, features: list[str], intents: list[str]) -> Anchor:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise AnchorError(f"{where}: not a townsquare anchor file (format {FORMAT!r})")
-    if data.get("version") != VERSION:
+    if type(data.get("version")) is not int or data["version"] != VERSION:
         raise AnchorError(f"{where}: anchor version {data.get('version')!r}, expected {VERSION}")
     if data.get("features") != features:
         raise AnchorError(f"{where}: made for other observations than the candidate role's")
     if data.get("intents") != intents:
         raise AnchorError(f"{where}: made for other intents than the candidate role's")
-    try:
-        classes = np.asarray(data["classes"], np.int64)
-        coef = np.asarray(data["coef"], np.float64)
-        intercept = np.asarray(data["intercept"], np.float64)
-        floor = float(data["floor"])
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise AnchorError(f"{where}: damaged ({type(exc).__name__}: {exc})"[:200]) from None
+    for key in ("classes", "coef", "intercept", "floor"):
+        if key not in data:
+            raise AnchorError(f"{where}: damaged (no {key!r})")
+    classes = _numbers(data["classes"], where, "classes", integers=True)
+    coef = _numbers(data["coef"], where, "coef")
+    intercept = _numbers(data["intercept"], where, "intercept")
+    floor = _numbers(data["floor"], where, "floor")
     c = classes.shape[0] if classes.ndim == 1 else -1
     if c < 1 or len(set(classes.tolist())) != c:
         raise AnchorError(f"{where}: classes must list distinct intent ids")
@@ -123,11 +133,38 @@ def _checked(data, where: str, features: list[str], intents: list[str]) -> Ancho
         raise AnchorError(f"{where}: classes must lie in [0, {len(intents)})")
     if coef.shape != (c, len(features)) or intercept.shape != (c,):
         raise AnchorError(f"{where}: coefficients of the wrong shape")
-    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        raise AnchorError(f"{where}: coefficients must be finite")
-    if not 0.0 < floor <= 1.0:
-        raise AnchorError(f"{where}: floor must lie in (0, 1]")
+    if np.abs(coef).max() > MAX_COEF or np.abs(intercept).max() > MAX_COEF:
+        raise AnchorError(f"{where}: coefficients must lie within ±{MAX_COEF:g}")
+    if floor.shape != () or not MIN_FLOOR <= float(floor) <= 1.0:
+        raise AnchorError(f"{where}: floor must be one number in [{MIN_FLOOR:g}, 1]")
+    floor = float(floor)
     source = data.get("source", {})
     if not isinstance(source, dict):
         raise AnchorError(f"{where}: source must be an object")
     return Anchor(tuple(features), tuple(intents), classes, coef, intercept, floor, source)
+
+
+def _numbers(value, where: str, name: str, integers: bool = False) -> np.ndarray:
+    """``value`` (a JSON number or nested lists of them) as an array; strings, booleans,
+    nulls, ragged lists and (for ``integers``) non-integers are refused."""
+
+    def ok(x) -> bool:
+        if isinstance(x, bool):
+            return False
+        return isinstance(x, int) if integers else isinstance(x, int | float)
+
+    def walk(x, depth=0):
+        if isinstance(x, list) and depth < 3:
+            return all(walk(y, depth + 1) for y in x)
+        return ok(x)
+
+    kind = "integers" if integers else "numbers"
+    if not walk(value):
+        raise AnchorError(f"{where}: {name} must hold JSON {kind} only")
+    try:
+        array = np.asarray(value, np.int64 if integers else np.float64)
+    except (ValueError, OverflowError):
+        raise AnchorError(f"{where}: {name} is ragged or out of range") from None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise AnchorError(f"{where}: {name} must be finite")
+    return array

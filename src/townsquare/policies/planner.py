@@ -48,9 +48,11 @@ def pikl(tau: np.ndarray, q: np.ndarray, lam: float) -> np.ndarray:
 
 def kl(pi: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """KL(pi || tau) of each row, in nats (0 log 0 = 0)."""
-    ratio = np.where(pi > 0, pi / tau, 1.0)
+    pi, tau = np.broadcast_arrays(np.asarray(pi, float), np.asarray(tau, float))
+    ratio = np.divide(pi, tau, out=np.ones_like(pi), where=pi > 0)
+    terms = np.where(pi > 0, pi * np.log(ratio, out=np.zeros_like(pi), where=pi > 0), 0.0)
     # KL is never negative; rounding can make pi = tau read -1e-17
-    return np.maximum(np.sum(np.where(pi > 0, pi * np.log(ratio), 0.0), axis=-1), 0.0)
+    return np.maximum(np.sum(terms, axis=-1), 0.0)
 
 
 class PiKLPlanner:
@@ -94,7 +96,14 @@ class PiKLPlanner:
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for key, value in self.__dict__.items():
-            setattr(new, key, value if key == "messages" else copy.deepcopy(value, memo))
+            if key != "messages":
+                setattr(new, key, copy.deepcopy(value, memo))
+        if self.messages is not None:
+            # the same layer, counting into the copy's own counts
+            new.messages = copy.copy(self.messages)
+            new.messages.counts = new.message_counts
+        else:
+            new.messages = None
         return new
 
     def use_text(self, layer) -> None:
@@ -130,7 +139,7 @@ class PiKLPlanner:
             tau = self.anchor.probabilities(vectors)
             for i, user in enumerate(users.tolist()):
                 q = self.values(snapshot, int(user), planners, rng)
-                pi = pikl(tau[i], q, self.lam)
+                pi = pikl(tau[i], q, self.lam)  # Q is finite: values() makes it so
                 choice = int(rng.choice(len(INTENTS), p=pi))
                 self.held[user] = choice
                 self._log(obs.step, user, q, tau[i], pi, choice)
@@ -143,8 +152,9 @@ class PiKLPlanner:
         sub = self.role.to_actions(obs, rows, intents, self.memory)
         if self.messages is not None:
             texts = np.full(rows.size, None, object)
+            may_post = obs.may_post[rows]
             for i, user in enumerate(users.tolist()):
-                if sub.post[i]:
+                if sub.post[i] and may_post[i]:
                     recent = self._recent.get(user, [])
                     texts[i] = self.messages.write(
                         float(sub.post_stance[i]), 0, user, recent, obs.step
@@ -188,7 +198,9 @@ class PiKLPlanner:
                 )
                 for _ in range(length):
                     fork.step()
-                q[a] += fork.election.expected_shares(fork.population)[index]
+                share = fork.election.expected_shares(fork.population)[index]
+                # nobody left to vote (every citizen suspended): no intent is better
+                q[a] += share if np.isfinite(share) else 0.0
         return q / self.rollouts
 
     # -- records --------------------------------------------------------------------
@@ -303,10 +315,12 @@ class _RolloutCandidates:
         vectors = p.role.observe(obs, rows, p.memory)
         intents = p.anchor.probabilities(vectors).argmax(axis=1)
         mine = obs.users[rows] == self.user
-        if self.left > 0:
+        # the intent's steps count only when its candidate acts (the rollout draws its
+        # own activations)
+        if self.left > 0 and mine.any():
             segment, move, tone = intent_parts(self.intent)
             intents[mine] = intent_id(segment, move if self.first else 0, tone)
             self.left -= 1
-        self.first = False
+            self.first = False
         sub = p.role.to_actions(obs, rows, intents, p.memory)
         return merge_rows(acts, rows, sub)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from . import checks
 from .population import Population, Role
@@ -147,18 +148,28 @@ class Election:
         """(voters, candidates) distances on topic 0."""
         return np.abs(population.opinion[voters, 0][:, None] - self.positions(population)[None, :])
 
-    def turnout_chance(self, population: Population, voters: np.ndarray) -> np.ndarray:
-        """Each voter's chance to vote (the logit rule of the module docstring)."""
+    def turnout_chance(
+        self, population: Population, voters: np.ndarray, median: float | None = None
+    ) -> np.ndarray:
+        """Each voter's chance to vote (the logit rule of the module docstring).
+        ``median``: the median visits of the whole electorate, the reference voter's
+        (computed from every eligible citizen when not given: a poll's panel is not the
+        electorate)."""
         if voters.size == 0:
             return np.zeros(0)
+        if median is None:
+            median = self.median_visits(population)
         nearest = self.distances(population, voters).min(axis=1)
         visits = population.visits[voters]
-        median = float(np.median(visits))
         # a voter who never visits is as disengaged as the scale allows, not -inf
         floor = max(median, 1e-12) * 1e-6
         engaged = np.log(np.maximum(visits, floor) / max(median, floor))
         logit = self._base - self.alienation * nearest + self.engagement * engaged
-        return 1.0 / (1.0 + np.exp(-logit))
+        return expit(logit)
+
+    def median_visits(self, population: Population) -> float:
+        eligible = self.eligible(population)
+        return float(np.median(population.visits[eligible])) if eligible.size else 0.0
 
     def _choices(self, population, voters, rng: np.random.Generator) -> np.ndarray:
         """The nearest candidate of each voter; ties split at random."""
@@ -203,7 +214,7 @@ class Election:
         poll = self.last_poll
         day = self.next_day(t)
         return Campaign(
-            candidates=self.candidates,
+            candidates=self.candidates.copy(),
             positions=self.positions(population).copy(),
             followers=in_deg[self.candidates].astype(np.int64),
             poll_share=poll.share.copy() if poll else np.full(self.count, np.nan),
@@ -281,6 +292,8 @@ class Election:
         vote_step = checks.scalar_int(arrays, "vote_step", -1, t - 1)
         if vote_step >= 0 and vote_step not in self.days:
             raise ValueError(f"vote_step: {vote_step} is not an election day of the scenario")
+        if poll_step >= 0 and not self.poll_due(poll_step):
+            raise ValueError(f"poll_step: {poll_step} is not a poll day of the scenario")
         counts = checks.array(arrays, "poll_respondents", np.int64, (2,))
         checks.within("poll_respondents", counts, 0)
         if counts[1] > counts[0]:

@@ -137,6 +137,10 @@ class World:
             name: np.random.Generator(np.random.PCG64(s))
             for name, s in zip(RNG_STREAMS, seq.spawn(len(RNG_STREAMS)), strict=True)
         }
+        # a checkpoint without an optional stream continues it from here (`load_state`)
+        self._fresh_streams = {
+            name: self.rngs[name].bit_generator.state for name in OPTIONAL_STREAMS
+        }
         if hasattr(detector, "use_rng"):  # a detector that draws takes the world's stream
             detector.use_rng(self.rngs["moderation"])
         self.t = 0
@@ -347,7 +351,11 @@ class World:
                 ]
             )
             to = ~np.isnan(moved)
-            self.population.opinion[users[to], 0] = moved[to]
+            movers = users[to]
+            if (self.population.role[movers] != Role.CANDIDATE).any():
+                # an opinion moves by the opinion rule; only a platform is stated
+                raise ValueError("Actions.position: only candidates move a platform")
+            self.population.opinion[movers, 0] = moved[to]
 
         # a policy's own words, where it wrote any (the text layer writes the rest)
         post_text = _words(batches, "post_text", lambda a: a.post.shape)
@@ -529,6 +537,19 @@ class World:
         with _named("detector."):
             self.detector.load_state(_part(arrays, "detector"))
         if self.election is not None:
+            steps = [
+                np.asarray(arrays.get(f"election.{k}", -1)) for k in ("poll_step", "vote_step")
+            ]
+            # (what the steps hold is checked by the election below; here only whether
+            # any poll or vote was held)
+            held = any(
+                x.dtype.kind in "iu" and x.size == 1 and int(x.ravel()[0]) >= 0 for x in steps
+            )
+            if held and "election" not in loaded.rng_states:
+                raise ValueError(
+                    "latest.json world.rngs: streams missing ['election'], which the "
+                    "checkpoint's polls and votes drew from"
+                )
             with _named("election."):
                 self.election.load_state(_part(arrays, "election"), loaded.t)
         for role, policy in self.policies.items():
@@ -539,6 +560,8 @@ class World:
         self.population, self.graph, self.posts = loaded.population, loaded.graph, loaded.posts
         self.cursor = loaded.cursor
         self.t = loaded.t
+        for name in OPTIONAL_STREAMS - set(loaded.rng_states):
+            self.rngs[name].bit_generator.state = self._fresh_streams[name]
         for name, st in loaded.rng_states.items():
             self.rngs[name].bit_generator.state = st
         self.phase_seconds = loaded.phase_seconds
