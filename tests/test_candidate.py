@@ -395,3 +395,34 @@ def test_a_planning_run_fills_the_plans_table(tmp_path):
         rows = con.execute("SELECT count(*), sum(chosen::INT) FROM plans").fetchone()
     assert rows == (18 * 2 * 2, 2 * 2)  # two decisions of two candidates
     assert "lambda: 0.01" in (out / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(("algo", "policy"), [("q", "policy.npz"), ("ppo", "policy.safetensors")])
+def test_a_trained_candidate_drops_into_an_election(tmp_path, algo, policy):
+    """The PPO (and Q-learning) baseline: `train candidate` in its race, then the
+    checkpoint drives the candidates of a scenario with an election."""
+    out = tmp_path / algo
+    result = invoke(
+        "train", "candidate", "--algo", algo, "--episodes", "2", "--out", out,
+        "--set", "users=300",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "use it: townsquare run election" in result.output
+    train = json.loads((out / "train.json").read_text())
+    assert (train["role"], train["scenario"], train["action_space"]) == (
+        "candidate",
+        "candidate_env",
+        "intents",
+    )
+    sc = load_scenario(
+        "candidate_env",
+        ["users=300", "steps=6", "election.days=[5]", f"roles.candidate.policy={out / policy}"],
+    )
+    world, _ = build_world(sc)
+    for _ in range(6):
+        events = world.step()
+    assert events.election.vote is not None
+    # the checkpoint decides intents: every candidate posts once a step on topic 0
+    candidates = world.population.ids_of(Role.CANDIDATE)
+    posts = np.isin(events.post_author, candidates) & (events.post_kind == 0)
+    assert posts.sum() == candidates.size
