@@ -426,3 +426,28 @@ def test_a_trained_candidate_drops_into_an_election(tmp_path, algo, policy):
     candidates = world.population.ids_of(Role.CANDIDATE)
     posts = np.isin(events.post_author, candidates) & (events.post_kind == 0)
     assert posts.sum() == candidates.size
+
+
+def test_candidates_learn_beside_other_roles_in_platform_v0():
+    from townsquare.envs import platform_v0
+
+    env = platform_v0.parallel_env(
+        load_scenario("candidate_env", ["users=300", "steps=10", "election.days=[9]"]),
+        learners={"candidate": "all", "influencer": "all", "citizen": 5},
+    )
+    parallel_api_test(env, num_cycles=12)
+    observations, _ = env.reset(seed=1)
+    assert {a for a in observations if a.startswith("candidate_")} == {
+        "candidate_0",
+        "candidate_1",
+    }
+    assert env.action_space("candidate_0").n == 18
+    assert env.observation_space("candidate_0").shape == (8,)
+
+
+def test_evaluate_refuses_a_candidate_checkpoint_in_one_line(tmp_path):
+    out = tmp_path / "q"
+    assert invoke("train", "candidate", "--episodes", "1", "--out", out,
+                  "--set", "users=300").exit_code == 0  # fmt: skip
+    result = invoke("evaluate", out / "policy.npz", "--scenario", "candidate_env", "--seeds", "2")
+    one_line_error(result, "evaluate: a checkpoint on the candidates' line", "Candidate-v0")

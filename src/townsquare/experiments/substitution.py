@@ -120,6 +120,15 @@ def variant(scenario: Scenario, role_name: str, policy: str, seed: int) -> Scena
 def check(scenario: Scenario, checkpoint: str, role_name: str) -> None:
     """Both runs' scenarios are valid and have users of the role (a `UserError` naming
     what is wrong otherwise)."""
+    if role_name == "candidate":
+        # a policy line drives every candidate, and candidates share one electorate: with
+        # all of them on the checkpoint their mean vote share is 1 / candidates either way
+        raise UserError(
+            "evaluate: a checkpoint on the candidates' line drives every candidate, whose "
+            "vote shares then average 1 / candidates whatever it does; compare one "
+            "candidate against a scripted rival in townsquare/Candidate-v0 or with "
+            "`townsquare reproduce cicero2022`"
+        )
     for policy in ("scripted", checkpoint):
         variant(scenario, role_name, policy, scenario.seed)
     world, _ = build_world(variant(scenario, role_name, "scripted", scenario.seed))

@@ -24,13 +24,15 @@ ROLES: dict[str, type[LearnerRole]] = {
 }
 
 
-def make_role(name: str, action_space: str = "limited", self_observation: bool = True):
-    """The role definition ``name`` with the given action space and observation."""
+def make_role(name: str, action_space: str | None = None, self_observation: bool = True):
+    """The role definition ``name`` with the given action space (default: the role's
+    first, ``limited`` or the candidate's ``intents``) and observation."""
     if name not in ROLES:
         raise ValueError(
             f"role {name!r} has no learner definition yet (learnable roles: {', '.join(ROLES)})"
         )
-    return ROLES[name](action_space, self_observation)
+    role = ROLES[name]
+    return role(role.action_spaces[0] if action_space is None else action_space, self_observation)
 
 
 __all__ = [
