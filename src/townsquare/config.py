@@ -541,6 +541,18 @@ class TextConfig(_Section):
         default_factory=list,
         description="topic packs (names or YAML paths); topic t uses pack t mod len; default all built-in",
     )
+    stance_from_text: bool = Field(
+        False,
+        description="read the stance of each new post and reply from its words (a stance "
+        "reader), so that what is written, not what was meant, moves likes, follows, "
+        "opinions and votes",
+    )
+    stance_reader: Literal["embedding", "pack"] = Field(
+        "embedding",
+        description="stance_from_text: embedding (a sentence-embedding model compared with "
+        "the topic's claims; the text extra) or pack (the claims and hashtags of the topic "
+        "packs quoted in the text; no model, for offline text)",
+    )
     template: str = Field(
         "Write one short social-media {kind} (at most 40 words) about {topic} for "
         "{audience}, in a {tone} tone. Your position is {position} ({stance:+.2f} on a "
@@ -548,6 +560,12 @@ class TextConfig(_Section):
         "text only.",
         description="prompt template: {kind} {topic} {audience} {tone} {position} {stance} {context}",
     )
+
+    @model_validator(mode="after")
+    def _stance_needs_text(self):
+        if self.stance_from_text and self.backend == "none":
+            raise ValueError("stance_from_text: needs a text backend (backend is none)")
+        return self
 
     @model_validator(mode="after")
     def _server(self):

@@ -89,6 +89,12 @@ class TextLayer:
         self.cache = CompletionCache(cache)
         self.backend = CachedBackend(inner, self.cache)
         self._last: dict[int, int] | None = None
+        #: with ``stance_from_text``: what reads a new post's stance from its words
+        self.reader = None
+        if cfg.stance_from_text:
+            from .stance import stance_reader
+
+            self.reader = stance_reader(cfg.stance_reader, self.generator)
 
     def new_world(self) -> None:
         """Forget the last world's posts (an environment reset builds a new world)."""
@@ -176,7 +182,24 @@ class TextLayer:
         last = self._last_posts(posts)
         for pid in ids.tolist():
             last[int(posts.author[pid])] = pid
-        return [posts.text[pid] for pid in ids.tolist()]
+        texts = [posts.text[pid] for pid in ids.tolist()]
+        if self.reader is not None:
+            self._read_stances(events, posts, texts)
+        return texts
+
+    def _read_stances(self, events, posts, texts: list[str]) -> None:
+        """``stance_from_text``: the stance of each new post and reply is what its words
+        say (a repost keeps its parent's, already read). Written to the post store, which
+        feeds show from the next step on, and to the step's events."""
+        own = np.flatnonzero(events.post_kind != 1)  # KIND_NAMES: 1 is a repost
+        if own.size == 0:
+            return
+        read = self.reader.read([texts[i] for i in own.tolist()], events.post_topic[own])
+        read = np.clip(np.nan_to_num(np.asarray(read, np.float64)), -1.0, 1.0)
+        posts.stance[events.post_id[own]] = read
+        stance = np.array(events.post_stance, np.float64, copy=True)
+        stance[own] = read
+        events.post_stance = stance
 
     def cancel(self) -> None:
         """Abandon the text requests in flight: the batch being generated raises

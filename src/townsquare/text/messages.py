@@ -31,12 +31,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from .backend import Request
+from .stance import PackStanceReader, stance_reader  # noqa: F401  (PackStanceReader: re-exported)
 
 NEUTRAL = 0.15
 DUPLICATE = 0.6
 FILTERS = ("garbled", "stance", "duplicate")
 _WORD = re.compile(r"[a-z0-9']+")
-_HEDGES = ("i think", "maybe", "it seems", "probably", "i'm starting to think", "arguably")
 
 
 def words(text: str) -> set[str]:
@@ -74,44 +74,11 @@ def near_duplicate(text: str, recent: Sequence[str], threshold: float = DUPLICAT
     return False
 
 
-class PackStanceReader:
-    """The stance of offline text from the topic pack's claims and hashtags: +0.8 for
-    pro claims only, -0.8 for con only, 0 for both or neither; halved when hedged."""
-
-    def __init__(self, claims_and_tags):
-        # topic -> (pro phrases, con phrases)
-        self.claims_and_tags = claims_and_tags
-
-    def read(self, texts: Sequence[str], topics: Sequence[int]) -> np.ndarray:
-        out = np.zeros(len(texts))
-        for i, (text, topic) in enumerate(zip(texts, topics, strict=True)):
-            lowered = text.lower()
-            pro, con = self.claims_and_tags(int(topic))
-            has_pro = any(p.lower() in lowered for p in pro)
-            has_con = any(c.lower() in lowered for c in con)
-            if has_pro == has_con:
-                continue
-            strength = 0.4 if any(h in lowered for h in _HEDGES) else 0.8
-            out[i] = strength if has_pro else -strength
-        return out
-
-
 def reader_for(layer):
-    """The stance reader for the layer's backend (see the module docstring)."""
-    generator = layer.generator
-    if layer.cfg.backend == "offline":
-
-        def phrases(topic: int):
-            pack = generator.pack_for(topic)
-            return (
-                list(pack.pro_claims) + list(pack.hashtags.pro),
-                list(pack.con_claims) + list(pack.hashtags.con),
-            )
-
-        return PackStanceReader(phrases)
-    from .stance import EmbeddingStanceReader
-
-    return EmbeddingStanceReader(generator.claims_for)
+    """The stance reader for the layer's backend: the topic packs' claims for offline
+    text, the embedding reader otherwise (`text.stance.stance_reader`)."""
+    kind = "pack" if layer.cfg.backend == "offline" else "embedding"
+    return stance_reader(kind, layer.generator)
 
 
 class MessageWriter:

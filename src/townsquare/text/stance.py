@@ -10,6 +10,11 @@
   unlikely reads as pro.
 
 Both need the ``llm`` extra (torch, transformers, sentence-transformers).
+
+* `PackStanceReader`: no model. The stance of text written from the topic packs (the
+  offline backend) read from the pack's claims and hashtags it quotes.
+
+`stance_reader(kind, generator)` makes the one a scenario names (``text.stance_reader``).
 """
 
 from __future__ import annotations
@@ -111,3 +116,46 @@ class PerplexityStanceReader:
             pp_con = self.perplexity(text, con)
             out[i] = 2.0 * pp_con / (pp_pro + pp_con) - 1.0
         return out
+
+
+_HEDGES = ("i think", "maybe", "it seems", "probably", "i'm starting to think", "arguably")
+
+
+class PackStanceReader:
+    """The stance of offline text from the topic pack's claims and hashtags: +0.8 for
+    pro claims only, -0.8 for con only, 0 for both or neither; halved when hedged."""
+
+    def __init__(self, claims_and_tags):
+        # topic -> (pro phrases, con phrases)
+        self.claims_and_tags = claims_and_tags
+
+    def read(self, texts: Sequence[str], topics: Sequence[int]) -> np.ndarray:
+        out = np.zeros(len(texts))
+        for i, (text, topic) in enumerate(zip(texts, topics, strict=True)):
+            lowered = text.lower()
+            pro, con = self.claims_and_tags(int(topic))
+            has_pro = any(p.lower() in lowered for p in pro)
+            has_con = any(c.lower() in lowered for c in con)
+            if has_pro == has_con:
+                continue
+            strength = 0.4 if any(h in lowered for h in _HEDGES) else 0.8
+            out[i] = strength if has_pro else -strength
+        return out
+
+
+def stance_reader(kind: str, generator):
+    """The reader ``kind`` names (``embedding`` or ``pack``), for the topics of the
+    offline ``generator``'s packs (their claims are what both readers compare with)."""
+    if kind == "pack":
+
+        def phrases(topic: int):
+            pack = generator.pack_for(topic)
+            return (
+                list(pack.pro_claims) + list(pack.hashtags.pro),
+                list(pack.con_claims) + list(pack.hashtags.con),
+            )
+
+        return PackStanceReader(phrases)
+    if kind == "embedding":
+        return EmbeddingStanceReader(generator.claims_for)
+    raise ValueError(f"stance reader {kind!r}: expected embedding or pack")
