@@ -217,6 +217,7 @@ def _policy(role_name: str, cfg, n: int):
     error naming the role when it cannot be used."""
     from .policies.anchor import AnchorError
     from .policies.learned import CheckpointError
+    from .text.backend import TextBackendError
 
     try:
         return resolve_policy(role_name, cfg, n)
@@ -224,6 +225,13 @@ def _policy(role_name: str, cfg, n: int):
         raise UserError(f"roles.{role_name}.policy: {exc}") from None
     except AnchorError as exc:
         raise UserError(f"roles.{role_name}.anchor: {exc}") from None
+    except TextBackendError as exc:  # a language model that cannot be loaded
+        raise UserError(f"roles.{role_name}.policy: {exc}") from None
+    except ImportError as exc:  # a language model backend without its extra
+        raise UserError(
+            f"roles.{role_name}.policy: {cfg.policy} needs the text extra (pip install -c "
+            f"constraints.txt -e '.[text]'; missing {exc.name})"
+        ) from None
     except ValueError as exc:  # the registry's own message names role and value
         raise UserError(str(exc)) from None
 

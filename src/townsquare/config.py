@@ -187,6 +187,11 @@ class CitizenConfig(_Section):
     following_alpha: float = Field(
         0.25, gt=0.0, le=1.0, description="learned following: learning rate of the values"
     )
+    lm_template: str | None = Field(
+        None,
+        description="policy lm:...: the prompt, with the role's observation features as "
+        "{placeholders} (default: the role's own, policies/lm.py)",
+    )
 
     @model_validator(mode="after")
     def _one_chooser(self):
@@ -237,6 +242,11 @@ class CandidateConfig(_Section):
     )
     learning: Literal["frozen", "online"] = Field(
         "frozen", description="online: a Q-table policy keeps learning during the run"
+    )
+    lm_template: str | None = Field(
+        None,
+        description="policy lm:...: the prompt, with the role's observation features as "
+        "{placeholders} (default: the role's own, policies/lm.py)",
     )
     count: int = Field(2, ge=0)
     positions: list[float] = Field(default_factory=lambda: [-0.5, 0.5])
@@ -300,6 +310,11 @@ class SocialbotConfig(_Section):
         "scripted",
         description="scripted, or another policy line this role can take "
         "(`townsquare.policies.registry`)",
+    )
+    lm_template: str | None = Field(
+        None,
+        description="policy lm:...: the prompt, with the role's observation features as "
+        "{placeholders} (default: the role's own, policies/lm.py)",
     )
     fraction: float = Field(0.05, ge=0.0, lt=1.0)
     stance: float = Field(0.9, ge=-1.0, le=1.0, description="campaign stance on topic 0")
@@ -708,7 +723,15 @@ class Scenario(_Section):
         from .policies.registry import ROLE_NAMES, kind_of
 
         for role in ROLE_NAMES:
-            kind_of(role, getattr(self.roles, role).policy)
+            section = getattr(self.roles, role)
+            kind_of(role, section.policy)
+            if section.lm_template is not None:
+                from .policies.lm import check_template
+
+                try:
+                    check_template(section.lm_template, role)
+                except ValueError as exc:
+                    raise ValueError(f"roles.{role}.{exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -92,6 +92,19 @@ def _planner(request: PolicyRequest):
     )
 
 
+def _lm(request: PolicyRequest):
+    from .lm import LMPolicy, parse_spec
+    from .scripted import SCRIPTED
+
+    cfg = request.config
+    return LMPolicy(
+        request.role,
+        parse_spec(cfg.policy),
+        SCRIPTED[request.role](cfg),
+        template=cfg.lm_template,
+    )
+
+
 KINDS: list[PolicyKind] = [
     PolicyKind(
         "scripted",
@@ -109,6 +122,14 @@ KINDS: list[PolicyKind] = [
         _checkpoint,
     ),
     PolicyKind(
+        "lm",
+        "lm:<backend> (posts written by a language model: lm:offline, "
+        "lm:transformers:PATH, lm:openai:MODEL@URL)",
+        ROLE_NAMES,
+        lambda line: line.startswith("lm:"),
+        _lm,
+    ),
+    PolicyKind(
         "planner",
         "planner (piKL: intents scored by rollouts of the world, kept near an anchor)",
         ("candidate",),
@@ -122,6 +143,13 @@ def kind_of(role: str, line: str) -> PolicyKind:
     """The kind of policy ``line`` is for ``role``; a ``ValueError`` that names the role
     and the value otherwise."""
     shown = line if len(line) <= 200 else line[:197] + "..."
+    if line.startswith("lm:"):
+        from .lm import parse_spec  # no townsquare imports at its module level
+
+        try:
+            parse_spec(line)
+        except ValueError as exc:
+            raise ValueError(f"roles.{role}.policy: {shown!r}: {exc}") from None
     if line.endswith(".zip"):
         raise ValueError(
             f"roles.{role}.policy: {shown!r}: SB3 .zip checkpoints are pickles, which can "

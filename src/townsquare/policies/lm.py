@@ -1,0 +1,266 @@
+"""Language-model policies: ``roles.ROLE.policy: lm:<backend spec>`` on any role's line.
+
+A role's users write their posts with a language model. Each step, for the role's
+active users who may post:
+
+1. **Prompt.** The observation becomes a prompt. The role's template (`TEMPLATES`, or
+   ``roles.ROLE.lm_template``) is filled with the role's observation features by name
+   (`roles` modules: ``{feed_stance}``, ``{position}``, ``{poll_lead}``, ...), plus
+   ``{role}``, ``{topic}``, ``{opinion}`` and ``{step}``.
+2. **Generation.** One request per user, batched over the role's active users and seeded
+   by (step, user). Every completion goes through a replay cache (the run's
+   ``text_cache.db`` once the run hands its text layer over, an in-memory one before),
+   so runs replay exactly.
+3. **Post.** The completion becomes the post: its words (`Actions.post_text`), and the
+   stance a stance reader reads from them (`text.stance`), since the words are what the
+   policy chose. A completion that starts with the tag ``[silent]`` writes nothing.
+   Unreadable output (empty, too short, garbled: `text.messages.garbled`) writes nothing
+   and is counted (``lm_<role>_unparsed``).
+
+Everything else a user does (likes, replies, reposts, follows) stays the role's scripted
+policy, with the scenario's settings.
+
+Backend specs:
+
+* ``lm:offline``: the offline template model (topic packs, no model), writing each
+  user's own opinion: for tests and as a baseline;
+* ``lm:transformers:PATH``: a local causal LM folder (the ``text`` extra);
+* ``lm:openai:MODEL@URL``: an OpenAI-compatible chat-completions server at URL.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..world.actions import Actions, Observations
+
+PREFIX = "lm:"
+SILENT = "[silent]"
+#: the prompt of each role; placeholders are the role's observation features by name
+TEMPLATES = {
+    "citizen": (
+        "You are an ordinary user of a social network. Your opinion on {topic} is "
+        "{opinion:+.2f} (from -1, fully against, to +1, fully for). Your feed leans "
+        "{feed_stance:+.2f}. Write one short post (at most 40 words), or [silent] to "
+        "post nothing."
+    ),
+    "influencer": (
+        "You are an influencer who wants more followers. Your opinion on {topic} is "
+        "{opinion:+.2f}; your feed leans {feed_stance:+.2f}. Write one short post (at "
+        "most 40 words)."
+    ),
+    "candidate": (
+        "You are an election candidate at position {position:+.2f} on {topic} (from -1 "
+        "to +1). You lead the latest poll by {poll_lead:+.2f}; {days_left:+.2f} of the "
+        "campaign is left (-1: election day). Your feed leans {feed_stance:+.2f}. Write "
+        "one short campaign post (at most 40 words) that wins votes."
+    ),
+    "socialbot": (
+        "You run a campaign account arguing {opinion:+.2f} on {topic}. Your feed leans "
+        "{feed_stance:+.2f}. Write one short post (at most 40 words)."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    kind: str  # offline, transformers, openai
+    path: str | None = None
+    model: str | None = None
+    url: str | None = None
+
+
+def parse_spec(line: str) -> BackendSpec:
+    """The backend a policy line ``lm:...`` names; a `ValueError` saying what is wrong."""
+    rest = line[len(PREFIX) :]
+    kind, _, arg = rest.partition(":")
+    if kind == "offline" and not arg:
+        return BackendSpec("offline")
+    if kind == "transformers" and arg:
+        return BackendSpec("transformers", path=arg)
+    if kind == "openai" and "@" in arg:
+        model, _, url = arg.partition("@")
+        if model and url.startswith(("http://", "https://")):
+            return BackendSpec("openai", model=model, url=url)
+    raise ValueError(
+        "expected lm:offline, lm:transformers:PATH or lm:openai:MODEL@http(s)://HOST/v1"
+    )
+
+
+def make_backend(spec: BackendSpec, seed: int = 0):
+    """The text backend a spec names (not yet cached)."""
+    from ..text.layer import OfflineBackend
+    from ..text.offline import OfflineGenerator
+
+    if spec.kind == "offline":
+        return OfflineBackend(OfflineGenerator(seed=seed))
+    if spec.kind == "transformers":
+        from ..text.transformers_backend import TransformersBackend
+
+        return TransformersBackend(spec.path)
+    from ..text.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(spec.url, spec.model)
+
+
+class LMPolicy:
+    """The role's posts written by a language model (see the module docstring)."""
+
+    def __init__(
+        self,
+        role_name: str,
+        spec: BackendSpec,
+        background,
+        template: str | None = None,
+        max_tokens: int = 80,
+        temperature: float = 0.8,
+    ):
+        from ..text.cache import CachedBackend, CompletionCache
+        from ..text.offline import OfflineGenerator
+        from ..text.stance import stance_reader
+
+        self.role_name = role_name
+        self.spec = spec
+        self.background = background
+        self.template = template or TEMPLATES[role_name]
+        self.max_tokens, self.temperature = int(max_tokens), float(temperature)
+        self.generator = OfflineGenerator()
+        self.inner = make_backend(spec)
+        self.backend = CachedBackend(self.inner, CompletionCache(":memory:"))
+        self.reader = stance_reader(
+            "pack" if spec.kind == "offline" else "embedding", self.generator
+        )
+        self.role = _learner_role(role_name)
+        self.memory = None  # the role's observation memory, made at the first step
+        self.counts = {"prompts": 0, "unparsed": 0, "silent": 0}
+        check_template(self.template, role_name)
+
+    def __deepcopy__(self, memo):
+        # a fork shares the backend, its cache and the reader (models and connections);
+        # its counts are its own
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        shared = ("inner", "backend", "reader", "generator", "role")
+        for key, value in self.__dict__.items():
+            setattr(new, key, value if key in shared else copy.deepcopy(value, memo))
+        return new
+
+    def use_text(self, layer) -> None:
+        """Answer from the run's replay cache (and read stances as the run does)."""
+        from ..text.cache import CachedBackend
+
+        self.backend = CachedBackend(self.inner, layer.cache)
+        if layer.reader is not None:
+            self.reader = layer.reader
+
+    # -- acting -----------------------------------------------------------------------
+    def prompts(self, obs: Observations, rows: np.ndarray) -> list[str]:
+        features = self._features(obs, rows)
+        topic = self.generator.pack_for(0).title
+        out = []
+        for i, row in enumerate(rows.tolist()):
+            values = {name: float(col[i]) for name, col in features.items()}
+            values.update(
+                role=self.role_name,
+                topic=topic,
+                opinion=float(obs.opinion[row, 0]),
+                step=int(obs.step),
+            )
+            out.append(self.template.format(**values))
+        return out
+
+    def _features(self, obs: Observations, rows: np.ndarray) -> dict[str, np.ndarray]:
+        from ..roles.base import FEED_FEATURES, feed_features
+
+        if self.role is None:  # a role without a learner module: the feed at a glance
+            vectors = feed_features(obs, rows)
+            return {name: vectors[:, j] for j, name in enumerate(FEED_FEATURES)}
+        if self.memory is None:
+            self.memory = self.role.new_memory(obs.n_users)
+        vectors = self.role.observe(obs, rows, self.memory)
+        return {name: vectors[:, j] for j, name in enumerate(self.role.feature_names)}
+
+    def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
+        from ..text.backend import Request
+        from ..text.messages import garbled
+
+        acts = self.background.act(obs, rng)
+        acts.post = np.zeros(len(obs), bool)
+        rows = np.flatnonzero(obs.may_post)
+        if rows.size == 0:
+            return acts
+        prompts = self.prompts(obs, rows)
+        requests = []
+        for row, prompt in zip(rows.tolist(), prompts, strict=True):
+            user = int(obs.users[row])
+            seed = int(np.random.SeedSequence([user, obs.step]).generate_state(1, np.uint32)[0])
+            intent = {"key": seed, "stance": float(obs.opinion[row, 0]), "topic": 0, "kind": 0}
+            requests.append(Request(prompt, self.max_tokens, self.temperature, seed, intent))
+        texts = self.backend.generate(requests)
+        self.counts["prompts"] += len(texts)
+        words = np.full(len(obs), None, object)
+        keep = []
+        for row, text in zip(rows.tolist(), texts, strict=True):
+            text = text.strip()
+            if text.lower().startswith(SILENT):
+                self.counts["silent"] += 1
+            elif garbled(text):
+                self.counts["unparsed"] += 1
+            else:
+                words[row] = text
+                keep.append(row)
+        if keep:
+            keep_rows = np.array(keep, np.int64)
+            stance = self.reader.read([words[r] for r in keep], np.zeros(len(keep), np.int64))
+            acts.post[keep_rows] = True
+            acts.post_stance[keep_rows] = np.clip(np.nan_to_num(stance), -1.0, 1.0)
+            acts.post_topic[keep_rows] = 0
+        acts.post_text = words
+        return acts
+
+    # -- records ----------------------------------------------------------------------
+    def metrics(self) -> dict[str, float]:
+        out = self.background.metrics() if hasattr(self.background, "metrics") else {}
+        for name, count in self.counts.items():
+            out[f"lm_{self.role_name}_{name}"] = count
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"counts": np.array(list(self.counts.values()), np.int64)}
+
+    def load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        from ..world import checks
+
+        counts = checks.array(arrays, "counts", np.int64, (len(self.counts),))
+        checks.within("counts", counts, 0)
+        self.counts = dict(zip(self.counts, map(int, counts), strict=True))
+
+
+def feature_names(role_name: str) -> list[str]:
+    """The placeholders a role's template may use."""
+    from ..roles.base import FEED_FEATURES
+
+    role = _learner_role(role_name)
+    names = role.feature_names if role is not None else list(FEED_FEATURES)
+    return [*names, "role", "topic", "opinion", "step"]
+
+
+def check_template(template: str, role_name: str) -> None:
+    """A `ValueError` naming the placeholder a template cannot fill."""
+    values = dict.fromkeys(feature_names(role_name), 0.0)
+    values.update(role=role_name, topic="topic", step=0)
+    try:
+        template.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        raise ValueError(
+            f"lm_template: {exc!r} (placeholders: {', '.join(feature_names(role_name))})"
+        ) from None
+
+
+def _learner_role(role_name: str):
+    from ..roles import ROLES, make_role
+
+    return make_role(role_name) if role_name in ROLES else None
