@@ -47,7 +47,12 @@ def test_the_registry_knows_every_learnable_role():
 @pytest.mark.parametrize("role", ROLE_NAMES)
 @pytest.mark.parametrize(
     ("line", "fragment"),
-    [("model.zip", "pickles"), ("llm:gpt", "not a policy line"), ("lm:gpt", "expected lm:offline"), ("", "not a policy line")],
+    [
+        ("model.zip", "pickles"),
+        ("llm:gpt", "not a policy line"),
+        ("lm:gpt", "expected lm:offline"),
+        ("", "not a policy line"),
+    ],
 )
 def test_lines_no_kind_takes(role, line, fragment):
     with pytest.raises(ValueError, match=rf"roles\.{role}\.policy: .*{fragment}"):
