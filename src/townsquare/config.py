@@ -726,12 +726,9 @@ class Scenario(_Section):
             section = getattr(self.roles, role)
             kind_of(role, section.policy)
             if section.lm_template is not None:
-                from .policies.lm import check_template
+                from .policies.registry import check_lm_template
 
-                try:
-                    check_template(section.lm_template, role)
-                except ValueError as exc:
-                    raise ValueError(f"roles.{role}.{exc}") from None
+                check_lm_template(role, section.lm_template)
         return self
 
     @model_validator(mode="after")

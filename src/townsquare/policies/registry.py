@@ -169,6 +169,17 @@ def kind_of(role: str, line: str) -> PolicyKind:
     raise ValueError(f"roles.{role}.policy: {shown!r} is not a policy line ({accepted})")
 
 
+def check_lm_template(role: str, template: str) -> None:
+    """A ``ValueError`` naming ``roles.ROLE.lm_template`` unless the role's observation
+    can fill every placeholder of ``template`` (`policies.lm`)."""
+    from .lm import check_template
+
+    try:
+        check_template(template, role)
+    except ValueError as exc:
+        raise ValueError(f"roles.{role}.{exc}") from None
+
+
 def resolve(role: str, config: Any, n_users: int):
     """The policy object ``config.policy`` asks for, for every user of ``role``."""
     return kind_of(role, config.policy).make(PolicyRequest(role, config, n_users))
