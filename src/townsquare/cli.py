@@ -1092,9 +1092,10 @@ def train(
         typer.Option(
             "--algo",
             "-a",
-            help="q (tabular Q-learning), ppo (Stable-Baselines3), or bc (candidate: clone "
+            help="q (tabular Q-learning), ppo (Stable-Baselines3), bc (candidate: clone "
             "the scripted candidates into the planner's anchor; --episodes runs of the "
-            "scenario, default election).",
+            "scenario, default election), or grpo (candidate: GRPO of a language model on "
+            "the verifiable reward; --model PATH, --episodes optimisation steps).",
         ),
     ] = "q",
     scenario: Annotated[
@@ -1158,6 +1159,16 @@ def train(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a checkpoint already in --out.")
     ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="grpo: the local causal language model folder to train (the llm extra).",
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="grpo: cpu or cuda (default cpu).")
+    ] = "cpu",
 ):
     """Train a role's policy in a running world and save a checkpoint.
 
@@ -1179,6 +1190,9 @@ def train(
 
     if algo == "bc":
         _train_anchor(role, scenario, list(set_ or []), episodes, seed, out, overwrite)
+        return
+    if algo == "grpo":
+        _train_grpo(role, scenario, list(set_ or []), episodes, seed, out, model, device)
         return
     try:
         p = training.plan(
@@ -1267,6 +1281,65 @@ def train(
     console.print(
         f"use it: townsquare run {'election' if role == 'candidate' else 'default'} "
         f"--set roles.{role}.policy={policy_path}",
+        highlight=False,
+    )
+
+
+def _train_grpo(role, scenario, overrides, steps, seed, out, model, device) -> None:
+    """`train candidate --algo grpo --model PATH`: GRPO on the verifiable reward
+    (`learn/grpo.py`); ``--episodes`` is the number of optimisation steps."""
+    from .learn.grpo import GRPOSettings, check, train_grpo
+    from .outputs import check_train_folder, claim_train_folder
+
+    if model is None:
+        raise _fail("--algo grpo: give the language model to train with --model PATH")
+    if device not in ("cpu", "cuda"):
+        raise _fail(f"--device {device}: expected cpu or cuda")
+    s = GRPOSettings(
+        model=str(model),
+        role=role,
+        scenario=scenario or "candidate_env",
+        overrides=tuple(overrides),
+        steps=steps,
+        seed=seed,
+        device=device,
+    )
+    target = out or Path("runs") / f"train-{role}-grpo-s{seed}"
+    try:
+        check(s)
+        check_train_folder(target)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    claim_train_folder(target, role, "grpo")
+    console.print(
+        f"GRPO for the {role} with {model} in {s.scenario}: {steps} steps of {s.batch} "
+        f"completions ({s.num_generations} per prompt), reward: the vote intention of a "
+        f"panel of {s.panel} citizens",
+        highlight=False,
+    )
+    try:
+        with _progress(TextColumn("{task.fields[stats]}")) as progress:
+            task = progress.add_task("steps", total=steps, stats="")
+
+            def on_step(row) -> None:
+                progress.update(
+                    task, completed=row["step"], stats=f"reward {row['reward']:+.3f} points"
+                )
+
+            result = train_grpo(s, target, on_step)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    first, last = result.first_last()
+    console.print(
+        f"reward (percentage points of vote intention): {first:+.3f} in the first 20% of "
+        f"steps, {last:+.3f} in the last 20%",
+        highlight=False,
+    )
+    for name in ("model", "curve.csv", "learning_curve.png", "train.json"):
+        console.print(f"{name}: {target / name}", highlight=False)
+    console.print(
+        f"use it: townsquare run election --set roles.candidate.policy="
+        f"lm:transformers:{target / 'model'}",
         highlight=False,
     )
 

@@ -562,11 +562,12 @@ class TextConfig(_Section):
         "reader), so that what is written, not what was meant, moves likes, follows, "
         "opinions and votes",
     )
-    stance_reader: Literal["embedding", "pack"] = Field(
+    stance_reader: Literal["embedding", "pack", "lexicon"] = Field(
         "embedding",
         description="stance_from_text: embedding (a sentence-embedding model compared with "
-        "the topic's claims; the text extra) or pack (the claims and hashtags of the topic "
-        "packs quoted in the text; no model, for offline text)",
+        "the topic's claims; the text extra), pack (the claims and hashtags of the topic "
+        "packs quoted in the text; no model, for offline text) or lexicon (the words only "
+        "one side's claims use; no model)",
     )
     template: str = Field(
         "Write one short social-media {kind} (at most 40 words) about {topic} for "

@@ -158,30 +158,11 @@ class LMPolicy:
 
     # -- acting -----------------------------------------------------------------------
     def prompts(self, obs: Observations, rows: np.ndarray) -> list[str]:
-        features = self._features(obs, rows)
-        topic = self.generator.pack_for(0).title
-        out = []
-        for i, row in enumerate(rows.tolist()):
-            values = {name: float(col[i]) for name, col in features.items()}
-            values.update(
-                role=self.role_name,
-                topic=topic,
-                opinion=float(obs.opinion[row, 0]),
-                step=int(obs.step),
-            )
-            out.append(self.template.format(**values))
-        return out
-
-    def _features(self, obs: Observations, rows: np.ndarray) -> dict[str, np.ndarray]:
-        from ..roles.base import FEED_FEATURES, feed_features
-
-        if self.role is None:  # a role without a learner module: the feed at a glance
-            vectors = feed_features(obs, rows)
-            return {name: vectors[:, j] for j, name in enumerate(FEED_FEATURES)}
-        if self.memory is None:
+        if self.memory is None and self.role is not None:
             self.memory = self.role.new_memory(obs.n_users)
-        vectors = self.role.observe(obs, rows, self.memory)
-        return {name: vectors[:, j] for j, name in enumerate(self.role.feature_names)}
+        return role_prompts(
+            self.role_name, self.template, self.generator, self.role, self.memory, obs, rows
+        )
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         from ..text.backend import Request
@@ -237,6 +218,29 @@ class LMPolicy:
         counts = checks.array(arrays, "counts", np.int64, (len(self.counts),))
         checks.within("counts", counts, 0)
         self.counts = dict(zip(self.counts, map(int, counts), strict=True))
+
+
+def role_prompts(role_name, template, generator, role, memory, obs, rows) -> list[str]:
+    """The prompts of the users in ``rows``: ``template`` filled with each one's
+    observation features by name (the role module's, or the feed at a glance for a role
+    without one), ``role``, ``topic`` (topic 0's title), ``opinion`` and ``step``."""
+    from ..roles.base import FEED_FEATURES, feed_features
+
+    if role is None:
+        vectors = feed_features(obs, rows)
+        names = FEED_FEATURES
+    else:
+        vectors = role.observe(obs, rows, memory)
+        names = role.feature_names
+    topic = generator.pack_for(0).title
+    out = []
+    for i, row in enumerate(np.asarray(rows).tolist()):
+        values = {name: float(vectors[i, j]) for j, name in enumerate(names)}
+        values.update(
+            role=role_name, topic=topic, opinion=float(obs.opinion[row, 0]), step=int(obs.step)
+        )
+        out.append(template.format(**values))
+    return out
 
 
 def feature_names(role_name: str) -> list[str]:

@@ -14,11 +14,15 @@ Both need the ``llm`` extra (torch, transformers, sentence-transformers).
 * `PackStanceReader`: no model. The stance of text written from the topic packs (the
   offline backend) read from the pack's claims and hashtags it quotes.
 
+* `LexiconStanceReader`: no model. The words each side's claims use and the other's do
+  not, counted in the text: a graded reading of any text.
+
 `stance_reader(kind, generator)` makes the one a scenario names (``text.stance_reader``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -143,6 +147,37 @@ class PackStanceReader:
         return out
 
 
+class LexiconStanceReader:
+    """No model: the words of the topic's pro claims that no con claim uses, against
+    the con claims' own: stance = tanh((pro words - con words) / 2). A graded reading
+    of any text, even a tiny model's word salad, so a policy learning to write gets a
+    signal from every word (`learn/grpo.py`)."""
+
+    def __init__(self, claims_for):
+        self.claims_for = claims_for
+        self._words: dict[int, tuple[set[str], set[str]]] = {}
+
+    def _lexicon(self, topic: int) -> tuple[set[str], set[str]]:
+        if topic not in self._words:
+            pro, con = self.claims_for(topic)
+            pro_words = {w for c in pro for w in _tokens(c)}
+            con_words = {w for c in con for w in _tokens(c)}
+            self._words[topic] = (pro_words - con_words, con_words - pro_words)
+        return self._words[topic]
+
+    def read(self, texts: Sequence[str], topics: Sequence[int]) -> np.ndarray:
+        out = np.zeros(len(texts))
+        for i, (text, topic) in enumerate(zip(texts, topics, strict=True)):
+            pro, con = self._lexicon(int(topic))
+            words = _tokens(text)
+            out[i] = np.tanh((sum(w in pro for w in words) - sum(w in con for w in words)) / 2)
+        return out
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 def stance_reader(kind: str, generator):
     """The reader ``kind`` names (``embedding`` or ``pack``), for the topics of the
     offline ``generator``'s packs (their claims are what both readers compare with)."""
@@ -158,4 +193,6 @@ def stance_reader(kind: str, generator):
         return PackStanceReader(phrases)
     if kind == "embedding":
         return EmbeddingStanceReader(generator.claims_for)
-    raise ValueError(f"stance reader {kind!r}: expected embedding or pack")
+    if kind == "lexicon":
+        return LexiconStanceReader(generator.claims_for)
+    raise ValueError(f"stance reader {kind!r}: expected embedding, pack or lexicon")

@@ -1,0 +1,299 @@
+"""GRPO on rewards the simulator verifies (DeepSeekMath 2024, DeepSeek-R1 2025; MODELS.md
+section 5): a language model learns to write a role's posts.
+
+The loop (TRL's ``GRPOTrainer`` does the optimisation):
+
+1. **Prompts are observations.** The role's scenario runs with its scripted policies;
+   every ``every`` steps, the learner (the role's ``learner``-th user, as in the
+   environments) gives one prompt if it reads that step (its observation filled into
+   the role's template, `policies.lm`), together with a copy of the world as it stood
+   before that step (`World.fork`).
+2. **Completions are posts.** For each prompt the model writes ``num_generations``
+   completions (one GRPO group).
+3. **The reward is verified.** Each completion's stance is read from its words (a
+   stance reader, `text.stance`), and the message is shown to a random panel of
+   citizens in a fork of that prompt's world (`learn.verifiable.panel_vote_reward`):
+   the reward is the change of the panel's vote intention toward the candidate. A
+   group shares its panel (the prompt's seed), so its completions are compared on the
+   same voters. Rewards are in percentage points of vote intention.
+4. **Records.** Every optimisation step's mean reward, its spread within groups and
+   the share of groups whose rewards were all equal (they teach nothing) go to
+   ``curve.csv`` and ``learning_curve.png``; the model is saved with
+   ``save_pretrained`` (safetensors: no pickle), a folder the policy line takes as
+   ``lm:transformers:PATH``.
+
+Needs the ``llm`` extra (TRL, datasets, accelerate, transformers, torch).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class GRPOSettings:
+    model: str  # a local causal LM folder
+    role: str = "candidate"
+    scenario: str = "candidate_env"
+    overrides: tuple[str, ...] = ()
+    learner: int = 0  # which of the role's users learns (in user-id order), as in the envs
+    every: int = 5  # steps between the scenario's steps that give prompts
+    steps: int = 40  # optimisation steps
+    batch: int = 8  # completions per optimisation step (a multiple of num_generations)
+    num_generations: int = 4
+    max_completion_length: int = 16
+    learning_rate: float = 1e-5
+    beta: float = 0.0  # KL to the starting model (TRL's default: none)
+    temperature: float = 1.0
+    panel: int = 100
+    horizon: int = 0
+    reader: str = "embedding"
+    seed: int = 0
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+
+def check(s: GRPOSettings) -> None:
+    """One-line errors for settings that cannot train (before anything is loaded)."""
+    if s.role != "candidate":
+        raise UserError(
+            f"--algo grpo: the verifiable reward is a candidate's votes; {s.role!r} has none yet"
+        )
+    if s.batch % s.num_generations:
+        raise UserError(
+            f"--batch {s.batch}: must be a multiple of --num-generations {s.num_generations} "
+            "(GRPO compares the completions of one prompt as a group)"
+        )
+    if s.num_generations < 2:
+        raise UserError("--num-generations: at least 2 (a group of one teaches nothing)")
+    model = Path(s.model)
+    if not model.is_dir():
+        raise UserError(f"--model {s.model}: no such folder")
+    if not (model / "config.json").is_file():
+        raise UserError(f"--model {s.model}: holds no model (no config.json)")
+
+
+def sample_prompts(s: GRPOSettings):
+    """(prompts, worlds, users): one prompt per reading candidate every ``s.every``
+    steps of the scenario, with the world as it stood before that step."""
+    from ..build import build_world
+    from ..config import load_scenario
+    from ..policies.lm import TEMPLATES, role_prompts
+    from ..roles import make_role
+    from ..text.offline import OfflineGenerator
+    from ..world.population import Role
+
+    sc = load_scenario(s.scenario, [*s.overrides, f"seed={s.seed}"])
+    if not sc.election.days:
+        raise UserError(f"{sc.name}: holds no election day to win votes in")
+    world, sc = build_world(sc)
+    members = world.population.ids_of(Role[s.role.upper()])
+    if s.learner >= members.size:
+        raise UserError(
+            f"{sc.name}: has {members.size} {s.role}s; learner {s.learner} is not one of them"
+        )
+    learner = int(members[s.learner])
+    role = make_role(s.role)
+    memory = role.new_memory(world.n)
+    generator = OfflineGenerator()
+    template = getattr(sc.roles, s.role).lm_template or TEMPLATES[s.role]
+    prompts, worlds, users = [], [], []
+    for t in range(sc.steps):
+        if t % s.every == 0:
+            before = world.fork()
+            observations = world.begin_step()
+            obs = observations.get(Role[s.role.upper()])
+            rows = np.flatnonzero(obs.users == learner) if obs is not None else []
+            if len(rows):
+                prompts += role_prompts(s.role, template, generator, role, memory, obs, rows)
+                worlds.append(before)
+                users.append(learner)
+            world.finish_step()
+        else:
+            world.step()
+    if not prompts:
+        raise UserError(f"{sc.name}: its {s.role}s never read a feed, so there is no prompt")
+    return prompts, worlds, users
+
+
+class VerifiableReward:
+    """TRL reward function: the panel's change of vote intention for each completion
+    (see the module docstring). Called with the dataset's ``prompt_id`` column."""
+
+    __name__ = "votes"
+
+    def __init__(self, worlds, users, reader, panel: int, horizon: int, seed: int):
+        self.worlds, self.users, self.reader = worlds, users, reader
+        self.panel, self.horizon, self.seed = panel, horizon, seed
+
+    def __call__(self, prompts, completions, prompt_id, **_) -> list[float]:
+        from .verifiable import panel_vote_reward
+
+        texts = [c if isinstance(c, str) else str(c) for c in completions]
+        stances = self.reader.read(texts, [0] * len(texts))
+        out = []
+        for pid, stance in zip(prompt_id, stances, strict=True):
+            pid = int(pid)
+            share = panel_vote_reward(
+                self.worlds[pid],
+                self.users[pid],
+                float(np.clip(stance, -1, 1)),
+                self.panel,
+                self.horizon,
+                seed=self.seed * 1_000_003 + pid,  # one panel per prompt: its group's
+            )
+            out.append(100.0 * share)  # percentage points
+        return out
+
+
+@dataclass
+class GRPOResult:
+    curve: list[dict]
+    out: Path
+    seconds: float
+
+    def first_last(self, share: float = 0.2) -> tuple[float, float]:
+        """Mean reward over the first and the last ``share`` of steps."""
+        rewards = np.array([row["reward"] for row in self.curve])
+        k = max(1, int(round(share * rewards.size)))
+        return float(rewards[:k].mean()), float(rewards[-k:].mean())
+
+
+def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
+    """Train, write the model, ``curve.csv``, ``learning_curve.png`` and ``train.json``
+    into ``out``."""
+    check(s)
+    try:
+        import torch
+        from datasets import Dataset
+        from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+        from trl import GRPOConfig, GRPOTrainer
+    except ImportError as exc:
+        raise UserError(
+            f"--algo grpo needs the llm extra (pip install -c constraints.txt -e '.[llm]'; "
+            f"missing {exc.name})"
+        ) from None
+    from ..text.offline import OfflineGenerator
+    from ..text.stance import stance_reader
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    prompts, worlds, users = sample_prompts(s)
+    reader = stance_reader(s.reader, OfflineGenerator())
+    reward = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed)
+    dataset = Dataset.from_dict({"prompt": prompts, "prompt_id": list(range(len(prompts)))})
+    torch.manual_seed(s.seed)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(s.model)
+        model = AutoModelForCausalLM.from_pretrained(s.model)
+    except (OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise UserError(f"--model {s.model}: cannot load it ({reason})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    args = GRPOConfig(
+        output_dir=str(out / "trainer"),
+        per_device_train_batch_size=s.batch,
+        num_generations=s.num_generations,
+        max_completion_length=s.max_completion_length,
+        learning_rate=s.learning_rate,
+        beta=s.beta,
+        temperature=s.temperature,
+        max_steps=s.steps,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=s.device == "cpu",
+        seed=s.seed,
+        data_seed=s.seed,
+        disable_tqdm=True,
+    )
+    curve: list[dict] = []
+
+    class Record(TrainerCallback):
+        def on_log(self, _args, state, control, logs=None, **kw):
+            if logs and "reward" in logs:
+                row = {
+                    "step": int(state.global_step),
+                    "reward": float(logs["reward"]),
+                    "reward_std": float(logs.get("reward_std", np.nan)),
+                    "zero_std_groups": float(logs.get("frac_reward_zero_std", np.nan)),
+                }
+                curve.append(row)
+                if on_step is not None:
+                    on_step(row)
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[Record()],
+    )
+    trainer.train()
+    trainer.model.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    result = GRPOResult(curve, out, time.perf_counter() - started)
+    _write(result, s, len(prompts))
+    return result
+
+
+def _write(result: GRPOResult, s: GRPOSettings, prompts: int) -> None:
+    from ..outputs import replace_file, replace_text
+
+    out = result.out
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, ["step", "reward", "reward_std", "zero_std_groups"])
+            writer.writeheader()
+            writer.writerows(result.curve)
+
+    replace_file(out / "curve.csv", write_csv)
+    first, last = result.first_last()
+    replace_text(
+        out / "train.json",
+        json.dumps(
+            {
+                **asdict(s),
+                "algo": "grpo",
+                "prompts": prompts,
+                "seconds": round(result.seconds, 2),
+                "reward_first_20pct": first,
+                "reward_last_20pct": last,
+                "checkpoint": str(out / "model"),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
+    _plot(result, out / "learning_curve.png")
+
+
+def _plot(result: GRPOResult, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    from ..outputs import replace_file
+
+    steps = [r["step"] for r in result.curve]
+    fig = Figure(figsize=(7, 4), dpi=110)
+    ax = fig.add_subplot()
+    ax.plot(steps, [r["reward"] for r in result.curve], label="mean reward")
+    ax.plot(steps, [r["reward_std"] for r in result.curve], ":", label="spread within groups")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("panel's change of vote intention")
+    ax.set_title("GRPO on the verifiable reward", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return replace_file(path, fig.savefig)

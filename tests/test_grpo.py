@@ -1,0 +1,135 @@
+"""GRPO on the verifiable reward (learn/grpo.py), with a tiny model built here."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("trl")
+torch = pytest.importorskip("torch")
+
+from cli_checks import invoke, one_line_error  # noqa: E402
+from townsquare.errors import UserError  # noqa: E402
+from townsquare.learn.grpo import GRPOSettings, check, train_grpo  # noqa: E402
+from townsquare.policies.lm import TEMPLATES  # noqa: E402
+from townsquare.text.offline import OfflineGenerator  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-layer GPT-2 over a word-level vocabulary of the climate pack's claims and the
+    candidate's prompt: no download."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    pack = OfflineGenerator().pack_for(0)
+    corpus = [*pack.pro_claims, *pack.con_claims, TEMPLATES["candidate"]]
+    folder = tmp_path_factory.mktemp("tiny_policy")
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[EOS]"]))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]", pad_token="[EOS]"
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=fast.vocab_size, n_positions=256, n_embd=32, n_layer=2, n_head=2,
+        eos_token_id=fast.eos_token_id, bos_token_id=fast.eos_token_id,
+    )  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def settings(model, seed=0, **kw):
+    # two-word messages: the reward peaks at one net word of the candidate's own side
+    # (a message reaches only voters within epsilon of it), which two words can find
+    base = dict(
+        model=str(model), overrides=("users=300",), steps=100, batch=16, num_generations=8,
+        max_completion_length=2, learning_rate=1e-2, reader="lexicon", panel=1000, seed=seed,
+    )  # fmt: skip
+    return GRPOSettings(**{**base, **kw})
+
+
+def test_grpo_on_the_verifiable_reward_raises_it_on_three_seeds(tiny_model, tmp_path):
+    for seed in (0, 1, 2):
+        result = train_grpo(settings(tiny_model, seed), tmp_path / f"s{seed}")
+        first, last = result.first_last()
+        assert last > first + 0.01 and last > 1.5 * first, (seed, first, last)
+
+
+def test_grpo_writes_its_model_curve_and_summary(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    result = train_grpo(settings(tiny_model, steps=6), out)
+    with open(out / "curve.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in rows] == list(range(1, 7)) == [r["step"] for r in result.curve]
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["algo"] == "grpo" and summary["prompts"] >= 1
+    assert (out / "model" / "config.json").is_file()
+    assert (out / "model" / "model.safetensors").is_file()
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    # the trained model drives the candidates' posts through the policy line
+    from townsquare.build import build_world
+    from townsquare.config import load_scenario
+
+    sc = load_scenario(
+        "candidate_env",
+        ["users=300", "steps=3", "election.days=[2]",
+         f"roles.candidate.policy=lm:transformers:{out / 'model'}"],
+    )  # fmt: skip
+    world, _ = build_world(sc)
+    for _ in range(3):
+        world.step()
+    m = world.policies[2].metrics()
+    assert m["lm_candidate_prompts"] == 6
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"batch": 6}, "multiple of --num-generations 4"),
+        ({"num_generations": 1, "batch": 4}, "at least 2"),
+        ({"role": "influencer"}, "candidate's votes"),
+        ({"model": "/no/such/folder"}, "no such folder"),
+    ],
+)
+def test_settings_that_cannot_train_are_one_line(tiny_model, change, fragment):
+    s = settings(tiny_model, batch=8, num_generations=4)
+    with pytest.raises(UserError, match=fragment):
+        check(GRPOSettings(**{**s.__dict__, **change}))
+
+
+def test_a_folder_without_a_model_is_refused(tmp_path):
+    with pytest.raises(UserError, match="holds no model"):
+        check(GRPOSettings(model=str(tmp_path)))
+
+
+def test_train_candidate_grpo_on_the_command_line(tiny_model, tmp_path):
+    out = tmp_path / "cli"
+    result = invoke(
+        "train", "candidate", "--algo", "grpo", "--model", tiny_model, "--episodes", "4",
+        "--set", "users=300", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "model" / "config.json").is_file()
+    assert "lm:transformers:" in result.output
+    one_line_error(
+        invoke(
+            "train",
+            "candidate",
+            "--algo",
+            "grpo",
+            "--model",
+            tmp_path / "none",
+            "--out",
+            tmp_path / "x",
+        ),  # fmt: skip
+        "--model",
+        "no such folder",
+    )
+    one_line_error(
+        invoke("train", "candidate", "--algo", "grpo", "--out", tmp_path / "y"), "--model"
+    )
