@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("trl")
@@ -133,3 +134,58 @@ def test_train_candidate_grpo_on_the_command_line(tiny_model, tmp_path):
     one_line_error(
         invoke("train", "candidate", "--algo", "grpo", "--out", tmp_path / "y"), "--model"
     )
+
+
+class RubricJudge:
+    """A stand-in judge backend: answers the judge's prompt with JSON scores computed
+    from the judged text (consistency: the share of its words from the con claims,
+    the candidate's side). What a served model would return, without one."""
+
+    name, model = "rubric-judge", "x"
+
+    def __init__(self):
+        pack = OfflineGenerator().pack_for(0)
+        pro = {w for c in pack.pro_claims for w in c.lower().split()}
+        self.con = {w for c in pack.con_claims for w in c.lower().split()} - pro
+
+    def generate(self, requests):
+        import re
+
+        out = []
+        for r in requests:
+            text = re.search(r'"""(.*)"""', r.prompt, re.DOTALL).group(1)
+            words = text.lower().split() or [""]
+            share = sum(w in self.con for w in words) / len(words)
+            out.append(
+                json.dumps({"civility": 5, "specificity": 5, "consistency": round(10 * share)})
+            )
+        return out
+
+
+def test_grpo_on_the_judge_alone_raises_its_score(tiny_model, tmp_path):
+    result = train_grpo(
+        settings(tiny_model, steps=60, weights=(0.0, 1.0)), tmp_path / "judge",
+        judge_backend=RubricJudge(),
+    )  # fmt: skip
+    judged = np.array([r["judge"] for r in result.curve])
+    k = len(judged) // 5
+    assert judged[-k:].mean() > judged[:k].mean() + 0.05
+    assert np.isnan([r["votes"] for r in result.curve]).all()
+
+
+def test_both_rewards_are_logged_with_their_agreement(tiny_model, tmp_path):
+    result = train_grpo(
+        settings(tiny_model, steps=4), tmp_path / "both", judge_backend=RubricJudge()
+    )
+    row = result.curve[-1]
+    assert np.isfinite(row["votes"]) and np.isfinite(row["judge"])
+    assert np.isnan(row["judge_agreement"]) or -1 <= row["judge_agreement"] <= 1
+    with open(tmp_path / "both" / "curve.csv") as fh:
+        assert "judge_agreement" in fh.readline()
+
+
+def test_a_judge_weight_without_a_judge_is_one_line(tiny_model, tmp_path):
+    with pytest.raises(UserError, match="needs a judge"):
+        train_grpo(settings(tiny_model, steps=2, weights=(0.0, 1.0)), tmp_path / "x")
+    with pytest.raises(UserError, match="--weights"):
+        check(settings(tiny_model, weights=(0.0, 0.0)))

@@ -37,6 +37,17 @@ import numpy as np
 
 from ..errors import UserError
 
+#: what the judge scores a candidate's message on (issue 14's examples)
+CANDIDATE_RUBRIC = (
+    ("civility", "the message is civil: no insults, no contempt for opponents"),
+    ("specificity", "the message names concrete policies or facts, not slogans"),
+    (
+        "consistency",
+        "the message is consistent with a candidate standing against strong "
+        "climate rules (position -0.5 on a scale from -1 against to +1 for)",
+    ),
+)
+
 
 @dataclass(frozen=True)
 class GRPOSettings:
@@ -56,6 +67,14 @@ class GRPOSettings:
     panel: int = 100
     horizon: int = 0
     reader: str = "embedding"
+    #: the judge's backend (``offline``-less specs of `policies.lm`: transformers:PATH or
+    #: openai:MODEL@URL); None: no judge
+    judge: str | None = None
+    #: the rubric the judge scores (item -> description); default `CANDIDATE_RUBRIC`
+    rubric: tuple[tuple[str, str], ...] | None = None
+    #: weights of the verifiable reward and the judge's (0: that reward is left out);
+    #: None: (1, 1) with a judge, (1, 0) without
+    weights: tuple[float, float] | None = None
     seed: int = 0
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
@@ -74,6 +93,13 @@ def check(s: GRPOSettings) -> None:
         )
     if s.num_generations < 2:
         raise UserError("--num-generations: at least 2 (a group of one teaches nothing)")
+    if s.weights is not None and (
+        len(s.weights) != 2 or any(w < 0 for w in s.weights) or not any(s.weights)
+    ):
+        raise UserError(
+            f"--weights {','.join(map(str, s.weights))}: two weights (votes, judge), not "
+            "negative, not both 0"
+        )
     model = Path(s.model)
     if not model.is_dir():
         raise UserError(f"--model {s.model}: no such folder")
@@ -124,6 +150,21 @@ def sample_prompts(s: GRPOSettings):
     return prompts, worlds, users
 
 
+class JudgeReward:
+    """TRL reward function: the judge's rubric score of each completion, in [0, 1]."""
+
+    __name__ = "judge"
+
+    def __init__(self, judge):
+        self.judge = judge
+        self.last: list[float] = []
+
+    def __call__(self, prompts, completions, **_) -> list[float]:
+        texts = [c if isinstance(c, str) else str(c) for c in completions]
+        self.last = self.judge.score([t if t.strip() else "(empty)" for t in texts])
+        return self.last
+
+
 class VerifiableReward:
     """TRL reward function: the panel's change of vote intention for each completion
     (see the module docstring). Called with the dataset's ``prompt_id`` column."""
@@ -133,6 +174,7 @@ class VerifiableReward:
     def __init__(self, worlds, users, reader, panel: int, horizon: int, seed: int):
         self.worlds, self.users, self.reader = worlds, users, reader
         self.panel, self.horizon, self.seed = panel, horizon, seed
+        self.last: list[float] = []
 
     def __call__(self, prompts, completions, prompt_id, **_) -> list[float]:
         from .verifiable import panel_vote_reward
@@ -151,6 +193,7 @@ class VerifiableReward:
                 seed=self.seed * 1_000_003 + pid,  # one panel per prompt: its group's
             )
             out.append(100.0 * share)  # percentage points
+        self.last = out
         return out
 
 
@@ -167,9 +210,37 @@ class GRPOResult:
         return float(rewards[:k].mean()), float(rewards[-k:].mean())
 
 
-def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
+def make_judge(s: GRPOSettings, backend=None):
+    """The judge the settings name (or one over ``backend``, any text backend), or None."""
+    from ..text.judge import Judge, Rubric
+
+    if backend is None and s.judge is None:
+        return None
+    if backend is None:
+        from ..policies.lm import make_backend, parse_spec
+
+        try:
+            backend = make_backend(parse_spec("lm:" + s.judge))
+        except ValueError as exc:
+            raise UserError(f"--judge {s.judge}: {exc}".replace("lm:", "")) from None
+    rubric = Rubric.from_dict(dict(s.rubric or CANDIDATE_RUBRIC))
+    return Judge(backend, rubric)
+
+
+def _agreement(a: list[float], b: list[float]) -> float:
+    """Rank correlation of the two rewards over the step's completions (NaN when either
+    is constant): how far the judge agrees with the votes."""
+    from scipy.stats import spearmanr
+
+    if len(a) != len(b) or len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> GRPOResult:
     """Train, write the model, ``curve.csv``, ``learning_curve.png`` and ``train.json``
-    into ``out``."""
+    into ``out``. ``judge_backend``: any text backend to judge with instead of the one
+    ``s.judge`` names."""
     check(s)
     try:
         import torch
@@ -189,7 +260,19 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
     started = time.perf_counter()
     prompts, worlds, users = sample_prompts(s)
     reader = stance_reader(s.reader, OfflineGenerator())
-    reward = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed)
+    votes = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed)
+    judge = make_judge(s, judge_backend)
+    wanted = s.weights if s.weights is not None else (1.0, 1.0 if judge is not None else 0.0)
+    rewards, weights = [], []
+    if wanted[0] > 0:
+        rewards.append(votes)
+        weights.append(float(wanted[0]))
+    if wanted[1] > 0:
+        if judge is None:
+            raise UserError("--weights: the judge's weight needs a judge (--judge SPEC)")
+        rewards.append(JudgeReward(judge))
+        weights.append(float(wanted[1]))
+    judge_reward = next((r for r in rewards if isinstance(r, JudgeReward)), None)
     dataset = Dataset.from_dict({"prompt": prompts, "prompt_id": list(range(len(prompts)))})
     torch.manual_seed(s.seed)
     try:
@@ -216,6 +299,7 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
         seed=s.seed,
         data_seed=s.seed,
         disable_tqdm=True,
+        reward_weights=weights,
     )
     curve: list[dict] = []
 
@@ -227,6 +311,13 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
                     "reward": float(logs["reward"]),
                     "reward_std": float(logs.get("reward_std", np.nan)),
                     "zero_std_groups": float(logs.get("frac_reward_zero_std", np.nan)),
+                    "votes": float(logs.get("rewards/votes/mean", np.nan)),
+                    "judge": float(logs.get("rewards/judge/mean", np.nan)),
+                    "judge_agreement": (
+                        _agreement(votes.last, judge_reward.last)
+                        if judge_reward is not None and votes in rewards
+                        else float("nan")
+                    ),
                 }
                 curve.append(row)
                 if on_step is not None:
@@ -234,7 +325,7 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
 
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[reward],
+        reward_funcs=rewards,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -244,18 +335,22 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None) -> GRPOResult:
     trainer.model.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     result = GRPOResult(curve, out, time.perf_counter() - started)
-    _write(result, s, len(prompts))
+    _write(result, s, len(prompts), given_judge=judge_backend is not None)
     return result
 
 
-def _write(result: GRPOResult, s: GRPOSettings, prompts: int) -> None:
+def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool) -> None:
     from ..outputs import replace_file, replace_text
 
     out = result.out
 
     def write_csv(tmp: Path) -> None:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, ["step", "reward", "reward_std", "zero_std_groups"])
+            writer = csv.DictWriter(
+                fh,
+                ["step", "reward", "reward_std", "zero_std_groups", "votes", "judge",
+                 "judge_agreement"],
+            )  # fmt: skip
             writer.writeheader()
             writer.writerows(result.curve)
 
@@ -266,6 +361,7 @@ def _write(result: GRPOResult, s: GRPOSettings, prompts: int) -> None:
         json.dumps(
             {
                 **asdict(s),
+                "judge": "a backend given in Python" if given_judge else s.judge,
                 "algo": "grpo",
                 "prompts": prompts,
                 "seconds": round(result.seconds, 2),
@@ -290,8 +386,11 @@ def _plot(result: GRPOResult, path: Path) -> Path:
     ax = fig.add_subplot()
     ax.plot(steps, [r["reward"] for r in result.curve], label="mean reward")
     ax.plot(steps, [r["reward_std"] for r in result.curve], ":", label="spread within groups")
+    judged = [r["judge"] for r in result.curve]
+    if not np.isnan(judged).all():
+        ax.plot(steps, judged, "--", label="judge's score")
     ax.set_xlabel("GRPO step")
-    ax.set_ylabel("panel's change of vote intention")
+    ax.set_ylabel("reward (votes: percentage points; judge: 0-1)")
     ax.set_title("GRPO on the verifiable reward", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
