@@ -189,3 +189,59 @@ def test_a_judge_weight_without_a_judge_is_one_line(tiny_model, tmp_path):
         train_grpo(settings(tiny_model, steps=2, weights=(0.0, 1.0)), tmp_path / "x")
     with pytest.raises(UserError, match="--weights"):
         check(settings(tiny_model, weights=(0.0, 0.0)))
+
+
+def test_grpo_judge_options_on_the_command_line(tiny_model, tmp_path):
+    one_line_error(
+        invoke(
+            "train",
+            "candidate",
+            "--algo",
+            "grpo",
+            "--model",
+            tiny_model,
+            "--weights",
+            "x",
+            "--out",
+            tmp_path / "a",
+        ),  # fmt: skip
+        "--weights x",
+    )
+    one_line_error(
+        invoke(
+            "train",
+            "candidate",
+            "--algo",
+            "grpo",
+            "--model",
+            tiny_model,
+            "--weights",
+            "0,1",
+            "--set",
+            "users=300",
+            "--episodes",
+            "2",
+            "--out",
+            tmp_path / "b",
+        ),  # fmt: skip
+        "needs a judge",
+    )
+    one_line_error(
+        invoke(
+            "train",
+            "candidate",
+            "--algo",
+            "grpo",
+            "--model",
+            tiny_model,
+            "--judge",
+            "nonsense",
+            "--set",
+            "users=300",
+            "--episodes",
+            "2",
+            "--out",
+            tmp_path / "c",
+        ),  # fmt: skip
+        "--judge nonsense",
+    )

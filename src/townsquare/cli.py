@@ -1169,6 +1169,22 @@ def train(
     device: Annotated[
         str, typer.Option("--device", help="grpo: cpu or cuda (default cpu).")
     ] = "cpu",
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="grpo: a judge's backend (openai:MODEL@URL or transformers:PATH) scoring "
+            "each message against the candidate's rubric, a second reward.",
+        ),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="grpo: weights of the votes and the judge, e.g. 1,1 (default 1,1 with a "
+            "judge, 1,0 without; 0,1 trains on the judge alone).",
+        ),
+    ] = None,
 ):
     """Train a role's policy in a running world and save a checkpoint.
 
@@ -1192,7 +1208,9 @@ def train(
         _train_anchor(role, scenario, list(set_ or []), episodes, seed, out, overwrite)
         return
     if algo == "grpo":
-        _train_grpo(role, scenario, list(set_ or []), episodes, seed, out, model, device)
+        _train_grpo(
+            role, scenario, list(set_ or []), episodes, seed, out, model, device, judge, weights
+        )
         return
     try:
         p = training.plan(
@@ -1285,7 +1303,7 @@ def train(
     )
 
 
-def _train_grpo(role, scenario, overrides, steps, seed, out, model, device) -> None:
+def _train_grpo(role, scenario, overrides, steps, seed, out, model, device, judge, weights) -> None:
     """`train candidate --algo grpo --model PATH`: GRPO on the verifiable reward
     (`learn/grpo.py`); ``--episodes`` is the number of optimisation steps."""
     from .learn.grpo import GRPOSettings, check, train_grpo
@@ -1295,6 +1313,12 @@ def _train_grpo(role, scenario, overrides, steps, seed, out, model, device) -> N
         raise _fail("--algo grpo: give the language model to train with --model PATH")
     if device not in ("cpu", "cuda"):
         raise _fail(f"--device {device}: expected cpu or cuda")
+    pair = None
+    if weights is not None:
+        try:
+            pair = tuple(float(w) for w in weights.split(","))
+        except ValueError:
+            raise _fail(f"--weights {weights}: expected two numbers, e.g. 1,1") from None
     s = GRPOSettings(
         model=str(model),
         role=role,
@@ -1303,6 +1327,8 @@ def _train_grpo(role, scenario, overrides, steps, seed, out, model, device) -> N
         steps=steps,
         seed=seed,
         device=device,
+        judge=judge,
+        weights=pair,
     )
     target = out or Path("runs") / f"train-{role}-grpo-s{seed}"
     try:

@@ -80,8 +80,9 @@ class GRPOSettings:
     extra: dict = field(default_factory=dict)
 
 
-def check(s: GRPOSettings) -> None:
-    """One-line errors for settings that cannot train (before anything is loaded)."""
+def check(s: GRPOSettings, judge_given: bool = False) -> None:
+    """One-line errors for settings that cannot train (before anything is loaded).
+    ``judge_given``: a judge backend comes with the call, not from ``s.judge``."""
     if s.role != "candidate":
         raise UserError(
             f"--algo grpo: the verifiable reward is a candidate's votes; {s.role!r} has none yet"
@@ -100,6 +101,16 @@ def check(s: GRPOSettings) -> None:
             f"--weights {','.join(map(str, s.weights))}: two weights (votes, judge), not "
             "negative, not both 0"
         )
+    if s.judge is not None:
+        from ..policies.lm import parse_spec
+
+        try:
+            parse_spec("lm:" + s.judge)
+        except ValueError as exc:
+            raise UserError(f"--judge {s.judge}: {str(exc).replace('lm:', '')}") from None
+    judged = judge_given or s.judge is not None
+    if s.weights is not None and s.weights[1] > 0 and not judged:
+        raise UserError("--weights: the judge's weight needs a judge (--judge SPEC)")
     model = Path(s.model)
     if not model.is_dir():
         raise UserError(f"--model {s.model}: no such folder")
@@ -241,7 +252,7 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
     """Train, write the model, ``curve.csv``, ``learning_curve.png`` and ``train.json``
     into ``out``. ``judge_backend``: any text backend to judge with instead of the one
     ``s.judge`` names."""
-    check(s)
+    check(s, judge_given=judge_backend is not None)
     try:
         import torch
         from datasets import Dataset
