@@ -52,6 +52,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_fork.py
 	$(BIN)/python benchmarks/bench_population.py
 	$(BIN)/python benchmarks/bench_planner.py
+	$(BIN)/python benchmarks/bench_grpo.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -1,0 +1,129 @@
+"""Language-model policies and the verifiable reward (issue 14): how fast a tiny local
+model writes posts through `policies/lm.py`, and what one verifiable reward costs
+against one world step.
+
+* prompts/s: the citizens of a 1,000-user `candidate_env` write their posts with a
+  2-layer GPT-2 built here (no download), `lm:transformers:PATH`, 24-token completions,
+  over 5 steps after one warm-up step: the policy's whole path (prompts, generation
+  through the replay cache, stance reading);
+* one verifiable reward (`learn/verifiable.panel_vote_reward`: a fork, a panel of 200
+  reading the message, the intention before and after) in `election` at 10^4 users,
+  against one `World.step` of the same world, averaged over 20 rewards and 10 steps.
+
+Writes benchmarks/results/grpo.json.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from townsquare.build import build_world
+from townsquare.config import load_scenario
+from townsquare.learn.verifiable import panel_vote_reward
+from townsquare.policies.lm import TEMPLATES
+from townsquare.text.offline import OfflineGenerator
+from townsquare.world.population import Role
+
+RESULTS = Path(__file__).resolve().parent / "results" / "grpo.json"
+
+
+def tiny_model(folder: Path) -> Path:
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    pack = OfflineGenerator().pack_for(0)
+    corpus = [*pack.pro_claims, *pack.con_claims, *TEMPLATES.values()]
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[EOS]"]))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]", pad_token="[EOS]"
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=fast.vocab_size,
+        n_positions=256,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        eos_token_id=fast.eos_token_id,
+        bos_token_id=fast.eos_token_id,
+    )
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def prompts_per_second(model: Path) -> dict:
+    sc = load_scenario(
+        "candidate_env",
+        ["users=1000", f"roles.citizen.policy=lm:transformers:{model}", "steps=40"],
+    )
+    world, _ = build_world(sc)
+    policy = world.policies[Role.CITIZEN]
+    policy.max_tokens = 24
+    world.step()  # warm-up
+    before = policy.counts["prompts"]
+    start = time.perf_counter()
+    for _ in range(5):
+        world.step()
+    seconds = time.perf_counter() - start
+    prompts = policy.counts["prompts"] - before
+    return {"prompts": prompts, "seconds": seconds, "prompts_per_s": prompts / seconds}
+
+
+def reward_cost(users: int) -> dict:
+    world, _ = build_world(load_scenario("election", [f"users={users}", "record.events=none"]))
+    for _ in range(10):
+        world.step()
+    start = time.perf_counter()
+    for _ in range(10):
+        world.step()
+    step_s = (time.perf_counter() - start) / 10
+    candidate = int(world.election.candidates[0])
+    start = time.perf_counter()
+    for k in range(20):
+        panel_vote_reward(world, candidate, -0.4, 200, seed=k)
+    reward_s = (time.perf_counter() - start) / 20
+    return {"step_ms": step_s * 1e3, "reward_ms": reward_s * 1e3, "over_step": reward_s / step_s}
+
+
+def main() -> None:
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = prompts_per_second(tiny_model(Path(tmp)))
+    cost = reward_cost(10_000)
+    console.print(
+        f"lm:transformers (tiny GPT-2, CPU): {rate['prompts']:,} prompts in "
+        f"{rate['seconds']:.1f} s = {rate['prompts_per_s']:.0f} prompts/s",
+        highlight=False,
+    )
+    console.print(
+        f"one verifiable reward (panel 200) at 10,000 users: {cost['reward_ms']:.1f} ms = "
+        f"{cost['over_step']:.2f} world steps ({cost['step_ms']:.1f} ms)",
+        highlight=False,
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "lm_policy": {k: round(v, 3) for k, v in rate.items()},
+                "verifiable_reward": {k: round(v, 4) for k, v in cost.items()},
+                "numpy": np.__version__,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
