@@ -245,3 +245,26 @@ def test_grpo_judge_options_on_the_command_line(tiny_model, tmp_path):
         ),  # fmt: skip
         "--judge nonsense",
     )
+
+
+def test_grpo_with_lora_saves_a_merged_model_the_policy_line_loads(tiny_model, tmp_path):
+    pytest.importorskip("peft")
+    out = tmp_path / "lora"
+    train_grpo(settings(tiny_model, steps=3, lora=4), out)
+    assert (out / "model" / "model.safetensors").is_file()
+    assert not (out / "model" / "adapter_config.json").exists()  # merged, not an adapter
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(out / "model")
+    original = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert merged.num_parameters() == original.num_parameters()
+    changed = [
+        name
+        for (name, a), (_, b) in zip(
+            merged.state_dict().items(), original.state_dict().items(), strict=True
+        )
+        if not torch.equal(a, b)
+    ]
+    assert changed  # the trained adapter went into the weights
+    with pytest.raises(UserError, match="--lora -1"):
+        check(settings(tiny_model, lora=-1))

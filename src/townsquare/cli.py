@@ -1177,6 +1177,15 @@ def train(
             "each message against the candidate's rubric, a second reward.",
         ),
     ] = None,
+    lora: Annotated[
+        int,
+        typer.Option(
+            "--lora",
+            min=0,
+            help="grpo: LoRA rank through peft (0: every weight); the adapter is merged "
+            "into the saved model.",
+        ),
+    ] = 0,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -1209,8 +1218,9 @@ def train(
         return
     if algo == "grpo":
         _train_grpo(
-            role, scenario, list(set_ or []), episodes, seed, out, model, device, judge, weights
-        )
+            role, scenario, list(set_ or []), episodes, seed, out, model, device, judge, weights,
+            lora,
+        )  # fmt: skip
         return
     try:
         p = training.plan(
@@ -1303,7 +1313,9 @@ def train(
     )
 
 
-def _train_grpo(role, scenario, overrides, steps, seed, out, model, device, judge, weights) -> None:
+def _train_grpo(
+    role, scenario, overrides, steps, seed, out, model, device, judge, weights, lora
+) -> None:
     """`train candidate --algo grpo --model PATH`: GRPO on the verifiable reward
     (`learn/grpo.py`); ``--episodes`` is the number of optimisation steps."""
     from .learn.grpo import GRPOSettings, check, train_grpo
@@ -1329,6 +1341,7 @@ def _train_grpo(role, scenario, overrides, steps, seed, out, model, device, judg
         device=device,
         judge=judge,
         weights=pair,
+        lora=lora,
     )
     target = out or Path("runs") / f"train-{role}-grpo-s{seed}"
     try:

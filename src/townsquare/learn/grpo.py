@@ -75,6 +75,9 @@ class GRPOSettings:
     #: weights of the verifiable reward and the judge's (0: that reward is left out);
     #: None: (1, 1) with a judge, (1, 0) without
     weights: tuple[float, float] | None = None
+    #: LoRA rank through peft (0: fine-tune every weight); the adapter is merged into the
+    #: saved model, so the policy line loads a plain model folder
+    lora: int = 0
     seed: int = 0
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
@@ -111,6 +114,8 @@ def check(s: GRPOSettings, judge_given: bool = False) -> None:
     judged = judge_given or s.judge is not None
     if s.weights is not None and s.weights[1] > 0 and not judged:
         raise UserError("--weights: the judge's weight needs a judge (--judge SPEC)")
+    if s.lora < 0:
+        raise UserError(f"--lora {s.lora}: a rank, 0 (no LoRA) or more")
     model = Path(s.model)
     if not model.is_dir():
         raise UserError(f"--model {s.model}: no such folder")
@@ -334,6 +339,14 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
                 if on_step is not None:
                     on_step(row)
 
+    peft_config = None
+    if s.lora:
+        from peft import LoraConfig
+
+        # every linear layer: the names differ between model families
+        peft_config = LoraConfig(
+            r=s.lora, lora_alpha=2 * s.lora, target_modules="all-linear", task_type="CAUSAL_LM"
+        )
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,
@@ -341,9 +354,13 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[Record()],
+        peft_config=peft_config,
     )
     trainer.train()
-    trainer.model.save_pretrained(out / "model")
+    trained = trainer.model
+    if s.lora:
+        trained = trained.merge_and_unload()  # a plain model: lm:transformers loads it
+    trained.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     result = GRPOResult(curve, out, time.perf_counter() - started)
     _write(result, s, len(prompts), given_judge=judge_backend is not None)
