@@ -28,37 +28,15 @@ from townsquare.config import load_scenario
 from townsquare.learn.verifiable import panel_vote_reward
 from townsquare.policies.lm import TEMPLATES
 from townsquare.text.offline import OfflineGenerator
+from townsquare.text.tiny import tiny_causal_lm
 from townsquare.world.population import Role
 
 RESULTS = Path(__file__).resolve().parent / "results" / "grpo.json"
 
 
 def tiny_model(folder: Path) -> Path:
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
     pack = OfflineGenerator().pack_for(0)
-    corpus = [*pack.pro_claims, *pack.con_claims, *TEMPLATES.values()]
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[EOS]"]))
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]", pad_token="[EOS]"
-    )
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=fast.vocab_size,
-        n_positions=256,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        eos_token_id=fast.eos_token_id,
-        bos_token_id=fast.eos_token_id,
-    )
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return tiny_causal_lm(folder, [*pack.pro_claims, *pack.con_claims, *TEMPLATES.values()])
 
 
 def prompts_per_second(model: Path) -> dict:

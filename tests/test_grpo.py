@@ -22,26 +22,11 @@ from townsquare.text.offline import OfflineGenerator  # noqa: E402
 def tiny_model(tmp_path_factory):
     """A 2-layer GPT-2 over a word-level vocabulary of the climate pack's claims and the
     candidate's prompt: no download."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from townsquare.text.tiny import tiny_causal_lm
 
     pack = OfflineGenerator().pack_for(0)
     corpus = [*pack.pro_claims, *pack.con_claims, TEMPLATES["candidate"]]
-    folder = tmp_path_factory.mktemp("tiny_policy")
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[EOS]"]))
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]", pad_token="[EOS]"
-    )
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=fast.vocab_size, n_positions=256, n_embd=32, n_layer=2, n_head=2,
-        eos_token_id=fast.eos_token_id, bos_token_id=fast.eos_token_id,
-    )  # fmt: skip
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return tiny_causal_lm(tmp_path_factory.mktemp("tiny_policy"), corpus)
 
 
 def settings(model, seed=0, **kw):

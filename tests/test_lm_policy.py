@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from resume_checks import assert_resume_is_exact
 from townsquare.build import build_world
 from townsquare.config import load_scenario
 from townsquare.errors import UserError
 from townsquare.policies.lm import TEMPLATES, LMPolicy, parse_spec
-from townsquare.runner import Run, RunInterrupted
 from townsquare.text.offline import OfflineGenerator
 from townsquare.text.stance import stance_reader
 from townsquare.world.population import Role
@@ -130,29 +130,9 @@ def test_parse_spec():
 
 
 def test_a_run_with_a_language_model_replays_and_resumes_exactly(tmp_path):
-    import duckdb
-
     sc = load_scenario(
         "candidate_env",
         ["users=300", "steps=8", "election.days=[7]", "roles.candidate.policy=lm:offline",
          "record.events=all", "record.flush_every=2"],
     )  # fmt: skip
-    reference = tmp_path / "ref"
-    Run.start(sc, reference).execute()
-    out = tmp_path / "stopped"
-    run = Run.start(sc, out)
-
-    def stop(row):
-        if row["step"] == 3:
-            run.request_stop()
-
-    with pytest.raises(RunInterrupted):
-        run.execute(on_step=stop)
-    Run.resume(out).execute()
-    assert (out / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()
-    q = "SELECT * FROM posts ORDER BY id"
-    with (
-        duckdb.connect(str(reference / "events.duckdb"), read_only=True) as a,
-        duckdb.connect(str(out / "events.duckdb"), read_only=True) as b,
-    ):
-        assert a.execute(q).fetchall() == b.execute(q).fetchall()
+    assert_resume_is_exact(sc, tmp_path, 3)

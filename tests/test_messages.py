@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from resume_checks import assert_resume_is_exact
 from townsquare.build import build_world, give_text_to_policies
 from townsquare.config import TextConfig, load_scenario
 from townsquare.text.layer import TextLayer
@@ -151,46 +152,14 @@ def test_a_planning_run_with_offline_text_posts_filtered_messages(tmp_path):
 
 
 def test_a_planning_run_with_messages_resumes_exactly(tmp_path):
-    import duckdb
-
-    from townsquare.runner import Run, RunInterrupted
-
     sc = load_scenario(
         "candidate_env",
-        [
-            "users=300",
-            "steps=12",
-            "election.days=[11]",
-            "election.poll_every=3",
-            "text.backend=offline",
-            "record.events=all",
-            "record.flush_every=2",
-            "roles.candidate.policy=planner",
-            "roles.candidate.rollouts=1",
-            "roles.candidate.horizon=2",
-            "roles.candidate.plan_every=3",
-        ],
-    )
-    reference = tmp_path / "ref"
-    Run.start(sc, reference).execute()
-    out = tmp_path / "stopped"
-    run = Run.start(sc, out)
-
-    def stop(row):
-        if row["step"] == 4:
-            run.request_stop()
-
-    with pytest.raises(RunInterrupted):
-        run.execute(on_step=stop)
-    Run.resume(out).execute()
-    assert (out / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()
-    for table in ("posts", "plans", "polls", "votes"):
-        q = f"SELECT * FROM {table} ORDER BY ALL"
-        with (
-            duckdb.connect(str(reference / "events.duckdb"), read_only=True) as a,
-            duckdb.connect(str(out / "events.duckdb"), read_only=True) as b,
-        ):
-            assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
+        ["users=300", "steps=12", "election.days=[11]", "election.poll_every=3",
+         "text.backend=offline", "record.events=all", "record.flush_every=2",
+         "roles.candidate.policy=planner", "roles.candidate.rollouts=1",
+         "roles.candidate.horizon=2", "roles.candidate.plan_every=3"],
+    )  # fmt: skip
+    assert_resume_is_exact(sc, tmp_path, 4, ("posts", "plans", "polls", "votes"))
 
 
 def test_a_fork_of_a_planning_world_counts_its_messages_apart(tmp_path):

@@ -6,10 +6,11 @@ import duckdb
 import numpy as np
 import pytest
 
+from resume_checks import assert_resume_is_exact
 from townsquare.build import build_world
 from townsquare.config import load_scenario
 from townsquare.errors import UserError
-from townsquare.runner import Run, RunInterrupted
+from townsquare.runner import Run
 from townsquare.text.offline import OfflineGenerator
 from townsquare.text.stance import stance_reader
 from townsquare.world.population import Role
@@ -73,20 +74,7 @@ def test_what_is_written_not_what_was_meant_reaches_readers(tmp_path):
 
 def test_a_run_reading_stances_resumes_exactly(tmp_path):
     sc = load_scenario("candidate_env", [*WORDS, "record.flush_every=2"])
-    reference = tmp_path / "ref"
-    Run.start(sc, reference).execute()
-    out = tmp_path / "stopped"
-    run = Run.start(sc, out)
-
-    def stop(row):
-        if row["step"] == 3:
-            run.request_stop()
-
-    with pytest.raises(RunInterrupted):
-        run.execute(on_step=stop)
-    Run.resume(out).execute()
-    assert (out / "metrics.parquet").read_bytes() == (reference / "metrics.parquet").read_bytes()
-    assert posts(out) == posts(reference)
+    assert_resume_is_exact(sc, tmp_path, 3)
 
 
 def test_reading_stances_needs_a_text_backend():

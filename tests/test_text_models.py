@@ -26,29 +26,10 @@ CORPUS = [
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from townsquare.text.tiny import tiny_causal_lm
 
     folder = tmp_path_factory.mktemp("tiny_lm")
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(CORPUS, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[EOS]"]))
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", eos_token="[EOS]", pad_token="[EOS]"
-    )
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=fast.vocab_size,
-        n_positions=64,
-        n_embd=16,
-        n_layer=1,
-        n_head=2,
-        eos_token_id=fast.eos_token_id,
-        bos_token_id=fast.eos_token_id,
-    )
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return tiny_causal_lm(folder, CORPUS, n_positions=64, n_embd=16, n_layer=1)
 
 
 def test_transformers_backend_generates_deterministically(tiny_lm):

@@ -43,10 +43,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,6 +51,7 @@ import numpy as np
 from scipy import stats
 
 from ..outputs import replace_file, replace_text
+from .pool import run_tasks
 
 LAMBDAS = (0.001, 0.01, 0.1, 1.0)
 PIKL_ARMS = tuple(f"pikl_{lam:g}" for lam in LAMBDAS)
@@ -161,39 +159,10 @@ def run_task(args: tuple[str, int, Settings]) -> dict:
     }
 
 
-def _init_worker(threads: int) -> None:
-    import numba
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
 def run_arms(s: Settings, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Every arm on every seed, in (arm order, seed) order; ``progress(done, total)``."""
     tasks = [(arm, seed, s) for arm in ARMS for seed in range(s.seed, s.seed + s.seeds)]
-    workers = min(s.workers or os.cpu_count() or 1, len(tasks))
-    results: dict[tuple[str, int], dict] = {}
-    if workers <= 1:
-        for k, task in enumerate(tasks, start=1):
-            results[task[:2]] = run_task(task)
-            if progress:
-                progress(k, len(tasks))
-    else:
-        # spawn, not fork: the world's numba kernels run on OpenMP threads
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(max(1, (os.cpu_count() or 1) // workers),),
-        )
-        try:
-            futures = {pool.submit(run_task, task): task[:2] for task in tasks}
-            for k, fut in enumerate(as_completed(futures), start=1):
-                results[futures[fut]] = fut.result()
-                if progress:
-                    progress(k, len(tasks))
-        finally:
-            pool.shutdown(cancel_futures=True)
-    rows = [results[task[:2]] for task in tasks]
+    rows = run_tasks(run_task, tasks, s.workers, progress)
     for row in rows:
         row.pop("_second", None)
     return rows

@@ -46,10 +46,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,6 +55,7 @@ from scipy import stats
 
 from ..learn.records import moving_average
 from ..outputs import replace_file, replace_text
+from .pool import run_tasks
 
 Q_ARMS = ("q_limited_self", "q_limited_noself", "q_full_self", "q_full_noself")
 BASELINE_ARMS = ("random", "fixed", "crowd")
@@ -122,42 +120,12 @@ def run_task(args: tuple[str, int, int, str | None]) -> list[dict]:
     ]
 
 
-def _init_worker(threads: int) -> None:
-    import numba
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
 def run_arms(s: Settings, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Every arm on every seed: the per-episode rows, sorted by (arm order, seed,
     episode); ``progress(done_tasks, total_tasks)`` after each task."""
     seeds = range(s.seed, s.seed + s.seeds)
     tasks = [(arm, seed, s.episodes, s.scenario) for arm in ARMS for seed in seeds]
-    workers = min(s.workers or os.cpu_count() or 1, len(tasks))
-    results: dict[tuple[str, int], list[dict]] = {}
-    if workers <= 1:
-        for k, task in enumerate(tasks, start=1):
-            results[task[:2]] = run_task(task)
-            if progress:
-                progress(k, len(tasks))
-    else:
-        # spawn, not fork: the world's numba kernels run on OpenMP threads, which must not
-        # be forked; each worker gets its share of the cores for those threads
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(max(1, (os.cpu_count() or 1) // workers),),
-        )
-        try:
-            futures = {pool.submit(run_task, task): task[:2] for task in tasks}
-            for k, fut in enumerate(as_completed(futures), start=1):
-                results[futures[fut]] = fut.result()
-                if progress:
-                    progress(k, len(tasks))
-        finally:
-            pool.shutdown(cancel_futures=True)
-    return [row for task in tasks for row in results[task[:2]]]
+    return [row for rows in run_tasks(run_task, tasks, s.workers, progress) for row in rows]
 
 
 def _t_interval(values: np.ndarray) -> tuple[float, float, float, float]:
