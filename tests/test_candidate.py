@@ -217,35 +217,16 @@ def test_an_anchor_that_is_not_strict_json_is_refused(tmp_path):
 
 
 def test_train_bc_clones_the_scripted_candidates(tmp_path):
+    def clone(out):
+        args = ("--algo", "bc", "--scenario", "candidate_env", "--episodes", "2")
+        return invoke("train", "candidate", *args, "--out", out)
+
     out = tmp_path / "bc"
-    result = invoke(
-        "train",
-        "candidate",
-        "--algo",
-        "bc",
-        "--scenario",
-        "candidate_env",
-        "--episodes",
-        "2",
-        "--out",
-        out,
-    )
+    result = clone(out)
     assert result.exit_code == 0, result.output
     anchor = read_anchor(str(out / "anchor.json"), ROLE.feature_names, ROLE.action_names)
     assert anchor.source["seeds"] == [0, 1] and anchor.source["samples"] == 2 * 2 * 40
-    again = invoke(
-        "train",
-        "candidate",
-        "--algo",
-        "bc",
-        "--scenario",
-        "candidate_env",
-        "--episodes",
-        "2",
-        "--out",
-        tmp_path / "bc2",
-    )
-    assert again.exit_code == 0
+    assert clone(tmp_path / "bc2").exit_code == 0
     assert (out / "anchor.json").read_bytes() == (tmp_path / "bc2" / "anchor.json").read_bytes()
     one_line_error(invoke("train", "influencer", "--algo", "bc", "--out", tmp_path / "x"), "bc")
     one_line_error(

@@ -177,59 +177,13 @@ def test_a_judge_weight_without_a_judge_is_one_line(tiny_model, tmp_path):
 
 
 def test_grpo_judge_options_on_the_command_line(tiny_model, tmp_path):
-    one_line_error(
-        invoke(
-            "train",
-            "candidate",
-            "--algo",
-            "grpo",
-            "--model",
-            tiny_model,
-            "--weights",
-            "x",
-            "--out",
-            tmp_path / "a",
-        ),  # fmt: skip
-        "--weights x",
-    )
-    one_line_error(
-        invoke(
-            "train",
-            "candidate",
-            "--algo",
-            "grpo",
-            "--model",
-            tiny_model,
-            "--weights",
-            "0,1",
-            "--set",
-            "users=300",
-            "--episodes",
-            "2",
-            "--out",
-            tmp_path / "b",
-        ),  # fmt: skip
-        "needs a judge",
-    )
-    one_line_error(
-        invoke(
-            "train",
-            "candidate",
-            "--algo",
-            "grpo",
-            "--model",
-            tiny_model,
-            "--judge",
-            "nonsense",
-            "--set",
-            "users=300",
-            "--episodes",
-            "2",
-            "--out",
-            tmp_path / "c",
-        ),  # fmt: skip
-        "--judge nonsense",
-    )
+    def grpo(out, *args):
+        return invoke("train", "candidate", "--algo", "grpo", "--model", tiny_model, *args,
+                      "--set", "users=300", "--episodes", "2", "--out", out)  # fmt: skip
+
+    one_line_error(grpo(tmp_path / "a", "--weights", "x"), "--weights x")
+    one_line_error(grpo(tmp_path / "b", "--weights", "0,1"), "needs a judge")
+    one_line_error(grpo(tmp_path / "c", "--judge", "nonsense"), "--judge nonsense")
 
 
 def test_grpo_with_lora_saves_a_merged_model_the_policy_line_loads(tiny_model, tmp_path):

@@ -114,36 +114,36 @@ def test_the_candidates_are_seeded_apart_and_replay_exactly(tmp_path):
     layer.close()
 
 
-def test_a_planning_run_with_offline_text_posts_filtered_messages(tmp_path):
+def planning_world_with_text(tmp_path, *extra):
+    """A 300-user race whose planning candidates write offline messages, with the text
+    layer handed over as a run hands it; returns (world, steps, layer)."""
     sc = load_scenario(
         "candidate_env",
-        [
-            "users=300",
-            "steps=8",
-            "election.days=[7]",
-            "text.backend=offline",
-            "roles.candidate.policy=planner",
-            "roles.candidate.rollouts=1",
-            "roles.candidate.horizon=2",
-            "roles.candidate.plan_every=4",
-            "roles.candidate.messages=3",
-            f"text.cache={tmp_path / 'c.db'}",
-        ],
-    )
+        ["users=300", "steps=8", "election.days=[7]", "text.backend=offline",
+         "roles.candidate.policy=planner", "roles.candidate.rollouts=1",
+         "roles.candidate.plan_every=4", f"text.cache={tmp_path / 'c.db'}", *extra],
+    )  # fmt: skip
     world, sc = build_world(sc)
     layer = TextLayer(sc.text, tmp_path, sc.seed)
     give_text_to_policies(world, layer)
+    return world, sc.steps, layer
+
+
+def test_a_planning_run_with_offline_text_posts_filtered_messages(tmp_path):
+    world, steps, layer = planning_world_with_text(
+        tmp_path, "roles.candidate.horizon=2", "roles.candidate.messages=3"
+    )
     candidates = world.population.ids_of(Role.CANDIDATE)
-    for _ in range(sc.steps):
+    for _ in range(steps):
         world.step()
     texts = [
         world.posts.text.get(i)
         for i in range(len(world.posts))
         if world.posts.author[i] in candidates and world.posts.kind[i] == 0
     ]
-    assert len(texts) == 2 * sc.steps and all(texts)
+    assert len(texts) == 2 * steps and all(texts)
     m = world.policies[Role.CANDIDATE].metrics()
-    assert m["messages_written"] == 3 * 2 * sc.steps
+    assert m["messages_written"] == 3 * 2 * steps
     assert (
         m["messages_written"]
         >= m["messages_garbled"] + m["messages_stance"] + m["messages_duplicate"]
@@ -163,23 +163,7 @@ def test_a_planning_run_with_messages_resumes_exactly(tmp_path):
 
 
 def test_a_fork_of_a_planning_world_counts_its_messages_apart(tmp_path):
-    sc = load_scenario(
-        "candidate_env",
-        [
-            "users=300",
-            "steps=8",
-            "election.days=[7]",
-            "text.backend=offline",
-            "roles.candidate.policy=planner",
-            "roles.candidate.rollouts=1",
-            "roles.candidate.horizon=1",
-            "roles.candidate.plan_every=4",
-            f"text.cache={tmp_path / 'c.db'}",
-        ],
-    )
-    world, sc = build_world(sc)
-    layer = TextLayer(sc.text, tmp_path, sc.seed)
-    give_text_to_policies(world, layer)
+    world, _, layer = planning_world_with_text(tmp_path, "roles.candidate.horizon=1")
     world.step()
     written = world.policies[Role.CANDIDATE].metrics()["messages_written"]
     fork = world.fork()

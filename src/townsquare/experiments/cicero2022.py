@@ -130,7 +130,7 @@ def run_task(args: tuple[str, int, Settings]) -> dict:
 
         layer = TextLayer(TextConfig(backend="offline", cache=":memory:"), ".", seed)
         give_text_to_policies(world, layer)
-    first, second = (int(c) for c in world.election.candidates[:2])
+    first = int(world.election.candidates[0])
     start = float(world.population.opinion[first, 0])
     kls, vote = [], None
     for _ in range(sc.steps):
@@ -155,17 +155,13 @@ def run_task(args: tuple[str, int, Settings]) -> dict:
         "opponent_share": float(vote.share[1]) if vote.share.size > 1 else math.nan,
         "decisions": len(kls),
         "messages_filtered": int(sum(counts.get(k, 0) for k in ("garbled", "stance", "duplicate"))),
-        "_second": second,
     }
 
 
 def run_arms(s: Settings, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Every arm on every seed, in (arm order, seed) order; ``progress(done, total)``."""
     tasks = [(arm, seed, s) for arm in ARMS for seed in range(s.seed, s.seed + s.seeds)]
-    rows = run_tasks(run_task, tasks, s.workers, progress)
-    for row in rows:
-        row.pop("_second", None)
-    return rows
+    return run_tasks(run_task, tasks, s.workers, progress)
 
 
 def _interval(values: np.ndarray) -> tuple[float, float, float]:

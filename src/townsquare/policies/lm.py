@@ -120,7 +120,7 @@ class LMPolicy:
     ):
         from ..text.cache import CachedBackend, CompletionCache
         from ..text.offline import OfflineGenerator
-        from ..text.stance import stance_reader
+        from ..text.stance import reader_for_backend
 
         self.role_name = role_name
         self.spec = spec
@@ -130,9 +130,7 @@ class LMPolicy:
         self.generator = OfflineGenerator()
         self.inner = make_backend(spec)
         self.backend = CachedBackend(self.inner, CompletionCache(":memory:"))
-        self.reader = stance_reader(
-            "pack" if spec.kind == "offline" else "embedding", self.generator
-        )
+        self.reader = reader_for_backend(spec.kind, self.generator)
         self.role = _learner_role(role_name)
         self.memory = None  # the role's observation memory, made at the first step
         self.counts = {"prompts": 0, "unparsed": 0, "silent": 0}

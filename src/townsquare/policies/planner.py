@@ -123,13 +123,14 @@ class PiKLPlanner:
         if self._due and self.rollouts > 0:
             self._snapshot = world.fork()
         if self.messages is not None:
-            self._recent = _recent_texts(world, self.planners_of_world(world))
+            self._recent = _recent_texts(world, self.planning(world.election.candidates))
 
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         acts = self.background.act(obs, rng)
         snapshot, self._snapshot = self._snapshot, None
         due, self._due = self._due, False
-        planners = self.planners_of(obs)
+        campaign = obs.campaign
+        planners = self.planning(campaign.candidates) if campaign is not None else obs.users[:0]
         rows = np.flatnonzero(np.isin(obs.users, planners))
         if rows.size == 0:
             return acts
@@ -162,15 +163,9 @@ class PiKLPlanner:
             sub.post_text = texts
         return merge_rows(acts, rows, sub)
 
-    def planners_of_world(self, world) -> np.ndarray:
-        candidates = world.population.ids_of(Role.CANDIDATE)
-        return candidates if self.planners_wanted is None else candidates[: self.planners_wanted]
-
-    def planners_of(self, obs: Observations) -> np.ndarray:
-        """The candidates that plan: the first ``planners`` by user id, or all."""
-        if obs.campaign is None:
-            return np.zeros(0, np.int64)
-        candidates = obs.campaign.candidates
+    def planning(self, candidates: np.ndarray) -> np.ndarray:
+        """Of the candidates (user ids, sorted), those that plan: the first
+        ``planners``, or all."""
         return candidates if self.planners_wanted is None else candidates[: self.planners_wanted]
 
     # -- rollouts -------------------------------------------------------------------
@@ -181,7 +176,7 @@ class PiKLPlanner:
         if self.rollouts == 0:
             return np.zeros(len(INTENTS))
         election = snapshot.election
-        index = int(np.searchsorted(election.candidates, user))
+        index = int(election.index_of([user])[0])
         left = election.next_day(snapshot.t)
         length = self.horizon if left is None else min(self.horizon, left - snapshot.t + 1)
         base = int(rng.integers(2**63 - 1))

@@ -125,6 +125,8 @@ class LearnerRole(ABC):
     info_columns: tuple[str, ...] = ()
     #: what the reward counts, in a few words (tables and plots name it)
     reward_label: str = "reward"
+    #: what its errors call an action id (the candidate's are intents)
+    action_word: str = "actions"
 
     def __init__(self, action_space: str = "limited", self_observation: bool = True):
         if action_space not in self.action_spaces:
@@ -170,6 +172,17 @@ class LearnerRole(ABC):
         self, users: np.ndarray, followers: np.ndarray, memory: RoleMemory
     ) -> np.ndarray:
         """Observation vectors of users who read nothing this step (inactive)."""
+
+    def checked_actions(self, actions, rows: np.ndarray) -> np.ndarray:
+        """``actions`` as int64 ids, one per row and each in [0, n_actions); a
+        ``ValueError`` saying what is wrong otherwise."""
+        actions = np.asarray(actions, np.int64).reshape(-1)
+        word = self.action_word
+        if actions.shape[0] != rows.shape[0]:
+            raise ValueError(f"{actions.shape[0]} {word} for {rows.shape[0]} {self.name}s")
+        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
+            raise ValueError(f"{self.name} {word} must lie in [0, {self.n_actions})")
+        return actions
 
     @abstractmethod
     def to_actions(

@@ -139,6 +139,7 @@ class CandidateRole(LearnerRole):
     )
     info_columns = ("position", "poll_share", "vote_share")
     reward_label = "vote share (poll changes as shaping)"
+    action_word = "intents"
 
     def __init__(self, action_space: str = "intents", self_observation: bool = True):
         super().__init__(action_space, self_observation)
@@ -199,11 +200,7 @@ class CandidateRole(LearnerRole):
     def to_actions(
         self, obs: Observations, rows: np.ndarray, actions: np.ndarray, memory: RoleMemory
     ) -> Actions:
-        actions = np.asarray(actions, np.int64).reshape(-1)
-        if actions.shape[0] != rows.shape[0]:
-            raise ValueError(f"{actions.shape[0]} intents for {rows.shape[0]} candidates")
-        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
-            raise ValueError(f"candidate intents must lie in [0, {self.n_actions})")
+        actions = self.checked_actions(actions, rows)
         m, k = rows.size, obs.feed.shape[1]
         users = obs.users[rows]
         position = obs.opinion[rows, 0]
@@ -251,9 +248,8 @@ class CandidateRole(LearnerRole):
         out = np.zeros(users.size)
         if election is None:
             return out
-        index = np.searchsorted(election.candidates, users)
-        index = np.minimum(index, election.count - 1)
-        mine = election.candidates[index] == users
+        found = election.index_of(users)
+        mine, index = found >= 0, np.maximum(found, 0)
         poll = election.last_poll
         if poll is not None and poll.step == context.step:
             share = poll.share[index]
@@ -277,8 +273,8 @@ class CandidateRole(LearnerRole):
         if poll is None:
             memory.polled[users] = False
             return
-        index = np.searchsorted(world.election.candidates, users)
-        share = poll.share[np.minimum(index, world.election.count - 1)]
+        index = world.election.index_of(users)
+        share = np.where(index >= 0, poll.share[np.maximum(index, 0)], np.nan)
         usable = np.isfinite(share)
         memory.poll_paid[users[usable]] = share[usable]
         memory.polled[users] = usable
@@ -296,7 +292,7 @@ class CandidateRole(LearnerRole):
         election = world.election
         if election is None:
             return {"position": position, "poll_share": none, "vote_share": none.copy()}
-        index = np.minimum(np.searchsorted(election.candidates, users), election.count - 1)
+        index = np.maximum(election.index_of(users), 0)  # (users are candidates)
         poll, vote = election.last_poll, election.last_vote
         return {
             "position": position,

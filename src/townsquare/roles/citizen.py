@@ -131,11 +131,7 @@ class CitizenRole(LearnerRole):
     def to_actions(
         self, obs: Observations, rows: np.ndarray, actions: np.ndarray, memory: RoleMemory
     ) -> Actions:
-        actions = np.asarray(actions, np.int64).reshape(-1)
-        if actions.shape[0] != rows.shape[0]:
-            raise ValueError(f"{actions.shape[0]} actions for {rows.shape[0]} citizens")
-        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
-            raise ValueError(f"citizen actions must lie in [0, {self.n_actions})")
+        actions = self.checked_actions(actions, rows)
         users = obs.users[rows]
         out = Actions.nothing(rows.size, obs.feed.shape[1])
         side = ACTION_SIDE[actions]

@@ -107,11 +107,7 @@ class InfluencerRole(LearnerRole):
     def to_actions(
         self, obs: Observations, rows: np.ndarray, actions: np.ndarray, memory: RoleMemory
     ) -> Actions:
-        actions = np.asarray(actions, np.int64).reshape(-1)
-        if actions.shape[0] != rows.shape[0]:
-            raise ValueError(f"{actions.shape[0]} actions for {rows.shape[0]} influencers")
-        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
-            raise ValueError(f"influencer actions must lie in [0, {self.n_actions})")
+        actions = self.checked_actions(actions, rows)
         m, k = rows.size, obs.feed.shape[1]
         users = obs.users[rows]
         out = Actions.nothing(m, k)

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .backend import Request
-from .stance import PackStanceReader, stance_reader  # noqa: F401  (PackStanceReader: re-exported)
+from .stance import PackStanceReader, reader_for_backend  # noqa: F401  (re-exported)
 
 NEUTRAL = 0.15
 DUPLICATE = 0.6
@@ -75,10 +75,8 @@ def near_duplicate(text: str, recent: Sequence[str], threshold: float = DUPLICAT
 
 
 def reader_for(layer):
-    """The stance reader for the layer's backend: the topic packs' claims for offline
-    text, the embedding reader otherwise (`text.stance.stance_reader`)."""
-    kind = "pack" if layer.cfg.backend == "offline" else "embedding"
-    return stance_reader(kind, layer.generator)
+    """The stance reader for the layer's backend (`text.stance.reader_for_backend`)."""
+    return reader_for_backend(layer.cfg.backend, layer.generator)
 
 
 class MessageWriter:

@@ -178,6 +178,12 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+def reader_for_backend(backend: str, generator):
+    """The reader for the words a text backend writes: the topic packs' claims for
+    ``offline`` text (which quotes them), the embedding reader for a model's."""
+    return stance_reader("pack" if backend == "offline" else "embedding", generator)
+
+
 def stance_reader(kind: str, generator):
     """The reader ``kind`` names (``embedding`` or ``pack``), for the topics of the
     offline ``generator``'s packs (their claims are what both readers compare with)."""

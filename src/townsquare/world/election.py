@@ -84,9 +84,14 @@ class Campaign:
 
     def index_of(self, users: np.ndarray) -> np.ndarray:
         """Each user's candidate index (-1 for users who are not candidates)."""
-        where = np.searchsorted(self.candidates, users)
-        where = np.minimum(where, self.candidates.size - 1)
-        return np.where(self.candidates[where] == users, where, -1)
+        return candidate_index(self.candidates, users)
+
+
+def candidate_index(candidates: np.ndarray, users) -> np.ndarray:
+    """Each user's index in the sorted ``candidates`` (-1 for users who are not one)."""
+    users = np.asarray(users)
+    where = np.minimum(np.searchsorted(candidates, users), candidates.size - 1)
+    return np.where(candidates[where] == users, where, -1)
 
 
 @dataclass
@@ -134,6 +139,10 @@ class Election:
     @property
     def count(self) -> int:
         return int(self.candidates.size)
+
+    def index_of(self, users) -> np.ndarray:
+        """Each user's candidate index (-1 for users who are not candidates)."""
+        return candidate_index(self.candidates, users)
 
     # ------------------------------------------------------------------ the rules
     def positions(self, population: Population) -> np.ndarray:

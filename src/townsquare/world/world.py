@@ -1,8 +1,9 @@
 """The World: platform state and the step pipeline.
 
-One step: activate users -> build feeds -> ask each role's policy for actions (one batch
-per role) -> apply posts, replies, reposts, likes, follows, unfollows -> detector check ->
-opinion update -> record. The World knows nothing about learning libraries; it only
+One step: policies that plan look at the world (``prepare``) -> activate users -> build
+feeds -> ask each role's policy for actions (one batch per role) -> apply posts, replies,
+reposts, likes, follows, unfollows, platform moves -> detector check -> opinion update ->
+polls and election days -> record. The World knows nothing about learning libraries; it only
 calls the `Policy` objects it was given.
 """
 
