@@ -25,7 +25,7 @@ def tiny_model(tmp_path_factory):
     from townsquare.text.tiny import tiny_causal_lm
 
     pack = OfflineGenerator().pack_for(0)
-    corpus = [*pack.pro_claims, *pack.con_claims, TEMPLATES["candidate"]]
+    corpus = [*pack.pro_claims, *pack.con_claims, *TEMPLATES.values()]
     return tiny_causal_lm(tmp_path_factory.mktemp("tiny_policy"), corpus)
 
 
@@ -73,12 +73,28 @@ def test_grpo_writes_its_model_curve_and_summary(tiny_model, tmp_path):
     assert m["lm_candidate_prompts"] == 6
 
 
+@pytest.mark.parametrize(("role", "users"), [("influencer", 300), ("socialbot", 1000)])
+def test_influencers_and_socialbots_train_on_the_engagement_they_earn(
+    tiny_model, tmp_path, role, users
+):
+    out = tmp_path / role
+    result = train_grpo(
+        settings(tiny_model, role=role, steps=5, overrides=(f"users={users}",)), out
+    )
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["reward"] == "engagement" and summary["role"] == role
+    assert summary["scenario"] == {"influencer": "influencer_env", "socialbot": "default"}[role]
+    verified = np.array([r["verified"] for r in result.curve])
+    # likes and follows per 100 readers: a share of the panel, never negative
+    assert verified.size == 5 and (verified > 0).all() and (verified <= 200).all()
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
         ({"batch": 6}, "multiple of --num-generations 4"),
         ({"num_generations": 1, "batch": 4}, "at least 2"),
-        ({"role": "influencer"}, "candidate's votes"),
+        ({"role": "citizen"}, "no verifiable reward"),
         ({"model": "/no/such/folder"}, "no such folder"),
     ],
 )
@@ -155,7 +171,7 @@ def test_grpo_on_the_judge_alone_raises_its_score(tiny_model, tmp_path):
     judged = np.array([r["judge"] for r in result.curve])
     k = len(judged) // 5
     assert judged[-k:].mean() > judged[:k].mean() + 0.05
-    assert np.isnan([r["votes"] for r in result.curve]).all()
+    assert np.isnan([r["verified"] for r in result.curve]).all()
 
 
 def test_both_rewards_are_logged_with_their_agreement(tiny_model, tmp_path):
@@ -163,7 +179,7 @@ def test_both_rewards_are_logged_with_their_agreement(tiny_model, tmp_path):
         settings(tiny_model, steps=4), tmp_path / "both", judge_backend=RubricJudge()
     )
     row = result.curve[-1]
-    assert np.isfinite(row["votes"]) and np.isfinite(row["judge"])
+    assert np.isfinite(row["verified"]) and np.isfinite(row["judge"])
     assert np.isnan(row["judge_agreement"]) or -1 <= row["judge_agreement"] <= 1
     with open(tmp_path / "both" / "curve.csv") as fh:
         assert "judge_agreement" in fh.readline()

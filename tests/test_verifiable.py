@@ -7,7 +7,7 @@ import pytest
 
 from townsquare.build import build_world
 from townsquare.config import load_scenario
-from townsquare.learn.verifiable import panel_vote_reward
+from townsquare.learn.verifiable import panel_engagement_reward, panel_vote_reward
 from townsquare.world.population import Role
 
 
@@ -62,3 +62,51 @@ def test_bad_arguments_are_clear(race):
     world, _ = build_world(load_scenario("default", ["users=300"]))
     with pytest.raises(ValueError, match="no election"):
         panel_vote_reward(world, c, 0.1)
+
+
+@pytest.fixture(scope="module")
+def audience():
+    world, _ = build_world(load_scenario("influencer_env", ["users=2000"]))
+    for _ in range(3):
+        world.step()
+    return world, int(world.population.ids_of(Role.INFLUENCER)[0])
+
+
+def test_a_message_the_panel_agrees_with_earns_likes_and_follows(audience):
+    world, me = audience
+
+    # the panel's opinions spread over both sides: a citizen likes and follows within a
+    # stance gap of it, so a moderate message reaches more of the panel than an extreme
+    def earned(stance):
+        return np.mean([panel_engagement_reward(world, me, stance, 500, seed=s) for s in range(5)])
+
+    moderate, extreme = earned(0.0), max(earned(-1.0), earned(1.0))
+    assert moderate > 1.3 * extreme > 0
+    # the citizens' own policy decides: one that never likes nor follows earns nothing
+    quiet = world.fork()
+    citizens = quiet.policies[Role.CITIZEN]
+    citizens.params = citizens.params.model_copy(update={"like_rate": 0.0, "follow_rate": 0.0})
+    assert panel_engagement_reward(quiet, me, 0.0, 500, seed=0) == 0.0
+
+
+def test_the_engagement_reward_leaves_the_world_as_it_was(audience):
+    world, me = audience
+    before, meta = world.state()
+    before = {k: v.copy() for k, v in before.items()}
+    first = panel_engagement_reward(world, me, 0.1, 300, horizon=2, seed=3)
+    assert first == panel_engagement_reward(world, me, 0.1, 300, horizon=2, seed=3)
+    after, meta_after = world.state()
+    assert meta == meta_after
+    for name in before:
+        nan_ok = before[name].dtype.kind == "f"
+        assert np.array_equal(before[name], after[name], equal_nan=nan_ok), name
+
+
+def test_bad_engagement_arguments_are_clear(audience):
+    world, me = audience
+    with pytest.raises(ValueError, match="not on the platform"):
+        panel_engagement_reward(world, world.n, 0.1)
+    with pytest.raises(ValueError, match="at least one citizen"):
+        panel_engagement_reward(world, me, 0.1, panel_size=0)
+    with pytest.raises(ValueError, match="not in"):
+        panel_engagement_reward(world, me, float("nan"))

@@ -1085,7 +1085,10 @@ def _progress(*extra: TextColumn) -> Progress:
 @app.command()
 def train(
     role: Annotated[
-        str, typer.Argument(help="The role that learns: influencer, citizen or candidate.")
+        str,
+        typer.Argument(
+            help="The role that learns: influencer, citizen, candidate or (grpo) socialbot."
+        ),
     ],
     algo: Annotated[
         str,
@@ -1094,8 +1097,9 @@ def train(
             "-a",
             help="q (tabular Q-learning), ppo (Stable-Baselines3), bc (candidate: clone "
             "the scripted candidates into the planner's anchor; --episodes runs of the "
-            "scenario, default election), or grpo (candidate: GRPO of a language model on "
-            "the verifiable reward; --model PATH, --episodes optimisation steps).",
+            "scenario, default election), or grpo (candidate, influencer, socialbot: GRPO of "
+            "a language model on the verifiable reward; --model PATH, --episodes "
+            "optimisation steps).",
         ),
     ] = "q",
     scenario: Annotated[
@@ -1316,9 +1320,9 @@ def train(
 def _train_grpo(
     role, scenario, overrides, steps, seed, out, model, device, judge, weights, lora
 ) -> None:
-    """`train candidate --algo grpo --model PATH`: GRPO on the verifiable reward
+    """`train ROLE --algo grpo --model PATH`: GRPO on the verifiable reward
     (`learn/grpo.py`); ``--episodes`` is the number of optimisation steps."""
-    from .learn.grpo import GRPOSettings, check, train_grpo
+    from .learn.grpo import UNITS, GRPOSettings, check, reward_kind, scenario_of, train_grpo
     from .outputs import check_train_folder, claim_train_folder
 
     if model is None:
@@ -1334,7 +1338,7 @@ def _train_grpo(
     s = GRPOSettings(
         model=str(model),
         role=role,
-        scenario=scenario or "candidate_env",
+        scenario=scenario,
         overrides=tuple(overrides),
         steps=steps,
         seed=seed,
@@ -1350,10 +1354,11 @@ def _train_grpo(
     except UserError as exc:
         raise _fail(str(exc)) from None
     claim_train_folder(target, role, "grpo")
+    unit = UNITS[reward_kind(s)]
     console.print(
-        f"GRPO for the {role} with {model} in {s.scenario}: {steps} steps of {s.batch} "
-        f"completions ({s.num_generations} per prompt), reward: the vote intention of a "
-        f"panel of {s.panel} citizens",
+        f"GRPO for the {role} with {model} in {scenario_of(s)}: {steps} steps of {s.batch} "
+        f"completions ({s.num_generations} per prompt), reward: {unit}, from a panel of "
+        f"{s.panel} citizens",
         highlight=False,
     )
     try:
@@ -1361,24 +1366,21 @@ def _train_grpo(
             task = progress.add_task("steps", total=steps, stats="")
 
             def on_step(row) -> None:
-                progress.update(
-                    task, completed=row["step"], stats=f"reward {row['reward']:+.3f} points"
-                )
+                progress.update(task, completed=row["step"], stats=f"reward {row['reward']:+.3f}")
 
             result = train_grpo(s, target, on_step)
     except UserError as exc:
         raise _fail(str(exc)) from None
     first, last = result.first_last()
     console.print(
-        f"reward (percentage points of vote intention): {first:+.3f} in the first 20% of "
-        f"steps, {last:+.3f} in the last 20%",
+        f"reward ({unit}): {first:+.3f} in the first 20% of steps, {last:+.3f} in the last 20%",
         highlight=False,
     )
     for name in ("model", "curve.csv", "learning_curve.png", "train.json"):
         console.print(f"{name}: {target / name}", highlight=False)
     console.print(
-        f"use it: townsquare run election --set roles.candidate.policy="
-        f"lm:transformers:{target / 'model'}",
+        f"use it: townsquare run {'election' if role == 'candidate' else 'default'} "
+        f"--set roles.{role}.policy=lm:transformers:{target / 'model'}",
         highlight=False,
     )
 

@@ -12,10 +12,11 @@ The loop (TRL's ``GRPOTrainer`` does the optimisation):
    completions (one GRPO group).
 3. **The reward is verified.** Each completion's stance is read from its words (a
    stance reader, `text.stance`), and the message is shown to a random panel of
-   citizens in a fork of that prompt's world (`learn.verifiable.panel_vote_reward`):
-   the reward is the change of the panel's vote intention toward the candidate. A
-   group shares its panel (the prompt's seed), so its completions are compared on the
-   same voters. Rewards are in percentage points of vote intention.
+   citizens in a fork of that prompt's world (`learn.verifiable`). A candidate's reward
+   is the change of the panel's vote intention toward it, in percentage points
+   (`panel_vote_reward`); an influencer's or a socialbot's is the likes and new follows
+   it earns per 100 panel members (`panel_engagement_reward`). A group shares its panel
+   (the prompt's seed), so its completions are compared on the same citizens.
 4. **Records.** Every optimisation step's mean reward, its spread within groups and
    the share of groups whose rewards were all equal (they teach nothing) go to
    ``curve.csv`` and ``learning_curve.png``; the model is saved with
@@ -49,11 +50,33 @@ CANDIDATE_RUBRIC = (
 )
 
 
+#: what the judge scores an influencer's and a socialbot's messages on
+ENGAGEMENT_RUBRIC = (
+    ("civility", "the message is civil: no insults, no contempt for others"),
+    ("specificity", "the message says something concrete about the topic, not a slogan"),
+    ("human", "the message reads as written by a person, not by a bot or a template"),
+)
+#: each role that can learn to write: the scenario its prompts come from (its small
+#: built-in environment), what the verifiable reward counts, and the judge's rubric
+ROLES = {
+    "candidate": ("candidate_env", "votes", CANDIDATE_RUBRIC),
+    "influencer": ("influencer_env", "engagement", ENGAGEMENT_RUBRIC),
+    # bots that live on at the published catch rate (in influencer_env a flagged bot is
+    # suspended at once, and gives a prompt or two)
+    "socialbot": ("default", "engagement", ENGAGEMENT_RUBRIC),
+}
+#: the verifiable reward's unit, by what it counts
+UNITS = {
+    "votes": "percentage points of vote intention",
+    "engagement": "likes and follows per 100 readers",
+}
+
+
 @dataclass(frozen=True)
 class GRPOSettings:
     model: str  # a local causal LM folder
     role: str = "candidate"
-    scenario: str = "candidate_env"
+    scenario: str | None = None  # None: the role's own (`ROLES`)
     overrides: tuple[str, ...] = ()
     learner: int = 0  # which of the role's users learns (in user-id order), as in the envs
     every: int = 5  # steps between the scenario's steps that give prompts
@@ -86,9 +109,9 @@ class GRPOSettings:
 def check(s: GRPOSettings, judge_given: bool = False) -> None:
     """One-line errors for settings that cannot train (before anything is loaded).
     ``judge_given``: a judge backend comes with the call, not from ``s.judge``."""
-    if s.role != "candidate":
+    if s.role not in ROLES:
         raise UserError(
-            f"--algo grpo: the verifiable reward is a candidate's votes; {s.role!r} has none yet"
+            f"--algo grpo: {s.role!r} has no verifiable reward (roles: {', '.join(ROLES)})"
         )
     if s.batch % s.num_generations:
         raise UserError(
@@ -101,7 +124,7 @@ def check(s: GRPOSettings, judge_given: bool = False) -> None:
         len(s.weights) != 2 or any(w < 0 for w in s.weights) or not any(s.weights)
     ):
         raise UserError(
-            f"--weights {','.join(map(str, s.weights))}: two weights (votes, judge), not "
+            f"--weights {','.join(map(str, s.weights))}: two weights (verifiable, judge), not "
             "negative, not both 0"
         )
     if s.judge is not None:
@@ -123,18 +146,28 @@ def check(s: GRPOSettings, judge_given: bool = False) -> None:
         raise UserError(f"--model {s.model}: holds no model (no config.json)")
 
 
+def scenario_of(s: GRPOSettings) -> str:
+    return s.scenario or ROLES[s.role][0]
+
+
+def reward_kind(s: GRPOSettings) -> str:
+    """What the verifiable reward counts: ``votes`` or ``engagement``."""
+    return ROLES[s.role][1]
+
+
 def sample_prompts(s: GRPOSettings):
     """(prompts, worlds, users): one prompt per reading candidate every ``s.every``
     steps of the scenario, with the world as it stood before that step."""
     from ..build import build_world
     from ..config import load_scenario
     from ..policies.lm import TEMPLATES, role_prompts
+    from ..roles import ROLES as ROLES_WITH_MODULES
     from ..roles import make_role
     from ..text.offline import OfflineGenerator
     from ..world.population import Role
 
-    sc = load_scenario(s.scenario, [*s.overrides, f"seed={s.seed}"])
-    if not sc.election.days:
+    sc = load_scenario(scenario_of(s), [*s.overrides, f"seed={s.seed}"])
+    if reward_kind(s) == "votes" and not sc.election.days:
         raise UserError(f"{sc.name}: holds no election day to win votes in")
     world, sc = build_world(sc)
     members = world.population.ids_of(Role[s.role.upper()])
@@ -143,8 +176,8 @@ def sample_prompts(s: GRPOSettings):
             f"{sc.name}: has {members.size} {s.role}s; learner {s.learner} is not one of them"
         )
     learner = int(members[s.learner])
-    role = make_role(s.role)
-    memory = role.new_memory(world.n)
+    role = make_role(s.role) if s.role in ROLES_WITH_MODULES else None
+    memory = role.new_memory(world.n) if role is not None else None
     generator = OfflineGenerator()
     template = getattr(sc.roles, s.role).lm_template or TEMPLATES[s.role]
     prompts, worlds, users = [], [], []
@@ -182,25 +215,28 @@ class JudgeReward:
 
 
 class VerifiableReward:
-    """TRL reward function: the panel's change of vote intention for each completion
-    (see the module docstring). Called with the dataset's ``prompt_id`` column."""
+    """TRL reward function: what each completion does to a panel of citizens in a fork
+    (see the module docstring), ×100. Called with the dataset's ``prompt_id`` column."""
 
-    __name__ = "votes"
+    __name__ = "verified"
 
-    def __init__(self, worlds, users, reader, panel: int, horizon: int, seed: int):
+    def __init__(
+        self, worlds, users, reader, panel: int, horizon: int, seed: int, kind: str = "votes"
+    ):
+        from .verifiable import panel_engagement_reward, panel_vote_reward
+
         self.worlds, self.users, self.reader = worlds, users, reader
         self.panel, self.horizon, self.seed = panel, horizon, seed
+        self.measure = {"votes": panel_vote_reward, "engagement": panel_engagement_reward}[kind]
         self.last: list[float] = []
 
     def __call__(self, prompts, completions, prompt_id, **_) -> list[float]:
-        from .verifiable import panel_vote_reward
-
         texts = [c if isinstance(c, str) else str(c) for c in completions]
         stances = self.reader.read(texts, [0] * len(texts))
         out = []
         for pid, stance in zip(prompt_id, stances, strict=True):
             pid = int(pid)
-            share = panel_vote_reward(
+            share = self.measure(
                 self.worlds[pid],
                 self.users[pid],
                 float(np.clip(stance, -1, 1)),
@@ -208,7 +244,7 @@ class VerifiableReward:
                 self.horizon,
                 seed=self.seed * 1_000_003 + pid,  # one panel per prompt: its group's
             )
-            out.append(100.0 * share)  # percentage points
+            out.append(100.0 * share)  # points, or per 100 readers
         self.last = out
         return out
 
@@ -239,7 +275,7 @@ def make_judge(s: GRPOSettings, backend=None):
             backend = make_backend(parse_spec("lm:" + s.judge))
         except ValueError as exc:
             raise UserError(f"--judge {s.judge}: {exc}".replace("lm:", "")) from None
-    rubric = Rubric.from_dict(dict(s.rubric or CANDIDATE_RUBRIC))
+    rubric = Rubric.from_dict(dict(s.rubric or ROLES[s.role][2]))
     return Judge(backend, rubric)
 
 
@@ -276,7 +312,7 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
     started = time.perf_counter()
     prompts, worlds, users = sample_prompts(s)
     reader = stance_reader(s.reader, OfflineGenerator())
-    votes = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed)
+    votes = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed, kind=reward_kind(s))
     judge = make_judge(s, judge_backend)
     wanted = s.weights if s.weights is not None else (1.0, 1.0 if judge is not None else 0.0)
     rewards, weights = [], []
@@ -327,7 +363,7 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
                     "reward": float(logs["reward"]),
                     "reward_std": float(logs.get("reward_std", np.nan)),
                     "zero_std_groups": float(logs.get("frac_reward_zero_std", np.nan)),
-                    "votes": float(logs.get("rewards/votes/mean", np.nan)),
+                    "verified": float(logs.get("rewards/verified/mean", np.nan)),
                     "judge": float(logs.get("rewards/judge/mean", np.nan)),
                     "judge_agreement": (
                         _agreement(votes.last, judge_reward.last)
@@ -376,7 +412,7 @@ def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool)
         with open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(
                 fh,
-                ["step", "reward", "reward_std", "zero_std_groups", "votes", "judge",
+                ["step", "reward", "reward_std", "zero_std_groups", "verified", "judge",
                  "judge_agreement"],
             )  # fmt: skip
             writer.writeheader()
@@ -389,6 +425,9 @@ def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool)
         json.dumps(
             {
                 **asdict(s),
+                "scenario": scenario_of(s),
+                "reward": reward_kind(s),
+                "reward_unit": UNITS[reward_kind(s)],
                 "judge": "a backend given in Python" if given_judge else s.judge,
                 "algo": "grpo",
                 "prompts": prompts,
@@ -401,10 +440,10 @@ def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool)
         )
         + "\n",
     )
-    _plot(result, out / "learning_curve.png")
+    _plot(result, s, out / "learning_curve.png")
 
 
-def _plot(result: GRPOResult, path: Path) -> Path:
+def _plot(result: GRPOResult, s: GRPOSettings, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     from ..outputs import replace_file
@@ -418,8 +457,8 @@ def _plot(result: GRPOResult, path: Path) -> Path:
     if not np.isnan(judged).all():
         ax.plot(steps, judged, "--", label="judge's score")
     ax.set_xlabel("GRPO step")
-    ax.set_ylabel("reward (votes: percentage points; judge: 0-1)")
-    ax.set_title("GRPO on the verifiable reward", fontsize=9)
+    ax.set_ylabel(f"reward ({UNITS[reward_kind(s)]}; judge: 0-1)", fontsize=8)
+    ax.set_title(f"GRPO for the {s.role} on the verifiable reward", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
