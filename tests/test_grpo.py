@@ -223,3 +223,141 @@ def test_grpo_with_lora_saves_a_merged_model_the_policy_line_loads(tiny_model, t
     assert changed  # the trained adapter went into the weights
     with pytest.raises(UserError, match="--lora -1"):
         check(settings(tiny_model, lora=-1))
+
+
+class FailingJudge(RubricJudge):
+    """The stand-in judge, its server going down after ``calls`` requests."""
+
+    def __init__(self, calls):
+        super().__init__()
+        self.calls = calls
+
+    def generate(self, requests):
+        from townsquare.text.backend import TextBackendError
+
+        self.calls -= 1
+        if self.calls < 0:
+            raise TextBackendError("http://judge.invalid/v1: connection refused")
+        return super().generate(requests)
+
+
+def test_a_judge_going_down_leaves_a_checkpoint_that_resumes(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "down"
+    s = settings(tiny_model, steps=8)
+    with pytest.raises(UserError, match="failed at step 4 of 8") as err:
+        train_grpo(s, out, judge_backend=FailingJudge(calls=3))
+    assert "\n" not in str(err.value) and "--resume" in str(err.value)
+    ckpt = out / "checkpoint"
+    state = json.loads((ckpt / "state.json").read_text())
+    assert state["done"] == 3 and [r["step"] for r in state["curve"]] == [1, 2, 3]
+    # the library's own format: safetensors and JSON, nothing pickled
+    files = [p.name for p in ckpt.rglob("*") if p.is_file()]
+    assert "optimizer.safetensors" in files and "model.safetensors" in files
+    assert not [f for f in files if f.endswith((".pt", ".pth", ".bin", ".pkl"))]
+    from safetensors.torch import load_file
+
+    moments = load_file(ckpt / "optimizer.safetensors")
+    assert any(k.endswith("::exp_avg") for k in moments)
+    assert not (out / "model").exists()  # no finished model claimed
+    # the same settings with --resume go on to the end, keeping the steps done and the
+    # optimizer's moments
+    from townsquare.learn import grpo_checkpoint
+
+    restored = []
+    load = grpo_checkpoint.load_moments
+    monkeypatch.setattr(
+        grpo_checkpoint, "load_moments", lambda *a: restored.append(load(*a)) or restored[-1]
+    )
+    result = train_grpo(s, out, judge_backend=FailingJudge(calls=100), resume=True)
+    assert restored and restored[0] == len({k.split("::")[0] for k in moments}) > 0
+    assert [r["step"] for r in result.curve] == list(range(1, 9))
+    assert result.curve[:3] == state["curve"]
+    assert json.loads((out / "train.json").read_text())["resumed_at_step"] == 3
+    assert (out / "model" / "model.safetensors").is_file()
+    assert not ckpt.exists()  # a complete run leaves no checkpoint behind
+
+
+def test_resuming_is_refused_in_one_line_when_it_cannot_go_on(tiny_model, tmp_path):
+    out = tmp_path / "r"
+    s = settings(tiny_model, steps=4)
+    with pytest.raises(UserError, match="holds no GRPO checkpoint"):
+        train_grpo(s, out, resume=True)
+    with pytest.raises(UserError, match="failed at step 2"):
+        train_grpo(s, out, judge_backend=FailingJudge(calls=1))
+    with pytest.raises(UserError, match=r"other settings \(learning_rate\)"):
+        train_grpo(settings(tiny_model, steps=4, learning_rate=1e-3), out, resume=True)
+    with pytest.raises(UserError, match="nothing to resume"):
+        train_grpo(settings(tiny_model, steps=1), out, resume=True)
+    state = out / "checkpoint" / "state.json"
+    state.write_text("{not json")
+    with pytest.raises(UserError, match="state.json is damaged"):
+        train_grpo(s, out, resume=True)
+
+
+def test_a_lora_run_resumes_from_its_adapter(tiny_model, tmp_path):
+    pytest.importorskip("peft")
+    out = tmp_path / "lora"
+    s = settings(tiny_model, steps=4, lora=4)
+    with pytest.raises(UserError, match="failed at step 3"):
+        train_grpo(s, out, judge_backend=FailingJudge(calls=2))
+    assert (out / "checkpoint" / "adapter" / "adapter_config.json").is_file()
+    result = train_grpo(s, out, judge_backend=FailingJudge(calls=100), resume=True)
+    assert [r["step"] for r in result.curve] == [1, 2, 3, 4]
+    assert not (out / "model" / "adapter_config.json").exists()  # merged
+
+
+def test_every_save_every_steps_a_checkpoint_is_written(tiny_model, tmp_path):
+    from townsquare.learn import grpo_checkpoint
+
+    out = tmp_path / "every"
+    seen = []
+
+    def on_step(row):
+        path = out / "checkpoint" / "state.json"
+        seen.append(json.loads(path.read_text())["done"] if path.exists() else None)
+
+    train_grpo(settings(tiny_model, steps=5, save_every=2), out, on_step)
+    # written after steps 2 and 4 (read back at the next step), removed at the end
+    assert seen == [None, None, 2, 2, 4]
+    assert not (out / "checkpoint").exists()
+    assert grpo_checkpoint.schedule_left(1e-2, 10, 4) == pytest.approx(6e-3)
+
+
+class InterruptingJudge(RubricJudge):
+    """The stand-in judge, the user pressing Ctrl-C while it answers its second batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return super().generate(requests)
+
+
+def test_ctrl_c_on_the_command_line_saves_a_checkpoint_and_resume_finishes(
+    tiny_model, tmp_path, monkeypatch
+):
+    import townsquare.learn.grpo as grpo
+
+    made, judge = grpo.make_judge, InterruptingJudge()  # one judge: Ctrl-C comes once
+    monkeypatch.setattr(grpo, "make_judge", lambda s, backend=None: made(s, judge))
+    out = tmp_path / "cli"
+
+    def grpo_cli(*extra):
+        return invoke("train", "candidate", "--algo", "grpo", "--model", tiny_model,
+                      "--judge", "openai:judge@http://127.0.0.1:9/v1", "--episodes", "4",
+                      "--set", "users=300", "--out", out, *extra)  # fmt: skip
+
+    stopped = grpo_cli()
+    assert stopped.exit_code == 130, stopped.output
+    assert "interrupted at step 2 of 4" in stopped.output and "--resume" in stopped.output
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["done"] == 1
+    # a new run into the folder would lose the checkpoint: refused unless asked for
+    one_line_error(grpo_cli(), "holds a stopped run")
+    finished = grpo_cli("--resume")
+    assert finished.exit_code == 0, finished.output
+    assert (out / "model" / "config.json").is_file() and not (out / "checkpoint").exists()
+    one_line_error(grpo_cli(), "exists; pass --overwrite")

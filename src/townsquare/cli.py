@@ -1190,6 +1190,23 @@ def train(
             "into the saved model.",
         ),
     ] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="grpo: go on from the checkpoint in --out that a stopped run left (a "
+            "judge's server down, Ctrl-C), with the same settings.",
+        ),
+    ] = False,
+    save_every: Annotated[
+        int,
+        typer.Option(
+            "--save-every",
+            min=0,
+            help="grpo: also write the checkpoint every N steps (0: only when training "
+            "stops early).",
+        ),
+    ] = 0,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -1223,7 +1240,7 @@ def train(
     if algo == "grpo":
         _train_grpo(
             role, scenario, list(set_ or []), episodes, seed, out, model, device, judge, weights,
-            lora,
+            lora, resume, save_every, overwrite,
         )  # fmt: skip
         return
     try:
@@ -1318,11 +1335,20 @@ def train(
 
 
 def _train_grpo(
-    role, scenario, overrides, steps, seed, out, model, device, judge, weights, lora
-) -> None:
+    role, scenario, overrides, steps, seed, out, model, device, judge, weights, lora, resume,
+    save_every, overwrite,
+) -> None:  # fmt: skip
     """`train ROLE --algo grpo --model PATH`: GRPO on the verifiable reward
     (`learn/grpo.py`); ``--episodes`` is the number of optimisation steps."""
-    from .learn.grpo import UNITS, GRPOSettings, check, reward_kind, scenario_of, train_grpo
+    from .learn.grpo import (
+        UNITS,
+        GRPOSettings,
+        TrainingInterrupted,
+        check,
+        reward_kind,
+        scenario_of,
+        train_grpo,
+    )
     from .outputs import check_train_folder, claim_train_folder
 
     if model is None:
@@ -1346,6 +1372,7 @@ def _train_grpo(
         judge=judge,
         weights=pair,
         lora=lora,
+        save_every=save_every,
     )
     target = out or Path("runs") / f"train-{role}-grpo-s{seed}"
     try:
@@ -1353,6 +1380,14 @@ def _train_grpo(
         check_train_folder(target)
     except UserError as exc:
         raise _fail(str(exc)) from None
+    if not resume and not overwrite:
+        if (target / "checkpoint" / "state.json").exists():
+            raise _fail(
+                f"{target / 'checkpoint'} holds a stopped run: --resume goes on with it, "
+                "--overwrite starts anew"
+            )
+        if (target / "model").exists():
+            raise _fail(f"{target / 'model'} exists; pass --overwrite to replace it")
     claim_train_folder(target, role, "grpo")
     unit = UNITS[reward_kind(s)]
     console.print(
@@ -1368,7 +1403,10 @@ def _train_grpo(
             def on_step(row) -> None:
                 progress.update(task, completed=row["step"], stats=f"reward {row['reward']:+.3f}")
 
-            result = train_grpo(s, target, on_step)
+            result = train_grpo(s, target, on_step, resume=resume)
+    except TrainingInterrupted as exc:
+        _say_stopped(exc.message)
+        raise typer.Exit(130) from None
     except UserError as exc:
         raise _fail(str(exc)) from None
     first, last = result.first_last()

@@ -103,6 +103,8 @@ class GRPOSettings:
     lora: int = 0
     seed: int = 0
     device: str = "cpu"
+    #: write a checkpoint every this many steps (0: only when training stops early)
+    save_every: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -139,6 +141,8 @@ def check(s: GRPOSettings, judge_given: bool = False) -> None:
         raise UserError("--weights: the judge's weight needs a judge (--judge SPEC)")
     if s.lora < 0:
         raise UserError(f"--lora {s.lora}: a rank, 0 (no LoRA) or more")
+    if s.save_every < 0:
+        raise UserError(f"--save-every {s.save_every}: a number of steps, 0 (never) or more")
     model = Path(s.model)
     if not model.is_dir():
         raise UserError(f"--model {s.model}: no such folder")
@@ -289,10 +293,23 @@ def _agreement(a: list[float], b: list[float]) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> GRPOResult:
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training; ``message`` says where its checkpoint is."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def train_grpo(
+    s: GRPOSettings, out: Path, on_step=None, judge_backend=None, resume: bool = False
+) -> GRPOResult:
     """Train, write the model, ``curve.csv``, ``learning_curve.png`` and ``train.json``
     into ``out``. ``judge_backend``: any text backend to judge with instead of the one
-    ``s.judge`` names."""
+    ``s.judge`` names. ``resume``: go on from ``out``'s checkpoint (`grpo_checkpoint`).
+
+    A judge's backend that fails, or Ctrl-C (`TrainingInterrupted`), stops training
+    with a checkpoint of the steps done, which ``resume`` continues."""
     check(s, judge_given=judge_backend is not None)
     try:
         import torch
@@ -304,10 +321,14 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
             f"--algo grpo needs the llm extra (pip install -c constraints.txt -e '.[llm]'; "
             f"missing {exc.name})"
         ) from None
+    from ..text.backend import TextBackendError
     from ..text.offline import OfflineGenerator
     from ..text.stance import stance_reader
+    from . import grpo_checkpoint
 
     out = Path(out)
+    resumed = grpo_checkpoint.load_state(out, s) if resume else None
+    done = resumed["done"] if resumed else 0
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     prompts, worlds, users = sample_prompts(s)
@@ -326,13 +347,16 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
         weights.append(float(wanted[1]))
     judge_reward = next((r for r in rewards if isinstance(r, JudgeReward)), None)
     dataset = Dataset.from_dict({"prompt": prompts, "prompt_id": list(range(len(prompts)))})
-    torch.manual_seed(s.seed)
+    # a resumed run draws its remaining prompts (and samples) in an order of its own
+    seed = s.seed if not done else (s.seed * 1_000_003 + done) % 2**31
+    torch.manual_seed(seed)
+    weights_from = str(resumed["folder"] / "model") if resumed and not s.lora else s.model
     try:
-        tokenizer = AutoTokenizer.from_pretrained(s.model)
-        model = AutoModelForCausalLM.from_pretrained(s.model)
+        tokenizer = AutoTokenizer.from_pretrained(weights_from)
+        model = AutoModelForCausalLM.from_pretrained(weights_from)
     except (OSError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:160]
-        raise UserError(f"--model {s.model}: cannot load it ({reason})") from None
+        raise UserError(f"--model {weights_from}: cannot load it ({reason})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     args = GRPOConfig(
@@ -340,26 +364,27 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
         per_device_train_batch_size=s.batch,
         num_generations=s.num_generations,
         max_completion_length=s.max_completion_length,
-        learning_rate=s.learning_rate,
+        # linear decay to 0 over all steps: a resumed run starts where it had got to
+        learning_rate=grpo_checkpoint.schedule_left(s.learning_rate, s.steps, done),
         beta=s.beta,
         temperature=s.temperature,
-        max_steps=s.steps,
+        max_steps=s.steps - done,
         logging_steps=1,
         report_to="none",
-        save_strategy="no",
+        save_strategy="no",  # our own checkpoints (grpo_checkpoint): no pickled state
         use_cpu=s.device == "cpu",
-        seed=s.seed,
-        data_seed=s.seed,
+        seed=seed,
+        data_seed=seed,
         disable_tqdm=True,
         reward_weights=weights,
     )
-    curve: list[dict] = []
+    curve: list[dict] = list(resumed["curve"]) if resumed else []
 
     class Record(TrainerCallback):
         def on_log(self, _args, state, control, logs=None, **kw):
             if logs and "reward" in logs:
                 row = {
-                    "step": int(state.global_step),
+                    "step": done + int(state.global_step),
                     "reward": float(logs["reward"]),
                     "reward_std": float(logs.get("reward_std", np.nan)),
                     "zero_std_groups": float(logs.get("frac_reward_zero_std", np.nan)),
@@ -374,16 +399,30 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
                 curve.append(row)
                 if on_step is not None:
                     on_step(row)
+                if s.save_every and row["step"] % s.save_every == 0 and row["step"] < s.steps:
+                    grpo_checkpoint.save(out, trainer, s, row["step"], curve)
 
     peft_config = None
-    if s.lora:
+    if s.lora and resumed:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, resumed["folder"] / "adapter", is_trainable=True)
+    elif s.lora:
         from peft import LoraConfig
 
         # every linear layer: the names differ between model families
         peft_config = LoraConfig(
             r=s.lora, lora_alpha=2 * s.lora, target_modules="all-linear", task_type="CAUSAL_LM"
         )
-    trainer = GRPOTrainer(
+
+    class Trainer(GRPOTrainer):
+        def create_optimizer(self, *a, **kw):
+            optimizer = super().create_optimizer(*a, **kw)
+            if resumed:
+                grpo_checkpoint.load_moments(resumed["folder"], self.model, optimizer)
+            return optimizer
+
+    trainer = Trainer(
         model=model,
         reward_funcs=rewards,
         args=args,
@@ -392,18 +431,36 @@ def train_grpo(s: GRPOSettings, out: Path, on_step=None, judge_backend=None) -> 
         callbacks=[Record()],
         peft_config=peft_config,
     )
-    trainer.train()
+    try:
+        trainer.train()
+    except (TextBackendError, KeyboardInterrupt) as exc:
+        steps_done = done + int(trainer.state.global_step)
+        folder = grpo_checkpoint.save(out, trainer, s, steps_done, curve[:steps_done])
+        if isinstance(exc, KeyboardInterrupt):
+            raise TrainingInterrupted(
+                f"interrupted at step {steps_done + 1} of {s.steps}: the {steps_done} steps "
+                f"done are saved in {folder}; the same command with --resume goes on"
+            ) from None
+        reason = " ".join(str(exc).split())[:200]
+        raise UserError(
+            f"the judge's backend failed at step {steps_done + 1} of {s.steps} ({reason}); "
+            f"the {steps_done} steps done are saved in {folder}: the same command with "
+            "--resume goes on"
+        ) from None
     trained = trainer.model
     if s.lora:
         trained = trained.merge_and_unload()  # a plain model: lm:transformers loads it
     trained.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     result = GRPOResult(curve, out, time.perf_counter() - started)
-    _write(result, s, len(prompts), given_judge=judge_backend is not None)
+    _write(result, s, len(prompts), given_judge=judge_backend is not None, resumed_at=done)
+    grpo_checkpoint.remove(out)
     return result
 
 
-def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool) -> None:
+def _write(
+    result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool, resumed_at: int = 0
+) -> None:
     from ..outputs import replace_file, replace_text
 
     out = result.out
@@ -432,6 +489,7 @@ def _write(result: GRPOResult, s: GRPOSettings, prompts: int, given_judge: bool)
                 "algo": "grpo",
                 "prompts": prompts,
                 "seconds": round(result.seconds, 2),
+                "resumed_at_step": resumed_at or None,
                 "reward_first_20pct": first,
                 "reward_last_20pct": last,
                 "checkpoint": str(out / "model"),
