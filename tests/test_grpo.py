@@ -67,10 +67,24 @@ def test_grpo_writes_its_model_curve_and_summary(tiny_model, tmp_path):
          f"roles.candidate.policy=lm:transformers:{out / 'model'}"],
     )  # fmt: skip
     world, _ = build_world(sc)
+    # it prompts and samples as it was trained: townsquare.json beside the model
+    policy = world.policies[2]
+    trained = json.loads((out / "model" / "townsquare.json").read_text())
+    assert trained == {"role": "candidate", "template": TEMPLATES["candidate"],
+                       "max_tokens": 2, "temperature": 1.0}  # fmt: skip
+    assert (policy.template, policy.max_tokens, policy.temperature) == (
+        TEMPLATES["candidate"],
+        2,
+        1.0,
+    )
     for _ in range(3):
         world.step()
-    m = world.policies[2].metrics()
+    m = policy.metrics()
     assert m["lm_candidate_prompts"] == 6
+    # a damaged townsquare.json is one line naming it
+    (out / "model" / "townsquare.json").write_text('{"max_tokens": "many"}')
+    with pytest.raises(UserError, match=r"roles\.candidate\.policy: .*townsquare.json: damaged"):
+        build_world(sc)
 
 
 @pytest.mark.parametrize(("role", "users"), [("influencer", 300), ("socialbot", 1000)])

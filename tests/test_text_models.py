@@ -45,6 +45,23 @@ def test_transformers_backend_generates_deterministically(tiny_lm):
     assert backend.generate([greedy]) == backend.generate([greedy])
 
 
+def test_a_completion_does_not_depend_on_its_batch(tiny_lm):
+    from townsquare.text.transformers_backend import TransformersBackend
+
+    # prompts of different lengths (left padding), seeds, lengths and temperatures
+    prompts = ["climate action", "vote for the challenger now", "i think", "taxes should"]
+    requests = [
+        Request(prompt=p, max_tokens=3 + i % 3, temperature=(0.0, 0.8, 1.2)[i % 3], seed=i)
+        for i, p in enumerate(prompts * 3)
+    ]
+    alone = [TransformersBackend(tiny_lm, "cpu", batch_size=1).generate([r])[0] for r in requests]
+    batched = TransformersBackend(tiny_lm, "cpu", batch_size=5)
+    assert batched.generate(requests) == alone
+    assert batched.generate(requests[::-1]) == alone[::-1]
+    assert len(set(alone)) > 3  # the seeds give different completions
+    assert all(len(t.split()) <= r.max_tokens for t, r in zip(alone, requests, strict=True))
+
+
 def test_transformers_backend_needs_a_model_folder(tmp_path):
     from townsquare.text.transformers_backend import TransformersBackend
 

@@ -160,8 +160,9 @@ def reward_kind(s: GRPOSettings) -> str:
 
 
 def sample_prompts(s: GRPOSettings):
-    """(prompts, worlds, users): one prompt per reading candidate every ``s.every``
-    steps of the scenario, with the world as it stood before that step."""
+    """(prompts, worlds, users, template): one prompt per step the learner reads, every
+    ``s.every`` steps of the scenario, with the world as it stood before that step, and
+    the template the prompts were filled from."""
     from ..build import build_world
     from ..config import load_scenario
     from ..policies.lm import TEMPLATES, role_prompts
@@ -200,7 +201,7 @@ def sample_prompts(s: GRPOSettings):
             world.step()
     if not prompts:
         raise UserError(f"{sc.name}: its {s.role}s never read a feed, so there is no prompt")
-    return prompts, worlds, users
+    return prompts, worlds, users, template
 
 
 class JudgeReward:
@@ -331,7 +332,7 @@ def train_grpo(
     done = resumed["done"] if resumed else 0
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    prompts, worlds, users = sample_prompts(s)
+    prompts, worlds, users, template = sample_prompts(s)
     reader = stance_reader(s.reader, OfflineGenerator())
     votes = VerifiableReward(worlds, users, reader, s.panel, s.horizon, s.seed, kind=reward_kind(s))
     judge = make_judge(s, judge_backend)
@@ -452,10 +453,26 @@ def train_grpo(
         trained = trained.merge_and_unload()  # a plain model: lm:transformers loads it
     trained.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
+    _write_generation(out / "model", s, template)
     result = GRPOResult(curve, out, time.perf_counter() - started)
     _write(result, s, len(prompts), given_judge=judge_backend is not None, resumed_at=done)
     grpo_checkpoint.remove(out)
     return result
+
+
+def _write_generation(folder: Path, s: GRPOSettings, template: str) -> None:
+    """``townsquare.json`` beside the model: the policy line prompts and samples it as
+    it was trained (`policies.lm.trained_settings`)."""
+    from ..outputs import replace_text
+    from ..policies.lm import TRAINED
+
+    settings = {
+        "role": s.role,
+        "template": template,
+        "max_tokens": s.max_completion_length,
+        "temperature": s.temperature,
+    }
+    replace_text(folder / TRAINED, json.dumps(settings, indent=1) + "\n")
 
 
 def _write(

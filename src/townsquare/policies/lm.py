@@ -24,7 +24,10 @@ Backend specs:
 
 * ``lm:offline``: the offline template model (topic packs, no model), writing each
   user's own opinion: for tests and as a baseline;
-* ``lm:transformers:PATH``: a local causal LM folder (the ``text`` extra);
+* ``lm:transformers:PATH``: a local causal LM folder (the ``text`` extra). A folder that
+  ``train ROLE --algo grpo`` wrote holds ``townsquare.json``: the prompt template, the
+  completion length and the temperature it was trained with, which the policy then uses
+  (the scenario's ``lm_template`` still wins);
 * ``lm:openai:MODEL@URL``: an OpenAI-compatible chat-completions server at URL.
 """
 
@@ -115,8 +118,8 @@ class LMPolicy:
         spec: BackendSpec,
         background,
         template: str | None = None,
-        max_tokens: int = 80,
-        temperature: float = 0.8,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ):
         from ..text.cache import CachedBackend, CompletionCache
         from ..text.offline import OfflineGenerator
@@ -125,8 +128,11 @@ class LMPolicy:
         self.role_name = role_name
         self.spec = spec
         self.background = background
-        self.template = template or TEMPLATES[role_name]
-        self.max_tokens, self.temperature = int(max_tokens), float(temperature)
+        trained = trained_settings(spec)
+        self.template = template or trained.get("template") or TEMPLATES[role_name]
+        self.max_tokens = int(max_tokens or trained.get("max_tokens") or 80)
+        temperature = temperature if temperature is not None else trained.get("temperature")
+        self.temperature = float(0.8 if temperature is None else temperature)
         self.generator = OfflineGenerator()
         self.inner = make_backend(spec)
         self.backend = CachedBackend(self.inner, CompletionCache(":memory:"))
@@ -216,6 +222,39 @@ class LMPolicy:
         counts = checks.array(arrays, "counts", np.int64, (len(self.counts),))
         checks.within("counts", counts, 0)
         self.counts = dict(zip(self.counts, map(int, counts), strict=True))
+
+
+#: what ``train ROLE --algo grpo`` writes beside the model it trained
+TRAINED = "townsquare.json"
+
+
+def trained_settings(spec: BackendSpec) -> dict:
+    """The prompt template, completion length and temperature a trained model folder
+    was trained with (empty for other backends and other folders); a
+    `TextBackendError` naming the file if it is damaged."""
+    import json
+    from pathlib import Path
+
+    from ..text.backend import TextBackendError
+
+    if spec.kind != "transformers":
+        return {}
+    path = Path(spec.path) / TRAINED
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise TextBackendError(f"{path}: damaged ({exc})") from None
+    kinds = {"template": str, "max_tokens": int, "temperature": (int, float), "role": str}
+    if not isinstance(data, dict) or any(
+        k not in kinds or not isinstance(v, kinds[k]) or isinstance(v, bool)
+        for k, v in data.items()
+    ):
+        raise TextBackendError(f"{path}: damaged (expected {', '.join(kinds)} of their types)")
+    if data.get("max_tokens", 1) < 1 or data.get("temperature", 0) < 0:
+        raise TextBackendError(f"{path}: damaged (max_tokens at least 1, temperature not negative)")
+    return data
 
 
 def role_prompts(role_name, template, generator, role, memory, obs, rows) -> list[str]:
