@@ -42,6 +42,7 @@ reproduce: $(VENV)/.stamp-dev
 	$(BIN)/townsquare reproduce meylahn2024 --out runs/meylahn2024
 	$(BIN)/townsquare reproduce jin2024 --out runs/jin2024
 	$(BIN)/townsquare reproduce cicero2022 --out runs/cicero2022
+	$(BIN)/townsquare reproduce deepseek2025 --out runs/deepseek2025
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py

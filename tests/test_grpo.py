@@ -30,11 +30,13 @@ def tiny_model(tmp_path_factory):
 
 
 def settings(model, seed=0, **kw):
-    # two-word messages: the reward peaks at one net word of the candidate's own side
-    # (a message reaches only voters within epsilon of it), which two words can find
+    # three-word messages, the shortest the policy line posts (`text.messages.garbled`;
+    # shorter ones earn nothing): the reward peaks at one net word of the candidate's own
+    # side (a message reaches only voters within epsilon of it), which three words can
+    # find; at learning rate 0.01 they learn too slowly for 100 steps
     base = dict(
         model=str(model), overrides=("users=300",), steps=100, batch=16, num_generations=8,
-        max_completion_length=2, learning_rate=1e-2, reader="lexicon", panel=1000, seed=seed,
+        max_completion_length=3, learning_rate=2e-2, reader="lexicon", panel=1000, seed=seed,
     )  # fmt: skip
     return GRPOSettings(**{**base, **kw})
 
@@ -43,6 +45,7 @@ def test_grpo_on_the_verifiable_reward_raises_it_on_three_seeds(tiny_model, tmp_
     for seed in (0, 1, 2):
         result = train_grpo(settings(tiny_model, seed), tmp_path / f"s{seed}")
         first, last = result.first_last()
+        print(f"seed {seed}: {first:.4f} -> {last:.4f}")
         assert last > first + 0.01 and last > 1.5 * first, (seed, first, last)
 
 
@@ -71,12 +74,11 @@ def test_grpo_writes_its_model_curve_and_summary(tiny_model, tmp_path):
     policy = world.policies[2]
     trained = json.loads((out / "model" / "townsquare.json").read_text())
     assert trained == {"role": "candidate", "template": TEMPLATES["candidate"],
-                       "max_tokens": 2, "temperature": 1.0}  # fmt: skip
+                       "max_tokens": 3, "temperature": 1.0, "reader": "lexicon"}  # fmt: skip
     assert (policy.template, policy.max_tokens, policy.temperature) == (
-        TEMPLATES["candidate"],
-        2,
-        1.0,
-    )
+        TEMPLATES["candidate"], 3, 1.0
+    )  # fmt: skip
+    assert type(policy.reader).__name__ == "LexiconStanceReader"
     for _ in range(3):
         world.step()
     m = policy.metrics()

@@ -136,3 +136,21 @@ def test_a_run_with_a_language_model_replays_and_resumes_exactly(tmp_path):
          "record.events=all", "record.flush_every=2"],
     )  # fmt: skip
     assert_resume_is_exact(sc, tmp_path, 3)
+
+
+def test_writers_lets_only_the_first_candidates_write_with_the_model():
+    world, sc = race("roles.candidate.policy=lm:offline", "roles.candidate.writers=1")
+    policy = world.policies[Role.CANDIDATE]
+    for _ in range(sc.steps):
+        world.step()
+    first, second = (int(c) for c in world.election.candidates)
+    posts = world.posts
+    own = [i for i in range(len(posts)) if posts.kind[i] == 0]
+    mine = [i for i in own if posts.author[i] == first]
+    rival = [i for i in own if posts.author[i] == second]
+    assert mine and rival
+    # the first writes with the model (its words carry its post); the second posts by
+    # the scripted rule, as many posts as steps (post_prob 1)
+    assert all(posts.text.get(i) for i in mine) and not any(posts.text.get(i) for i in rival)
+    assert len(rival) == sc.steps
+    assert policy.metrics()["lm_candidate_prompts"] == len(mine)

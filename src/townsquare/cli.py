@@ -649,7 +649,8 @@ def report(
 @app.command()
 def reproduce(
     experiment: Annotated[
-        str, typer.Argument(help="Which paper: meylahn2024, jin2024 or cicero2022.")
+        str,
+        typer.Argument(help="Which paper: meylahn2024, jin2024, cicero2022 or deepseek2025."),
     ],
     runs: Annotated[
         int | None,
@@ -678,8 +679,8 @@ def reproduce(
         typer.Option(
             "--seeds",
             min=1,
-            help="jin2024 and cicero2022: seeds per arm (default 10; 3 with --quick; at "
-            "most 1,000).",
+            help="jin2024, cicero2022 and deepseek2025: seeds per arm (default 10; 3 with "
+            "--quick; at most 1,000).",
         ),
     ] = None,
     episodes: Annotated[
@@ -688,7 +689,8 @@ def reproduce(
             "--episodes",
             min=1,
             help="jin2024: episodes per seed (default 300; 40 with --quick; at most 10^6, "
-            "about a day and a half of training per arm and seed).",
+            "about a day and a half of training per arm and seed). deepseek2025: GRPO "
+            "steps (default 100; 40 with --quick; at most 10,000).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed.")] = 0,
@@ -728,12 +730,25 @@ def reproduce(
     pure argmax planner, then both candidates planning. Writes results.csv (arm, seed,
     vote_share, kl_to_anchor, drift, ...), summary.csv, answers.json, tradeoff.png and
     vote_share.png.
+
+    deepseek2025: GRPO (DeepSeek-R1, Nature 2025) for an election candidate: a tiny
+    language model built in place is trained on the vote reward, then writes the first
+    candidate's posts in `election`, against the same model untrained and the scripted
+    candidate, on the same worlds per seed (needs the llm extra). Writes models/,
+    train/ (curve.csv, learning_curve.png, model/), results.csv, summary.csv,
+    answers.json and vote_share.png.
     """
     from .experiments import EXPERIMENTS
 
     if experiment not in EXPERIMENTS:
         raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
     target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
+    if experiment == "deepseek2025":
+        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
+            if value is not None:
+                raise _fail(f"{name} does not apply to deepseek2025")
+        _reproduce_deepseek(seeds, episodes, seed, workers, quick, target)
+        return
     if experiment == "cicero2022":
         for name, value in (
             ("--runs", runs),
@@ -870,6 +885,58 @@ def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:
     paths = c.write_outputs(target, rows, table, answers, settings)
     console.print(c.display_table(table))
     for line in c.display_lines(answers):
+        console.print(line, highlight=False)
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
+def _reproduce_deepseek(seeds, steps, seed, workers, quick, target: Path) -> None:
+    from .experiments import deepseek2025 as d
+    from .outputs import claim_reproduce_folder
+
+    kw: dict = {"seed": seed, "workers": workers}
+    if seeds is not None:
+        if seeds > 1000:
+            raise _fail(f"--seeds {seeds}: at most 1,000 (every seed runs all three arms)")
+        kw["seeds"] = seeds
+    if steps is not None:
+        if steps > 10_000:
+            raise _fail(f"--episodes {steps}: at most 10,000 GRPO steps")
+        kw["steps"] = steps
+    try:
+        import trl  # noqa: F401
+    except ImportError:
+        raise _fail(
+            "deepseek2025 needs the llm extra (pip install -c constraints.txt -e '.[llm]')"
+        ) from None
+    settings = d.Settings.quick(**kw) if quick else d.Settings(**kw)
+    claim_reproduce_folder(target, "deepseek2025")
+    users = f"{settings.users:,}" if settings.users else "10,000"
+    console.print(
+        f"deepseek2025: GRPO for {settings.steps} steps on a tiny model, then "
+        f"{len(d.ARMS)} arms × {settings.seeds} seeds of election ({users} users)",
+        highlight=False,
+    )
+    with _progress(TextColumn("{task.fields[stats]}")) as progress:
+        task = progress.add_task("GRPO steps", total=settings.steps, stats="")
+
+        def on_step(row) -> None:
+            progress.update(task, completed=row["step"], stats=f"reward {row['reward']:+.4f}")
+
+        try:
+            base, trained, training = d.build_models(target, settings, on_step)
+        except UserError as exc:
+            raise _fail(str(exc)) from None
+        models = {"untrained": str(base), "trained": str(trained)}
+        runs_task = progress.add_task("arm × seed", total=len(d.ARMS) * settings.seeds, stats="")
+        rows = d.run_arms(
+            settings, models, lambda k, total: progress.update(runs_task, completed=k)
+        )
+    table = d.summary_table(rows)
+    answers = d.answers(table, training, settings)
+    paths = d.write_outputs(target, rows, table, answers)
+    console.print(d.display_table(table))
+    for line in d.display_lines(answers):
         console.print(line, highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)

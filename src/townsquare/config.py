@@ -282,6 +282,12 @@ class CandidateConfig(_Section):
         description="planner: how many candidates plan (the first by user id; the others "
         "act by the scripted rule); none: every candidate",
     )
+    writers: int | None = Field(
+        None,
+        ge=0,
+        description="policy lm:...: how many candidates write their posts with the model "
+        "(the first by user id; the others post by the scripted rule); none: every one",
+    )
     messages: int = Field(
         4,
         ge=1,

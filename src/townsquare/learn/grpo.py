@@ -236,11 +236,16 @@ class VerifiableReward:
         self.last: list[float] = []
 
     def __call__(self, prompts, completions, prompt_id, **_) -> list[float]:
+        from ..text.messages import garbled
+
         texts = [c if isinstance(c, str) else str(c) for c in completions]
         stances = self.reader.read(texts, [0] * len(texts))
         out = []
-        for pid, stance in zip(prompt_id, stances, strict=True):
+        for pid, stance, text in zip(prompt_id, stances, texts, strict=True):
             pid = int(pid)
+            if garbled(text):  # the policy line would post nothing: it moves no one
+                out.append(0.0)
+                continue
             share = self.measure(
                 self.worlds[pid],
                 self.users[pid],
@@ -315,7 +320,13 @@ def train_grpo(
     try:
         import torch
         from datasets import Dataset
-        from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+        from transformers import (
+            AutoModelForCausalLM,
+            AutoTokenizer,
+            PrinterCallback,
+            TrainerCallback,
+        )
+        from transformers.utils import logging as hf_logging
         from trl import GRPOConfig, GRPOTrainer
     except ImportError as exc:
         raise UserError(
@@ -327,6 +338,7 @@ def train_grpo(
     from ..text.stance import stance_reader
     from . import grpo_checkpoint
 
+    hf_logging.disable_progress_bar()  # the caller's progress bar counts the steps
     out = Path(out)
     resumed = grpo_checkpoint.load_state(out, s) if resume else None
     done = resumed["done"] if resumed else 0
@@ -432,6 +444,9 @@ def train_grpo(
         callbacks=[Record()],
         peft_config=peft_config,
     )
+    # the trainer would print every step's log dict: the curve and the caller's progress
+    # bar say it instead
+    trainer.remove_callback(PrinterCallback)
     try:
         trainer.train()
     except (TextBackendError, KeyboardInterrupt) as exc:
@@ -471,6 +486,7 @@ def _write_generation(folder: Path, s: GRPOSettings, template: str) -> None:
         "template": template,
         "max_tokens": s.max_completion_length,
         "temperature": s.temperature,
+        "reader": s.reader,
     }
     replace_text(folder / TRAINED, json.dumps(settings, indent=1) + "\n")
 

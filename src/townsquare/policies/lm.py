@@ -8,7 +8,7 @@ active users who may post:
    (`roles` modules: ``{feed_stance}``, ``{position}``, ``{poll_lead}``, ...), plus
    ``{role}``, ``{topic}``, ``{opinion}`` and ``{step}``.
 2. **Generation.** One request per user, batched over the role's active users and seeded
-   by (step, user). Every completion goes through a replay cache (the run's
+   by the user and a draw of the role's random stream that step (so by the run's seed). Every completion goes through a replay cache (the run's
    ``text_cache.db`` once the run hands its text layer over, an in-memory one before),
    so runs replay exactly.
 3. **Post.** The completion becomes the post: its words (`Actions.post_text`), and the
@@ -26,8 +26,9 @@ Backend specs:
   user's own opinion: for tests and as a baseline;
 * ``lm:transformers:PATH``: a local causal LM folder (the ``text`` extra). A folder that
   ``train ROLE --algo grpo`` wrote holds ``townsquare.json``: the prompt template, the
-  completion length and the temperature it was trained with, which the policy then uses
-  (the scenario's ``lm_template`` still wins);
+  completion length, the temperature and the stance reader it was trained with, which
+  the policy then uses (the scenario's ``lm_template``, and a run's own reader with
+  ``text.stance_from_text``, still win);
 * ``lm:openai:MODEL@URL``: an OpenAI-compatible chat-completions server at URL.
 """
 
@@ -120,10 +121,11 @@ class LMPolicy:
         template: str | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        writers: int | None = None,
     ):
         from ..text.cache import CachedBackend, CompletionCache
         from ..text.offline import OfflineGenerator
-        from ..text.stance import reader_for_backend
+        from ..text.stance import reader_for_backend, stance_reader
 
         self.role_name = role_name
         self.spec = spec
@@ -136,7 +138,13 @@ class LMPolicy:
         self.generator = OfflineGenerator()
         self.inner = make_backend(spec)
         self.backend = CachedBackend(self.inner, CompletionCache(":memory:"))
-        self.reader = reader_for_backend(spec.kind, self.generator)
+        if "reader" in trained:
+            self.reader = stance_reader(trained["reader"], self.generator)
+        else:
+            self.reader = reader_for_backend(spec.kind, self.generator)
+        #: candidates only: how many (the first by user id) write with the model; the
+        #: others post by the scripted rule (None: every one)
+        self.writers = writers
         self.role = _learner_role(role_name)
         self.memory = None  # the role's observation memory, made at the first step
         self.counts = {"prompts": 0, "unparsed": 0, "silent": 0}
@@ -173,15 +181,21 @@ class LMPolicy:
         from ..text.messages import garbled
 
         acts = self.background.act(obs, rng)
-        acts.post = np.zeros(len(obs), bool)
-        rows = np.flatnonzero(obs.may_post)
+        writing = np.ones(len(obs), bool)
+        if self.writers is not None and obs.campaign is not None:
+            writing = np.isin(obs.users, obs.campaign.candidates[: self.writers])
+        acts.post = acts.post & ~writing
+        rows = np.flatnonzero(obs.may_post & writing)
         if rows.size == 0:
             return acts
         prompts = self.prompts(obs, rows)
+        # one draw from the role's stream a step: completions differ between runs of
+        # other seeds, and each request's seed is its own (a user's, that step)
+        step_key = int(rng.integers(2**32))
         requests = []
         for row, prompt in zip(rows.tolist(), prompts, strict=True):
             user = int(obs.users[row])
-            seed = int(np.random.SeedSequence([user, obs.step]).generate_state(1, np.uint32)[0])
+            seed = int(np.random.SeedSequence([step_key, user]).generate_state(1, np.uint32)[0])
             intent = {"key": seed, "stance": float(obs.opinion[row, 0]), "topic": 0, "kind": 0}
             requests.append(Request(prompt, self.max_tokens, self.temperature, seed, intent))
         texts = self.backend.generate(requests)
@@ -246,7 +260,13 @@ def trained_settings(spec: BackendSpec) -> dict:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise TextBackendError(f"{path}: damaged ({exc})") from None
-    kinds = {"template": str, "max_tokens": int, "temperature": (int, float), "role": str}
+    kinds = {
+        "template": str,
+        "max_tokens": int,
+        "temperature": (int, float),
+        "role": str,
+        "reader": str,
+    }
     if not isinstance(data, dict) or any(
         k not in kinds or not isinstance(v, kinds[k]) or isinstance(v, bool)
         for k, v in data.items()
@@ -254,6 +274,8 @@ def trained_settings(spec: BackendSpec) -> dict:
         raise TextBackendError(f"{path}: damaged (expected {', '.join(kinds)} of their types)")
     if data.get("max_tokens", 1) < 1 or data.get("temperature", 0) < 0:
         raise TextBackendError(f"{path}: damaged (max_tokens at least 1, temperature not negative)")
+    if data.get("reader", "pack") not in ("embedding", "pack", "lexicon"):
+        raise TextBackendError(f"{path}: damaged (reader: embedding, pack or lexicon)")
     return data
 
 

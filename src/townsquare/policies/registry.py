@@ -102,6 +102,7 @@ def _lm(request: PolicyRequest):
         parse_spec(cfg.policy),
         SCRIPTED[request.role](cfg),
         template=cfg.lm_template,
+        writers=getattr(cfg, "writers", None),
     )
 
 

@@ -21,7 +21,9 @@ class TransformersBackend:
     def __init__(self, model_path: str | Path, device: str | None = None, batch_size: int = 16):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # our own progress bars say how far a run is
         path = Path(model_path)
         if not (path / "config.json").exists():
             raise TextBackendError(f"{path}: no causal language model here (config.json missing)")
