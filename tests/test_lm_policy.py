@@ -154,3 +154,36 @@ def test_writers_lets_only_the_first_candidates_write_with_the_model():
     assert all(posts.text.get(i) for i in mine) and not any(posts.text.get(i) for i in rival)
     assert len(rival) == sc.steps
     assert policy.metrics()["lm_candidate_prompts"] == len(mine)
+
+
+def test_a_candidate_s_tags_move_its_platform_and_unknown_tags_do_nothing():
+    from townsquare.policies.lm import split_tags
+
+    assert split_tags(" [TO_CENTRE] [silent]  words here") == (
+        ["to_centre", "silent"],
+        "words here",
+    )
+    assert split_tags("no [tags] up front") == ([], "no [tags] up front")
+    world, _ = race("roles.candidate.policy=lm:offline")
+    policy = world.policies[Role.CANDIDATE]
+    first, second = (int(c) for c in world.election.candidates)
+    before = world.population.opinion[[first, second], 0].copy()
+    # candidates act in user-id order: the first moves toward the centre and posts, the
+    # second uses a tag candidates do not have
+    policy.backend = Scripted(
+        ["[to_centre] lower taxes for working families", "[follow] lower taxes for all"]
+    )
+    events = world.step()
+    after = world.population.opinion[[first, second], 0]
+    assert abs(after[0]) == pytest.approx(abs(before[0]) - 0.05)  # one move step inward
+    assert after[1] == before[1]
+    posted = set(events.post_author[events.post_kind == 0].tolist())
+    assert first in posted and second not in posted
+    m = policy.metrics()
+    assert (m["lm_candidate_moves"], m["lm_candidate_unparsed"]) == (1, 1)
+    # the tag is not part of the post
+    own = [i for i in range(len(world.posts)) if world.posts.author[i] == first]
+    assert world.posts.text[own[-1]] == "lower taxes for working families"
+    # a citizen has no platform to move: its tag is unparseable
+    world, _ = race("roles.citizen.policy=lm:offline")
+    assert "lm_citizen_moves" not in world.policies[Role.CITIZEN].metrics()

@@ -13,9 +13,14 @@ active users who may post:
    so runs replay exactly.
 3. **Post.** The completion becomes the post: its words (`Actions.post_text`), and the
    stance a stance reader reads from them (`text.stance`), since the words are what the
-   policy chose. A completion that starts with the tag ``[silent]`` writes nothing.
-   Unreadable output (empty, too short, garbled: `text.messages.garbled`) writes nothing
-   and is counted (``lm_<role>_unparsed``).
+   policy chose. Unreadable output (empty, too short, garbled: `text.messages.garbled`)
+   writes nothing and is counted (``lm_<role>_unparsed``).
+4. **Action tags.** A completion may start with tags in brackets, stripped from the
+   post: ``[silent]`` (any role) writes nothing (``lm_<role>_silent``); a candidate's
+   ``[to_centre]`` and ``[to_base]`` move its platform one step, as its intents do
+   (`roles.candidate.moved_position`; ``lm_candidate_moves``). An unknown tag is
+   unparseable: nothing is done, and it is counted. The default templates do not ask for
+   tags; a scenario's ``lm_template`` can.
 
 Everything else a user does (likes, replies, reposts, follows) stays the role's scripted
 policy, with the scenario's settings.
@@ -35,6 +40,7 @@ Backend specs:
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +48,14 @@ import numpy as np
 from ..world.actions import Actions, Observations
 
 PREFIX = "lm:"
-SILENT = "[silent]"
+#: the action tags each role may start a completion with (see the module docstring)
+TAGS = {
+    "citizen": ("silent",),
+    "influencer": ("silent",),
+    "candidate": ("silent", "to_centre", "to_base"),
+    "socialbot": ("silent",),
+}
+_LEADING_TAGS = re.compile(r"^\s*((?:\[[^\[\]\s]*\]\s*)+)")
 #: the prompt of each role; placeholders are the role's observation features by name
 TEMPLATES = {
     "citizen": (
@@ -148,6 +161,8 @@ class LMPolicy:
         self.role = _learner_role(role_name)
         self.memory = None  # the role's observation memory, made at the first step
         self.counts = {"prompts": 0, "unparsed": 0, "silent": 0}
+        if "to_centre" in TAGS.get(role_name, ()):
+            self.counts["moves"] = 0
         check_template(self.template, role_name)
 
     def __deepcopy__(self, memo):
@@ -201,10 +216,15 @@ class LMPolicy:
         texts = self.backend.generate(requests)
         self.counts["prompts"] += len(texts)
         words = np.full(len(obs), None, object)
+        moves = np.zeros(len(obs), np.int64)  # 0 hold, 1 toward the centre, 2 toward its base
         keep = []
         for row, text in zip(rows.tolist(), texts, strict=True):
-            text = text.strip()
-            if text.lower().startswith(SILENT):
+            tags, text = split_tags(text)
+            if any(tag not in TAGS.get(self.role_name, ()) for tag in tags):
+                self.counts["unparsed"] += 1
+                continue
+            moves[row] = 1 if "to_centre" in tags else (2 if "to_base" in tags else 0)
+            if "silent" in tags:
                 self.counts["silent"] += 1
             elif garbled(text):
                 self.counts["unparsed"] += 1
@@ -218,6 +238,13 @@ class LMPolicy:
             acts.post_stance[keep_rows] = np.clip(np.nan_to_num(stance), -1.0, 1.0)
             acts.post_topic[keep_rows] = 0
         acts.post_text = words
+        if moves.any():
+            from ..roles.candidate import moved_position, own_side
+
+            position = obs.opinion[:, 0]
+            moved = moved_position(position, own_side(position), moves)
+            acts.position = np.where(moves > 0, moved, np.nan)
+            self.counts["moves"] += int((moves > 0).sum())
         return acts
 
     # -- records ----------------------------------------------------------------------
@@ -236,6 +263,17 @@ class LMPolicy:
         counts = checks.array(arrays, "counts", np.int64, (len(self.counts),))
         checks.within("counts", counts, 0)
         self.counts = dict(zip(self.counts, map(int, counts), strict=True))
+
+
+def split_tags(text: str) -> tuple[list[str], str]:
+    """The action tags a completion starts with (lower case, without brackets) and the
+    rest of its text."""
+    text = text.strip()
+    found = _LEADING_TAGS.match(text)
+    if found is None:
+        return [], text
+    tags = [t.lower() for t in re.findall(r"\[([^\[\]\s]*)\]", found.group(1))]
+    return tags, text[found.end() :].strip()
 
 
 #: what ``train ROLE --algo grpo`` writes beside the model it trained
