@@ -535,22 +535,37 @@ def _write(
 
 
 def _plot(result: GRPOResult, s: GRPOSettings, path: Path) -> Path:
+    """Top: the mean reward, its spread within groups and the judge's score per step.
+    Bottom: the share of groups that teach nothing (all rewards equal) and, with both
+    rewards, the judge's rank agreement with the verifiable one."""
     from matplotlib.figure import Figure
 
     from ..outputs import replace_file
 
     steps = [r["step"] for r in result.curve]
-    fig = Figure(figsize=(7, 4), dpi=110)
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(7, 5.5), dpi=110)
+    ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     ax.plot(steps, [r["reward"] for r in result.curve], label="mean reward")
     ax.plot(steps, [r["reward_std"] for r in result.curve], ":", label="spread within groups")
     judged = [r["judge"] for r in result.curve]
     if not np.isnan(judged).all():
         ax.plot(steps, judged, "--", label="judge's score")
-    ax.set_xlabel("GRPO step")
     ax.set_ylabel(f"reward ({UNITS[reward_kind(s)]}; judge: 0-1)", fontsize=8)
     ax.set_title(f"GRPO for the {s.role} on the verifiable reward", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    low.plot(
+        steps, [r["zero_std_groups"] for r in result.curve], color="C3",
+        label="groups with equal rewards (teach nothing)",
+    )  # fmt: skip
+    agreement = [r["judge_agreement"] for r in result.curve]
+    if not np.isnan(agreement).all():
+        low.plot(steps, agreement, ".", color="C4", label="judge's agreement (rank corr.)")
+    low.axhline(0, color="0.6", lw=0.6)
+    low.set_ylim(-1.05, 1.05)
+    low.set_xlabel("GRPO step")
+    low.set_ylabel("share / correlation", fontsize=8)
+    low.grid(True, alpha=0.3)
+    low.legend(fontsize=7)
     fig.tight_layout()
     return replace_file(path, fig.savefig)
