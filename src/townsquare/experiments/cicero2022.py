@@ -40,7 +40,6 @@ not words, so the messages change no vote.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable
@@ -48,10 +47,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from ..outputs import replace_file, replace_text
 from .pool import run_tasks
+from .tables import mean_interval, write_rows
 
 LAMBDAS = (0.001, 0.01, 0.1, 1.0)
 PIKL_ARMS = tuple(f"pikl_{lam:g}" for lam in LAMBDAS)
@@ -164,15 +163,6 @@ def run_arms(s: Settings, progress: Callable[[int, int], None] | None = None) ->
     return run_tasks(run_task, tasks, s.workers, progress)
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    n = values.size
-    mean = float(values.mean())
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 def summary_table(rows: list[dict]) -> list[dict]:
     """Per arm: vote share (mean, 95% CI), the paired difference from scripted (mean, 95%
     CI), KL to the anchor and drift (means)."""
@@ -184,10 +174,10 @@ def summary_table(rows: list[dict]) -> list[dict]:
     for arm in [a for a in ARMS if a in by_arm] + [a for a in by_arm if a not in ARMS]:
         seeds = sorted(by_arm[arm])
         share = np.array([by_arm[arm][k]["vote_share"] for k in seeds], float)
-        mean, low, high = _interval(share)
+        mean, low, high = mean_interval(share)
         paired = [k for k in seeds if k in base]
         diff = np.array([by_arm[arm][k]["vote_share"] - base[k]["vote_share"] for k in paired])
-        d_mean, d_low, d_high = _interval(diff) if diff.size else (math.nan,) * 3
+        d_mean, d_low, d_high = mean_interval(diff) if diff.size else (math.nan,) * 3
         table.append(
             {
                 "arm": arm,
@@ -232,29 +222,13 @@ def answers(table: list[dict]) -> dict:
     return out
 
 
-def _cell(value):
-    return "" if isinstance(value, float) and math.isnan(value) else value
-
-
 def write_outputs(out: Path, rows: list[dict], table: list[dict], ans: dict, s: Settings):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def write_csv(fields, records):
-        def write(tmp: Path) -> None:
-            with open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore")
-                writer.writeheader()
-                for r in records:
-                    writer.writerow({k: _cell(v) for k, v in r.items()})
-
-        return write
-
     paths = {
-        "results": replace_file(out / "results.csv", write_csv(COLUMNS, rows)),
-        "summary": replace_file(
-            out / "summary.csv", write_csv(list(table[0]) if table else ["arm"], table)
-        ),
+        "results": write_rows(out / "results.csv", COLUMNS, rows),
+        "summary": write_rows(out / "summary.csv", list(table[0]) if table else ["arm"], table),
         "answers": replace_text(
             out / "answers.json",
             json.dumps({**ans, "settings": asdict(s)}, indent=2, default=_json_default) + "\n",

@@ -24,7 +24,6 @@ interval, whether it is beyond seed noise, and the settings) and ``vote_share.pn
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -33,10 +32,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from ..outputs import replace_file, replace_text
 from .pool import run_tasks
+from .tables import mean_interval, write_rows
 
 ARMS = ("scripted", "untrained", "trained")
 COLUMNS = ("arm", "seed", "vote_share", "posts", "mean_stance", "not_posted")
@@ -142,15 +141,6 @@ def run_arms(
     return run_tasks(run_task, tasks, s.workers, progress)
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, values.size - 1)) * float(values.std(ddof=1))
-    half /= math.sqrt(values.size)
-    return mean, mean - half, mean + half
-
-
 def summary_table(rows: list[dict]) -> list[dict]:
     """Per arm: the vote share (mean, 95% CI) and the paired difference from untrained."""
     by = {arm: {r["seed"]: r for r in rows if r["arm"] == arm} for arm in ARMS}
@@ -159,8 +149,8 @@ def summary_table(rows: list[dict]) -> list[dict]:
     for arm in ARMS:
         share = np.array([by[arm][k]["vote_share"] for k in seeds])
         diff = share - np.array([by["untrained"][k]["vote_share"] for k in seeds])
-        mean, low, high = _interval(share)
-        d, d_low, d_high = _interval(diff)
+        mean, low, high = mean_interval(share)
+        d, d_low, d_high = mean_interval(diff)
         stance = np.array([by[arm][k]["mean_stance"] for k in seeds])
         out.append(
             {
@@ -194,24 +184,10 @@ def answers(table: list[dict], training: dict, s: Settings) -> dict:
     }
 
 
-def _cell(value):
-    return "" if value is None else value
-
-
 def write_outputs(out: Path, rows: list[dict], table: list[dict], ans: dict) -> dict[str, Path]:
-    def write_csv(fields, records):
-        def write(tmp: Path) -> None:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fields)
-                w.writeheader()
-                for r in records:
-                    w.writerow({k: _cell(r.get(k)) for k in fields})
-
-        return write
-
     paths = {
-        "results": replace_file(out / "results.csv", write_csv(COLUMNS, rows)),
-        "summary": replace_file(out / "summary.csv", write_csv(list(table[0]), table)),
+        "results": write_rows(out / "results.csv", COLUMNS, rows),
+        "summary": write_rows(out / "summary.csv", list(table[0]), table),
         "answers": replace_text(out / "answers.json", json.dumps(ans, indent=2) + "\n"),
         "vote_share": plot_vote_share(rows, table, out / "vote_share.png"),
         "learning_curve": out / "train" / "learning_curve.png",

@@ -62,10 +62,9 @@ def panel_vote_reward(
     fork = world.fork()
     rng = np.random.default_rng(seed)
     pop = fork.population
-    eligible = np.flatnonzero((pop.role == Role.CITIZEN) & ~pop.suspended)
-    if eligible.size == 0:
+    panel = _panel(fork, rng, panel_size, candidate)
+    if panel.size == 0:
         return 0.0
-    panel = np.sort(rng.choice(eligible, size=min(panel_size, eligible.size), replace=False))
     before = panel_intention(fork, panel, int(index[0]))
     feed_stance = np.full((panel.size, 1), float(stance))
     feed_topic = np.zeros((panel.size, 1), np.int64)
@@ -87,6 +86,8 @@ def panel_vote_reward(
 
 
 def _panel(fork, rng: np.random.Generator, size: int, leave_out: int) -> np.ndarray:
+    """A random panel of active citizens (user ids, sorted), ``leave_out`` not among
+    them."""
     pop = fork.population
     eligible = np.flatnonzero((pop.role == Role.CITIZEN) & ~pop.suspended)
     eligible = eligible[eligible != leave_out]
