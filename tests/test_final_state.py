@@ -61,7 +61,8 @@ def test_columns_and_types(whole):
     users = pq.read_table(whole / "users.parquet")
     opinions = [f"opinion_{when}_t{k}" for k in range(TOPICS) for when in ("start", "end")]
     assert users.column_names == [
-        "id", "role", *opinions, "followers", "followees", "posts", "suspended",
+        "id", "role", *opinions, "followers", "followees", "posts", "reposts", "replies",
+        "suspended",
     ]  # fmt: skip
     kinds = {
         "id": pa.int64(),
@@ -69,6 +70,8 @@ def test_columns_and_types(whole):
         "followers": pa.int64(),
         "followees": pa.int64(),
         "posts": pa.int64(),
+        "reposts": pa.int64(),
+        "replies": pa.int64(),
         "suspended": pa.bool_(),
         **dict.fromkeys(opinions, pa.float64()),
     }
@@ -118,6 +121,11 @@ def test_counts_agree_with_the_world(whole):
     assert sum(users["posts"]) < everything  # reposts and replies are not posts
     posts = world.posts
     assert sum(users["posts"]) == int((posts.kind == PostKind.POST).sum())
+    # reposts and replies per author, counted from the world's posts
+    for column, kind in (("reposts", PostKind.REPOST), ("replies", PostKind.REPLY)):
+        mine = np.bincount(posts.author[posts.kind == kind], minlength=n)
+        assert users[column] == mine.tolist()
+    assert sum(users["posts"]) + sum(users["reposts"]) + sum(users["replies"]) == everything
 
 
 def test_opinion_at_start_is_the_built_world(whole):

@@ -12,6 +12,8 @@ column               type    what
 ``followers``        int64   how many users follow this one at the end
 ``followees``        int64   how many users this one follows at the end
 ``posts``            int64   original posts written over the run (not reposts or replies)
+``reposts``          int64   reposts made over the run
+``replies``          int64   replies written over the run
 ``suspended``        bool    suspended by the detector at the end
 ==================== ======= ==========================================================
 
@@ -64,10 +66,12 @@ def users_table(
     for k in range(topics):
         columns[f"opinion_start_t{k}"] = _float(start_opinion[:, k])
         columns[f"opinion_end_t{k}"] = _float(population.opinion[:, k])
-    original = posts.author[posts.kind == PostKind.POST]
     columns["followers"] = pa.array(graph.in_deg.astype(np.int64))
     columns["followees"] = pa.array(graph.out_deg.astype(np.int64))
-    columns["posts"] = pa.array(np.bincount(original, minlength=n).astype(np.int64))
+    for name, kind in (("posts", PostKind.POST), ("reposts", PostKind.REPOST),
+                       ("replies", PostKind.REPLY)):  # fmt: skip
+        authors = posts.author[posts.kind == kind]
+        columns[name] = pa.array(np.bincount(authors, minlength=n).astype(np.int64))
     columns["suspended"] = pa.array(np.asarray(population.suspended, np.bool_))
     return _with_step(pa.table(columns), step)
 
