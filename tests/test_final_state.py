@@ -62,7 +62,7 @@ def test_columns_and_types(whole):
     opinions = [f"opinion_{when}_t{k}" for k in range(TOPICS) for when in ("start", "end")]
     assert users.column_names == [
         "id", "role", *opinions, "followers", "followees", "posts", "reposts", "replies",
-        "suspended",
+        "follows", "suspended",
     ]  # fmt: skip
     kinds = {
         "id": pa.int64(),
@@ -72,6 +72,7 @@ def test_columns_and_types(whole):
         "posts": pa.int64(),
         "reposts": pa.int64(),
         "replies": pa.int64(),
+        "follows": pa.int64(),
         "suspended": pa.bool_(),
         **dict.fromkeys(opinions, pa.float64()),
     }
@@ -126,6 +127,10 @@ def test_counts_agree_with_the_world(whole):
         mine = np.bincount(posts.author[posts.kind == kind], minlength=n)
         assert users[column] == mine.tolist()
     assert sum(users["posts"]) + sum(users["reposts"]) + sum(users["replies"]) == everything
+    assert users["follows"] == world.population.follows_made.tolist()
+    with duckdb.connect(str(whole / "events.duckdb"), read_only=True) as con:
+        follows = con.execute("SELECT count(*) FROM follows WHERE action = 'follow'").fetchone()[0]
+    assert sum(users["follows"]) == follows
 
 
 def test_opinion_at_start_is_the_built_world(whole):

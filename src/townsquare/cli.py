@@ -1154,9 +1154,26 @@ def train(
     role: Annotated[
         str,
         typer.Argument(
-            help="The role that learns: influencer, citizen, candidate or (grpo) socialbot."
+            help="The role that learns: influencer, citizen, candidate, (grpo) socialbot, "
+            "or detector (then RUN_DIR...: the labelled runs it learns from)."
         ),
     ],
+    runs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="detector: run folders to learn from (their users.parquet; socialbots are "
+            "the bots); the last --held-out of them are held out to evaluate.",
+            show_default=False,
+        ),
+    ] = None,
+    held_out: Annotated[
+        int,
+        typer.Option(
+            "--held-out",
+            min=1,
+            help="detector: how many of the runs (the last ones) are held out to evaluate.",
+        ),
+    ] = 1,
     algo: Annotated[
         str,
         typer.Option(
@@ -1301,6 +1318,11 @@ def train(
     from .learn import train as training
     from .outputs import check_train_folder, claim_train_folder
 
+    if role == "detector":
+        _train_detector(list(runs or []), held_out, out, overwrite, seed)
+        return
+    if runs:
+        raise _fail(f"{runs[0]}: run folders are for `train detector`; {role} learns in a scenario")
     if algo == "bc":
         _train_anchor(role, scenario, list(set_ or []), episodes, seed, out, overwrite)
         return
@@ -1399,6 +1421,72 @@ def train(
         f"--set roles.{role}.policy={policy_path}",
         highlight=False,
     )
+
+
+def _train_detector(runs: list[Path], held_out: int, out: Path | None, overwrite, seed) -> None:
+    """`train detector RUN_DIR...`: a logistic regression over accounts' activity
+    (`roles/detector.py`), learnt from the first runs, evaluated on the last
+    ``held_out``, written as JSON with its evaluation."""
+    import json
+
+    import numpy as np
+
+    from .roles import detector as d
+
+    if len(runs) <= held_out:
+        raise _fail(
+            f"train detector: give more than --held-out {held_out} run folders (one at least "
+            "to learn from, the last ones held out to evaluate)"
+        )
+    target = out or Path("runs") / "detector.json"
+    if target.suffix != ".json":
+        raise _fail(f"--out {target}: the detector is one JSON file; name it FILE.json")
+    if target.exists():
+        try:
+            d.load_detector(target)
+        except d.DetectorFileError:
+            raise _fail(
+                f"{target}: exists and is not a detector file; choose another --out"
+            ) from None
+        if not overwrite:
+            raise _fail(f"{target} exists; pass --overwrite to replace it")
+    data = []
+    for run in runs:
+        try:
+            data.append(d.run_accounts(run))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+    learn, test = data[:-held_out], data[-held_out:]
+
+    def stack(parts):
+        return np.vstack([c for c, _ in parts]), np.concatenate([b for _, b in parts])
+
+    counts, is_bot = stack(learn)
+    try:
+        detector = d.fit(counts, is_bot, seed=seed)
+    except ValueError as exc:
+        names = ", ".join(str(r) for r in runs[:-held_out])
+        raise _fail(f"train detector: {names}: {exc}") from None
+    scores = d.evaluate(detector, *stack(test))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = detector.to_json()
+    payload["evaluation"] = {
+        "learnt_from": [str(r) for r in runs[:-held_out]],
+        "held_out": [str(r) for r in runs[-held_out:]],
+        **scores,
+    }
+    from .outputs import replace_text
+
+    replace_text(target, json.dumps(payload, indent=1) + "\n")
+    console.print(
+        f"detector learnt from {len(counts):,} accounts ({int(is_bot.sum()):,} bots) of "
+        f"{len(learn)} run(s); on {scores['accounts']:,} held-out accounts "
+        f"({scores['bots']:,} bots): accuracy {scores['accuracy']:.3f}, precision "
+        f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, ROC AUC "
+        f"{scores['roc_auc']:.3f}",
+        highlight=False,
+    )
+    console.print(f"detector: {target}", highlight=False)
 
 
 def _train_grpo(

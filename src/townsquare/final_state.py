@@ -14,6 +14,7 @@ column               type    what
 ``posts``            int64   original posts written over the run (not reposts or replies)
 ``reposts``          int64   reposts made over the run
 ``replies``          int64   replies written over the run
+``follows``          int64   follows made over the run (new edges; unfollows not subtracted)
 ``suspended``        bool    suspended by the detector at the end
 ==================== ======= ==========================================================
 
@@ -72,6 +73,7 @@ def users_table(
                        ("replies", PostKind.REPLY)):  # fmt: skip
         authors = posts.author[posts.kind == kind]
         columns[name] = pa.array(np.bincount(authors, minlength=n).astype(np.int64))
+    columns["follows"] = pa.array(np.asarray(population.follows_made, np.int64))
     columns["suspended"] = pa.array(np.asarray(population.suspended, np.bool_))
     return _with_step(pa.table(columns), step)
 

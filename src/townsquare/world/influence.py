@@ -64,8 +64,20 @@ class PropagationGraph:
 
 
 @numba.njit(cache=True)
+def _uniform(state):  # pragma: no cover - numba
+    """SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): the next state and a uniform in
+    [0, 1). The kernel's own generator, so no global random state is touched."""
+    state = np.uint64(state + np.uint64(0x9E3779B97F4A7C15))
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True)
 def _cascades(offsets, targets, seeds, p, runs, seed):  # pragma: no cover - numba
-    np.random.seed(seed)
+    state = np.uint64(seed)
     n = offsets.size - 1
     active = np.zeros(n, np.int64)  # the run in which each user was activated (+1)
     frontier = np.empty(n, np.int64)
@@ -83,10 +95,12 @@ def _cascades(offsets, targets, seeds, p, runs, seed):  # pragma: no cover - num
             head += 1
             for k in range(offsets[u], offsets[u + 1]):
                 v = targets[k]
-                if active[v] != r and np.random.random() < p:
-                    active[v] = r
-                    frontier[size] = v
-                    size += 1
+                if active[v] != r:
+                    state, x = _uniform(state)
+                    if x < p:
+                        active[v] = r
+                        frontier[size] = v
+                        size += 1
         total += size
     return total / runs
 
@@ -109,7 +123,8 @@ def spread(
         return 0.0
     if seeds[0] < 0 or seeds[-1] >= graph.n:
         raise ValueError(f"seed users must lie in [0, {graph.n})")
-    return float(_cascades(graph.offsets, graph.targets, seeds, float(p), int(runs), int(seed)))
+    seed = int(seed) % 2**64
+    return float(_cascades(graph.offsets, graph.targets, seeds, float(p), int(runs), seed))
 
 
 def top_out_degree(graph: PropagationGraph, t: int) -> np.ndarray:
@@ -181,9 +196,7 @@ def load_propagation_folder(folder) -> list[tuple[str, PropagationGraph]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder")
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix in (".edgelist", ".txt", ".csv", ".tsv")
-    )
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".edgelist", ".txt", ".csv", ".tsv"))
     if not files:
         raise ValueError(f"{folder}: holds no edge lists (*.edgelist, *.txt, *.csv, *.tsv)")
     out = []

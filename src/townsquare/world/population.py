@@ -47,6 +47,13 @@ class Population:
     suspended: np.ndarray  # bool (n,)
     community: np.ndarray  # int8 (n,), -1 when the graph has no communities
     visits: np.ndarray  # float64 (n,) in [activity, 1]
+    #: int64 (n,): follows each user made over the run (applied ones: new edges), which
+    #: a detector reads as the bot's courting of chosen users (roles/detector.py)
+    follows_made: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.follows_made is None:
+            self.follows_made = np.zeros(self.role.shape[0], np.int64)
 
     @property
     def n(self) -> int:
@@ -91,7 +98,13 @@ class Population:
             visits = checks.array(state, "visits", np.float64, (n,))
             checks.within("visits", visits, 0.0, 1.0)
             checks.refuse("visits", visits < activity, "below the user's activity", visits)
+        # a world saved before follows were counted starts counting at its step
+        follows_made = np.zeros(n, np.int64)
+        if "follows_made" in state:
+            follows_made = checks.array(state, "follows_made", np.int64, (n,))
+            checks.within("follows_made", follows_made, 0)
         known = {
+            "follows_made": follows_made,
             "role": role,
             "opinion": opinion,
             "activity": activity,

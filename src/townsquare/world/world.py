@@ -411,6 +411,7 @@ class World:
         ok = fv >= 0
         fu, fv = fu[ok], fv[ok]
         applied = graph.follow(fu, fv)
+        np.add.at(self.population.follows_made, fu[applied], 1)
         uu = np.repeat(users, unfollow.shape[1])
         uv = unfollow.ravel()
         ok = uv >= 0
