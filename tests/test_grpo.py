@@ -377,3 +377,67 @@ def test_ctrl_c_on_the_command_line_saves_a_checkpoint_and_resume_finishes(
     assert finished.exit_code == 0, finished.output
     assert (out / "model" / "config.json").is_file() and not (out / "checkpoint").exists()
     one_line_error(grpo_cli(), "exists; pass --overwrite")
+
+
+def test_the_reward_counts_only_what_the_policy_line_would_post():
+    from townsquare.learn.grpo import posted_text
+
+    assert posted_text("candidate", "[to_centre] lower taxes now") == "lower taxes now"
+    assert posted_text("candidate", "[silent] lower taxes now") is None
+    assert posted_text("candidate", "[follow] lower taxes now") is None  # not its tag
+    assert posted_text("citizen", "[to_centre] lower taxes now") is None
+    assert posted_text("candidate", "[to_centre] cut taxes") is None  # two words left
+    assert posted_text("influencer", "plain words for all") == "plain words for all"
+
+
+def test_resume_refuses_what_it_cannot_continue_faithfully(tiny_model, tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(UserError, match="failed at step 2"):
+        train_grpo(settings(tiny_model, steps=3), out, judge_backend=FailingJudge(calls=1))
+    # a KL penalty's reference would be the checkpoint's model
+    with pytest.raises(UserError, match="beta > 0"):
+        train_grpo(settings(tiny_model, steps=3, beta=0.1), out, resume=True)
+    # a judge may move to another address, not appear or vanish
+    with pytest.raises(UserError, match=r"other settings \(judge\)"):
+        train_grpo(settings(tiny_model, steps=3, judge="openai:j@http://127.0.0.1:9/v1"), out,
+                   resume=True)  # fmt: skip
+    # a save that stopped between its two renames leaves the last whole checkpoint
+    (out / "checkpoint").rename(out / "checkpoint.old")
+    result = train_grpo(settings(tiny_model, steps=3), out, judge_backend=RubricJudge(),
+                        resume=True)  # fmt: skip
+    assert [r["step"] for r in result.curve] == [1, 2, 3]
+    assert not any(p.name.startswith("checkpoint") for p in out.iterdir())
+    with pytest.raises(UserError, match="at least one GRPO step"):
+        check(settings(tiny_model, steps=0))
+
+
+def test_a_damaged_lora_checkpoint_is_one_line(tiny_model, tmp_path):
+    pytest.importorskip("peft")
+    out = tmp_path / "lora"
+    s = settings(tiny_model, steps=3, lora=4)
+    with pytest.raises(UserError, match="failed at step 2"):
+        train_grpo(s, out, judge_backend=FailingJudge(calls=1))
+    weights = out / "checkpoint" / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(b"not safetensors")
+    with pytest.raises(UserError, match="adapter is damaged") as err:
+        train_grpo(s, out, judge_backend=RubricJudge(), resume=True)
+    assert "\n" not in str(err.value)
+    weights.unlink()
+    with pytest.raises(UserError, match="adapter_model.safetensors is missing"):
+        train_grpo(s, out, judge_backend=RubricJudge(), resume=True)
+
+
+def test_a_model_trained_for_another_role_is_refused_on_the_policy_line(tmp_path, tiny_model):
+    import shutil
+
+    from townsquare.build import build_world
+    from townsquare.config import load_scenario
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model, folder)
+    (folder / "townsquare.json").write_text(json.dumps({"role": "influencer"}))
+    sc = load_scenario(
+        "candidate_env", ["users=300", f"roles.candidate.policy=lm:transformers:{folder}"]
+    )
+    with pytest.raises(UserError, match="trained for the influencer role, not the candidate"):
+        build_world(sc)

@@ -187,3 +187,8 @@ def test_a_candidate_s_tags_move_its_platform_and_unknown_tags_do_nothing():
     # a citizen has no platform to move: its tag is unparseable
     world, _ = race("roles.citizen.policy=lm:offline")
     assert "lm_citizen_moves" not in world.policies[Role.CITIZEN].metrics()
+
+
+def test_writers_needs_an_election():
+    with pytest.raises(UserError, match="writers: picks the first candidates"):
+        load_scenario("default", ["roles.candidate.writers=1", "election.days=[]"])

@@ -759,6 +759,11 @@ class Scenario(_Section):
                 f"election.days: day {late[0]} is past the last step ({self.steps - 1}; "
                 "steps run 0 to steps - 1)"
             )
+        if self.roles.candidate.writers is not None and not e.days:
+            raise ValueError(
+                "roles.candidate.writers: picks the first candidates of a race; give an "
+                "election day (election.days)"
+            )
         planner = self.roles.candidate.policy == "planner"
         if planner and not e.days:
             raise ValueError(

@@ -141,6 +141,8 @@ def check(s: GRPOSettings, judge_given: bool = False) -> None:
         raise UserError("--weights: the judge's weight needs a judge (--judge SPEC)")
     if s.lora < 0:
         raise UserError(f"--lora {s.lora}: a rank, 0 (no LoRA) or more")
+    if s.steps < 1:
+        raise UserError(f"--episodes {s.steps}: at least one GRPO step")
     if s.save_every < 0:
         raise UserError(f"--save-every {s.save_every}: a number of steps, 0 (never) or more")
     model = Path(s.model)
@@ -219,6 +221,19 @@ class JudgeReward:
         return self.last
 
 
+def posted_text(role: str, completion: str) -> str | None:
+    """What the policy line would post of a completion (`policies.lm`): its text after
+    the action tags, or None where it posts nothing (a ``[silent]`` tag, a tag the role
+    does not have, unreadable text). Training rewards only what would be posted."""
+    from ..policies.lm import TAGS, split_tags
+    from ..text.messages import garbled
+
+    tags, text = split_tags(completion)
+    if "silent" in tags or any(t not in TAGS.get(role, ()) for t in tags) or garbled(text):
+        return None
+    return text
+
+
 class VerifiableReward:
     """TRL reward function: what each completion does to a panel of citizens in a fork
     (see the module docstring), ×100. Called with the dataset's ``prompt_id`` column."""
@@ -226,24 +241,31 @@ class VerifiableReward:
     __name__ = "verified"
 
     def __init__(
-        self, worlds, users, reader, panel: int, horizon: int, seed: int, kind: str = "votes"
+        self,
+        worlds,
+        users,
+        reader,
+        panel: int,
+        horizon: int,
+        seed: int,
+        kind: str = "votes",
+        role: str = "candidate",
     ):
         from .verifiable import panel_engagement_reward, panel_vote_reward
 
+        self.role = role
         self.worlds, self.users, self.reader = worlds, users, reader
         self.panel, self.horizon, self.seed = panel, horizon, seed
         self.measure = {"votes": panel_vote_reward, "engagement": panel_engagement_reward}[kind]
         self.last: list[float] = []
 
     def __call__(self, prompts, completions, prompt_id, **_) -> list[float]:
-        from ..text.messages import garbled
-
-        texts = [c if isinstance(c, str) else str(c) for c in completions]
-        stances = self.reader.read(texts, [0] * len(texts))
+        texts = [posted_text(self.role, c if isinstance(c, str) else str(c)) for c in completions]
+        stances = self.reader.read([t or "" for t in texts], [0] * len(texts))
         out = []
         for pid, stance, text in zip(prompt_id, stances, texts, strict=True):
             pid = int(pid)
-            if garbled(text):  # the policy line would post nothing: it moves no one
+            if text is None:  # the policy line would post nothing: it moves no one
                 out.append(0.0)
                 continue
             share = self.measure(
@@ -419,7 +441,12 @@ def train_grpo(
     if s.lora and resumed:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, resumed["folder"] / "adapter", is_trainable=True)
+        adapter = resumed["folder"] / "adapter"
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+        except Exception as exc:  # peft and safetensors raise several kinds
+            reason = " ".join(str(exc).split())[:160]
+            raise UserError(f"--resume: {adapter} is damaged ({reason})") from None
     elif s.lora:
         from peft import LoraConfig
 
@@ -450,7 +477,9 @@ def train_grpo(
     try:
         trainer.train()
     except (TextBackendError, KeyboardInterrupt) as exc:
-        steps_done = done + int(trainer.state.global_step)
+        # the steps whose row is in the curve (a Ctrl-C between an update and its log
+        # loses that step's row; the checkpoint then says one step fewer)
+        steps_done = len(curve)
         folder = grpo_checkpoint.save(out, trainer, s, steps_done, curve[:steps_done])
         if isinstance(exc, KeyboardInterrupt):
             raise TrainingInterrupted(

@@ -25,6 +25,9 @@ import numpy as np
 from ..errors import UserError
 
 FOLDER = "checkpoint"
+#: a checkpoint is written whole into this folder, then swapped for the last one
+WRITING = "checkpoint.writing"
+OLD = "checkpoint.old"
 FILES = ("model", "adapter", "optimizer.safetensors", "state.json")
 MOMENTS = ("exp_avg", "exp_avg_sq", "step")
 #: settings a resumed run may change: more steps, another device, a judge's server
@@ -38,14 +41,18 @@ def _comparable(settings) -> dict:
 
 
 def save(out: Path, trainer, settings, done: int, curve: list[dict]) -> Path:
-    """Write the checkpoint of ``done`` steps into ``out/checkpoint`` (replacing one)."""
+    """Write the checkpoint of ``done`` steps into ``out/checkpoint``, whole: into
+    ``checkpoint.writing`` first, then swapped for the last one, so a machine that dies
+    while saving leaves the last checkpoint as it was."""
     import torch
     from safetensors.torch import save_file
 
     from ..outputs import replace_text
 
-    folder = Path(out) / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    _remove_folder(out / WRITING)
+    folder = out / WRITING
+    folder.mkdir(parents=True)
     model = trainer.model
     accelerator = getattr(trainer, "accelerator", None)
     if accelerator is not None:
@@ -69,13 +76,27 @@ def save(out: Path, trainer, settings, done: int, curve: list[dict]) -> Path:
         json.dumps({"done": int(done), "settings": _comparable(settings), "curve": curve}, indent=1)
         + "\n",
     )
-    return folder
+    final = out / FOLDER
+    _remove_folder(out / OLD)
+    if final.exists():
+        final.rename(out / OLD)
+    folder.rename(final)
+    _remove_folder(out / OLD)
+    return final
 
 
 def load_state(out: Path, settings) -> dict:
     """The checkpoint's ``state.json``, checked against ``settings``; one-line errors."""
     folder = Path(out) / FOLDER
+    if not folder.exists() and (Path(out) / OLD / "state.json").is_file():
+        # a save that stopped between its two renames: the last whole checkpoint
+        (Path(out) / OLD).rename(folder)
     path = folder / "state.json"
+    if settings.beta:
+        raise UserError(
+            "--resume: not with a KL penalty (beta > 0): the reference model would be the "
+            "checkpoint's, not the starting model"
+        )
     if not path.is_file():
         raise UserError(f"--resume: {folder} holds no GRPO checkpoint (no state.json)")
     try:
@@ -85,6 +106,8 @@ def load_state(out: Path, settings) -> dict:
         raise UserError(f"--resume: {path} is damaged ({exc})") from None
     wanted = _comparable(settings)
     changed = sorted(k for k in wanted if k not in FREE and saved.get(k) != wanted[k])
+    if (saved.get("judge") is None) != (wanted.get("judge") is None):
+        changed.append("judge")  # another address is fine; adding or dropping one is not
     if changed:
         raise UserError(
             f"--resume: {path} was trained with other settings ({', '.join(changed)}); "
@@ -98,8 +121,12 @@ def load_state(out: Path, settings) -> dict:
     if not curve_continues(curve, done):
         raise UserError(f"--resume: {path} is damaged (its curve is not {done} steps long)")
     needed = folder / ("adapter" if settings.lora else "model")
-    if not (needed / ("adapter_config.json" if settings.lora else "config.json")).is_file():
-        raise UserError(f"--resume: {needed} is missing from the checkpoint")
+    files = (
+        ("adapter_config.json", "adapter_model.safetensors") if settings.lora else ("config.json",)
+    )
+    missing = [f for f in files if not (needed / f).is_file()]
+    if missing:
+        raise UserError(f"--resume: {needed / missing[0]} is missing from the checkpoint")
     return {"done": done, "curve": curve, "folder": folder}
 
 
@@ -142,11 +169,11 @@ def load_moments(folder: Path, model, optimizer) -> int:
     return restored
 
 
-def remove(out: Path) -> None:
-    """Remove the checkpoint once the run is complete: only what `save` wrote."""
+def _remove_folder(folder: Path) -> None:
+    """Remove a checkpoint folder `save` wrote: only the files it writes, then the
+    folder if nothing else is left in it."""
     import shutil
 
-    folder = Path(out) / FOLDER
     for name in FILES:
         path = folder / name
         if path.is_dir():
@@ -155,6 +182,12 @@ def remove(out: Path) -> None:
             path.unlink()
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
+
+
+def remove(out: Path) -> None:
+    """Remove the checkpoint once the run is complete: only what `save` wrote."""
+    for name in (FOLDER, WRITING, OLD):
+        _remove_folder(Path(out) / name)
 
 
 def schedule_left(learning_rate: float, steps: int, done: int) -> float:

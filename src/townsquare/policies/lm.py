@@ -143,7 +143,7 @@ class LMPolicy:
         self.role_name = role_name
         self.spec = spec
         self.background = background
-        trained = trained_settings(spec)
+        trained = trained_settings(spec, role_name)
         self.template = template or trained.get("template") or TEMPLATES[role_name]
         self.max_tokens = int(max_tokens or trained.get("max_tokens") or 80)
         temperature = temperature if temperature is not None else trained.get("temperature")
@@ -280,7 +280,7 @@ def split_tags(text: str) -> tuple[list[str], str]:
 TRAINED = "townsquare.json"
 
 
-def trained_settings(spec: BackendSpec) -> dict:
+def trained_settings(spec: BackendSpec, role_name: str | None = None) -> dict:
     """The prompt template, completion length and temperature a trained model folder
     was trained with (empty for other backends and other folders); a
     `TextBackendError` naming the file if it is damaged."""
@@ -314,6 +314,10 @@ def trained_settings(spec: BackendSpec) -> dict:
         raise TextBackendError(f"{path}: damaged (max_tokens at least 1, temperature not negative)")
     if data.get("reader", "pack") not in ("embedding", "pack", "lexicon"):
         raise TextBackendError(f"{path}: damaged (reader: embedding, pack or lexicon)")
+    if role_name is not None and data.get("role", role_name) != role_name:
+        raise TextBackendError(
+            f"{path}: the model was trained to write a {data['role']}'s posts, not a {role_name}'s"
+        )
     return data
 
 
