@@ -316,7 +316,7 @@ def trained_settings(spec: BackendSpec, role_name: str | None = None) -> dict:
         raise TextBackendError(f"{path}: damaged (reader: embedding, pack or lexicon)")
     if role_name is not None and data.get("role", role_name) != role_name:
         raise TextBackendError(
-            f"{path}: the model was trained to write a {data['role']}'s posts, not a {role_name}'s"
+            f"{path}: the model was trained for the {data['role']} role, not the {role_name}"
         )
     return data
 
