@@ -3,7 +3,9 @@ world from its learners. ``import townsquare.envs`` registers the Gymnasium ids:
 
 * ``townsquare/Influencer-v0`` (`townsquare.envs.influencer_v0`);
 * ``townsquare/Citizen-v0`` (`townsquare.envs.citizen_v0`);
-* ``townsquare/Candidate-v0`` (`townsquare.envs.candidate_v0`).
+* ``townsquare/Candidate-v0`` (`townsquare.envs.candidate_v0`);
+* ``townsquare/Socialbot-v0`` (`townsquare.envs.socialbot_v0`): ACORN's socialbot game on
+  a propagation graph, not a platform world.
 
 Several roles learning in one world: `townsquare.envs.platform_v0` (PettingZoo).
 """
@@ -25,6 +27,7 @@ ENTRY_POINTS = {
     "townsquare/Influencer-v0": "townsquare.envs.influencer_v0:InfluencerEnv",
     "townsquare/Citizen-v0": "townsquare.envs.citizen_v0:CitizenEnv",
     "townsquare/Candidate-v0": "townsquare.envs.candidate_v0:CandidateEnv",
+    "townsquare/Socialbot-v0": "townsquare.envs.socialbot_v0:SocialbotEnv",
 }
 
 for _id, _entry in ENTRY_POINTS.items():

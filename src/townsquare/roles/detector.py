@@ -17,10 +17,14 @@ to predict, a dot product). It is saved as JSON (`save` / `load_detector`): the
 feature names, their means and scales, the weights, the intercept and the threshold,
 with ``"format": "townsquare-detector/1"``. Nothing in the file can run code.
 
-`fit_from_runs` learns it from the ``users.parquet`` of labelled runs (role
+`run_accounts` reads the labelled accounts of a run's ``users.parquet`` (role
 ``socialbot`` is a bot), leaving out accounts with fewer than ``min_activities``
-activities (nothing to classify); `evaluate` reports accuracy, precision, recall and
-ROC AUC on held-out runs.
+activities (nothing to classify); `fit` learns the detector and `evaluate` reports
+accuracy, precision, recall and ROC AUC on held-out runs.
+
+**The built-in detector** (``builtin``, ``roles/builtin_detector.json``): `fit` on the
+accounts of ``default`` at 3,000 users, 100 days, seeds 0 and 1, with its scripted bots
+(`build_builtin`; a slow test checks the shipped file is what it gives).
 """
 
 from __future__ import annotations
@@ -135,6 +139,54 @@ def load_detector(path: str | Path) -> LogisticDetector:
     return LogisticDetector(
         arrays["mean"], arrays["scale"], arrays["coef"], intercept, threshold, check_every
     )
+
+
+BUILTIN = "builtin"
+BUILTIN_SEEDS = (0, 1)
+
+
+def world_accounts(world, min_activities: int = MIN_ACTIVITIES):
+    """(counts (n, 4), is_bot (n,)) of a world's accounts, as `run_accounts` reads a run."""
+    from ..world.population import Role
+    from ..world.posts import PostKind
+
+    n = world.n
+    posts = world.posts
+    counts = np.stack(
+        [np.bincount(posts.author[posts.kind == k], minlength=n)
+         for k in (PostKind.POST, PostKind.REPOST, PostKind.REPLY)]
+        + [world.population.follows_made], axis=1,
+    ).astype(np.int64)  # fmt: skip
+    is_bot = world.population.role == Role.SOCIALBOT
+    keep = counts.sum(axis=1) >= min_activities
+    return counts[keep], is_bot[keep]
+
+
+def build_builtin() -> LogisticDetector:
+    """The built-in detector, made again (see the module docstring)."""
+    from ..build import build_world
+    from ..config import load_scenario
+
+    parts = []
+    for seed in BUILTIN_SEEDS:
+        sc = load_scenario("default", ["users=3000", "record.events=none", f"seed={seed}"])
+        world, sc = build_world(sc)
+        for _ in range(sc.steps):
+            world.step()
+        parts.append(world_accounts(world))
+    counts = np.vstack([c for c, _ in parts])
+    is_bot = np.concatenate([b for _, b in parts])
+    return fit(counts, is_bot)
+
+
+def detector_from(spec: str) -> LogisticDetector:
+    """``builtin`` or a detector file's path."""
+    if spec == BUILTIN:
+        from importlib import resources
+
+        path = resources.files("townsquare.roles").joinpath("builtin_detector.json")
+        return load_detector(Path(str(path)))
+    return load_detector(spec)
 
 
 def run_accounts(run_dir: str | Path, min_activities: int = MIN_ACTIVITIES):
