@@ -117,3 +117,11 @@ def test_train_detector_bad_input_is_one_line(runs, tmp_path):
     assert mine.read_text() == '{"notes": "my own file"}'  # never touched
     one_line_error(invoke("train", "detector", *runs, "--out", tmp_path / "d.txt"), "FILE.json")
     one_line_error(invoke("train", "citizen", runs[0]), "run folders are for `train detector`")
+
+
+@pytest.mark.slow
+def test_the_builtin_detector_is_what_build_builtin_gives(tmp_path):
+    from importlib import resources
+
+    shipped = resources.files("townsquare.roles").joinpath("builtin_detector.json").read_text()
+    assert d.build_builtin().save(tmp_path / "b.json").read_text() == shipped
