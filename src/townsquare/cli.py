@@ -650,7 +650,9 @@ def report(
 def reproduce(
     experiment: Annotated[
         str,
-        typer.Argument(help="Which paper: meylahn2024, jin2024, cicero2022 or deepseek2025."),
+        typer.Argument(
+            help="Which paper: meylahn2024, jin2024, cicero2022, deepseek2025 or acorn2022."
+        ),
     ],
     runs: Annotated[
         int | None,
@@ -691,6 +693,14 @@ def reproduce(
             help="jin2024: episodes per seed (default 300; 40 with --quick; at most 10^6, "
             "about a day and a half of training per arm and seed). deepseek2025: GRPO "
             "steps (default 100; 40 with --quick; at most 10,000).",
+        ),
+    ] = None,
+    test_graphs: Annotated[
+        Path | None,
+        typer.Option(
+            "--test-graphs",
+            help="acorn2022: a folder of edge lists to test on (default: ../shared/data/hoaxy "
+            "beside the project, the paper's graphs).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Base seed.")] = 0,
@@ -743,6 +753,14 @@ def reproduce(
     if experiment not in EXPERIMENTS:
         raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
     target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
+    if experiment != "acorn2022" and test_graphs is not None:
+        raise _fail(f"--test-graphs applies to acorn2022, not {experiment}")
+    if experiment == "acorn2022":
+        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
+            if value is not None:
+                raise _fail(f"{name} does not apply to acorn2022")
+        _reproduce_acorn(seeds, episodes, seed, workers, quick, test_graphs, target)
+        return
     if experiment == "deepseek2025":
         for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
             if value is not None:
@@ -885,6 +903,79 @@ def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:
     paths = c.write_outputs(target, rows, table, answers, settings)
     console.print(c.display_table(table))
     for line in c.display_lines(answers):
+        console.print(line, highlight=False)
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
+def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, target) -> None:
+    from .experiments import acorn2022 as a
+    from .outputs import claim_reproduce_folder
+    from .roles.detector import detector_from
+    from .world.influence import load_propagation_folder
+
+    if test_graphs is None:
+        data = _data_dir(None, quiet=True)
+        if data is None:
+            raise _fail(
+                "acorn2022: no test graphs: give --test-graphs DIR (the shared data folder "
+                "with hoaxy/ is not beside the project)"
+            )
+        test_graphs = data / "hoaxy"
+    folder = test_graphs
+    try:
+        graphs = load_propagation_folder(folder)
+    except ValueError as exc:
+        raise _fail(f"--test-graphs {exc}") from None
+    try:
+        from .learn import marl
+    except ImportError as exc:
+        raise _fail(
+            "acorn2022 needs the distributed extra (pip install -c constraints.txt -e "
+            f"'.[distributed]'; missing {exc.name})"
+        ) from None
+    kw: dict = {"seed": seed, "workers": workers}
+    if episodes is not None:
+        if episodes > 1000:
+            raise _fail(f"--seeds {episodes}: at most 1,000 episodes per graph and arm")
+        kw["episodes"] = episodes
+    if iterations is not None:
+        if iterations > 100_000:
+            raise _fail(f"--episodes {iterations}: at most 100,000 training iterations")
+        kw["iterations"] = iterations
+    s = a.Settings.quick(**kw) if quick else a.Settings(**kw)
+    graphs = graphs[: s.graphs] if s.graphs else graphs
+    claim_reproduce_folder(target, "acorn2022")
+    console.print(
+        f"acorn2022: RLlib PPO for {s.iterations} iterations of {s.batch:,} activities on "
+        f"new hub-and-spoke graphs, then {len(a.ARMS)} arms × {len(graphs)} test graphs "
+        f"({folder}) × {s.episodes} episode(s), horizon {s.horizon}",
+        highlight=False,
+    )
+    ms = marl.MARLSettings(iterations=s.iterations, batch=s.batch, workers=s.workers, seed=s.seed)
+    with _progress(TextColumn("{task.fields[stats]}")) as progress:
+        task = progress.add_task("training", total=s.iterations, stats="")
+
+        def on_iteration(row) -> None:
+            progress.update(task, completed=row["iteration"],
+                            stats=f"return {row['episode_return']:.2f}")  # fmt: skip
+
+        training = marl.train(ms, target / "train", on_iteration)
+        from .learn.records import write_rows_plot
+
+        write_rows_plot(training, target / "train", "iteration",
+                        ["activity_return", "target_return"],
+                        "RLlib PPO, the socialbot's two levels")  # fmt: skip
+        runs_task = progress.add_task("episodes", total=len(graphs) * len(a.ARMS) * s.episodes,
+                                      stats="")  # fmt: skip
+        rows = a.evaluate(
+            graphs, target / "train" / marl.POLICY_FILE, detector_from("builtin"), s,
+            progress=lambda k, total: progress.update(runs_task, completed=k),
+        )  # fmt: skip
+    table = a.summary_table(rows)
+    answers = a.answers(table, training, s)
+    paths = a.write_outputs(target, rows, table, answers)
+    for line in a.display_lines(answers):
         console.print(line, highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)
@@ -1183,7 +1274,8 @@ def train(
             "the scripted candidates into the planner's anchor; --episodes runs of the "
             "scenario, default election), or grpo (candidate, influencer, socialbot: GRPO of "
             "a language model on the verifiable reward; --model PATH, --episodes "
-            "optimisation steps).",
+            "optimisation steps), or rllib-ppo (socialbot: ACORN's two levels with RLlib "
+            "PPO; --episodes training iterations of 2,000 activities).",
         ),
     ] = "q",
     scenario: Annotated[
@@ -1274,6 +1366,22 @@ def train(
             "into the saved model.",
         ),
     ] = 0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=256,
+            help="rllib-ppo: Ray env runners besides the driver (0: the driver samples).",
+        ),
+    ] = 0,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="rllib-ppo: a running Ray cluster's address (default: Ray starts locally).",
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -1320,6 +1428,9 @@ def train(
 
     if role == "detector":
         _train_detector(list(runs or []), held_out, out, overwrite, seed)
+        return
+    if algo == "rllib-ppo":
+        _train_socialbot(role, episodes, workers, address, seed, out, overwrite)
         return
     if runs:
         raise _fail(f"{runs[0]}: run folders are for `train detector`; {role} learns in a scenario")
@@ -1421,6 +1532,65 @@ def train(
         f"--set roles.{role}.policy={policy_path}",
         highlight=False,
     )
+
+
+def _train_socialbot(role, iterations, workers, address, seed, out, overwrite) -> None:
+    """`train socialbot --algo rllib-ppo`: ACORN's two-level bot (`learn/marl.py`)."""
+    import json
+
+    from .outputs import check_train_folder, claim_train_folder, replace_text
+
+    if role != "socialbot":
+        raise _fail(f"--algo rllib-ppo: trains the socialbot's two levels; {role!r} has none")
+    try:
+        from .learn import marl
+        from .learn.records import write_rows_plot
+    except ImportError as exc:
+        raise _fail(
+            "--algo rllib-ppo needs the distributed extra (pip install -c constraints.txt "
+            f"-e '.[distributed]'; missing {exc.name})"
+        ) from None
+    target = out or Path("runs") / f"train-socialbot-rllib-ppo-s{seed}"
+    try:
+        check_train_folder(target)
+    except UserError as exc:
+        raise _fail(str(exc)) from None
+    if (target / marl.POLICY_FILE).exists() and not overwrite:
+        raise _fail(f"{target / marl.POLICY_FILE} exists; pass --overwrite to replace it")
+    claim_train_folder(target, role, "rllib-ppo")
+    s = marl.MARLSettings(iterations=iterations, workers=workers, address=address, seed=seed)
+    console.print(
+        f"training the socialbot's two levels with RLlib PPO: {iterations} iterations of "
+        f"{s.batch:,} activities on new hub-and-spoke graphs, horizon {s.horizon}, the "
+        f"{s.detector} detector, {workers} env runner(s)"
+        + (f" on {address}" if address else " (Ray local)"),
+        highlight=False,
+    )
+    with _progress(TextColumn("{task.fields[stats]}")) as progress:
+        task = progress.add_task("iterations", total=iterations, stats="")
+
+        def on_iteration(row) -> None:
+            progress.update(
+                task, completed=row["iteration"],
+                stats=f"return {row['episode_return']:.2f}, length {row['episode_len']:.0f}",
+            )  # fmt: skip
+
+        try:
+            rows = marl.train(s, target, on_iteration)
+        except UserError as exc:
+            raise _fail(str(exc)) from None
+    paths = write_rows_plot(
+        rows, target, "iteration", ["activity_return", "target_return"],
+        "RLlib PPO, the socialbot's two levels: mean episode return per agent",
+    )  # fmt: skip
+    replace_text(
+        target / "train.json",
+        json.dumps({"algo": "rllib-ppo", "role": role, **s.__dict__,
+                    "seconds": rows[-1]["seconds"] if rows else 0.0}, indent=2) + "\n",
+    )  # fmt: skip
+    for name, path in (("policy", target / marl.POLICY_FILE), *paths.items(),
+                       ("rllib checkpoint", target / "checkpoint")):  # fmt: skip
+        console.print(f"{name}: {path}", highlight=False)
 
 
 def _train_detector(runs: list[Path], held_out: int, out: Path | None, overwrite, seed) -> None:

@@ -127,3 +127,31 @@ def plot_curve(records: list[EpisodeRecord], path: Path, title: str) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def write_rows_plot(rows: list[dict], folder: Path, x: str, ys: list[str], title: str) -> dict:
+    """``curve.csv`` (every column of ``rows``) and ``learning_curve.png`` (the ``ys``
+    against ``x``) in ``folder``, for trainers that log per iteration; returns their paths."""
+    from matplotlib.figure import Figure
+
+    folder = Path(folder)
+    names = list(rows[0]) if rows else [x, *ys]
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    curve = replace_file(folder / "curve.csv", write)
+    fig = Figure(figsize=(7, 4), dpi=110)
+    ax = fig.add_subplot()
+    for name in ys:
+        ax.plot([r[x] for r in rows], [r[name] for r in rows], marker=".", label=name)
+    ax.set_xlabel(x)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plot = replace_file(folder / "learning_curve.png", fig.savefig)
+    return {"curve.csv": curve, "learning_curve.png": plot}

@@ -1,0 +1,294 @@
+"""Training the two-level socialbot with RLlib PPO (new API stack), a policy per level
+(ACORN: Le, Tran-Thanh & Lee, WWW 2022, trained with RLlib PPO; MODELS.md section 3).
+
+* ``activity`` (AgentI): `ActivityModule`, an MLP on level 1's features.
+* ``target`` (AgentII): `SlotScorer`, one small network shared by the 32 slots that
+  scores each candidate from its own features and level 1's, so what it learns about a
+  kind of account carries over to any graph, whatever the ids; masked slots get no
+  probability. Its value head reads level 1's features and the slots' mean.
+
+`train` builds the algorithm on the environment of `envs.socialbot_rllib`, runs
+``iterations`` training iterations (each ``batch`` env steps), records the mean episode
+return per agent per iteration, and saves two things:
+
+* ``checkpoint/``: the algorithm in RLlib's own format (``save_to_path``), for RLlib's
+  tools. It holds pickles, so townsquare never loads it;
+* ``policy.safetensors``: the two policy networks' weights (safetensors, JSON metadata:
+  data only), which the policy line and the experiments load (`load_policy`) with torch
+  alone, no Ray.
+
+Ray starts locally, with ``workers`` env runners, unless ``address`` names a running
+cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..roles import socialbot as sb
+
+try:  # the modules need torch and Ray; `train` says so when they are missing
+    import torch
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+    from ray.rllib.core.rl_module.torch import TorchRLModule
+except ImportError:  # pragma: no cover - without the distributed extra
+    TorchRLModule = object
+    ValueFunctionAPI = object
+
+LEVEL1 = len(sb.LEVEL1_FEATURES)
+SLOT = len(sb.SLOT_FEATURES)
+HIDDEN = 64
+
+
+def activity_net(hidden: int = HIDDEN):
+    """Level 1's policy: level 1's features -> logits of the 4 activities."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(LEVEL1, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, 4),
+    )
+
+
+def slot_net(hidden: int = HIDDEN):
+    """Level 2's policy: (one slot's features, level 1's) -> that slot's score."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(SLOT + LEVEL1, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.Tanh(),
+        torch.nn.Linear(hidden, 1),
+    )
+
+
+def slot_logits(net, level1, slots, mask):
+    """Scores of (B, SLOTS) slots, masked slots at -1e9."""
+    paired = torch.cat([slots, level1[:, None, :].expand(-1, slots.shape[1], -1)], dim=-1)
+    return net(paired).squeeze(-1).masked_fill(mask <= 0, -1e9)
+
+
+class ActivityModule(TorchRLModule, ValueFunctionAPI):
+    """Level 1 in RLlib: `activity_net` and a value head."""
+
+    def setup(self):
+        hidden = int(self.model_config.get("hidden", HIDDEN))
+        self.policy = activity_net(hidden)
+        self.value = torch.nn.Sequential(
+            torch.nn.Linear(LEVEL1, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1)
+        )
+
+    def _forward(self, batch, **kwargs):
+        return {Columns.ACTION_DIST_INPUTS: self.policy(batch[Columns.OBS])}
+
+    def compute_values(self, batch, embeddings=None):
+        return self.value(batch[Columns.OBS]).squeeze(-1)
+
+
+class SlotScorer(TorchRLModule, ValueFunctionAPI):
+    """Level 2 in RLlib: `slot_net` over every slot, and a value head on level 1's
+    features and the slots' mean."""
+
+    def setup(self):
+        hidden = int(self.model_config.get("hidden", HIDDEN))
+        self.policy = slot_net(hidden)
+        self.value = torch.nn.Sequential(
+            torch.nn.Linear(SLOT + LEVEL1, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1)
+        )
+
+    @staticmethod
+    def _split(obs):
+        flat = obs["observations"]
+        level1 = flat[:, :LEVEL1]
+        slots = flat[:, LEVEL1:].reshape(flat.shape[0], sb.SLOTS, SLOT)
+        return level1, slots, obs["action_mask"]
+
+    def _forward(self, batch, **kwargs):
+        level1, slots, mask = self._split(batch[Columns.OBS])
+        return {Columns.ACTION_DIST_INPUTS: slot_logits(self.policy, level1, slots, mask)}
+
+    def compute_values(self, batch, embeddings=None):
+        level1, slots, mask = self._split(batch[Columns.OBS])
+        weight = mask / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
+        mean_slot = (slots * weight[:, :, None]).sum(dim=1)
+        return self.value(torch.cat([mean_slot, level1], dim=-1)).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class MARLSettings:
+    iterations: int = 20
+    batch: int = 2000  # env steps per training iteration
+    minibatch: int = 256
+    epochs: int = 5
+    lr: float = 3e-4
+    gamma: float = 0.99
+    workers: int = 0  # env runners besides the local one (0: sample in the driver)
+    address: str | None = None
+    horizon: int = sb.TRAIN_HORIZON
+    graph_users: int = 1500
+    detector: str = "builtin"
+    seed: int = 0
+
+
+def config(s: MARLSettings):
+    """The RLlib PPO config: two policies, the slot scorer for level 2."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from ..envs.socialbot_rllib import ACTIVITY, TARGET, SocialbotMultiAgentEnv, policy_mapping_fn
+
+    env_config = {"horizon": s.horizon, "graph_users": s.graph_users, "detector": s.detector}
+    return (
+        PPOConfig()
+        .environment(SocialbotMultiAgentEnv, env_config=env_config)
+        .env_runners(num_env_runners=s.workers, num_envs_per_env_runner=1)
+        .multi_agent(policies={ACTIVITY, TARGET}, policy_mapping_fn=policy_mapping_fn)
+        .rl_module(
+            rl_module_spec=MultiRLModuleSpec(
+                rl_module_specs={
+                    ACTIVITY: RLModuleSpec(
+                        module_class=ActivityModule, model_config={"hidden": HIDDEN}
+                    ),
+                    TARGET: RLModuleSpec(module_class=SlotScorer, model_config={"hidden": HIDDEN}),
+                }
+            )
+        )
+        .training(
+            train_batch_size_per_learner=s.batch,
+            minibatch_size=s.minibatch,
+            num_epochs=s.epochs,
+            lr=s.lr,
+            gamma=s.gamma,
+        )
+        .debugging(seed=s.seed)
+    )
+
+
+def train(s: MARLSettings, out: Path, on_iteration=None) -> list[dict]:
+    """Train and save into ``out/checkpoint`` (RLlib's format); returns one row per
+    iteration: mean episode return per agent, mean influence ratio, env steps, seconds."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address=s.address,
+            num_cpus=None if s.address else max(1, s.workers + 1),
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    algo = config(s).build_algo()
+    rows: list[dict] = []
+    started = time.perf_counter()
+    try:
+        for i in range(s.iterations):
+            result = algo.train()
+            runners = result.get("env_runners", {})
+            returns = runners.get("agent_episode_returns_mean", {})
+            row = {
+                "iteration": i + 1,
+                "env_steps": int(runners.get("num_env_steps_sampled_lifetime", 0)),
+                "episode_return": float(runners.get("episode_return_mean", np.nan)),
+                "activity_return": float(returns.get("activity", np.nan)),
+                "target_return": float(returns.get("target", np.nan)),
+                "episode_len": float(runners.get("episode_len_mean", np.nan)),
+                "seconds": time.perf_counter() - started,
+            }
+            rows.append(row)
+            if on_iteration is not None:
+                on_iteration(row)
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        algo.save_to_path(str((out / "checkpoint").resolve()))
+        from ..envs.socialbot_rllib import ACTIVITY, TARGET
+
+        module = algo.get_module
+        save_policy(out / POLICY_FILE, module(ACTIVITY).policy, module(TARGET).policy, s)
+    finally:
+        algo.stop()
+    return rows
+
+
+POLICY_FILE = "policy.safetensors"
+POLICY_FORMAT = "townsquare-socialbot/1"
+
+
+def save_policy(path: Path, activity, target, s: MARLSettings) -> Path:
+    from safetensors.torch import save_file
+
+    tensors = {
+        f"activity.{k}": v.detach().cpu().contiguous() for k, v in activity.state_dict().items()
+    }
+    tensors.update(
+        {f"target.{k}": v.detach().cpu().contiguous() for k, v in target.state_dict().items()}
+    )
+    meta = {"format": POLICY_FORMAT, "hidden": str(HIDDEN), "horizon": str(s.horizon)}
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+class SocialbotPolicy:
+    """A trained bot's two levels, loaded from ``policy.safetensors`` with torch alone."""
+
+    def __init__(self, activity, target, greedy_target: bool = False):
+        self.activity, self.target = activity.eval(), target.eval()
+        self.greedy_target = greedy_target  # AgentI+H: level 2 by largest out-degree
+
+    def turn(self, game: sb.SocialbotGame, rng: np.random.Generator, sample: bool = True):
+        """(activity, target user) for the game's next turn."""
+        with torch.no_grad():
+            level1 = torch.as_tensor(game.level1_observation())[None, :]
+            logits = self.activity(level1)[0]
+            activity = _pick(logits, rng, sample)
+            if activity not in sb.INTERACTIVE:
+                return activity, -1
+            if self.greedy_target:
+                return activity, sb.greedy_target(game)
+            feats, mask = game.level2_observation()
+            scores = slot_logits(
+                self.target, level1, torch.as_tensor(feats)[None], torch.as_tensor(mask)[None]
+            )[0]
+            users = game.slots()
+            if not mask.any():
+                return activity, -1
+            return activity, int(users[_pick(scores, rng, sample)])
+
+
+def _pick(logits, rng: np.random.Generator, sample: bool) -> int:
+    if not sample:
+        return int(torch.argmax(logits))
+    p = torch.softmax(logits.double(), dim=-1).numpy()
+    return int(rng.choice(p.size, p=p / p.sum()))
+
+
+def load_policy(path, greedy_target: bool = False) -> SocialbotPolicy:
+    """The bot a ``policy.safetensors`` holds; a `ValueError` naming the file otherwise."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except (OSError, SafetensorError) as exc:
+        raise ValueError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("format") != POLICY_FORMAT:
+        raise ValueError(
+            f"{path}: not a socialbot policy (train one with townsquare train socialbot)"
+        )
+    hidden = int(meta.get("hidden", HIDDEN))
+    activity, target = activity_net(hidden), slot_net(hidden)
+    try:
+        activity.load_state_dict(
+            {k[9:]: v for k, v in tensors.items() if k.startswith("activity.")}
+        )
+        target.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("target.")})
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: damaged ({' '.join(str(exc).split())[:160]})") from None
+    return SocialbotPolicy(activity, target, greedy_target)
