@@ -43,6 +43,7 @@ reproduce: $(VENV)/.stamp-dev
 	$(BIN)/townsquare reproduce jin2024 --out runs/jin2024
 	$(BIN)/townsquare reproduce cicero2022 --out runs/cicero2022
 	$(BIN)/townsquare reproduce deepseek2025 --out runs/deepseek2025
+	$(BIN)/townsquare reproduce acorn2022 --out runs/acorn2022
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_world.py

@@ -123,5 +123,7 @@ def test_train_detector_bad_input_is_one_line(runs, tmp_path):
 def test_the_builtin_detector_is_what_build_builtin_gives(tmp_path):
     from importlib import resources
 
+    from townsquare.learn.detector import build_builtin
+
     shipped = resources.files("townsquare.roles").joinpath("builtin_detector.json").read_text()
-    assert d.build_builtin().save(tmp_path / "b.json").read_text() == shipped
+    assert build_builtin().save(tmp_path / "b.json").read_text() == shipped

@@ -24,7 +24,8 @@ accuracy, precision, recall and ROC AUC on held-out runs.
 
 **The built-in detector** (``builtin``, ``roles/builtin_detector.json``): `fit` on the
 accounts of ``default`` at 3,000 users, 100 days, seeds 0 and 1, with its scripted bots
-(`build_builtin`; a slow test checks the shipped file is what it gives).
+(`learn.detector.build_builtin`; a slow test checks the shipped file is what it
+gives).
 """
 
 from __future__ import annotations
@@ -160,23 +161,6 @@ def world_accounts(world, min_activities: int = MIN_ACTIVITIES):
     is_bot = world.population.role == Role.SOCIALBOT
     keep = counts.sum(axis=1) >= min_activities
     return counts[keep], is_bot[keep]
-
-
-def build_builtin() -> LogisticDetector:
-    """The built-in detector, made again (see the module docstring)."""
-    from ..build import build_world
-    from ..config import load_scenario
-
-    parts = []
-    for seed in BUILTIN_SEEDS:
-        sc = load_scenario("default", ["users=3000", "record.events=none", f"seed={seed}"])
-        world, sc = build_world(sc)
-        for _ in range(sc.steps):
-            world.step()
-        parts.append(world_accounts(world))
-    counts = np.vstack([c for c, _ in parts])
-    is_bot = np.concatenate([b for _, b in parts])
-    return fit(counts, is_bot)
 
 
 def detector_from(spec: str) -> LogisticDetector:
