@@ -646,6 +646,94 @@ def report(
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
+@app.command("arms-race")
+def arms_race(
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds",
+            "-r",
+            help="Rounds of bots learning, then the detector (default 3; 2 with --quick).",
+        ),
+    ] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--episodes",
+            "-n",
+            help="RLlib PPO iterations of 2,000 activities per round (default 40; 2 of 500 "
+            "with --quick).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=256, help="Ray env runners besides the driver.")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Base seed.")] = 0,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Two small rounds on 400-user graphs.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default runs/arms-race[-quick])."),
+    ] = None,
+):
+    """The arms race of ACORN's socialbots and the detector: each round the bots learn
+    against the current detector (RLlib PPO), then the detector is refitted on their
+    traces. Writes rounds.csv (bot influence; detector accuracy, recall on the learned
+    bots and false positives on citizens, before and after retraining), arms_race.png and
+    each round's bot and detector (docs/socialbots.md)."""
+    from .experiments import arms_race as ar
+    from .outputs import claim_reproduce_folder
+
+    if rounds is not None and rounds < 1:
+        raise _fail(f"--rounds {rounds}: at least one round")
+    if rounds is not None and rounds > 100:
+        raise _fail(f"--rounds {rounds}: at most 100 (each round trains the bots anew)")
+    if iterations is not None and not 1 <= iterations <= 100_000:
+        raise _fail(f"--episodes {iterations}: 1 to 100,000 training iterations per round")
+    try:
+        from .learn import marl  # noqa: F401
+    except ImportError as exc:
+        raise _fail(
+            "arms-race needs the distributed extra (pip install -c constraints.txt -e "
+            f"'.[distributed]'; missing {exc.name})"
+        ) from None
+    kw: dict = {"workers": workers, "seed": seed}
+    if rounds is not None:
+        kw["rounds"] = rounds
+    if iterations is not None:
+        kw["iterations"] = iterations
+    s = ar.Settings.quick(**kw) if quick else ar.Settings(**kw)
+    target = out or Path("runs") / ("arms-race" + ("-quick" if quick else ""))
+    claim_reproduce_folder(target, "arms-race")
+    console.print(
+        f"arms race: {s.rounds} rounds of {s.iterations} PPO iterations, {s.episodes} games "
+        "a round for traces and scores",
+        highlight=False,
+    )
+    with _progress(TextColumn("{task.fields[stats]}")) as progress:
+        task = progress.add_task("rounds", total=s.rounds, stats="")
+
+        def on_round(row) -> None:
+            progress.update(
+                task, completed=row["round"],
+                stats=f"recall {row['recall_before']:.2f} -> {row['recall_after']:.2f}",
+            )  # fmt: skip
+
+        rows = ar.run(s, target, on_round)
+    paths = ar.write_outputs(target, rows)
+    for row in rows:
+        console.print(
+            f"round {row['round']}: bot influence {row['influence_ratio']:.3f}; detector "
+            f"recall on the learned bots {row['recall_before']:.2f} before retraining, "
+            f"{row['recall_after']:.2f} after (false positives "
+            f"{row['false_positives_before']:.3f} -> {row['false_positives_after']:.3f})",
+            highlight=False,
+        )
+    for name, path in paths.items():
+        console.print(f"{name}: {path}", highlight=False)
+
+
 @app.command()
 def reproduce(
     experiment: Annotated[
