@@ -127,3 +127,38 @@ def test_the_builtin_detector_is_what_build_builtin_gives(tmp_path):
 
     shipped = resources.files("townsquare.roles").joinpath("builtin_detector.json").read_text()
     assert build_builtin().save(tmp_path / "b.json").read_text() == shipped
+
+
+def learned_platform(*extra):
+    return load_scenario("default", ["users=2000", "steps=40", "moderation.detector=learned",
+                                     "moderation.survival=0", *extra])  # fmt: skip
+
+
+def test_the_learned_detector_on_the_platform_suspends_bots_not_citizens():
+    from townsquare.build import build_world
+    from townsquare.world.population import Role
+
+    world, sc = build_world(learned_platform())
+    for _ in range(sc.steps):
+        world.step()
+    pop = world.population
+    bots = pop.role == Role.SOCIALBOT
+    citizens = pop.role == Role.CITIZEN
+    assert pop.suspended[bots].mean() > 0.8
+    assert pop.suspended[citizens].mean() < 0.02
+
+
+def test_a_run_with_the_learned_detector_resumes_exactly(tmp_path):
+    from resume_checks import assert_resume_is_exact
+
+    assert_resume_is_exact(learned_platform("moderation.survival=0.8"), tmp_path, stop_after=17)
+
+
+def test_a_moderation_model_that_is_no_detector_is_one_line(tmp_path):
+    from townsquare.build import build_world
+    from townsquare.errors import UserError
+
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    with pytest.raises(UserError, match=r"moderation.model: .*not a detector file"):
+        build_world(learned_platform(f"moderation.model={bad}"))

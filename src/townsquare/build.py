@@ -212,6 +212,19 @@ def _opinions(sc: Scenario, rng, community: np.ndarray, loaded: LoadedGraph | No
     return np.clip(op, -1.0, 1.0)
 
 
+def _learned_detector(m, n: int):
+    """``moderation.detector: learned``: the classifier ``moderation.model`` names."""
+    from .roles.detector import ClassifierDetector, DetectorFileError, detector_from
+    from .world.moderation import catch_probability
+
+    try:
+        model = detector_from(m.model)
+    except DetectorFileError as exc:
+        raise UserError(f"moderation.model: {exc}") from None
+    catch = catch_probability(m.survival, m.survival_days, m.step_days, m.check_every)
+    return ClassifierDetector(n, model, m.check_every, catch)
+
+
 def _policy(role_name: str, cfg, n: int):
     """The policy a role's ``policy`` line names (`policies.registry`), as a one-line
     error naming the role when it cannot be used."""
@@ -331,6 +344,8 @@ def build_world(
     f = sc.feed
     recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life, f.out_of_network)
     m = sc.moderation
+    if detector is None and m.detector == "learned":
+        detector = _learned_detector(m, n)
     if detector is None:
         detector = make_detector(m, n)
     elif not isinstance(detector, Detector) and callable(detector):

@@ -436,7 +436,16 @@ class OpinionConfig(_Section):
 
 
 class ModerationConfig(_Section):
-    detector: Literal["activity", "none"] = "activity"
+    detector: Literal["activity", "learned", "none"] = Field(
+        "activity",
+        description="activity: the rate rule; learned: a classifier of each account's "
+        "activity mix (roles/detector.py, docs/socialbots.md), the file in model; none",
+    )
+    model: str = Field(
+        "builtin",
+        min_length=1,
+        description="detector learned: a file from townsquare train detector, or builtin",
+    )
     threshold: float = Field(
         2.5, gt=0.0, description="actions per step (moving average) that count as a strike"
     )

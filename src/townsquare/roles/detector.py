@@ -228,3 +228,55 @@ def evaluate(detector: LogisticDetector, counts, is_bot) -> dict[str, float]:
         "recall": float(recall_score(is_bot, flagged, zero_division=0.0)),
         "roc_auc": float(roc_auc_score(is_bot, p)) if both else math.nan,
     }
+
+
+class ClassifierDetector:
+    """The learned detector on the platform (the `world.moderation.Detector` protocol):
+    each account's activity counts over the run (posts, reposts, replies, follows made)
+    are classified every ``check_every`` steps; a flagged account with at least
+    ``MIN_ACTIVITIES`` activities is suspended with probability ``catch_prob`` per check
+    (the published survival, as for the activity rule: docs/world.md)."""
+
+    def __init__(self, n: int, model: LogisticDetector, check_every: int, catch_prob: float):
+        if not 0.0 <= catch_prob <= 1.0:
+            raise ValueError(f"catch_prob: {catch_prob} is not a probability")
+        self.model = model
+        self.check_every = int(check_every)
+        self.catch_prob = float(catch_prob)
+        self.counts = np.zeros((n, 4), np.int64)
+        self.rng = None
+
+    def use_rng(self, rng) -> None:
+        self.rng = rng
+
+    def observe(self, actions_per_user, events=None) -> None:
+        if events is None:
+            return
+        kind = np.asarray(events.post_kind, np.int64)
+        for column in range(3):  # PostKind: 0 post, 1 repost, 2 reply
+            np.add.at(self.counts[:, column], events.post_author[kind == column], 1)
+        np.add.at(self.counts[:, 3], events.follow_src[events.follow_action > 0], 1)
+
+    def check(self, step: int, suspended: np.ndarray) -> np.ndarray:
+        if (step + 1) % self.check_every:
+            return np.zeros(0, np.int64)
+        seen = np.flatnonzero((self.counts.sum(axis=1) >= MIN_ACTIVITIES) & ~suspended)
+        flagged = seen[self.model.flags(self.counts[seen])] if seen.size else seen
+        if self.catch_prob < 1.0 and flagged.size:
+            if self.rng is None:
+                raise RuntimeError(
+                    "ClassifierDetector: catch_prob < 1 draws from the world's stream"
+                )
+            flagged = flagged[self.rng.random(flagged.size) < self.catch_prob]
+        suspended[flagged] = True
+        return flagged.astype(np.int64)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"counts": self.counts}
+
+    def load_state(self, state) -> None:
+        from ..world import checks
+
+        counts = checks.array(state, "counts", np.int64, (self.counts.shape[0], 4))
+        checks.within("counts", counts, 0)
+        self.counts = counts
