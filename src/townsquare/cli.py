@@ -730,6 +730,24 @@ def arms_race(
             f"{row['false_positives_before']:.3f} -> {row['false_positives_after']:.3f})",
             highlight=False,
         )
+    _say_paths(paths)
+
+
+#: the options of `reproduce` each experiment takes (beside --seed, --workers, --quick,
+#: --out)
+REPRODUCE_OPTIONS = {
+    "meylahn2024": {"--runs", "--cap", "--radii"},
+    "jin2024": {"--seeds", "--episodes"},
+    "cicero2022": {"--seeds"},
+    "deepseek2025": {"--seeds", "--episodes"},
+    "acorn2022": {"--seeds", "--episodes", "--test-graphs"},
+}
+
+
+def _say_paths(paths: dict, lines=()) -> None:
+    """An experiment's closing lines, then each output's path."""
+    for line in lines:
+        console.print(line, highlight=False)
     for name, path in paths.items():
         console.print(f"{name}: {path}", highlight=False)
 
@@ -841,40 +859,24 @@ def reproduce(
     if experiment not in EXPERIMENTS:
         raise _fail(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
     target = out or Path("runs") / (experiment + ("-quick" if quick else ""))
-    if experiment != "acorn2022" and test_graphs is not None:
-        raise _fail(f"--test-graphs applies to acorn2022, not {experiment}")
+    given = {"--runs": runs, "--cap": cap, "--radii": radii, "--seeds": seeds,
+             "--episodes": episodes, "--test-graphs": test_graphs}  # fmt: skip
+    for name, value in given.items():
+        if value is not None and name not in REPRODUCE_OPTIONS[experiment]:
+            takers = " and ".join(e for e, opts in REPRODUCE_OPTIONS.items() if name in opts)
+            raise _fail(f"{name} does not apply to {experiment}: {name} applies to {takers}")
     if experiment == "acorn2022":
-        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
-            if value is not None:
-                raise _fail(f"{name} does not apply to acorn2022")
         _reproduce_acorn(seeds, episodes, seed, workers, quick, test_graphs, target)
         return
     if experiment == "deepseek2025":
-        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
-            if value is not None:
-                raise _fail(f"{name} does not apply to deepseek2025")
         _reproduce_deepseek(seeds, episodes, seed, workers, quick, target)
         return
     if experiment == "cicero2022":
-        for name, value in (
-            ("--runs", runs),
-            ("--cap", cap),
-            ("--radii", radii),
-            ("--episodes", episodes),
-        ):
-            if value is not None:
-                raise _fail(f"{name} does not apply to cicero2022")
         _reproduce_cicero(seeds, seed, workers, quick, target)
         return
     if experiment == "jin2024":
-        for name, value in (("--runs", runs), ("--cap", cap), ("--radii", radii)):
-            if value is not None:
-                raise _fail(f"{name} applies to meylahn2024, not jin2024")
         _reproduce_jin(seeds, episodes, seed, workers, quick, target)
         return
-    for name, value in (("--seeds", seeds), ("--episodes", episodes)):
-        if value is not None:
-            raise _fail(f"{name} applies to jin2024 and cicero2022, not {experiment}")
     from .experiments import meylahn2024 as m
     from .outputs import claim_reproduce_folder
 
@@ -917,9 +919,7 @@ def reproduce(
     trace = m.single_trace(settings, 0.25, m.pick_trace_run(table, settings))
     paths = m.write_outputs(target, table, settings, trace)
     console.print(m.display_table(m.quantile_table(table, settings.cap)))
-    console.print(m.trace_line(trace, settings), highlight=False)
-    for name, path in paths.items():
-        console.print(f"{name}: {path}", highlight=False)
+    _say_paths(paths, [m.trace_line(trace, settings)])
 
 
 def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
@@ -956,10 +956,7 @@ def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     answers = j.answers(table)
     paths = j.write_outputs(target, rows, table, answers, settings)
     console.print(j.display_table(table, settings))
-    for line in j.display_lines(answers):
-        console.print(line, highlight=False)
-    for name, path in paths.items():
-        console.print(f"{name}: {path}", highlight=False)
+    _say_paths(paths, j.display_lines(answers))
 
 
 def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:
@@ -990,10 +987,7 @@ def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:
     answers = c.answers(table)
     paths = c.write_outputs(target, rows, table, answers, settings)
     console.print(c.display_table(table))
-    for line in c.display_lines(answers):
-        console.print(line, highlight=False)
-    for name, path in paths.items():
-        console.print(f"{name}: {path}", highlight=False)
+    _say_paths(paths, c.display_lines(answers))
 
 
 def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, target) -> None:
@@ -1049,11 +1043,6 @@ def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, ta
                             stats=f"return {row['episode_return']:.2f}")  # fmt: skip
 
         training = marl.train(ms, target / "train", on_iteration)
-        from .learn.records import write_rows_plot
-
-        write_rows_plot(training, target / "train", "iteration",
-                        ["activity_return", "target_return"],
-                        "RLlib PPO, the socialbot's two levels")  # fmt: skip
         runs_task = progress.add_task("episodes", total=len(graphs) * len(a.ARMS) * s.episodes,
                                       stats="")  # fmt: skip
         rows = a.evaluate(
@@ -1063,10 +1052,7 @@ def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, ta
     table = a.summary_table(rows)
     answers = a.answers(table, training, s)
     paths = a.write_outputs(target, rows, table, answers)
-    for line in a.display_lines(answers):
-        console.print(line, highlight=False)
-    for name, path in paths.items():
-        console.print(f"{name}: {path}", highlight=False)
+    _say_paths(paths, a.display_lines(answers))
 
 
 def _reproduce_deepseek(seeds, steps, seed, workers, quick, target: Path) -> None:
@@ -1115,10 +1101,7 @@ def _reproduce_deepseek(seeds, steps, seed, workers, quick, target: Path) -> Non
     answers = d.answers(table, training, settings)
     paths = d.write_outputs(target, rows, table, answers)
     console.print(d.display_table(table))
-    for line in d.display_lines(answers):
-        console.print(line, highlight=False)
-    for name, path in paths.items():
-        console.print(f"{name}: {path}", highlight=False)
+    _say_paths(paths, d.display_lines(answers))
 
 
 def _fmt(value) -> str:
@@ -1632,7 +1615,6 @@ def _train_socialbot(role, iterations, workers, address, seed, out, overwrite) -
         raise _fail(f"--algo rllib-ppo: trains the socialbot's two levels; {role!r} has none")
     try:
         from .learn import marl
-        from .learn.records import write_rows_plot
     except ImportError as exc:
         raise _fail(
             "--algo rllib-ppo needs the distributed extra (pip install -c constraints.txt "
@@ -1667,16 +1649,14 @@ def _train_socialbot(role, iterations, workers, address, seed, out, overwrite) -
             rows = marl.train(s, target, on_iteration)
         except UserError as exc:
             raise _fail(str(exc)) from None
-    paths = write_rows_plot(
-        rows, target, "iteration", ["activity_return", "target_return"],
-        "RLlib PPO, the socialbot's two levels: mean episode return per agent",
-    )  # fmt: skip
     replace_text(
         target / "train.json",
         json.dumps({"algo": "rllib-ppo", "role": role, **s.__dict__,
                     "seconds": rows[-1]["seconds"] if rows else 0.0}, indent=2) + "\n",
     )  # fmt: skip
-    for name, path in (("policy", target / marl.POLICY_FILE), *paths.items(),
+    for name, path in (("policy", target / marl.POLICY_FILE),
+                       ("curve.csv", target / "curve.csv"),
+                       ("learning_curve.png", target / "learning_curve.png"),
                        ("rllib checkpoint", target / "checkpoint")):  # fmt: skip
         console.print(f"{name}: {path}", highlight=False)
 

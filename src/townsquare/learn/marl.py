@@ -15,7 +15,9 @@ return per agent per iteration, and saves two things:
   tools. It holds pickles, so townsquare never loads it;
 * ``policy.safetensors``: the two policy networks' weights (safetensors, JSON metadata:
   data only), which the policy line and the experiments load (`load_policy`) with torch
-  alone, no Ray.
+  alone, no Ray;
+* ``curve.csv`` and ``learning_curve.png``: the mean episode return per agent per
+  iteration.
 
 Ray starts locally, with ``workers`` env runners, unless ``address`` names a running
 cluster.
@@ -212,6 +214,12 @@ def train(s: MARLSettings, out: Path, on_iteration=None) -> list[dict]:
         save_policy(out / POLICY_FILE, module(ACTIVITY).policy, module(TARGET).policy, s)
     finally:
         algo.stop()
+    from .records import write_rows_plot
+
+    write_rows_plot(
+        rows, out, "iteration", ["activity_return", "target_return"],
+        "RLlib PPO, the socialbot's two levels: mean episode return per agent",
+    )  # fmt: skip
     return rows
 
 

@@ -39,6 +39,13 @@ def panel_intention(world, panel: np.ndarray, candidate_index: int) -> float:
     return float(np.mean(p * nearest[:, candidate_index]))
 
 
+def _check_message(name: str, panel_size: int, stance: float) -> None:
+    if panel_size < 1:
+        raise ValueError(f"{name}: the panel needs at least one citizen")
+    if not np.isfinite(stance) or abs(stance) > 1:
+        raise ValueError(f"{name}: stance {stance!r} is not in [-1, 1]")
+
+
 def panel_vote_reward(
     world,
     candidate: int,
@@ -55,10 +62,7 @@ def panel_vote_reward(
     index = np.flatnonzero(world.election.candidates == candidate)
     if index.size == 0:
         raise ValueError(f"panel_vote_reward: user {candidate} is not a candidate")
-    if panel_size < 1:
-        raise ValueError("panel_vote_reward: the panel needs at least one citizen")
-    if not np.isfinite(stance) or abs(stance) > 1:
-        raise ValueError(f"panel_vote_reward: stance {stance!r} is not in [-1, 1]")
+    _check_message("panel_vote_reward", panel_size, stance)
     fork = world.fork()
     rng = np.random.default_rng(seed)
     pop = fork.population
@@ -110,10 +114,7 @@ def panel_engagement_reward(
     left exactly as it was."""
     if not 0 <= author < world.n:
         raise ValueError(f"panel_engagement_reward: user {author} is not on the platform")
-    if panel_size < 1:
-        raise ValueError("panel_engagement_reward: the panel needs at least one citizen")
-    if not np.isfinite(stance) or abs(stance) > 1:
-        raise ValueError(f"panel_engagement_reward: stance {stance!r} is not in [-1, 1]")
+    _check_message("panel_engagement_reward", panel_size, stance)
     fork = world.fork()
     rng = np.random.default_rng(seed)
     panel = _panel(fork, rng, panel_size, author)
