@@ -56,6 +56,24 @@ def test_quick_trains_then_tests_every_arm_on_every_graph(quick):
     assert "learned - AgentI+H" in result.output
 
 
+def test_quick_plays_the_trained_bot_on_the_platform(quick):
+    from townsquare.experiments import bots_on_platform as bp
+
+    result, out = quick
+    with open(out / "platform.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == list(bp.COLUMNS)
+    assert {(r["scenario"], r["arm"]) for r in rows} == {
+        (sc, arm) for sc in ("default", "learned") for arm in bp.ARMS
+    }
+    for r in rows:
+        assert float(r["bot_activities"]) > 0 and 0 <= int(r["facts_inside"]) <= 9
+    answers = json.loads((out / "answers.json").read_text())
+    assert [r["arm"] for r in answers["platform"]][-1] == "learned - scripted"
+    assert (out / "platform.png").read_bytes()[:4] == b"\x89PNG"
+    assert "platform, default, learned bots - scripted" in result.output
+
+
 def test_the_trained_policy_loads_without_ray_and_refuses_other_files(quick, tmp_path):
     from townsquare.learn.marl import load_policy
     from townsquare.roles import socialbot as sb

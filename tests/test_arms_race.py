@@ -22,8 +22,13 @@ def test_quick_rounds_retrain_the_detector_on_the_learned_bots(tmp_path):
         rows = list(csv.DictReader(fh))
     assert [int(r["round"]) for r in rows] == [1, 2] and list(rows[0]) == list(ar.COLUMNS)
     for r in rows:
-        for key in ar.COLUMNS[1:-1]:
+        for key in ar.COLUMNS[1:8]:
             assert 0.0 <= float(r[key]) <= 2.0, key
+        # each round's bots and detector on the platform, scored
+        assert 0 <= int(r["platform_facts_inside"]) <= 9
+        assert 0.0 < float(r["platform_bot_activities"])
+        assert 0.0 <= float(r["platform_bot_post_share"]) <= 1.0
+        assert (out / f"round_{r['round']}" / "platform" / "metrics.parquet").is_file()
     first = rows[0]
     # retrained on the learned bots' traces, the detector catches more of them
     assert float(first["recall_after"]) > float(first["recall_before"])

@@ -150,11 +150,12 @@ def test_unreadable_checkpoints_are_refused(tmp_path):
         build_world(validate(scenario(policy=str(fake))))
 
 
-def test_other_roles_have_no_learned_policies_yet():
+def test_a_checkpoint_of_another_role_is_refused_by_the_socialbots(tmp_path):
     data = json.loads(json.dumps(SMALL))
-    data["roles"]["socialbot"]["policy"] = "bot.npz"
-    with pytest.raises(UserError, match="roles.socialbot.policy"):
-        validate(data)
+    table = QTable.empty(InfluencerRole())
+    data["roles"]["socialbot"]["policy"] = str(table.save(tmp_path / "influencer.npz"))
+    with pytest.raises(UserError, match="checkpoint for role 'influencer'.*'socialbot' role"):
+        build_world(validate(data))
 
 
 # ---------------------------------------------------------------- the CLI

@@ -100,7 +100,7 @@ def test_each_role_keeps_its_own_options_and_spaces():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"learners": {"socialbot": "all"}}, "'socialbot' cannot learn"),
+        ({"learners": {"journalist": "all"}}, "'journalist' cannot learn"),
         ({"learners": {}}, "at least one role"),
         ({"learners": {"citizen": 0}}, "give at least one"),
         ({"learners": {"citizen": "some"}}, "neither 'all' nor a count"),

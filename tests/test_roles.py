@@ -366,7 +366,7 @@ def test_role_construction_and_description():
     with pytest.raises(ValueError, match="limited, full"):
         InfluencerRole("huge")
     with pytest.raises(ValueError, match="learnable roles: citizen, influencer"):
-        make_role("socialbot")
+        make_role("journalist")
     role = make_role("influencer", "full", False)
     assert role.feature_names == ["feed_stance", "feed_spread", "feed_fill"]
     assert role.describe() == {

@@ -680,8 +680,9 @@ def arms_race(
     """The arms race of ACORN's socialbots and the detector: each round the bots learn
     against the current detector (RLlib PPO), then the detector is refitted on their
     traces. Writes rounds.csv (bot influence; detector accuracy, recall on the learned
-    bots and false positives on citizens, before and after retraining), arms_race.png and
-    each round's bot and detector (docs/socialbots.md)."""
+    bots and false positives on citizens, before and after retraining; the realism
+    scorecard of `default` with the round's bots and detector), arms_race.png and each
+    round's bot, detector and platform run (docs/socialbots.md)."""
     from .experiments import arms_race as ar
     from .outputs import claim_reproduce_folder
 
@@ -727,7 +728,10 @@ def arms_race(
             f"round {row['round']}: bot influence {row['influence_ratio']:.3f}; detector "
             f"recall on the learned bots {row['recall_before']:.2f} before retraining, "
             f"{row['recall_after']:.2f} after (false positives "
-            f"{row['false_positives_before']:.3f} -> {row['false_positives_after']:.3f})",
+            f"{row['false_positives_before']:.3f} -> {row['false_positives_after']:.3f}); "
+            f"on the platform {row['platform_facts_inside']} facts in their bands, bots "
+            f"{100 * row['platform_bot_post_share']:.1f}% of posts, "
+            f"{100 * row['platform_bots_suspended']:.0f}% of bots suspended",
             highlight=False,
         )
     _say_paths(paths)
@@ -1009,6 +1013,9 @@ def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, ta
         graphs = load_propagation_folder(folder)
     except ValueError as exc:
         raise _fail(f"--test-graphs {exc}") from None
+    from .experiments import bots_on_platform as bp
+    from .metrics.realism import finite_json
+
     try:
         from .learn import marl
     except ImportError as exc:
@@ -1049,10 +1056,23 @@ def _reproduce_acorn(episodes, iterations, seed, workers, quick, test_graphs, ta
             graphs, target / "train" / marl.POLICY_FILE, detector_from("builtin"), s,
             progress=lambda k, total: progress.update(runs_task, completed=k),
         )  # fmt: skip
+        # the trained bot on the platform, against the learned detector
+        ps = bp.PlatformSettings.quick() if quick else bp.PlatformSettings()
+        plat_task = progress.add_task("platform runs", total=ps.runs, stats="")
+        done: list[dict] = []
+
+        def on_run(row) -> None:
+            done.append(row)
+            progress.update(plat_task, completed=len(done),
+                            stats=f"{row['scenario']} {row['arm']} s{row['seed']}")  # fmt: skip
+
+        platform = bp.run(ps, target / "train" / marl.POLICY_FILE, target / "platform", on_run)
     table = a.summary_table(rows)
     answers = a.answers(table, training, s)
+    answers["platform"] = finite_json(bp.summary(platform))
     paths = a.write_outputs(target, rows, table, answers)
-    _say_paths(paths, a.display_lines(answers))
+    paths.update(bp.write_outputs(target, platform))
+    _say_paths(paths, a.display_lines(answers) + bp.display_lines(platform))
 
 
 def _reproduce_deepseek(seeds, steps, seed, workers, quick, target: Path) -> None:

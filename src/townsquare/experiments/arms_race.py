@@ -16,10 +16,14 @@ Round r (1 .. R), starting from the built-in detector:
    round and the earlier ones, into ``round_r/detector.json``, and scored again on the
    same held-out set (traces of a fresh set of games, so not the ones it saw).
 5. **The bots' influence:** the learned bot's mean influence ratio in those games.
+6. **The platform's scorecard:** ``default`` with this round's bots on the socialbots'
+   policy line against this round's retrained detector, measured by the realism
+   scorecard (facts in their bands; F7's bot share of posts, F4's posts never shared,
+   F6's camp modularity; the share of bots suspended), into ``round_r/platform/``.
 
-Outputs: ``rounds.csv`` (one row per round), ``arms_race.png`` (detector accuracy on
-learned bots before and after retraining, and bot influence, per round) and each
-round's folder.
+Outputs: ``rounds.csv`` (one row per round), ``arms_race.png`` (detector recall on
+learned bots before and after retraining, false positives and bot influence per round;
+beside it the platform's scorecard per round) and each round's folder.
 """
 
 from __future__ import annotations
@@ -34,9 +38,15 @@ from ..roles.detector import BUILTIN_SEEDS, detector_from, evaluate, fit, world_
 from ..world.influence import hub_and_spoke_communities
 
 HELD_OUT_SEED = 2
+#: the platform scorecard each round reports (`experiments.bots_on_platform.play`)
+PLATFORM_COLUMNS = (
+    "facts_inside", "bot_post_share", "never_reposted_share", "camp_modularity",
+    "bots_suspended", "bot_activities",
+)  # fmt: skip
 COLUMNS = (
     "round", "influence_ratio", "accuracy_before", "recall_before", "false_positives_before",
     "accuracy_after", "recall_after", "false_positives_after", "train_seconds",
+    *(f"platform_{k}" for k in PLATFORM_COLUMNS),
 )  # fmt: skip
 
 
@@ -50,11 +60,14 @@ class Settings:
     workers: int = 0
     seed: int = 0
     citizens: int = 3000  # users of the `default` runs the citizens come from
+    platform_users: int = 3000  # users of the `default` run scored each round
+    platform_steps: int | None = None  # its steps (None: the scenario's 100)
 
     @classmethod
     def quick(cls, **kw) -> Settings:
         return cls(**{"rounds": 2, "iterations": 2, "batch": 500, "episodes": 3,
-                      "graph_users": 400, "citizens": 1000, **kw})  # fmt: skip
+                      "graph_users": 400, "citizens": 1000, "platform_users": 600,
+                      "platform_steps": 20, **kw})  # fmt: skip
 
 
 class _Never:
@@ -134,14 +147,31 @@ def run(s: Settings, out: Path, progress=None) -> list[dict]:
         )
         detector_path = detector.save(folder / "detector.json")
         after = score(detector, test_traces, citizens)
+        platform = platform_round(s, folder)
         row = {"round": r, "influence_ratio": influence,
                **{f"{k}_before": v for k, v in before.items()},
                **{f"{k}_after": v for k, v in after.items()},
-               "train_seconds": training[-1]["seconds"] if training else 0.0}  # fmt: skip
+               "train_seconds": training[-1]["seconds"] if training else 0.0,
+               **{f"platform_{k}": platform[k] for k in PLATFORM_COLUMNS}}  # fmt: skip
         rows.append(row)
         if progress is not None:
             progress(row)
     return rows
+
+
+def platform_round(s: Settings, folder: Path) -> dict:
+    """The round on the platform: `default` (seed ``s.seed``) with this round's bots on
+    the socialbots' policy line against this round's retrained detector, measured by
+    the realism scorecard (`experiments.bots_on_platform.play`)."""
+    from .bots_on_platform import arm_overrides, play
+
+    keys = [f"users={s.platform_users}", f"seed={s.seed}"]
+    if s.platform_steps is not None:
+        keys.append(f"steps={s.platform_steps}")
+    keys += arm_overrides(
+        "learned", folder / "bot" / "policy.safetensors", str((folder / "detector.json").resolve())
+    )
+    return play("default", keys, folder / "platform")
 
 
 def write_outputs(out: Path, rows: list[dict]) -> dict:
@@ -152,8 +182,8 @@ def write_outputs(out: Path, rows: list[dict]) -> dict:
 
     out = Path(out)
     paths = {"rounds": write_rows(out / "rounds.csv", COLUMNS, rows)}
-    fig = Figure(figsize=(7, 4), dpi=110)
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(11, 4), dpi=110)
+    ax, right = fig.subplots(1, 2)
     r = [row["round"] for row in rows]
     ax.plot(
         r,
@@ -177,6 +207,24 @@ def write_outputs(out: Path, rows: list[dict]) -> dict:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("the arms race: bots learn, the detector learns back", fontsize=9)
+    for key, style, label in (
+        ("platform_bot_post_share", "o-", "F7: bots' share of posts"),
+        ("platform_never_reposted_share", "s-", "F4: posts never shared"),
+        ("platform_camp_modularity", "^-", "F6: camp modularity"),
+        ("platform_bots_suspended", ":", "bots suspended"),
+    ):
+        right.plot(r, [row[key] for row in rows], style, label=label)
+    twin = right.twinx()
+    twin.plot(r, [row["platform_facts_inside"] for row in rows], "kD--", label="facts in band")
+    twin.set_ylabel("facts in their bands", fontsize=8)
+    twin.set_ylim(0, 9)
+    right.set_xlabel("round")
+    right.set_xticks(r)
+    right.set_ylim(-0.05, 1.05)
+    right.grid(True, alpha=0.3)
+    right.legend(fontsize=7, loc="upper left")
+    twin.legend(fontsize=7, loc="upper right")
+    right.set_title("default with each round's bots and detector: the scorecard", fontsize=9)
     fig.tight_layout()
     paths["plot"] = replace_file(out / "arms_race.png", fig.savefig)
     return paths

@@ -31,6 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..policies.socialbot_network import (
+    HIDDEN,
+    LEVEL1,
+    POLICY_FILE,
+    POLICY_FORMAT,
+    SLOT,
+    SocialbotPolicy,
+    activity_net,
+    load_policy,
+    save_policy,
+    slot_logits,
+    slot_net,
+)
 from ..roles import socialbot as sb
 
 try:  # the modules need torch and Ray; `train` says so when they are missing
@@ -41,38 +54,6 @@ try:  # the modules need torch and Ray; `train` says so when they are missing
 except ImportError:  # pragma: no cover - without the distributed extra
     TorchRLModule = object
     ValueFunctionAPI = object
-
-LEVEL1 = len(sb.LEVEL1_FEATURES)
-SLOT = len(sb.SLOT_FEATURES)
-HIDDEN = 64
-
-
-def activity_net(hidden: int = HIDDEN):
-    """Level 1's policy: level 1's features -> logits of the 4 activities."""
-    return torch.nn.Sequential(
-        torch.nn.Linear(LEVEL1, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, 4),
-    )
-
-
-def slot_net(hidden: int = HIDDEN):
-    """Level 2's policy: (one slot's features, level 1's) -> that slot's score."""
-    return torch.nn.Sequential(
-        torch.nn.Linear(SLOT + LEVEL1, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.Tanh(),
-        torch.nn.Linear(hidden, 1),
-    )
-
-
-def slot_logits(net, level1, slots, mask):
-    """Scores of (B, SLOTS) slots, masked slots at -1e9."""
-    paired = torch.cat([slots, level1[:, None, :].expand(-1, slots.shape[1], -1)], dim=-1)
-    return net(paired).squeeze(-1).masked_fill(mask <= 0, -1e9)
 
 
 class ActivityModule(TorchRLModule, ValueFunctionAPI):
@@ -211,7 +192,7 @@ def train(s: MARLSettings, out: Path, on_iteration=None) -> list[dict]:
         from ..envs.socialbot_rllib import ACTIVITY, TARGET
 
         module = algo.get_module
-        save_policy(out / POLICY_FILE, module(ACTIVITY).policy, module(TARGET).policy, s)
+        save_policy(out / POLICY_FILE, module(ACTIVITY).policy, module(TARGET).policy, s.horizon)
     finally:
         algo.stop()
     from .records import write_rows_plot
@@ -223,80 +204,14 @@ def train(s: MARLSettings, out: Path, on_iteration=None) -> list[dict]:
     return rows
 
 
-POLICY_FILE = "policy.safetensors"
-POLICY_FORMAT = "townsquare-socialbot/1"
-
-
-def save_policy(path: Path, activity, target, s: MARLSettings) -> Path:
-    from safetensors.torch import save_file
-
-    tensors = {
-        f"activity.{k}": v.detach().cpu().contiguous() for k, v in activity.state_dict().items()
-    }
-    tensors.update(
-        {f"target.{k}": v.detach().cpu().contiguous() for k, v in target.state_dict().items()}
-    )
-    meta = {"format": POLICY_FORMAT, "hidden": str(HIDDEN), "horizon": str(s.horizon)}
-    save_file(tensors, str(path), metadata=meta)
-    return path
-
-
-class SocialbotPolicy:
-    """A trained bot's two levels, loaded from ``policy.safetensors`` with torch alone."""
-
-    def __init__(self, activity, target, greedy_target: bool = False):
-        self.activity, self.target = activity.eval(), target.eval()
-        self.greedy_target = greedy_target  # AgentI+H: level 2 by largest out-degree
-
-    def turn(self, game: sb.SocialbotGame, rng: np.random.Generator, sample: bool = True):
-        """(activity, target user) for the game's next turn."""
-        with torch.no_grad():
-            level1 = torch.as_tensor(game.level1_observation())[None, :]
-            logits = self.activity(level1)[0]
-            activity = _pick(logits, rng, sample)
-            if activity not in sb.INTERACTIVE:
-                return activity, -1
-            if self.greedy_target:
-                return activity, sb.greedy_target(game)
-            feats, mask = game.level2_observation()
-            scores = slot_logits(
-                self.target, level1, torch.as_tensor(feats)[None], torch.as_tensor(mask)[None]
-            )[0]
-            users = game.slots()
-            if not mask.any():
-                return activity, -1
-            return activity, int(users[_pick(scores, rng, sample)])
-
-
-def _pick(logits, rng: np.random.Generator, sample: bool) -> int:
-    if not sample:
-        return int(torch.argmax(logits))
-    p = torch.softmax(logits.double(), dim=-1).numpy()
-    return int(rng.choice(p.size, p=p / p.sum()))
-
-
-def load_policy(path, greedy_target: bool = False) -> SocialbotPolicy:
-    """The bot a ``policy.safetensors`` holds; a `ValueError` naming the file otherwise."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except (OSError, SafetensorError) as exc:
-        raise ValueError(f"{path}: not a safetensors file ({exc})") from None
-    if meta.get("format") != POLICY_FORMAT:
-        raise ValueError(
-            f"{path}: not a socialbot policy (train one with townsquare train socialbot)"
-        )
-    hidden = int(meta.get("hidden", HIDDEN))
-    activity, target = activity_net(hidden), slot_net(hidden)
-    try:
-        activity.load_state_dict(
-            {k[9:]: v for k, v in tensors.items() if k.startswith("activity.")}
-        )
-        target.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("target.")})
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: damaged ({' '.join(str(exc).split())[:160]})") from None
-    return SocialbotPolicy(activity, target, greedy_target)
+__all__ = [
+    "POLICY_FILE",
+    "POLICY_FORMAT",
+    "ActivityModule",
+    "MARLSettings",
+    "SlotScorer",
+    "SocialbotPolicy",
+    "config",
+    "load_policy",
+    "train",
+]

@@ -25,6 +25,7 @@ from ..world.actions import ACTION_FIELDS, Actions, Observations, StepContext
 from .ppo_network import CheckpointFormatError, load_ppo_policy, read_ppo_meta
 from .q_table import QTable
 from .registry import CHECKPOINT_SUFFIXES
+from .socialbot_network import socialbot_meta
 
 #: why a Stable-Baselines3 zip is refused
 ZIP_REFUSED = (
@@ -41,7 +42,7 @@ class CheckpointError(ValueError):
 @dataclass
 class Checkpoint:
     path: Path
-    kind: str  # "q" or "ppo"
+    kind: str  # "q", "ppo" or "socialbot" (the two networks of `train socialbot`)
     meta: dict
     table: QTable | None = None
     model: object | None = None  # the rebuilt SB3 ActorCriticPolicy of a PPO checkpoint
@@ -56,6 +57,8 @@ class Checkpoint:
             return np.zeros(0, np.int64)
         if self.table is not None:
             return self.table.greedy(role.discretise(vectors))
+        if self.kind == "socialbot":
+            return self.model.decide(vectors)
         actions, _ = self.model.predict(vectors, deterministic=True)
         return np.asarray(actions, np.int64).reshape(-1)
 
@@ -75,6 +78,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.suffix == ".safetensors":
         try:
+            if socialbot_meta(path) is not None:
+                return Checkpoint(path, "socialbot", make_role("socialbot").describe())
             meta = read_ppo_meta(path)
         except CheckpointFormatError as exc:
             raise CheckpointError(f"{path}: {exc}") from None
@@ -142,7 +147,19 @@ def role_for_checkpoint(ckpt: Checkpoint, expected_role: str) -> LearnerRole:
 def load_model(ckpt: Checkpoint, role: LearnerRole) -> None:
     """Rebuild the network of a PPO checkpoint for ``role``'s spaces and load its
     tensors; any tensor that does not fit is a `CheckpointError`."""
-    if ckpt.kind != "ppo" or ckpt.model is not None:
+    if ckpt.model is not None or ckpt.kind == "q":
+        return
+    if ckpt.kind == "socialbot":
+        from .socialbot_network import load_policy
+
+        try:
+            ckpt.model = load_policy(ckpt.path)
+        except ImportError as exc:
+            raise CheckpointError(
+                f"{ckpt.path}: socialbot policies need torch (the rl extra; missing {exc.name})"
+            ) from None
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
         return
     try:
         import safetensors  # noqa: F401

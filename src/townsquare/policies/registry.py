@@ -25,7 +25,7 @@ CHECKPOINT_SUFFIXES = (".npz", ".json", ".safetensors")
 ROLE_NAMES = ("citizen", "influencer", "candidate", "socialbot")
 #: the roles a checkpoint can drive: those with a learner definition (`roles.ROLES`,
 #: which a test holds equal to this; named here so the schema imports nothing heavy)
-LEARNABLE_ROLES = ("citizen", "influencer", "candidate")
+LEARNABLE_ROLES = ("citizen", "influencer", "candidate", "socialbot")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def _checkpoint(request: PolicyRequest):
         request.role,
         request.config.policy,
         request.n_users,
-        request.config.learning,
+        # a socialbot's policy runs frozen: its section has no `learning`
+        getattr(request.config, "learning", "frozen"),
         background=SCRIPTED[request.role](request.config),
     )
 
@@ -116,7 +117,8 @@ KINDS: list[PolicyKind] = [
     ),
     PolicyKind(
         "checkpoint",
-        "a checkpoint from `townsquare train` (a Q-table .npz/.json or a PPO .safetensors)",
+        "a checkpoint from `townsquare train` (a Q-table .npz/.json, a PPO .safetensors, "
+        "or a socialbot's policy.safetensors)",
         # the roles with a learner role module (`townsquare.roles.ROLES`)
         LEARNABLE_ROLES,
         lambda line: line.endswith(CHECKPOINT_SUFFIXES),

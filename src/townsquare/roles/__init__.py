@@ -15,12 +15,14 @@ from .base import (
 from .candidate import CandidateRole
 from .citizen import CitizenRole
 from .influencer import InfluencerRole
+from .socialbot_platform import SocialbotRole
 
-#: learnable roles by name; socialbots arrive with their issue
+#: learnable roles by name
 ROLES: dict[str, type[LearnerRole]] = {
     "citizen": CitizenRole,
     "influencer": InfluencerRole,
     "candidate": CandidateRole,
+    "socialbot": SocialbotRole,
 }
 
 
@@ -42,6 +44,7 @@ __all__ = [
     "MemoryField",
     "SPEC_VERSION",
     "InfluencerRole",
+    "SocialbotRole",
     "LearnerRole",
     "RewardContext",
     "RoleMemory",

@@ -43,6 +43,12 @@ class Observations:
     #: the race (`world.election.Campaign`), given to candidates when the scenario holds
     #: an election; None otherwise
     campaign: Any = None
+    #: int (n_users,): every account's follower count, so a policy can weigh whom it
+    #: engages (the socialbot's level 2); the graph's own array, read only (None in
+    #: observations built outside a world)
+    all_followers: np.ndarray | None = None
+    #: int (n_users,): every account's followee count, as ``all_followers``
+    all_followees: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])

@@ -234,6 +234,8 @@ class World:
                     if role == Role.CANDIDATE and self.election is not None
                     else None
                 ),
+                all_followers=graph.in_deg,
+                all_followees=graph.out_deg,
             )
         self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of, can_post)
         self._lap("feed", clock)
