@@ -32,6 +32,8 @@ OPTIONAL = {
     "accelerate": "llm",
     "peft": "llm",
     "ray": "distributed",
+    "sbi": "calibrate",
+    "optuna": "calibrate",
     "ndlib": "ndlib",
 }
 

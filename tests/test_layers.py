@@ -1,5 +1,6 @@
 """The package's import arrows all point down: cli -> experiments -> learn -> envs /
-runner -> build -> policies -> roles -> world, with no loops (docs/architecture.md).
+runner -> build -> policies -> roles -> world, with no loops (docs/architecture.md);
+calibration sits between cli and experiments.
 
 Every relative import counts, at module level or inside a function, except those under
 ``if TYPE_CHECKING:``. The shared services (the scenario schema, the run store, the
@@ -27,6 +28,7 @@ LAYERS = {
     "runner": 4,
     "learn": 5,
     "experiments": 6,
+    "calibration": 6.5,  # runs scenarios over the experiments' worker pool
     "cli": 7,
     "entry": 8,
     "__main__": 9,

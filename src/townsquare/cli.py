@@ -646,6 +646,120 @@ def report(
     console.print(f"wrote [bold]{page}[/]", highlight=False)
 
 
+@app.command()
+def calibrate(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            "-t",
+            help="What to fit: a run directory; gunsense, ff, polblogs or facebook (in "
+            "--data); a folder in polblogs' form; a retweet CSV (user_a,user_b,weight); or an "
+            "edge list of follows.",
+        ),
+    ],
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            "-p",
+            help="KEY=LOW:HIGH: a numeric scenario key and its uniform prior (repeatable), "
+            "e.g. opinion.epsilon=0.1:0.6.",
+        ),
+    ],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key for every simulation: KEY=VALUE."),
+    ] = None,
+    budget: Annotated[
+        int, typer.Option("--budget", "-b", help="Simulations to learn from (default 1,000).")
+    ] = 1000,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            "-m",
+            help="npe (neural posterior estimation, sbi), abc (rejection ABC) or optuna (a "
+            "point estimate).",
+        ),
+    ] = "npe",
+    predictive: Annotated[
+        int,
+        typer.Option("--predictive", help="Runs drawn from the posterior for the check."),
+    ] = 100,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=256, help="Worker processes (0: all cores).")
+    ] = 0,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Run the simulations on the Ray cluster at ADDR."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Seed of the draws.")] = 0,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of real networks for named targets (as in realism)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default runs/calibrate-SCENARIO)."),
+    ] = None,
+):
+    """Fit a scenario's free parameters to a real platform (or a run) by simulation-based
+    inference: simulations drawn from the prior, each measured like the target, then the
+    posterior. Writes posterior.parquet (samples), calibrated.yaml (the scenario at the
+    posterior median, intervals in comments), pairplot.png, predictive.html (the target
+    against runs drawn from the posterior), summary.json, and simulations.parquet, the
+    cache that a second call with the same settings resumes from (docs/calibration.md)."""
+    from .calibration.run import Settings, prepare
+    from .calibration.run import calibrate as run_calibration
+
+    _check_data(data)
+    name = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
+    target_out = out or Path("runs") / f"calibrate-{name}"
+    found = _data_dir(data, quiet=True)
+    s = Settings(
+        scenario, target, tuple(param), tuple(set_ or []), budget, method, workers, address,
+        seed, predictive, str(found) if found is not None else None,
+    )  # fmt: skip
+    prepared = prepare(s)  # every input checked before anything is drawn or run
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            result = run_calibration(s, target_out, on_progress, prepared)
+        except KeyboardInterrupt:
+            progress.stop()
+            _print_error(
+                f"interrupted: the simulations done are kept in {target_out}; run the same "
+                "command again to resume"
+            )
+            raise typer.Exit(130) from None
+    table = Table(title=f"{scenario} calibrated against {target} ({method})")
+    for col in ("parameter", "median", "90% interval", "prior"):
+        table.add_column(col, justify="right")
+    for r in result.summary:
+        table.add_row(
+            r["key"], f"{r['median']:.4g}", f"[{r['low']:.4g}, {r['high']:.4g}]",
+            f"[{r['prior_low']:g}, {r['prior_high']:g}]",
+        )  # fmt: skip
+    console.print(table)
+    fitted = [p for p in result.predictive if p["fitted"]]
+    lines = [f"fitted on {len(result.statistics)} statistics: {', '.join(result.statistics)}"]
+    if fitted:
+        inside = sum(bool(p["inside"]) for p in fitted)
+        lines.append(
+            f"posterior predictive: {inside} of {len(fitted)} fitted statistics of the target "
+            "inside the 90% band of runs drawn from the posterior"
+        )
+    _say_paths(result.files, lines)
+
+
 @app.command("arms-race")
 def arms_race(
     rounds: Annotated[

@@ -69,7 +69,7 @@ def arm_overrides(arm: str, policy: Path | None, detector: str) -> list[str]:
 def play(scenario: str, overrides: list[str], folder: Path) -> dict:
     """Run ``scenario`` with ``overrides`` into ``folder`` and measure it: the scorecard's
     metrics, each fact's status, and what the bots did."""
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     from ..config import load_scenario
     from ..metrics.realism import measure_run, measure_start, scorecard
@@ -79,10 +79,14 @@ def play(scenario: str, overrides: list[str], folder: Path) -> dict:
     Run.start(sc, folder, overwrite=True).execute()
     card = scorecard(measure_run(folder), start=measure_start(folder))
     values = {r.metric: r.value for r in card.rows}
-    users = pd.read_parquet(folder / "users.parquet")
-    bots = users[users["role"] == "socialbot"]
+    users = pq.read_table(folder / "users.parquet")
+    bots = users.column("role").to_numpy(zero_copy_only=False) == "socialbot"
+
+    def mean(column: str) -> float:
+        return float(users.column(column).to_numpy()[bots].mean()) if bots.any() else float("nan")
+
     per_bot = {
-        k: float(bots[col].mean()) if len(bots) else float("nan")
+        k: mean(col)
         for k, col in (
             ("bot_posts", "posts"),
             ("bot_reposts", "reposts"),
@@ -94,7 +98,7 @@ def play(scenario: str, overrides: list[str], folder: Path) -> dict:
         **{m: values.get(m) for m in METRICS},
         **{f"{f}_status": card.status.get(f) for f in FACTS},
         "facts_inside": card.inside,
-        "bots_suspended": float(bots["suspended"].mean()) if len(bots) else float("nan"),
+        "bots_suspended": mean("suspended"),
         "bot_activities": float(sum(per_bot.values())),
         **per_bot,
     }

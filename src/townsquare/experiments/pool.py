@@ -20,15 +20,19 @@ def run_tasks(
     tasks: list[tuple],
     workers: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    on_result: Callable[[int, object], None] | None = None,
 ) -> list:
     """``run_task(task)`` for every task, results in the tasks' order; ``workers`` 0:
-    all cores; ``progress(done, total)`` after each task. ``run_task`` must be a
-    module-level function (workers import it)."""
+    all cores; ``progress(done, total)`` after each task, and ``on_result(k, result)``
+    as task k's result comes in (to keep it before the rest are done). ``run_task`` must
+    be a module-level function (workers import it)."""
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     results: dict[int, object] = {}
     if workers <= 1:
         for k, task in enumerate(tasks):
             results[k] = run_task(task)
+            if on_result:
+                on_result(k, results[k])
             if progress:
                 progress(k + 1, len(tasks))
         return [results[k] for k in range(len(tasks))]
@@ -44,6 +48,8 @@ def run_tasks(
         futures = {pool.submit(run_task, task): k for k, task in enumerate(tasks)}
         for done, fut in enumerate(as_completed(futures), start=1):
             results[futures[fut]] = fut.result()
+            if on_result:
+                on_result(futures[fut], results[futures[fut]])
             if progress:
                 progress(done, len(tasks))
     finally:

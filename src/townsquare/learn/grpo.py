@@ -167,9 +167,7 @@ def sample_prompts(s: GRPOSettings):
     the template the prompts were filled from."""
     from ..build import build_world
     from ..config import load_scenario
-    from ..policies.lm import TEMPLATES, role_prompts
-    from ..roles import ROLES as ROLES_WITH_MODULES
-    from ..roles import make_role
+    from ..policies.lm import TEMPLATES, learner_role, role_prompts
     from ..text.offline import OfflineGenerator
     from ..world.population import Role
 
@@ -183,7 +181,7 @@ def sample_prompts(s: GRPOSettings):
             f"{sc.name}: has {members.size} {s.role}s; learner {s.learner} is not one of them"
         )
     learner = int(members[s.learner])
-    role = make_role(s.role) if s.role in ROLES_WITH_MODULES else None
+    role = learner_role(s.role)  # the role whose observation fills the prompt
     memory = role.new_memory(world.n) if role is not None else None
     generator = OfflineGenerator()
     template = getattr(sc.roles, s.role).lm_template or TEMPLATES[s.role]

@@ -158,7 +158,7 @@ class LMPolicy:
         #: candidates only: how many (the first by user id) write with the model; the
         #: others post by the scripted rule (None: every one)
         self.writers = writers
-        self.role = _learner_role(role_name)
+        self.role = learner_role(role_name)
         self.memory = None  # the role's observation memory, made at the first step
         self.counts = {"prompts": 0, "unparsed": 0, "silent": 0}
         if "to_centre" in TAGS.get(role_name, ()):
@@ -348,7 +348,7 @@ def feature_names(role_name: str) -> list[str]:
     """The placeholders a role's template may use."""
     from ..roles.base import FEED_FEATURES
 
-    role = _learner_role(role_name)
+    role = learner_role(role_name)
     names = role.feature_names if role is not None else list(FEED_FEATURES)
     return [*names, "role", "topic", "opinion", "step"]
 
@@ -365,7 +365,17 @@ def check_template(template: str, role_name: str) -> None:
         ) from None
 
 
-def _learner_role(role_name: str):
+#: roles whose learner observation makes no prompt: the socialbot's is ACORN's 207
+#: numbers for its two networks (`roles.socialbot_platform`), so a language model
+#: writing for a bot reads its feed as a role without a learner module does
+GENERIC_PROMPT = ("socialbot",)
+
+
+def learner_role(role_name: str):
+    """The role module whose observation fills ``role_name``'s prompt, or None for the
+    generic feed reading."""
     from ..roles import ROLES, make_role
 
-    return make_role(role_name) if role_name in ROLES else None
+    if role_name not in ROLES or role_name in GENERIC_PROMPT:
+        return None
+    return make_role(role_name)
