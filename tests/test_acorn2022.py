@@ -69,7 +69,10 @@ def test_quick_plays_the_trained_bot_on_the_platform(quick):
     for r in rows:
         assert float(r["bot_activities"]) > 0 and 0 <= int(r["facts_inside"]) <= 9
     answers = json.loads((out / "answers.json").read_text())
-    assert [r["arm"] for r in answers["platform"]][-1] == "learned - scripted"
+    assert [r["arm"] for r in answers["platform"]][-2:] == [
+        "learned - scripted_detector",
+        "learned - scripted",
+    ]
     assert (out / "platform.png").read_bytes()[:4] == b"\x89PNG"
     assert "platform, default, learned bots - scripted" in result.output
 

@@ -112,6 +112,30 @@ def test_courting_a_large_account_repeats_the_activity_on_the_next_items():
     assert out.reply[0].sum() == 1
 
 
+def test_a_mention_follows_each_author_once_and_none_it_follows():
+    role = SocialbotRole("two_level")
+    followers = np.zeros(N_USERS, np.int64)
+    followers[5] = 10**6  # courting: 3 more follows on the next items
+    obs = bot_observations([[5, 6, 6, 6, 7]], followers)
+    out, mem = act(role, obs, M * SLOTS)
+    assert sorted(out.follow[0][out.follow[0] >= 0].tolist()) == [5, 6, 7]
+    assert mem.count_mention[0] == 3
+    followed = [[True, False, False, False, False]]
+    out, mem = act(role, bot_observations([[5, 6, 6, 6, 7]], followers, followed), M * SLOTS)
+    assert sorted(out.follow[0][out.follow[0] >= 0].tolist()) == [6, 7]
+    assert mem.count_mention[0] == 2 and mem.engaged[0] == 1
+
+
+def test_the_courting_draw_differs_between_worlds_and_repeats_within_one():
+    from townsquare.roles.socialbot_platform import _uniform
+
+    users = np.arange(200, dtype=np.int64)
+    salt = np.zeros(200, np.uint64)
+    a, b = _uniform(users, 3, salt), _uniform(users, 3, salt + np.uint64(12345))
+    assert np.array_equal(a, _uniform(users, 3, salt)) and not np.allclose(a, b)
+    assert 0.4 < a.mean() < 0.6 and ((0 <= a) & (a < 1)).all()
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.integers(-1, N_USERS - 1), min_size=1, max_size=6),
@@ -241,7 +265,7 @@ def test_the_platform_experiment_compares_scripted_and_learned_bots(bot_file, tm
     paths = bp.write_outputs(tmp_path, rows)
     with open(paths["platform_summary"]) as fh:
         arms = [r["arm"] for r in csv.DictReader(fh)]
-    assert arms == [*bp.ARMS, "learned - scripted"]
+    assert arms == [*bp.ARMS, "learned - scripted_detector", "learned - scripted"]
     assert paths["platform_plot"].read_bytes()[:4] == b"\x89PNG"
     assert any("learned bots - scripted" in line for line in bp.display_lines(rows))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 
 import numpy as np
 
@@ -130,7 +131,10 @@ def npe(
     inference.append_simulations(
         torch.as_tensor(theta, dtype=torch.float32), torch.as_tensor(x, dtype=torch.float32)
     )
-    with contextlib.redirect_stdout(io.StringIO()):  # sbi prints when it converges
+    # sbi prints when it converges, and warns of statistics with outliers (a repost
+    # network's inequality near 1, say), which its z-scoring handles
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         inference.train(show_train_summary=False)
     posterior = inference.build_posterior()
     drawn = posterior.sample(

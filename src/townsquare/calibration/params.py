@@ -4,8 +4,9 @@ range of its uniform prior.
 A key must name a number the scenario holds (``opinion.epsilon``,
 ``population.activity.mean``): a key that is not there, or holds a word, a list or a
 switch, is refused in one line, and so is a range the scenario's schema refuses at
-either end. A key holding a whole number (``graph.mean_degree``) keeps whole numbers:
-its draws are rounded before they are run, and said so in the outputs.
+either end. A key holding a whole number (``feed.k``) keeps whole numbers: its prior is
+uniform over ``[ceil(LOW) - 0.5, floor(HIGH) + 0.5)`` and each draw is rounded half up
+before it is run, so every whole number of the range has the same prior mass.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ class Param:
     def width(self) -> float:
         return self.high - self.low
 
+    @property
+    def whole_range(self) -> tuple[int, int]:
+        """The whole numbers a whole-number key's draws run."""
+        return int(math.ceil(self.low)), int(math.floor(self.high))
+
     def value(self, x: float) -> float | int:
-        """The value a draw ``x`` sets in the scenario (rounded for a whole number)."""
-        return int(round(x)) if self.integer else float(x)
+        """The value a draw ``x`` sets in the scenario: a whole-number key's draw is
+        rounded half up, so each whole number of its range gets the same prior mass."""
+        return int(math.floor(x + 0.5)) if self.integer else float(x)
 
 
 def parse_param(text: str) -> tuple[str, float, float]:
@@ -90,12 +97,18 @@ def check_params(scenario_name: str, overrides: list[str], texts: list[str]) -> 
                 f"--param {key}: holds {value!r}, not a number (only numeric keys are calibrated)"
             )
         integer = isinstance(value, int)
-        if integer and math.floor(high) < math.ceil(low):
-            raise UserError(
-                f"--param {key}: holds whole numbers, and none lies in {low:g}:{high:g}"
-            )
-        for end in (low, high):
-            shown = int(round(end)) if integer else end
+        ends: tuple[float, float] = (low, high)
+        if integer:
+            if math.floor(high) < math.ceil(low):
+                raise UserError(
+                    f"--param {key}: holds whole numbers, and none lies in {low:g}:{high:g}"
+                )
+            # each whole number n of the range is drawn from [n - 0.5, n + 0.5): all get
+            # the same prior mass, and none outside the range is run
+            ends = (math.ceil(low), math.floor(high))
+            low, high = ends[0] - 0.5, ends[1] + 0.5
+        for end in ends:
+            shown = int(end) if integer else end
             try:
                 load_scenario(scenario_name, [*overrides, f"{key}={shown}"])
             except UserError as exc:

@@ -26,6 +26,9 @@ SETTINGS_FILE = "calibration.json"
 PREDICTIVE_CACHE = "predictive.parquet"
 #: runs drawn from the posterior for the predictive check
 PREDICTIVE_RUNS = 100
+#: Optuna's distance counts a statistic a run could not measure as this many scales off
+#: (stated reason: farther than any measured run of the budgets here, about 10 at most)
+UNMEASURED = 10.0
 MAX_BUDGET = 1_000_000
 
 
@@ -69,10 +72,35 @@ def prepare(s: Settings) -> tuple[list[Param], Target, Plan]:
     return params, target, plan
 
 
-def _claim(folder: Path, s: Settings, plan: Plan) -> None:
-    from ..outputs import check_reproduce_folder, claim_reproduce_folder, replace_text
+def _asked(s: Settings, plan: Plan) -> dict:
+    """What decides the cached simulations: the scenario as resolved (a hash of it, so an
+    edited file or a changed built-in is seen), the parameters (in any order), the
+    target's statistics, the seed, and whether the prior (npe, abc) or Optuna drew."""
+    import hashlib
 
-    asked = {**plan.describe(), "target": s.target, "method": s.method}
+    from ..config import load_scenario
+
+    resolved = load_scenario(s.scenario, list(s.overrides)).resolved_yaml()
+    described = plan.describe()
+    described["params"] = sorted(described["params"])
+    target = Path(s.target)
+    return {
+        **described,
+        "scenario_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+        "target": str(target.resolve()) if target.exists() else s.target,
+        "draws": "optuna" if s.method == "optuna" else "prior",
+    }
+
+
+def _claim(folder: Path, s: Settings, plan: Plan) -> int:
+    """Make ``folder`` this calibration's, or check that it is already (resuming);
+    returns the descriptor of the lock held on it until the process ends."""
+    import fcntl
+    import os
+
+    from ..outputs import claim_reproduce_folder, replace_text
+
+    asked = _asked(s, plan)
     path = folder / SETTINGS_FILE
     if path.is_file():
         try:
@@ -85,9 +113,17 @@ def _claim(folder: Path, s: Settings, plan: Plan) -> None:
                 f"{folder}: holds a calibration with other settings ({', '.join(changed)}); "
                 "choose another --out"
             )
-    check_reproduce_folder(folder, "calibrate")
     claim_reproduce_folder(folder, "calibrate")
+    fd = os.open(folder / SETTINGS_FILE.replace(".json", ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UserError(
+            f"{folder}: another townsquare calibrate is using this folder; wait for it"
+        ) from None
     replace_text(path, json.dumps(asked, indent=2) + "\n")
+    return fd
 
 
 def calibrate(
@@ -98,11 +134,20 @@ def calibrate(
 ):
     """Run the calibration into ``out``; ``progress(stage, done, total)`` as it goes;
     ``prepared``: what `prepare` gave for ``s``, if it was called already."""
-    from . import outputs
 
     out = Path(out)
     params, target, plan = prepared or prepare(s)
-    _claim(out, s, plan)
+    lock = _claim(out, s, plan)
+    try:
+        return _calibrate(s, out, progress, params, target, plan)
+    finally:
+        import os
+
+        os.close(lock)  # closing the file releases its lock
+
+
+def _calibrate(s: Settings, out: Path, progress, params, target, plan) -> Result:
+    from . import outputs
 
     def tell(stage: str):
         return (lambda d, t: progress(stage, d, t)) if progress else None
@@ -200,14 +245,21 @@ def optuna_search(plan: Plan, out: Path, s: Settings, x_o: np.ndarray, progress)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = list(plan.params)
     scale = np.maximum(np.abs(x_o), 0.05)
-    dists = {p.key: optuna.distributions.FloatDistribution(p.low, p.high) for p in params}
+    dists = {
+        p.key: optuna.distributions.IntDistribution(*p.whole_range)
+        if p.integer
+        else optuna.distributions.FloatDistribution(p.low, p.high)
+        for p in params
+    }
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=plan.seed))
     cache = Cache.open(out, plan)
 
     def distance(row) -> float:
+        # a statistic a run could not measure counts as far off (`UNMEASURED`), so that a
+        # run measuring less does not look closer
         x = np.array([row[k] for k in plan.statistics], np.float64)
-        ok = np.isfinite(x)
-        return float(np.sqrt((((x - x_o) / scale)[ok] ** 2).sum())) if ok.any() else float("inf")
+        gaps = np.where(np.isfinite(x), (x - x_o) / scale, UNMEASURED)
+        return float(np.sqrt((gaps**2).sum()))
 
     index = 0
     while index in cache.rows and index < s.budget:  # a resumed search re-tells its trials
@@ -220,6 +272,9 @@ def optuna_search(plan: Plan, out: Path, s: Settings, x_o: np.ndarray, progress)
             )
         )
         index += 1
+    # the batch is the workers (all cores: the machine's count), so Optuna's proposals
+    # depend on it, and a resumed search re-tells its trials to a new sampler: its points
+    # are not those of an uninterrupted search (docs/calibration.md)
     batch = max(1, s.workers or os.cpu_count() or 1)
     while index < s.budget:
         trials = [study.ask(dists) for _ in range(min(batch, s.budget - index))]

@@ -9,7 +9,7 @@ calibration resumes where it stopped.
   is measured by the realism metrics (`metrics.realism.measure`), and its folder is
   removed: only the statistics are kept, in ``simulations.parquet`` (one row per draw:
   ``index``, ``seed``, the parameters as run, the statistics, ``seconds``), rewritten
-  whole after each one.
+  whole every few seconds as they come in, and at the end or on an interruption.
 * Simulations run over local worker processes (`experiments.pool.run_tasks`), or as Ray
   tasks on the cluster at ``address``.
 """
@@ -27,6 +27,9 @@ from .params import Param, draws, overrides_for
 
 CACHE = "simulations.parquet"
 RUNS = "runs"
+#: seconds between two rewrites of the cache while simulations come in: what an
+#: interruption the process cannot catch (a kill) may lose at most
+SAVE_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Cache:
 
     path: Path
     rows: dict[int, dict] = field(default_factory=dict)
+    saved_at: float = float("-inf")
 
     @classmethod
     def open(cls, folder: Path, plan: Plan, name: str = CACHE) -> Cache:
@@ -105,8 +109,11 @@ class Cache:
         return cache
 
     def add(self, row: dict) -> None:
+        """Keep ``row``; the file is rewritten at most every `SAVE_EVERY` seconds (and by
+        `save` at the end), so a long calibration does not spend its time rewriting it."""
         self.rows[int(row["index"])] = row
-        self.save()
+        if time.monotonic() - self.saved_at >= SAVE_EVERY:
+            self.save()
 
     def save(self) -> None:
         import pyarrow as pa
@@ -116,6 +123,7 @@ class Cache:
 
         table = pa.Table.from_pylist([self.rows[k] for k in sorted(self.rows)])
         replace_file(self.path, lambda tmp: pq.write_table(table, tmp))
+        self.saved_at = time.monotonic()
 
     def arrays(self, plan: Plan, budget: int) -> tuple[np.ndarray, np.ndarray]:
         """(theta, x) of the first ``budget`` draws: the draws as drawn (not rounded), the
@@ -158,12 +166,16 @@ def run_simulations(
         if progress is not None:
             progress(done_before + done, len(thetas))
 
-    if address is not None:
-        _run_on_ray(tasks, address, cache, step)
-    else:
-        from ..experiments.pool import run_tasks
+    try:
+        if address is not None:
+            _run_on_ray(tasks, address, cache, step)
+        else:
+            from ..experiments.pool import run_tasks
 
-        run_tasks(simulate, tasks, workers, step, on_result=lambda k, row: cache.add(row))
+            run_tasks(simulate, tasks, workers, step, on_result=lambda k, row: cache.add(row))
+    finally:  # Ctrl-C, a failed run or the end: what came in is kept
+        if tasks:
+            cache.save()
     shutil.rmtree(folder / RUNS, ignore_errors=True)
     return cache
 
@@ -187,20 +199,36 @@ def _holds(cache: Cache, plan: Plan, index: int, theta) -> bool:
 
 
 def _run_on_ray(tasks, address: str, cache: Cache, step) -> None:
-    import ray
-
     from ..errors import UserError
 
+    try:
+        import ray
+        from ray.exceptions import RayError
+    except ImportError as exc:
+        raise UserError(
+            f"--address {address}: Ray is not installed (pip install -c constraints.txt -e "
+            f"'.[distributed]'; missing {exc.name})"
+        ) from None
     if not ray.is_initialized():
         try:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"--address {address}: no Ray cluster there ({exc})") from None
+            text = " ".join(str(exc).split())[:160]
+            raise UserError(f"--address {address}: no Ray cluster there ({text})") from None
     remote = ray.remote(simulate)
     pending = [remote.remote(t) for t in tasks]
     done = 0
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
-        cache.add(ray.get(ready[0]))
+        try:
+            cache.add(ray.get(ready[0]))
+        except RayError as exc:
+            for ref in pending:
+                ray.cancel(ref)
+            text = " ".join(str(exc).split())[:200]
+            raise UserError(
+                f"a simulation failed on the Ray cluster at {address} ({text}); the "
+                "simulations done are kept: run the same command again to resume"
+            ) from None
         done += 1
         step(done, len(tasks))

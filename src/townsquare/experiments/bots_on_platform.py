@@ -122,9 +122,15 @@ def run(s: PlatformSettings, policy: Path, out: Path, progress=None) -> list[dic
     return rows
 
 
+#: the paired differences the summary gives: the bots' effect against the same detector,
+#: and the whole change from the scenario as it is
+CONTRASTS = (("learned", "scripted_detector"), ("learned", "scripted"))
+
+
 def summary(rows: list[dict]) -> list[dict]:
     """Per scenario and arm, the mean of each number over seeds with its 95% interval,
-    and the paired difference learned − scripted."""
+    and the paired differences of `CONTRASTS` (``learned - scripted_detector``: the
+    trained bots' own effect; ``learned - scripted``: with the detector's)."""
     from .tables import mean_interval
 
     numbers = [*METRICS, "facts_inside", "bots_suspended", "bot_activities"]
@@ -132,21 +138,26 @@ def summary(rows: list[dict]) -> list[dict]:
     for scenario in dict.fromkeys(r["scenario"] for r in rows):
         mine = [r for r in rows if r["scenario"] == scenario]
         by_arm = {a: [r for r in mine if r["arm"] == a] for a in ARMS}
-        for label, pick in [(a, None) for a in ARMS] + [("learned - scripted", "diff")]:
+        labels = [(a, None) for a in ARMS] + [(f"{a} - {b}", (a, b)) for a, b in CONTRASTS]
+        for label, pair in labels:
             row = {"scenario": scenario, "arm": label}
             for k in numbers:
-                if pick is None:
-                    vals = [r[k] for r in by_arm[label] if r[k] is not None]
+                if pair is None:
+                    vals = [r[k] for r in by_arm[label] if _known(r[k])]
                 else:
                     vals = [
                         a[k] - b[k]
-                        for a, b in zip(by_arm["learned"], by_arm["scripted"], strict=True)
-                        if a[k] is not None and b[k] is not None
+                        for a, b in zip(by_arm[pair[0]], by_arm[pair[1]], strict=True)
+                        if _known(a[k]) and _known(b[k])
                     ]
                 if vals:
                     row[k], row[f"{k}_low"], row[f"{k}_high"] = mean_interval(vals)
             out.append(row)
     return out
+
+
+def _known(value) -> bool:
+    return value is not None and bool(np.isfinite(value))
 
 
 def write_outputs(out: Path, rows: list[dict]) -> dict:
@@ -192,7 +203,7 @@ def display_lines(rows: list[dict]) -> list[str]:
     """Per scenario: the facts the bots touch, scripted against learned (seed means)."""
     lines = []
     for r in summary(rows):
-        if r["arm"] != "learned - scripted":
+        if r["arm"] != "learned - scripted_detector":
             continue
         parts = []
         for k, label in (
@@ -208,5 +219,8 @@ def display_lines(rows: list[dict]) -> list[str]:
                     else ""
                 )
                 parts.append(f"{label} {r[k]:+.3f}{ci}")
-        lines.append(f"platform, {r['scenario']}, learned bots - scripted: " + "; ".join(parts))
+        lines.append(
+            f"platform, {r['scenario']}, learned bots - scripted bots (both against the "
+            "learned detector): " + "; ".join(parts)
+        )
     return lines

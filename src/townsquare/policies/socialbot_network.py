@@ -72,7 +72,8 @@ def save_policy(path: Path, activity, target, horizon: int) -> Path:
     tensors.update(
         {f"target.{k}": v.detach().cpu().contiguous() for k, v in target.state_dict().items()}
     )
-    meta = {"format": POLICY_FORMAT, "hidden": str(HIDDEN), "horizon": str(int(horizon))}
+    hidden = activity[0].out_features  # the width it was built with
+    meta = {"format": POLICY_FORMAT, "hidden": str(hidden), "horizon": str(int(horizon))}
     save_file(tensors, str(path), metadata=meta)
     return path
 

@@ -9,12 +9,14 @@ is ``activity * SLOTS + slot``:
 * T (0) posts the campaign stance (the bot's topic-0 opinion); the slot is ignored;
 * R (1) reposts the feed item in ``slot``; A (2) replies to it with the campaign stance;
   M (3) follows its author (the platform has no mentions; a follow is how a bot
-  connects to an account it chose, as the detector counts it, `roles.detector`);
+  connects to an account it chose, as the detector counts it, `roles.detector`); an
+  author it follows already is not followed again, and each author once;
 * an empty or own slot takes the first item it can engage, as in ``Socialbot-v0``;
 * **the cost of courting large accounts:** with rho = min(1, (1 + engaged) / (1 +
   followers of the target)), the activity is done ``REPEATS`` = 3 more times, on the
   next items of the feed, with probability 1 - rho: ACORN's Q. The draw is a hash of
-  the account and the day, so it touches no random stream of the world;
+  the account, the day and the feed it reads, so it touches no random stream of the
+  world, and differs from world to world;
 * likes stay the scripted bot's (ACORN's activities leave likes out).
 
 **Observation**, laid out as the game's (`Socialbot-v0`), so a policy trained there
@@ -56,11 +58,14 @@ HORIZON = sb.TRAIN_HORIZON
 COUNT_FIELDS = ("count_post", "count_repost", "count_reply", "count_mention")
 
 
-def _uniform(users: np.ndarray, step: int) -> np.ndarray:
-    """A uniform number in [0, 1) per user for this step (SplitMix64 of user and day)."""
+def _uniform(users: np.ndarray, step: int, salt: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) per user for this step: SplitMix64 of the user, the day
+    and ``salt`` (uint64 per user: what its feed holds, which differs from world to
+    world, so two seeds draw differently while one seed draws the same every time)."""
     with np.errstate(over="ignore"):  # SplitMix64 wraps around by design
         x = users.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         x += np.uint64((step + 1) * 0xBF58476D1CE4E5B9 % (1 << 64))
+        x ^= salt * np.uint64(0xD6E8FEB86659FD93)
         x ^= x >> np.uint64(30)
         x *= np.uint64(0xBF58476D1CE4E5B9)
         x ^= x >> np.uint64(27)
@@ -165,13 +170,17 @@ class SocialbotRole(LearnerRole):
         target = authors[np.arange(n), slot]
         followers = obs.all_followers[np.maximum(target, 0)].astype(np.float64)
         rho = np.minimum(1.0, (1.0 + memory.engaged[users]) / (1.0 + followers))
-        repeat = interactive & (_uniform(users, obs.step) >= rho)
+        salt = (obs.feed[rows].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)).sum(axis=1)
+        repeat = interactive & (_uniform(users, obs.step, salt) >= rho)
         chosen = np.zeros((n, k), bool)
         chosen[np.arange(n), slot] = True
         chosen &= interactive[:, None]
         # the repeats take the next items of the feed it can engage (for a follow, whose
         # author it does not follow yet)
-        spare = can & ~chosen & np.where(activity[:, None] == 3, ~obs.feed_followed[rows], True)
+        later = authors[:, :, None] == authors[:, None, :]
+        later &= np.arange(k)[None, None, :] < np.arange(k)[None, :, None]
+        new_author = ~obs.feed_followed[rows] & ~later.any(axis=2) & (authors != target[:, None])
+        spare = can & ~chosen & np.where(activity[:, None] == 3, new_author, True)
         extra = spare & (np.cumsum(spare, axis=1) <= sb.REPEATS) & repeat[:, None]
         engaged = chosen | extra
         campaign = obs.opinion[rows, 0]
@@ -181,7 +190,12 @@ class SocialbotRole(LearnerRole):
         out.repost = engaged & (activity == 1)[:, None]
         out.reply = engaged & (activity == 2)[:, None]
         out.reply_stance = np.broadcast_to(campaign[:, None], (n, k)).copy()
-        follows = np.where(engaged & (activity == 3)[:, None], authors, -1)
+        # a follow goes to an author not followed yet, each author once
+        follows = np.where(
+            engaged & (activity == 3)[:, None] & ~obs.feed_followed[rows], authors, -1
+        )
+        follows = -np.sort(-follows, axis=1)  # largest first, -1 (none) last
+        follows[:, 1:][follows[:, 1:] == follows[:, :-1]] = -1
         order = np.argsort(follows < 0, axis=1, kind="stable")[:, : 1 + sb.REPEATS]
         out.follow = np.take_along_axis(follows, order, axis=1)
         memory.count_post[users] += out.post
