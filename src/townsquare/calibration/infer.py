@@ -105,15 +105,9 @@ class TrainingLog:
         return None
 
 
-def npe(
-    theta: np.ndarray,
-    x: np.ndarray,
-    x_o: np.ndarray,
-    params: list[Param],
-    seed: int = 0,
-    samples: int = POSTERIOR_SAMPLES,
-) -> np.ndarray:
-    """(samples, len(params)) draws from the NPE posterior at ``x_o``."""
+def npe_posterior(theta: np.ndarray, x: np.ndarray, params: list[Param], seed: int = 0):
+    """The NPE posterior learnt from the simulations: amortised, it is sampled at any
+    statistics (`sample_posterior`) without training again."""
     try:
         import torch
         from sbi.inference import NPE
@@ -136,11 +130,32 @@ def npe(
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         inference.train(show_train_summary=False)
-    posterior = inference.build_posterior()
-    drawn = posterior.sample(
-        (samples,), x=torch.as_tensor(x_o, dtype=torch.float32), show_progress_bars=False
-    )
+    return inference.build_posterior()
+
+
+def sample_posterior(posterior, x_o: np.ndarray, samples: int = POSTERIOR_SAMPLES, seed: int = 0):
+    """(samples, parameters) draws of an NPE posterior at the statistics ``x_o``."""
+    import torch
+
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        drawn = posterior.sample(
+            (samples,), x=torch.as_tensor(x_o, dtype=torch.float32), show_progress_bars=False
+        )
     return drawn.numpy().astype(np.float64)
+
+
+def npe(
+    theta: np.ndarray,
+    x: np.ndarray,
+    x_o: np.ndarray,
+    params: list[Param],
+    seed: int = 0,
+    samples: int = POSTERIOR_SAMPLES,
+) -> np.ndarray:
+    """(samples, len(params)) draws from the NPE posterior at ``x_o``."""
+    return sample_posterior(npe_posterior(theta, x, params, seed), x_o, samples, seed)
 
 
 def summarise(samples: np.ndarray, params: list[Param], mass: float = 0.9) -> list[dict]:
