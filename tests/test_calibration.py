@@ -300,3 +300,24 @@ def test_npe_credible_intervals_hold_the_truth(tmp_path):
 def test_parameters_round_trip_as_params():
     p = Param("feed.k", 5, 30, integer=True)
     assert p.value(29.6) == 30 and p.width == 25
+
+
+def test_simulations_run_as_ray_tasks_with_an_address(target_run, tmp_path):
+    """`--address local` starts a Ray of its own: the same rows as local processes."""
+    pytest.importorskip("ray")
+    import ray
+
+    local = tmp_path / "local"
+    on_ray = tmp_path / "ray"
+    s = small_settings(local, target_run, budget=12, predictive=0)
+    calibrate(s, local)
+    try:
+        calibrate(small_settings(on_ray, target_run, budget=12, predictive=0, address="local"),
+                  on_ray)  # fmt: skip
+    finally:
+        ray.shutdown()
+    columns = ["index", "seed", "roles.citizen.repost_rate", *STATISTICS[:2]]
+    a = pd.read_parquet(local / CACHE)
+    b = pd.read_parquet(on_ray / CACHE)
+    shared = [c for c in columns if c in a.columns]
+    pd.testing.assert_frame_equal(a[shared], b[shared])
