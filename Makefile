@@ -58,6 +58,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_population.py
 	$(BIN)/python benchmarks/bench_planner.py
 	$(BIN)/python benchmarks/bench_grpo.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -35,6 +35,9 @@ OPTIONAL = {
     "sbi": "calibrate",
     "optuna": "calibrate",
     "ndlib": "ndlib",
+    "dash": "dashboard",
+    "plotly": "dashboard",
+    "werkzeug": "dashboard",
 }
 
 

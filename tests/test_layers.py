@@ -29,6 +29,7 @@ LAYERS = {
     "learn": 5,
     "experiments": 6,
     "calibration": 6.5,  # runs scenarios over the experiments' worker pool
+    "dashboard": 6.8,  # starts runs (runner) and reads runs and sweeps
     "cli": 7,
     "entry": 8,
     "__main__": 9,

@@ -609,7 +609,12 @@ def _output_file(
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `townsquare run`.")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (`townsquare run`) or a sweep's (`townsquare sweep`)."
+        ),
+    ],
     out: Annotated[
         str | None,
         typer.Option(
@@ -631,9 +636,18 @@ def report(
 ):
     """Write a self-contained HTML report: summary, realism scorecard, opinions over
     time, follower CCDF against real networks, cascade sizes, Lorenz curve of posting,
-    echo-chamber scatter."""
+    echo-chamber scatter. Given a sweep's folder (`townsquare sweep`), draws each metric
+    against each swept value with its band over seeds instead."""
     from .report import write_report
+    from .report.sweep import is_sweep, write_sweep_report
     from .store import RunStore
+
+    if is_sweep(run_dir):
+        page = write_sweep_report(
+            run_dir, out=_output_file(out, "report.html", (".html", ".htm"), overwrite)
+        )
+        console.print(f"wrote [bold]{page}[/]", highlight=False)
+        return
 
     _scorecard_for_check(run_dir)
     _check_data(data)
@@ -758,6 +772,115 @@ def calibrate(
             "inside the 90% band of runs drawn from the posterior"
         )
     _say_paths(result.files, lines)
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            "-g",
+            help="KEY=V1,V2,...: the values of a scenario key to run (repeatable; every "
+            "combination runs), e.g. opinion.epsilon=0.2,0.3,0.4.",
+        ),
+    ],
+    seeds: Annotated[
+        str, typer.Option("--seeds", help="Seeds of every combination, e.g. 1-10 or 0,3,5.")
+    ] = "0",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario key for every run: KEY=VALUE."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, max=256, help="CPUs of the local Ray (0: all).")
+    ] = 0,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Run on the Ray cluster at ADDR (default: a local Ray)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory (default runs/sweep-SCENARIO)."),
+    ] = None,
+):
+    """Run every combination of grid values and seeds, one run directory each, as Ray
+    tasks. Finished runs are skipped when the same command runs again. Writes
+    OUT/runs/rNNNN-sSEED/ (each exactly what `townsquare run` makes), OUT/sweep.json (which
+    run holds which values) and OUT/sweep.parquet (one row per run: the values, the seed,
+    the summary totals and the realism metrics) (docs/sweeps.md)."""
+    from .experiments import sweep as sw
+    from .outputs import check_reproduce_folder, claim_reproduce_folder
+
+    plan = sw.check_plan(scenario, list(set_ or []), list(grid), _parse_seeds(seeds))
+    name = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
+    target = out or Path("runs") / f"sweep-{name}"
+    check_reproduce_folder(target, "sweep")
+    before = sw.read_plan(target)
+    if before is not None and before != plan.describe():
+        raise _fail(f"{target}: holds a sweep of other settings; choose another --out")
+    claim_reproduce_folder(target, "sweep")
+    total = len(plan.runs())
+    console.print(
+        f"sweep of {name}: {total:,} runs ({total // len(plan.seeds)} combinations x "
+        f"{len(plan.seeds)} seeds) on {'the Ray cluster at ' + address if address else 'a local Ray'}",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("runs", total=total)
+        rows = sw.run_sweep(
+            plan, target, workers, address,
+            lambda done, n: progress.update(task, completed=done, total=n),
+        )  # fmt: skip
+    _say_paths({"table": target / sw.TABLE, "runs": target / "runs"},
+               [f"{len(rows):,} runs in {target / sw.TABLE}"])  # fmt: skip
+
+
+@app.command()
+def dashboard(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A run directory (finished or in progress) or a sweep's folder; "
+            "none: only start new runs from the page."
+        ),
+    ] = None,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=1, max=65535, help="Port on 127.0.0.1.")
+    ] = 8050,
+    runs: Annotated[
+        Path,
+        typer.Option(
+            "--runs", help="Folder of the runs started from the page (one new folder each)."
+        ),
+    ] = Path("runs/dashboard"),
+):
+    """Serve a live dashboard on 127.0.0.1 only: activity, opinions over time, the
+    leaning histogram, a sample of the follow graph coloured by leaning, the realism
+    scorecard, polls and votes; a run in progress updates as it goes, a sweep is browsed
+    run by run; new runs are started, paused, stepped and resumed from the page
+    (docs/dashboard.md). Ctrl-C stops it."""
+    try:
+        from .dashboard.app import Server, build_app
+    except ImportError as exc:
+        raise _fail(
+            "the dashboard needs Dash: pip install -c constraints.txt -e '.[dashboard]' "
+            f"(missing {exc.name})"
+        ) from None
+
+    server = Server(build_app(path, runs), port)
+    console.print(f"dashboard on [bold]{server.url}[/] (Ctrl-C stops it)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page_run = server.app.townsquare_page_run
+        if page_run.busy:
+            page_run.stop()
+            page_run.join()
+            console.print(f"stopped the page's run in {page_run.status.folder} (resumable)")
 
 
 @app.command("arms-race")

@@ -1022,3 +1022,16 @@ def load_scenario(name_or_path: str, overrides: list[str] | None = None) -> Scen
     for assignment in overrides or []:
         apply_override(data, assignment)
     return validate(data, str(path), list(overrides or []))
+
+
+def scenario_value(scenario: Scenario, key: str, option: str = "--param"):
+    """The value at dotted ``key`` of the scenario; a `UserError` (naming ``option``, the
+    command-line option that gave the key) if it is not there."""
+    node = scenario.model_dump()
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(parts[:i]) or "the scenario"
+            raise UserError(f"{option} {key}: {where} has no key {part!r}")
+        node = node[part]
+    return node

@@ -177,13 +177,20 @@ class Run:
         )
 
     # ------------------------------------------------------------------ running
-    def execute(self, on_step: Callable[[dict], None] | None = None, release: bool = True) -> dict:
+    def execute(
+        self,
+        on_step: Callable[[dict], None] | None = None,
+        release: bool = True,
+        before_step: Callable[[], None] | None = None,
+    ) -> dict:
         """Run to ``scenario.steps``; returns the summary. Raises `RunInterrupted`.
 
+        ``on_step(metrics)`` follows each step; ``before_step()`` comes before each, once
+        the last step is flushed as the scenario asks: where the dashboard pauses a run.
         The run directory stays locked to this process until the run ends, or with
         ``release=False`` until `release` (the CLI keeps it while it draws the figures)."""
         try:
-            return self._execute(on_step)
+            return self._execute(on_step, before_step)
         finally:
             if release:
                 self.store.release()
@@ -192,12 +199,18 @@ class Run:
         """Let other processes write or read the run directory."""
         self.store.release()
 
-    def _execute(self, on_step) -> dict:
+    def _execute(self, on_step, before_step=None) -> dict:
         flush_every = self.scenario.record.flush_every
         self._started = time.perf_counter()
         try:
             with self._graceful_interrupt():
                 while self.world.t < self.scenario.steps:
+                    if before_step is not None:
+                        before_step()
+                        if self._stop_requested:
+                            if self.flushed_step != self.world.t:
+                                self._checkpoint()
+                            raise RunInterrupted(self.store, self.world.t)
                     events = self.world.step()
                     if self.text is not None:
                         self._in_text = True
@@ -319,6 +332,11 @@ class Run:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for (`request_stop`, Ctrl-C)."""
+        return self._stop_requested
 
     def request_stop(self) -> None:
         """Stop after the current step, as the first Ctrl-C does."""

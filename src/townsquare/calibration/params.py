@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Scenario, load_scenario
+from ..config import load_scenario, scenario_value
 from ..errors import UserError
 
 #: keys a calibration never sets: they say what is run, not how the platform behaves
@@ -61,18 +61,6 @@ def parse_param(text: str) -> tuple[str, float, float]:
     if low >= high:
         raise UserError(f"--param {key}: LOW {low:g} must be below HIGH {high:g}")
     return key, low, high
-
-
-def scenario_value(scenario: Scenario, key: str):
-    """The value at dotted ``key`` of the scenario; a `UserError` if it is not there."""
-    node = scenario.model_dump()
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(node, dict) or part not in node:
-            where = ".".join(parts[:i]) or "the scenario"
-            raise UserError(f"--param {key}: {where} has no key {part!r}")
-        node = node[part]
-    return node
 
 
 def check_params(scenario_name: str, overrides: list[str], texts: list[str]) -> list[Param]:

@@ -199,36 +199,14 @@ def _holds(cache: Cache, plan: Plan, index: int, theta) -> bool:
 
 
 def _run_on_ray(tasks, address: str, cache: Cache, step) -> None:
-    from ..errors import UserError
+    from ..experiments.ray_tasks import run_on_ray
 
-    try:
-        import ray
-        from ray.exceptions import RayError
-    except ImportError as exc:
-        raise UserError(
-            f"--address {address}: Ray is not installed (pip install -c constraints.txt -e "
-            f"'.[distributed]'; missing {exc.name})"
-        ) from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            text = " ".join(str(exc).split())[:160]
-            raise UserError(f"--address {address}: no Ray cluster there ({text})") from None
-    remote = ray.remote(simulate)
-    pending = [remote.remote(t) for t in tasks]
     done = 0
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        try:
-            cache.add(ray.get(ready[0]))
-        except RayError as exc:
-            for ref in pending:
-                ray.cancel(ref)
-            text = " ".join(str(exc).split())[:200]
-            raise UserError(
-                f"a simulation failed on the Ray cluster at {address} ({text}); the "
-                "simulations done are kept: run the same command again to resume"
-            ) from None
+
+    def keep(_index: int, row) -> None:
+        nonlocal done
+        cache.add(row)
         done += 1
         step(done, len(tasks))
+
+    run_on_ray(simulate, tasks, keep, address=address, failed=lambda i: "a simulation")

@@ -8,19 +8,9 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
+from ..metrics.intervals import mean_interval
 
-
-def mean_interval(values) -> tuple[float, float, float]:
-    """(mean, low, high): the 95% t-interval of the mean; NaN bounds under two values."""
-    values = np.asarray(values, np.float64)
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, values.size - 1)) * float(values.std(ddof=1))
-    half /= math.sqrt(values.size)
-    return mean, mean - half, mean + half
+__all__ = ["cell", "mean_interval", "write_rows"]
 
 
 def cell(value):

@@ -1,0 +1,414 @@
+"""``townsquare dashboard``: a live page (Dash) on 127.0.0.1 that shows a run as it goes,
+a finished run, or a sweep, and starts, pauses, steps and resumes new runs
+(docs/dashboard.md).
+
+The page refreshes every second. The cheap parts (the per-step metrics) are read at
+every refresh; the parts that need the world (the leaning histogram, the follow graph,
+the realism scorecard) are read again only when the run writes a new checkpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ..errors import UserError
+from . import figures
+from .control import CONTROLS, RANKINGS, PageRun
+from .views import RunState, folder_kind, read_run
+
+REFRESH_MS = 1000
+INPUT = {"width": "100px"}
+CELL = {"padding": "3px 10px", "borderBottom": "1px solid #e3e6eb"}
+STATS = (  # element id, label, how it is read from the run
+    ("stat-step", "step", lambda r: r.step),
+    ("stat-posts", "posts", lambda r: r.total("posts")),
+    ("stat-replies", "replies", lambda r: r.total("replies")),
+    ("stat-reposts", "reposts", lambda r: r.total("reposts")),
+    ("stat-likes", "likes", lambda r: r.total("likes")),
+    ("stat-follows", "follows", lambda r: r.total("follows")),
+    ("stat-opinion-mean", "mean leaning", lambda r: r.last("opinion_mean")),
+    ("stat-bimodality", "bimodality", lambda r: r.last("bimodality")),
+)
+STYLE = {
+    "card": {"background": "#fff", "border": "1px solid #e3e6eb", "borderRadius": "8px",
+             "padding": "10px 14px", "margin": "6px"},
+    "stat_value": {"fontSize": "22px", "fontWeight": 600, "fontVariantNumeric": "tabular-nums"},
+    "stat_label": {"color": "#5b6472", "fontSize": "12px", "textTransform": "uppercase"},
+    "row": {"display": "flex", "flexWrap": "wrap"},
+    "half": {"flex": "1 1 480px", "minWidth": "380px"},
+}  # fmt: skip
+
+
+def fmt(value) -> str:
+    """A number as the page shows it: whole numbers with thousands separators, others to
+    four decimals; n/a for none."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    value = float(value)
+    return "n/a" if value != value else f"{value:.4f}"
+
+
+class RunCache:
+    """Each run folder's last reading; the world is read again only when its checkpoint
+    changes (``latest.json``'s size and time)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._world: dict[Path, tuple[tuple, RunState, dict]] = {}
+
+    def read(self, folder: Path) -> tuple[RunState, dict]:
+        """(the run now, its figures that need the world)."""
+        run = read_run(folder, with_world=False)
+        latest = folder / "checkpoints" / "latest.json"
+        try:
+            info = latest.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        with self._lock:
+            held = self._world.get(folder)
+        if stamp is not None and (held is None or held[0] != stamp):
+            try:
+                with_world = read_run(folder)
+            except (UserError, OSError, ValueError, KeyError):
+                with_world = None  # caught mid-write: read again at the next refresh
+            if with_world is not None:
+                figs = {
+                    "histogram": figures.histogram_figure(with_world),
+                    "graph": figures.graph_figure(with_world),
+                }
+                held = (stamp, with_world, figs)
+                with self._lock:
+                    self._world[folder] = held
+        if held is not None:
+            w = held[1]
+            run.opinion, run.role, run.checkpoint_step = w.opinion, w.role, w.checkpoint_step
+            run.graph_nodes, run.graph_edges, run.measures = (
+                w.graph_nodes,
+                w.graph_edges,
+                w.measures,
+            )
+            return run, held[2]
+        return run, {
+            "histogram": figures.histogram_figure(run),
+            "graph": figures.graph_figure(run),
+        }
+
+
+def build_app(path: Path | None, runs_dir: Path):
+    """The Dash app for ``path`` (a run, a sweep, or None: new runs only)."""
+    from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+    from ..config import builtin_scenarios
+
+    kind = folder_kind(path) if path is not None else None
+    page_run = PageRun(runs_dir)
+    cache = RunCache()
+    sweep_plan, sweep_rows = None, []
+    if kind == "sweep":
+        sweep_plan, sweep_rows = _read_sweep_if_done(path)
+    app = Dash(__name__, title="townsquare dashboard", update_title=None)
+    app.townsquare_page_run = page_run  # for tests and the server's shutdown
+
+    stats = html.Div(
+        [html.Div([html.Div("–", id=i, style=STYLE["stat_value"]),
+                   html.Div(label, style=STYLE["stat_label"])], style=STYLE["card"])
+         for i, label, _ in STATS],
+        style=STYLE["row"],
+    )  # fmt: skip
+    controls = html.Div(
+        [
+            html.H3("A new run"),
+            html.Div(
+                [
+                    html.Label(["scenario", dcc.Dropdown(
+                        id="ctl-scenario", options=sorted(builtin_scenarios()), value="default",
+                        clearable=False, style={"width": "160px"})]),
+                    html.Label(["users", dcc.Input(id="ctl-users", type="number", value=2000,
+                                                   min=10, step=1, style=INPUT)]),
+                    html.Label(["steps", dcc.Input(id="ctl-steps", type="number", value=60,
+                                                   min=1, step=1, style=INPUT)]),
+                    html.Label(["seed", dcc.Input(id="ctl-seed", type="number", value=0,
+                                                  min=0, step=1, style=INPUT)]),
+                    html.Label(["feed ranking", dcc.Dropdown(
+                        id="ctl-ranking", options=list(RANKINGS), value="engagement",
+                        clearable=False, style={"width": "160px"})]),
+                    html.Label(["confidence bound ε", dcc.Input(
+                        id="ctl-epsilon", type="number", value=0.4, min=0, max=2, step=0.05, style=INPUT)]),
+                    html.Label(["socialbot share", dcc.Input(
+                        id="ctl-bots", type="number", value=0.05, min=0, max=0.5, step=0.01, style=INPUT)]),
+                ],
+                style={**STYLE["row"], "gap": "12px", "alignItems": "end"},
+            ),
+            html.Div(
+                [html.Button(text, id=f"btn-{text.lower()}", n_clicks=0,
+                             style={"marginRight": "8px", "padding": "6px 14px"})
+                 for text in ("Start", "Pause", "Step", "Resume", "Stop")],
+                style={"marginTop": "10px"},
+            ),
+            html.Div(id="run-status", style={"marginTop": "8px", "color": "#5b6472"}),
+            html.Div(id="run-error", style={"color": "#b42318"}),
+        ],
+        style=STYLE["card"],
+    )  # fmt: skip
+    sweep_panel = html.Div()
+    if kind == "sweep":
+        sweep_panel = _sweep_panel(path, sweep_plan, sweep_rows)
+    app.layout = html.Div(
+        [
+            html.H1("townsquare", style={"margin": "4px 6px"}),
+            html.Div(_describe(path, kind), id="source", style={"margin": "0 6px 8px"}),
+            controls,
+            sweep_panel,
+            html.H2(id="run-title", style={"margin": "18px 6px 4px"}),
+            stats,
+            html.Div(
+                [html.Div(dcc.Graph(id="fig-activity"), style=STYLE["half"]),
+                 html.Div(dcc.Graph(id="fig-opinion"), style=STYLE["half"]),
+                 html.Div(dcc.Graph(id="fig-histogram"), style=STYLE["half"]),
+                 html.Div(dcc.Graph(id="fig-election"), id="election-box", style=STYLE["half"])],
+                style=STYLE["row"],
+            ),  # fmt: skip
+            dcc.Graph(id="fig-graph"),
+            html.H3("Realism scorecard", style={"margin": "12px 6px 4px"}),
+            html.Div(id="scorecard", style={"margin": "0 6px"}),
+            dcc.Interval(id="tick", interval=REFRESH_MS),
+            dcc.Store(id="shown", data=str(path) if kind == "run" else None),
+        ],
+        style={"fontFamily": "-apple-system, Segoe UI, Roboto, Arial, sans-serif",
+               "background": "#f6f7f9", "padding": "10px", "color": "#1d2430"},
+    )  # fmt: skip
+
+    @app.callback(
+        Output("shown", "data"),
+        Output("run-error", "children"),
+        Input("btn-start", "n_clicks"),
+        Input("btn-pause", "n_clicks"),
+        Input("btn-step", "n_clicks"),
+        Input("btn-resume", "n_clicks"),
+        Input("btn-stop", "n_clicks"),
+        State("ctl-scenario", "value"),
+        State("ctl-users", "value"),
+        State("ctl-steps", "value"),
+        State("ctl-seed", "value"),
+        State("ctl-ranking", "value"),
+        State("ctl-epsilon", "value"),
+        State("ctl-bots", "value"),
+        prevent_initial_call=True,
+    )
+    def buttons(_s, _p, _st, _r, _x, scenario, users, steps, seed, ranking, epsilon, bots):
+        button = ctx.triggered_id
+        if button == "btn-start":
+            values = dict(zip((k for k, _ in CONTROLS), (users, steps, seed, ranking, epsilon, bots),
+                              strict=True))  # fmt: skip
+            overrides = [f"{k}={v}" for k, v in values.items() if v is not None]
+            try:
+                folder = page_run.start(scenario, overrides)
+            except UserError as exc:
+                return no_update, str(exc)
+            return str(folder), ""
+        {"btn-pause": page_run.pause, "btn-step": page_run.step,
+         "btn-resume": page_run.resume, "btn-stop": page_run.stop}[button]()  # fmt: skip
+        return no_update, ""
+
+    if kind == "sweep":
+
+        @app.callback(
+            Output("sweep-fig", "figure"),
+            Input("sweep-metric", "value"),
+            Input("sweep-key", "value"),
+        )
+        def sweep_figure(metric, key):
+            return figures.sweep_figure(sweep_rows, list(sweep_plan["grid"]), key, metric)
+
+        @app.callback(
+            Output("shown", "data", allow_duplicate=True),
+            Input("sweep-run", "value"),
+            prevent_initial_call=True,
+        )
+        def choose_run(name):
+            return str(path / "runs" / name) if name else None
+
+    @app.callback(
+        Output("run-title", "children"),
+        Output("run-status", "children"),
+        *(Output(i, "children") for i, _, _ in STATS),
+        Output("fig-activity", "figure"),
+        Output("fig-opinion", "figure"),
+        Output("fig-histogram", "figure"),
+        Output("fig-graph", "figure"),
+        Output("fig-election", "figure"),
+        Output("election-box", "style"),
+        Output("scorecard", "children"),
+        Input("tick", "n_intervals"),
+        Input("shown", "data"),
+    )
+    def refresh(_tick, shown):
+        status = page_run.status
+        status_text = (
+            f"{status.folder}: {status.state}, step {status.step} of {status.steps}"
+            + (f" ({status.error})" if status.error else "")
+            if status.folder is not None
+            else "no run started from this page"
+        )
+        if not shown:
+            empty = figures._empty("", "choose or start a run")
+            return ("", status_text, *("–" for _ in STATS), empty, empty, empty, empty,
+                    empty, {"display": "none"}, "")  # fmt: skip
+        folder = Path(shown)
+        try:
+            run, world_figs = cache.read(folder)
+        except (UserError, OSError, ValueError) as exc:
+            return (str(folder), status_text, *("–" for _ in STATS),
+                    *(no_update,) * 5, no_update, str(exc))  # fmt: skip
+        state = "finished" if run.complete else "in progress"
+        title = f"{run.name} · {folder} · step {run.step} of {run.steps_planned} · {state}"
+        election = figures.election_figure(run)
+        return (
+            title,
+            status_text,
+            *(fmt(read(run)) for _, _, read in STATS),
+            figures.activity_figure(run),
+            figures.opinion_figure(run),
+            world_figs["histogram"],
+            world_figs["graph"],
+            election if election is not None else figures._empty("", ""),
+            {**STYLE["half"], "display": "block" if election is not None else "none"},
+            _scorecard_table(run),
+        )
+
+    return app
+
+
+def _describe(path: Path | None, kind: str | None) -> str:
+    if kind is None:
+        return "No folder given: start a run below."
+    return f"Showing the {kind} in {path}."
+
+
+def _read_sweep_if_done(path: Path):
+    from ..report.sweep import TABLE, read_sweep
+
+    if not (path / TABLE).is_file():
+        import json
+
+        from ..report.sweep import SWEEP_FILE
+
+        plan = json.loads((path / SWEEP_FILE).read_text())
+        return plan, []
+    return read_sweep(path)
+
+
+def _sweep_panel(path: Path, plan: dict, rows: list[dict]):
+    from dash import dcc, html
+
+    from ..report.sweep import metric_columns
+
+    names = [r["name"] for r in plan.get("runs", [])]
+    columns = metric_columns(rows)
+    keys = list(plan.get("grid", {}))
+    parts = [html.H3(f"Sweep of {plan.get('scenario')}: {len(names)} runs")]
+    if columns:
+        parts += [
+            html.Div(
+                [
+                    html.Label(["metric", dcc.Dropdown(id="sweep-metric", options=columns,
+                                                       value=columns[0], clearable=False,
+                                                       style={"width": "320px"})]),
+                    html.Label(["against", dcc.Dropdown(id="sweep-key", options=keys,
+                                                        value=keys[0], clearable=False,
+                                                        style={"width": "240px"})]),
+                ],
+                style={**STYLE["row"], "gap": "12px"},
+            ),
+            dcc.Graph(id="sweep-fig"),
+        ]  # fmt: skip
+    else:
+        parts += [
+            html.P("The sweep has not finished: sweep.parquet is not written yet."),
+            dcc.Dropdown(id="sweep-metric", style={"display": "none"}),
+            dcc.Dropdown(id="sweep-key", style={"display": "none"}),
+            dcc.Graph(id="sweep-fig", style={"display": "none"}),
+        ]
+    parts.append(
+        html.Label(["browse a run", dcc.Dropdown(id="sweep-run", options=names,
+                                                  style={"width": "240px"})])
+    )  # fmt: skip
+    return html.Div(parts, style=STYLE["card"])
+
+
+def _scorecard_table(run: RunState):
+    from dash import html
+
+    from ..metrics.realism import scorecard
+
+    if not run.measures:
+        return html.P("The scorecard comes with the first checkpoint.")
+    card = scorecard(run.measures, run=str(run.folder))
+    head = html.Tr([html.Th(h, style=CELL) for h in ("fact", "metric", "value", "real band",
+                                                     "inside")])  # fmt: skip
+    body = [
+        html.Tr([
+            html.Td(r.fact, style=CELL),
+            html.Td(r.metric, style=CELL),
+            html.Td(fmt(r.value), id=f"score-{r.metric}", style={**CELL, "textAlign": "right"}),
+            html.Td(f"{r.low:g} – {r.high:g}", style=CELL),
+            html.Td({True: "yes", False: "no", None: "n/a"}[r.inside],
+                    style={**CELL, "color": {True: "#1e7d3a", False: "#b42318"}.get(r.inside,
+                                                                                  "#6b7280")}),
+        ])
+        for r in card.rows
+    ]  # fmt: skip
+    return html.Table([head, *body], style={"background": "#fff", "borderCollapse": "collapse"})
+
+
+class Server:
+    """The app on 127.0.0.1:``port`` in a thread (werkzeug), stoppable; a busy port is a
+    `UserError` before anything is served."""
+
+    def __init__(self, app, port: int):
+        import socket
+
+        from werkzeug.serving import make_server
+
+        def busy(reason: str) -> UserError:
+            return UserError(
+                f"--port {port}: cannot serve on 127.0.0.1:{port} ({reason}); another "
+                "program holds it: choose another --port"
+            )
+
+        if port:  # werkzeug prints its own lines and exits on a busy port: ask first
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise busy(exc.strerror or type(exc).__name__) from None
+        try:
+            self._server = make_server("127.0.0.1", port, app.server, threaded=True)
+        except (OSError, SystemExit) as exc:  # taken between the probe and now
+            raise busy(getattr(exc, "strerror", None) or "in use") from None
+        self.app = app
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._thread: threading.Thread | None = None
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def start(self) -> Server:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        page_run = getattr(self.app, "townsquare_page_run", None)
+        if page_run is not None:
+            page_run.stop()
+            page_run.join(30)
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,85 @@
+"""Tasks as Ray tasks: a local Ray started for them or an existing cluster, results as
+they finish, and every failure one line (a sweep's runs, a calibration's simulations)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..errors import UserError
+
+
+def run_on_ray(
+    fn: Callable,
+    tasks: Sequence,
+    on_result: Callable[[int, object], None],
+    *,
+    address: str | None = None,
+    workers: int = 0,
+    failed: Callable[[int], str] = lambda i: f"task {i}",
+) -> None:
+    """``fn(task)`` for every task as a Ray task; ``on_result(index, result)`` as each
+    finishes. ``address`` None starts a local Ray of ``workers`` CPUs (0: all) and stops
+    it afterwards; an address joins that cluster. A failed task cancels the rest and is a
+    `UserError` starting with ``failed(index)``; the results already handed over stand."""
+    where = f"--address {address}" if address else "a local Ray"
+    try:
+        import ray
+        from ray.exceptions import RayError
+    except ImportError as exc:
+        raise UserError(
+            f"{where}: Ray is not installed (pip install -c constraints.txt -e "
+            f"'.[distributed]'; missing {exc.name})"
+        ) from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            _check_reachable(address)
+        try:
+            ray.init(
+                address=address,
+                num_cpus=None if address else (workers or None),
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            text = " ".join(str(exc).split())[:160]
+            raise UserError(f"--address {address}: no Ray cluster there ({text})") from None
+    try:
+        remote = ray.remote(fn)
+        pending = {remote.remote(t): i for i, t in enumerate(tasks)}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            index = pending.pop(ready[0])
+            try:
+                result = ray.get(ready[0])
+            except RayError as exc:
+                for ref in pending:
+                    ray.cancel(ref)
+                text = " ".join(str(exc).split())[:200]
+                cluster = f" on the Ray cluster at {address}" if address else ""
+                raise UserError(
+                    f"{failed(index)} failed{cluster} ({text}); what finished is kept: run "
+                    "the same command again to resume"
+                ) from None
+            on_result(index, result)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 3.0) -> None:
+    """A ``HOST:PORT`` (or ``ray://HOST:PORT``) address that nothing answers on is one
+    line at once: Ray itself waits minutes for a cluster that is not there."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto", "local": Ray's own words for finding or starting one
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"--address {address}: no Ray cluster there ({reason})") from None

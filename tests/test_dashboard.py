@@ -1,0 +1,139 @@
+"""The dashboard without a browser (dashboard/): the page's run control (pause, step,
+resume change nothing in the run), what a view reads from a run folder, the server's
+errors. The browser test is tests/test_dashboard_browser.py."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from cli_checks import invoke, one_line_error
+from conftest import SMALL
+from townsquare.config import load_scenario
+from townsquare.errors import UserError
+from townsquare.runner import Run
+
+pytest.importorskip("dash")
+
+from townsquare.dashboard.app import Server, build_app, fmt  # noqa: E402
+from townsquare.dashboard.control import PageRun  # noqa: E402
+from townsquare.dashboard.views import graph_sample, histogram, read_run  # noqa: E402
+
+PAGE = ["users=600", "steps=40", "seed=3", "roles.influencer.count=5",
+        "roles.candidate.count=2"]  # fmt: skip
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def test_pause_step_resume_change_nothing_in_the_run(tmp_path):
+    page = PageRun(tmp_path / "runs")
+    folder = page.start("default", PAGE)
+    page.pause()
+    wait_for(lambda: page.status.state == "paused")
+    held = page.status.step
+    time.sleep(0.3)
+    assert page.status.step == held and page.status.state == "paused"
+    # a paused run's folder holds the step the page shows
+    assert read_run(folder, with_world=False).step == held
+    page.step()
+    wait_for(lambda: page.status.state == "paused" and page.status.step == held + 1)
+    time.sleep(0.3)
+    assert page.status.step == held + 1
+    page.resume()
+    page.join(120)
+    assert page.status.state == "finished" and page.status.step == 40
+    alone = tmp_path / "alone"
+    Run.start(load_scenario("default", PAGE), alone).execute()  # flushed every 10 steps
+    assert (folder / "metrics.parquet").read_bytes() == (alone / "metrics.parquet").read_bytes()
+
+
+def test_a_stopped_page_run_can_be_resumed_from_the_command_line(tmp_path):
+    page = PageRun(tmp_path / "runs")
+    folder = page.start("default", PAGE)
+    page.pause()
+    wait_for(lambda: page.status.state == "paused")
+    page.stop()
+    page.join(60)
+    assert page.status.state == "stopped"
+    summary = Run.resume(folder).execute()
+    assert summary["complete"] and summary["steps"] == 40
+
+
+def test_the_page_refuses_a_bad_value_and_a_second_run_in_one_line(tmp_path):
+    page = PageRun(tmp_path / "runs")
+    with pytest.raises(UserError, match="opinion.epsilon"):
+        page.start("default", [*PAGE, "opinion.epsilon=9"])
+    page.start("default", [*PAGE, "steps=400"])
+    page.pause()
+    with pytest.raises(UserError, match="a run is going"):
+        page.start("default", PAGE)
+    page.stop()
+    page.join(60)
+    assert not (tmp_path / "runs" / "default-002").exists()
+
+
+def test_a_view_reads_what_the_run_wrote(small_scenario, tmp_path):
+    from townsquare.metrics.realism import measure_run
+
+    out = tmp_path / "run"
+    invoke("run", small_scenario, "--out", out, "-q", "--no-plot", "--no-report")
+    view = read_run(out)
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "metrics.parquet").to_pylist()
+    assert view.step == SMALL["steps"] and view.complete
+    assert view.total("posts") == sum(r["posts"] for r in rows)
+    assert view.measures == pytest.approx(measure_run(out), nan_ok=True)
+    counts, _ = histogram(view.opinion)
+    assert counts.sum() == SMALL["users"]
+    nodes, (src, dst) = graph_sample(*_edges(out), SMALL["users"])
+    assert np.all(np.diff(nodes) > 0) and src.max() < nodes.size and dst.max() < nodes.size
+
+
+def _edges(folder):
+    from townsquare.metrics.snapshot import RunSnapshot
+
+    snap = RunSnapshot.load(folder)
+    return snap.follow_src, snap.follow_dst
+
+
+def test_numbers_are_shown_whole_or_to_four_places():
+    assert fmt(12345) == "12,345" and fmt(0.123456) == "0.1235" and fmt(None) == "n/a"
+    assert fmt(float("nan")) == "n/a"
+
+
+def test_a_busy_port_is_one_line(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        one_line_error(invoke("dashboard", "--port", port, "--runs", tmp_path / "r"),
+                       f"--port {port}: cannot serve on 127.0.0.1:{port}")  # fmt: skip
+
+
+def test_a_folder_that_is_neither_run_nor_sweep_is_one_line(tmp_path):
+    (tmp_path / "stuff").mkdir()
+    one_line_error(invoke("dashboard", tmp_path / "stuff"), "neither a run directory")
+    one_line_error(invoke("dashboard", tmp_path / "missing"), "missing: not found")
+
+
+def test_the_server_listens_on_loopback_only(tmp_path):
+    server = Server(build_app(None, tmp_path / "runs"), 0).start()
+    try:
+        host, port = server._server.server_address[:2]
+        assert host == "127.0.0.1"
+        import urllib.request
+
+        with urllib.request.urlopen(server.url, timeout=10) as page:
+            assert b"townsquare" in page.read()
+    finally:
+        server.stop()
