@@ -18,6 +18,7 @@ Options::
     --sizes 10000,100000      users per run (default 10000,100000,1000000); the 10^4
                               reference run is always made first, even if not listed
     --steps N                 steps per run (default 100)
+    --reference N             users of the reference run (default 10000)
     --events all|sample|none  record.events override (default: the scenario's own)
     --out PATH                JSON output (default benchmarks/results/world.json)
     --tmpdir DIR              where the temporary run directories go (default: $TMPDIR)
@@ -413,6 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--steps", type=int, default=100, help="steps per run (default: 100)")
     ap.add_argument(
+        "--reference",
+        type=int,
+        default=REFERENCE_USERS,
+        help="users of the reference run, made first (default: 10000; the ten-million "
+        "rows use 1000000)",
+    )
+    ap.add_argument(
         "--events",
         choices=("all", "sample", "none"),
         default=None,
@@ -433,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     if not sizes or min(sizes) < 1 or args.steps < 1:
         ap.error("--sizes and --steps must be positive")
     # the reference run is always made, first, so ratios compare like with like
-    sizes = [REFERENCE_USERS] + [s for s in dict.fromkeys(sizes) if s != REFERENCE_USERS]
+    reference = args.reference
+    sizes = [reference] + [s for s in dict.fromkeys(sizes) if s != reference]
 
     from rich.console import Console
     from rich.progress import (
@@ -478,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results.append(r)
 
-    ref = next((r for r in results if r["users"] == REFERENCE_USERS and "error" not in r), None)
+    ref = next((r for r in results if r["users"] == reference and "error" not in r), None)
     for r in results:
         if "error" in r:
             continue
@@ -509,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1),
         "machine": machine,
         "reference": {
-            "users": REFERENCE_USERS,
+            "users": reference,
             "users_steps_per_s": ref["users_steps_per_s"] if ref else None,
             "note": "ratio_vs_reference = users_steps_per_s / the reference's, same invocation",
         },

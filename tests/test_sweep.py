@@ -112,3 +112,19 @@ def test_the_report_of_an_unfinished_sweep_is_one_line(swept, tmp_path):
     half.mkdir()
     shutil.copy(out / "sweep.json", half / "sweep.json")
     one_line_error(invoke("report", half), "sweep.parquet: missing; the sweep has not finished")
+
+
+def test_a_damaged_sweep_json_is_one_line_for_sweep_report_and_dashboard(
+    swept, scenario_file, tmp_path
+):
+    import shutil
+
+    pytest.importorskip("dash")
+    out = tmp_path / "damaged"
+    shutil.copytree(swept[1], out)
+    (out / "sweep.json").write_text("{not json")
+    result = invoke("sweep", scenario_file, "--grid", "opinion.epsilon=0.2", "--out", out)
+    one_line_error(result, "sweep.json: unreadable")
+    one_line_error(invoke("report", out), "sweep.json: not a sweep's settings")
+    one_line_error(invoke("dashboard", out, "--port", "8050"), "sweep.json: not a sweep's settings")
+    assert (out / "sweep.json").read_text() == "{not json"

@@ -811,12 +811,19 @@ def sweep(
     run holds which values) and OUT/sweep.parquet (one row per run: the values, the seed,
     the summary totals and the realism metrics) (docs/sweeps.md)."""
     from .experiments import sweep as sw
+    from .experiments.ray_tasks import check_ray
     from .outputs import check_reproduce_folder, claim_reproduce_folder
 
-    plan = sw.check_plan(scenario, list(set_ or []), list(grid), _parse_seeds(seeds))
+    plan = sw.check_plan(
+        scenario, list(set_ or []), list(grid),
+        _parse_seeds(seeds, each="a run of every combination"),
+    )  # fmt: skip
+    check_ray(address)
     name = Path(scenario).stem if scenario.endswith((".yaml", ".yml")) else scenario
     target = out or Path("runs") / f"sweep-{name}"
     check_reproduce_folder(target, "sweep")
+    if (target / sw.SWEEP_FILE).exists() and sw.read_plan(target) is None:
+        raise _fail(f"{target / sw.SWEEP_FILE}: unreadable; choose another --out")
     before = sw.read_plan(target)
     if before is not None and before != plan.describe():
         raise _fail(f"{target}: holds a sweep of other settings; choose another --out")
@@ -869,6 +876,8 @@ def dashboard(
             f"(missing {exc.name})"
         ) from None
 
+    if runs.exists() and not runs.is_dir():
+        raise _fail(f"--runs {runs}: is a file, not a folder")
     server = Server(build_app(path, runs), port)
     console.print(f"dashboard on [bold]{server.url}[/] (Ctrl-C stops it)", highlight=False)
     try:
@@ -880,7 +889,14 @@ def dashboard(
         if page_run.busy:
             page_run.stop()
             page_run.join()
-            console.print(f"stopped the page's run in {page_run.status.folder} (resumable)")
+            status = page_run.status
+            console.print(
+                f"the page's run in {status.folder}: {status.state} at step {status.step}"
+                + (
+                    " (resume it with townsquare run --resume)" if status.state == "stopped" else ""
+                ),
+                highlight=False,
+            )
 
 
 @app.command("arms-race")
@@ -2213,7 +2229,7 @@ MAX_EXTRA_SEEDS = 100
 MAX_SEED = 2**32 - 1
 
 
-def _parse_seeds(text: str) -> list[int]:
+def _parse_seeds(text: str, each: str = "a whole run stored under RUN/seeds/") -> list[int]:
     seeds: list[int] = []
     try:
         for part in text.split(","):
@@ -2223,8 +2239,7 @@ def _parse_seeds(text: str) -> list[int]:
                 if hi - lo >= MAX_EXTRA_SEEDS:
                     raise _fail(
                         f"--seeds {text}: the range {lo}-{hi} holds {hi - lo + 1:,} seeds; "
-                        f"at most {MAX_EXTRA_SEEDS} (each one is a whole run stored under "
-                        "RUN/seeds/)"
+                        f"at most {MAX_EXTRA_SEEDS} (each one is {each})"
                     )
                 seeds.extend(range(lo, hi + 1))
             elif part:
@@ -2235,8 +2250,7 @@ def _parse_seeds(text: str) -> list[int]:
         raise _fail(f"--seeds {text}: expected non-negative seeds like 1,2,3 or 1-4")
     if len(seeds) > MAX_EXTRA_SEEDS:
         raise _fail(
-            f"--seeds {text}: {len(seeds):,} seeds; at most {MAX_EXTRA_SEEDS} (each one is "
-            "a whole run stored under RUN/seeds/)"
+            f"--seeds {text}: {len(seeds):,} seeds; at most {MAX_EXTRA_SEEDS} (each one is {each})"
         )
     if max(seeds) > MAX_SEED:
         raise _fail(f"--seeds {text}: seeds go up to {MAX_SEED}")

@@ -57,7 +57,22 @@ class RunCache:
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
         self._world: dict[Path, tuple[tuple, RunState, dict]] = {}
+
+    def _reload(self, folder: Path, stamp: tuple, held):
+        try:
+            with_world = read_run(folder)
+        except (UserError, OSError, ValueError, KeyError):
+            return held  # caught mid-write: read again at the next refresh
+        figs = {
+            "histogram": figures.histogram_figure(with_world),
+            "graph": figures.graph_figure(with_world),
+        }
+        held = (stamp, with_world, figs)
+        with self._lock:
+            self._world[folder] = held
+        return held
 
     def read(self, folder: Path) -> tuple[RunState, dict]:
         """(the run now, its figures that need the world)."""
@@ -70,19 +85,15 @@ class RunCache:
             stamp = None
         with self._lock:
             held = self._world.get(folder)
-        if stamp is not None and (held is None or held[0] != stamp):
+        if (
+            stamp is not None
+            and (held is None or held[0] != stamp)
+            and self._loading.acquire(blocking=False)  # one reload at a time; others
+        ):  # show what was read last
             try:
-                with_world = read_run(folder)
-            except (UserError, OSError, ValueError, KeyError):
-                with_world = None  # caught mid-write: read again at the next refresh
-            if with_world is not None:
-                figs = {
-                    "histogram": figures.histogram_figure(with_world),
-                    "graph": figures.graph_figure(with_world),
-                }
-                held = (stamp, with_world, figs)
-                with self._lock:
-                    self._world[folder] = held
+                held = self._reload(folder, stamp, held)
+            finally:
+                self._loading.release()
         if held is not None:
             w = held[1]
             run.opinion, run.role, run.checkpoint_step = w.opinion, w.role, w.checkpoint_step
@@ -209,6 +220,8 @@ def build_app(path: Path | None, runs_dir: Path):
                 folder = page_run.start(scenario, overrides)
             except UserError as exc:
                 return no_update, str(exc)
+            except OSError as exc:  # the runs folder cannot be written
+                return no_update, f"{exc.filename or runs_dir}: {exc.strerror or exc}"
             return str(folder), ""
         {"btn-pause": page_run.pause, "btn-step": page_run.step,
          "btn-resume": page_run.resume, "btn-stop": page_run.stop}[button]()  # fmt: skip
@@ -222,6 +235,8 @@ def build_app(path: Path | None, runs_dir: Path):
             Input("sweep-key", "value"),
         )
         def sweep_figure(metric, key):
+            if not metric or not key or not sweep_rows:  # an unfinished sweep: no table yet
+                return figures._empty("", "")
             return figures.sweep_figure(sweep_rows, list(sweep_plan["grid"]), key, metric)
 
         @app.callback(
@@ -290,15 +305,11 @@ def _describe(path: Path | None, kind: str | None) -> str:
 
 
 def _read_sweep_if_done(path: Path):
-    from ..report.sweep import TABLE, read_sweep
+    """(the sweep's settings, its rows: none until sweep.parquet is written)."""
+    from ..report.sweep import TABLE, read_plan_file, read_sweep
 
     if not (path / TABLE).is_file():
-        import json
-
-        from ..report.sweep import SWEEP_FILE
-
-        plan = json.loads((path / SWEEP_FILE).read_text())
-        return plan, []
+        return read_plan_file(path), []
     return read_sweep(path)
 
 

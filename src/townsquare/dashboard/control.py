@@ -32,7 +32,7 @@ MAX_PAGE_USERS = 1_000_000
 @dataclass
 class Status:
     folder: Path | None = None
-    state: str = "idle"  # idle, running, paused, finished, stopped, failed
+    state: str = "idle"  # idle, starting, running, paused, finished, stopped, failed
     step: int = 0
     steps: int = 0
     error: str = ""
@@ -54,17 +54,27 @@ class PageRun:
     # ------------------------------------------------------------------ the page's buttons
     def start(self, scenario: str, overrides: list[str]) -> Path:
         """Start a new run of ``scenario`` with ``overrides`` in a new folder of
-        ``runs_dir``; a `UserError` if the scenario refuses a value or a run is going."""
+        ``runs_dir``; a `UserError` if the scenario refuses a value or a run is going
+        (two clicks on Start make one run: the second is refused)."""
         from ..config import load_scenario
         from ..runner import Run
 
-        if self.busy:
-            raise UserError("a run is going: stop it before starting another")
-        sc = load_scenario(scenario, [*overrides, "record.flush_every=1"])
-        if sc.users > MAX_PAGE_USERS:
-            raise UserError(f"users: at most {MAX_PAGE_USERS:,} from the page (got {sc.users:,})")
-        folder = self._new_folder(sc.name)
-        run = Run.start(sc, folder)
+        with self._cond:
+            if self.busy:
+                raise UserError("a run is going: stop it before starting another")
+            before, self.status = self.status, Status(state="starting")
+        try:
+            sc = load_scenario(scenario, [*overrides, "record.flush_every=1"])
+            if sc.users > MAX_PAGE_USERS:
+                raise UserError(
+                    f"users: at most {MAX_PAGE_USERS:,} from the page (got {sc.users:,})"
+                )
+            folder = self._new_folder(sc.name)
+            run = Run.start(sc, folder)
+        except BaseException:
+            with self._cond:
+                self.status = before
+            raise
         with self._cond:
             self._run = run
             self._paused, self._budget = False, None
@@ -77,28 +87,32 @@ class PageRun:
 
     def pause(self) -> None:
         with self._cond:
-            if self.status.state == "running":
-                self._paused = True
+            if self.busy:
+                self._paused, self._budget = True, None
 
     def step(self) -> None:
-        """One more step, then paused again (from a paused run; a running one pauses)."""
+        """One more step, then paused again; a running run pauses first."""
         with self._cond:
-            if self.status.state == "paused":
-                self._budget, self._paused = 0, False  # pause again before the next
+            if not self.busy:
+                return
+            if not self._paused:  # running: pause at the next step's start
+                self._paused, self._budget = True, None
+            elif self.status.state == "paused":  # held now: one step, then pause again
+                self._budget, self._paused = 0, False
                 self._cond.notify_all()
-            elif self.status.state == "running":
-                self._paused = True
+            else:  # paused but the current step is not over: one after it
+                self._budget, self._paused = 1, False
 
     def resume(self) -> None:
         with self._cond:
-            if self.status.state == "paused":
+            if self.busy:
                 self._paused, self._budget = False, None
                 self._cond.notify_all()
 
     def stop(self) -> None:
         """Stop after the current step; the folder can be resumed with ``--resume``."""
         with self._cond:
-            if self._run is not None and self.busy:
+            if self._run is not None and self.status.state in ("running", "paused"):
                 self._run.request_stop()
                 self._paused = False
                 self._cond.notify_all()
@@ -109,7 +123,7 @@ class PageRun:
 
     @property
     def busy(self) -> bool:
-        return self.status.state in ("running", "paused")
+        return self.status.state in ("starting", "running", "paused")
 
     # ------------------------------------------------------------------ the run's thread
     def _before_step(self) -> None:

@@ -22,18 +22,12 @@ def run_on_ray(
     it afterwards; an address joins that cluster. A failed task cancels the rest and is a
     `UserError` starting with ``failed(index)``; the results already handed over stand."""
     where = f"--address {address}" if address else "a local Ray"
-    try:
-        import ray
-        from ray.exceptions import RayError
-    except ImportError as exc:
-        raise UserError(
-            f"{where}: Ray is not installed (pip install -c constraints.txt -e "
-            f"'.[distributed]'; missing {exc.name})"
-        ) from None
+    check_ray(address)
+    import ray
+    from ray.exceptions import RayError
+
     started_here = not ray.is_initialized()
     if started_here:
-        if address:
-            _check_reachable(address)
         try:
             ray.init(
                 address=address,
@@ -44,7 +38,8 @@ def run_on_ray(
             )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             text = " ".join(str(exc).split())[:160]
-            raise UserError(f"--address {address}: no Ray cluster there ({text})") from None
+            there = "no Ray cluster there" if address else "could not start"
+            raise UserError(f"{where}: {there} ({text})") from None
     try:
         remote = ray.remote(fn)
         pending = {remote.remote(t): i for i, t in enumerate(tasks)}
@@ -56,7 +51,7 @@ def run_on_ray(
             except RayError as exc:
                 for ref in pending:
                     ray.cancel(ref)
-                text = " ".join(str(exc).split())[:200]
+                text = _reason(exc)
                 cluster = f" on the Ray cluster at {address}" if address else ""
                 raise UserError(
                     f"{failed(index)} failed{cluster} ({text}); what finished is kept: run "
@@ -66,6 +61,31 @@ def run_on_ray(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def check_ray(address: str | None) -> None:
+    """Ray importable and, for ``HOST:PORT``, something listening there: each a
+    `UserError` before anything is written."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        where = f"--address {address}" if address else "a local Ray"
+        raise UserError(
+            f"{where}: Ray is not installed (pip install -c constraints.txt -e "
+            f"'.[distributed]'; missing {exc.name})"
+        ) from None
+    if address:
+        _check_reachable(address)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a task failed, in one line: the task's own error (a `UserError` says it
+    plainly) rather than Ray's remote traceback."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, UserError):
+        return " ".join(str(cause).split())[:200]
+    lines = [line.strip() for line in str(cause or exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def _check_reachable(address: str, timeout: float = 3.0) -> None:

@@ -7,8 +7,8 @@ run directory each, run as Ray tasks (docs/sweeps.md).
 * **Runs:** ``OUT/runs/rNNNN-sSEED/`` (``sweep.json`` maps each to its values). A run is
   exactly the one ``townsquare run SCENARIO --set KEY=V ... --seed SEED`` makes: the same
   `runner.Run`, so its ``metrics.parquet`` is byte-identical (tested).
-* **Resumable:** a run whose folder holds a complete ``summary.json`` is not run again;
-  an unfinished one is started afresh.
+* **Resumable:** a run whose folder holds a complete ``summary.json`` of the same
+  resolved scenario is not run again; an unfinished or different one is started afresh.
 * **``sweep.parquet``:** one row per run: the swept values, the seed, the run's summary
   totals and its realism metrics (`metrics.realism.measure`).
 * **Ray:** a local Ray by default (``workers`` CPUs), the cluster at ``address`` if
@@ -107,6 +107,13 @@ def check_plan(scenario: str, overrides: list[str], grids: list[str], seeds: lis
     count = len(plan.runs())
     if count > MAX_RUNS:
         raise UserError(f"the sweep holds {count:,} runs; at most {MAX_RUNS:,}")
+    if len(grid) > 1:  # values each fine alone may not be together
+        for values in itertools.product(*(v for _, v in grid)):
+            pairs = [f"{k}={v}" for (k, _), v in zip(grid, values, strict=True)]
+            try:
+                load_scenario(scenario, [*overrides, *pairs])
+            except UserError as exc:
+                raise UserError(f"--grid: the scenario refuses {' '.join(pairs)}: {exc}") from None
     return plan
 
 
@@ -128,6 +135,15 @@ def _complete(folder: Path) -> bool:
         return False
 
 
+def _holds(folder: Path, scenario) -> bool:
+    """Whether the finished run in ``folder`` is of this very scenario (a scenario file
+    edited since is run again)."""
+    try:
+        return (folder / "config.yaml").read_text() == scenario.resolved_yaml()
+    except OSError:
+        return False
+
+
 def run_one(task: tuple[Plan, dict, str]) -> dict:
     """One run of the sweep (or its finished folder): its row of ``sweep.parquet``."""
     from ..config import load_scenario
@@ -136,9 +152,9 @@ def run_one(task: tuple[Plan, dict, str]) -> dict:
 
     plan, run, root = task
     folder = Path(root) / run["name"]
-    if not _complete(folder):
-        keys = [*plan.overrides, *(f"{k}={v}" for k, v in run["values"].items())]
-        sc = load_scenario(plan.scenario, [*keys, f"seed={run['seed']}"])
+    keys = [*plan.overrides, *(f"{k}={v}" for k, v in run["values"].items())]
+    sc = load_scenario(plan.scenario, [*keys, f"seed={run['seed']}"])
+    if not (_complete(folder) and _holds(folder, sc)):
         Run.start(sc, folder, overwrite=True).execute()
     summary = json.loads((folder / "summary.json").read_text())
     row = {"run": run["name"], **{k: _value(v) for k, v in run["values"].items()}}

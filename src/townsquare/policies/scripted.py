@@ -11,32 +11,11 @@ Agreement is measured on the [-1, 1] stance scale: ``gap = |post stance - own op
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..config import CandidateConfig, CitizenConfig, InfluencerConfig, SocialbotConfig
 from ..world.actions import Actions, Observations
-
-
-def _own_opinion_on(obs: Observations) -> np.ndarray:
-    """(n, k) the user's opinion on the topic of each feed item."""
-    return np.take_along_axis(obs.opinion, np.where(obs.shown, obs.feed_topic, 0), axis=1)
-
-
-def _pick_one(rng: np.random.Generator, eligible: np.ndarray, rate: float) -> np.ndarray:
-    """For each row, the column of one eligible slot chosen uniformly, kept with
-    probability ``rate``; -1 where none is picked."""
-    n = eligible.shape[0]
-    if eligible.shape[1] == 0:
-        return np.full(n, -1, np.int64)
-    keys = np.where(eligible, rng.random(eligible.shape), -1.0)
-    col = keys.argmax(axis=1)
-    picked = eligible[np.arange(n), col] & (rng.random(n) < rate)
-    return np.where(picked, col, -1)
-
-
-def _authors_at(obs: Observations, col: np.ndarray) -> np.ndarray:
-    rows = np.arange(len(obs))
-    return np.where(col >= 0, obs.feed_author[rows, np.maximum(col, 0)], -1)
 
 
 class ScriptedCitizen:
@@ -61,28 +40,45 @@ class ScriptedCitizen:
     def act(self, obs: Observations, rng: np.random.Generator) -> Actions:
         p = self.params
         n, k = obs.feed.shape
-        shown = obs.shown
         topic = rng.integers(0, obs.topics, n)
         post = rng.random(n) < p.post_prob
         stance = self.post_stance(obs, topic, rng)
 
-        own = _own_opinion_on(obs)
-        gap = np.abs(obs.feed_stance - own)
-        agree = np.clip(1.0 - gap / p.like_tolerance, 0.0, 1.0)
-        like = shown & (rng.random((n, k)) < p.like_rate * agree)
-        repost = shown & (rng.random((n, k)) < p.repost_rate * agree)
-        reply = shown & (rng.random((n, k)) < p.reply_rate * (0.25 + gap / 2.0))
+        # The random numbers are drawn whole, in the order the rules read them, and the
+        # rules are applied to them in one compiled pass per row (_citizen_rules): the
+        # same actions as whole-array numpy, without its dozen (n, k) temporaries.
+        like_u = rng.random((n, k))
+        repost_u = rng.random((n, k))
+        reply_u = rng.random((n, k))
+        like = np.empty((n, k), np.bool_)
+        repost = np.empty((n, k), np.bool_)
+        reply = np.empty((n, k), np.bool_)
+        own = np.empty((n, k))
+        gap = np.empty((n, k))
+        _citizen_rules(
+            obs.feed, obs.feed_stance, obs.feed_topic, obs.opinion,
+            like_u, repost_u, reply_u,
+            p.like_rate, p.like_tolerance, p.repost_rate, p.reply_rate,
+            like, repost, reply, own, gap,
+        )  # fmt: skip
+        del like_u, repost_u, reply_u
         # noise only where a reply is written: replies are a few percent of slots
         reply_stance = np.zeros((n, k))
         reply_stance[reply] = np.clip(
             own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
         )
-
-        not_self = obs.feed_author != obs.users[:, None]
-        can_follow = shown & not_self & ~obs.feed_followed & (gap < p.follow_tolerance)
-        can_unfollow = shown & obs.feed_followed & (gap > p.unfollow_threshold)
-        follow = _authors_at(obs, _pick_one(rng, can_follow, p.follow_rate))
-        unfollow = _authors_at(obs, _pick_one(rng, can_unfollow, p.unfollow_rate))
+        follow = np.full(n, -1, np.int64)
+        unfollow = np.full(n, -1, np.int64)
+        if k:
+            keys = rng.random((n, k))
+            keep = rng.random(n)
+            _pick_author(obs.feed, obs.feed_author, obs.feed_followed, obs.users, gap,
+                         keys, keep, True, p.follow_tolerance, p.follow_rate, follow)  # fmt: skip
+            keys = rng.random((n, k))
+            keep = rng.random(n)
+            _pick_author(obs.feed, obs.feed_author, obs.feed_followed, obs.users, gap,
+                         keys, keep, False, p.unfollow_threshold, p.unfollow_rate,
+                         unfollow)  # fmt: skip
         return Actions(
             post=post,
             post_stance=stance,
@@ -94,6 +90,53 @@ class ScriptedCitizen:
             follow=follow[:, None],
             unfollow=unfollow[:, None],
         )
+
+
+@numba.njit(cache=True, parallel=True)
+def _citizen_rules(
+    feed, feed_stance, feed_topic, opinion, like_u, repost_u, reply_u,
+    like_rate, like_tolerance, repost_rate, reply_rate, like, repost, reply, own, gap,
+):  # fmt: skip
+    """The citizen's like, repost and reply rules on each slot (see `ScriptedCitizen`),
+    with ``own`` (the reader's opinion on the slot's topic) and ``gap`` kept for the
+    follow rules. Each element is the same float arithmetic as the numpy it replaces."""
+    n, k = feed.shape
+    for i in numba.prange(n):
+        for j in range(k):
+            shown = feed[i, j] >= 0
+            o = opinion[i, feed_topic[i, j] if shown else 0]
+            g = abs(feed_stance[i, j] - o)
+            own[i, j] = o
+            gap[i, j] = g
+            agree = min(max(1.0 - g / like_tolerance, 0.0), 1.0)
+            like[i, j] = shown and like_u[i, j] < like_rate * agree
+            repost[i, j] = shown and repost_u[i, j] < repost_rate * agree
+            reply[i, j] = shown and reply_u[i, j] < reply_rate * (0.25 + g / 2.0)
+
+
+@numba.njit(cache=True, parallel=True)
+def _pick_author(feed, feed_author, feed_followed, users, gap, keys, keep, to_follow,
+                 tolerance, rate, out):  # fmt: skip
+    """For each row, one eligible slot uniformly (the largest key, the first of equals,
+    as numpy's argmax), kept with probability ``rate``: its author into ``out`` (-1 where
+    none). Eligible to follow: shown, not one's own, not followed, gap under
+    ``tolerance``; to unfollow: shown, followed, gap over ``tolerance``."""
+    n, k = feed.shape
+    for i in numba.prange(n):
+        best_j = 0
+        best = -2.0
+        first = True
+        for j in range(k):
+            if to_follow:
+                ok = (feed[i, j] >= 0 and feed_author[i, j] != users[i]
+                      and not feed_followed[i, j] and gap[i, j] < tolerance)  # fmt: skip
+            else:
+                ok = feed[i, j] >= 0 and feed_followed[i, j] and gap[i, j] > tolerance
+            key = keys[i, j] if ok else -1.0
+            if first or key > best:
+                best, best_j, first = key, j, False
+        if best >= 0.0 and keep[i] < rate:
+            out[i] = feed_author[i, best_j]
 
 
 class ScriptedInfluencer(ScriptedCitizen):

@@ -42,12 +42,7 @@ def read_sweep(folder: str | Path) -> tuple[dict, list[dict]]:
     import pyarrow.parquet as pq
 
     folder = Path(folder)
-    try:
-        plan = json.loads((folder / SWEEP_FILE).read_text())
-        if not isinstance(plan, dict) or not isinstance(plan.get("grid"), dict):
-            raise ValueError("no grid")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{folder / SWEEP_FILE}: not a sweep's settings ({exc})") from None
+    plan = read_plan_file(folder)
     if not (folder / TABLE).is_file():
         raise UserError(
             f"{folder / TABLE}: missing; the sweep has not finished (run the same "
@@ -61,6 +56,21 @@ def read_sweep(folder: str | Path) -> tuple[dict, list[dict]]:
     if missing:
         raise UserError(f"{folder / TABLE}: has no column {missing[0]!r} of the sweep's grid")
     return plan, rows
+
+
+def read_plan_file(folder: str | Path) -> dict:
+    """A sweep folder's ``sweep.json``, checked: a `UserError` naming it if it is damaged."""
+    path = Path(folder) / SWEEP_FILE
+    try:
+        plan = json.loads(path.read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("grid"), dict):
+            raise ValueError("no grid")
+        if not all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                   for r in plan.get("runs", [])):  # fmt: skip
+            raise ValueError("runs: not a list of named runs")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a sweep's settings ({exc})") from None
+    return plan
 
 
 def metric_columns(rows: Sequence[dict]) -> list[str]:

@@ -15,6 +15,7 @@ likes can never exceed the users a post was shown to. Posts by suspended users a
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -81,6 +82,18 @@ def _sort_desc(ids, scores, filled):
         scores[b + 1] = ssc
 
 
+@numba.njit(cache=True)
+def _group_by_author(window_authors, lo, next_slot, author_posts):
+    for p in range(window_authors.shape[0] - 1, -1, -1):
+        a = window_authors[p]
+        author_posts[next_slot[a]] = lo + p
+        next_slot[a] += 1
+
+
+#: readers per parallel chunk: each chunk reuses one scratch row of trending marks
+CHUNK = 512
+
+
 @numba.njit(cache=True, parallel=True)
 def _feed_kernel(
     mode,
@@ -99,67 +112,107 @@ def _feed_kernel(
     base_score,
     stance,
     topic,
+    likes,
     opinion,
     lo,
     hi,
     feed,
-    scores,
-    out_ids,
-    out_scores,
+    feed_author,
+    feed_stance,
+    feed_topic,
+    feed_likes,
+    feed_followed,
 ):
     k = feed.shape[1]
     capped = out_slots < k
-    for i in numba.prange(users.shape[0]):
-        u = users[i]
-        row_ids = feed[i]
-        row_scores = scores[i]
-        filled = 0
-        worst = 0
-        seen_until = cursor[u]
-        # which trending posts are the reader's own network's (offered with them)
+    n = users.shape[0]
+    for c in numba.prange((n + CHUNK - 1) // CHUNK):
+        # scratch of the chunk: which trending posts are the reader's own network's
+        # (offered with them), the scores of the row, the out-of-network candidates
         in_network = np.zeros(trending.shape[0], np.bool_)
-        o = offset[u]
-        for j in range(o, o + out_deg[u]):
-            f = pool[j]
-            if hidden_author[f]:
-                continue
-            # author_posts holds each author's window posts newest first
-            for q in range(author_start[f], author_start[f + 1]):
-                post = author_posts[q]
-                if post <= seen_until:
-                    break
-                t = trend_index[post - lo]
-                if t >= 0:
-                    in_network[t] = True
+        row_scores = np.empty(k)
+        out_ids = np.empty(k, np.int64)
+        out_scores = np.empty(k)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            u = users[i]
+            row_ids = feed[i]
+            filled = 0
+            worst = 0
+            seen_until = cursor[u]
+            in_network[:] = False
+            o = offset[u]
+            for j in range(o, o + out_deg[u]):
+                f = pool[j]
+                if hidden_author[f]:
+                    continue
+                # author_posts holds each author's window posts newest first
+                for q in range(author_start[f], author_start[f + 1]):
+                    post = author_posts[q]
+                    if post <= seen_until:
+                        break
+                    t = trend_index[post - lo]
+                    if t >= 0:
+                        in_network[t] = True
+                    s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+                    filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
+            # out of network: trending posts by accounts the reader does not follow.
+            # Capped, they compete among themselves for their own slots; uncapped, with
+            # everything.
+            ids, sc = (out_ids, out_scores) if capped else (row_ids, row_scores)
+            got, low = (0, 0) if capped else (filled, worst)
+            for q in range(trending.shape[0]):
+                post = trending[q]
+                if in_network[q] or post <= seen_until or author[post] == u:
+                    continue
                 s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
-                filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
-        # out of network: trending posts by accounts the reader does not follow. Capped,
-        # they compete among themselves for their own slots; uncapped, with everything.
-        ids, sc = (out_ids[i], out_scores[i]) if capped else (row_ids, row_scores)
-        got, low = (0, 0) if capped else (filled, worst)
-        for q in range(trending.shape[0]):
-            post = trending[q]
-            if in_network[q] or post <= seen_until or author[post] == u:
-                continue
-            s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
-            if got == k and s <= sc[low]:
-                continue
-            got, low = _offer(ids, sc, got, low, post, s)
-        if capped:
-            # at most out_slots of them, more only where the network leaves slots empty
-            n_out = min(got, max(out_slots, k - filled))
-            n_in = min(filled, k - n_out)
+                if got == k and s <= sc[low]:
+                    continue
+                got, low = _offer(ids, sc, got, low, post, s)
+            if capped:
+                # at most out_slots of them, more only where the network leaves slots empty
+                n_out = min(got, max(out_slots, k - filled))
+                n_in = min(filled, k - n_out)
+                _sort_desc(row_ids, row_scores, filled)
+                _sort_desc(ids, sc, got)
+                for j in range(n_out):
+                    row_ids[n_in + j] = ids[j]
+                    row_scores[n_in + j] = sc[j]
+                filled = n_in + n_out
+            else:
+                filled = got
             _sort_desc(row_ids, row_scores, filled)
-            _sort_desc(ids, sc, got)
-            for j in range(n_out):
-                row_ids[n_in + j] = ids[j]
-                row_scores[n_in + j] = sc[j]
-            filled = n_in + n_out
-        else:
-            filled = got
-        _sort_desc(row_ids, row_scores, filled)
-        for j in range(filled, k):
-            row_ids[j] = -1
+            # what the reader's policy sees of each slot. A post in the feed comes from
+            # the reader's network unless it is a trending post the network did not
+            # offer: every other candidate is a followee's, so "already followed" needs
+            # no search of the follow graph
+            for j in range(k):
+                if j < filled:
+                    post = row_ids[j]
+                    feed_author[i, j] = author[post]
+                    feed_stance[i, j] = stance[post]
+                    feed_topic[i, j] = topic[post]
+                    feed_likes[i, j] = likes[post]
+                    t = trend_index[post - lo]
+                    feed_followed[i, j] = t < 0 or in_network[t]
+                else:
+                    row_ids[j] = -1
+                    feed_author[i, j] = -1
+                    feed_stance[i, j] = 0.0
+                    feed_topic[i, j] = 0
+                    feed_likes[i, j] = 0
+                    feed_followed[i, j] = False
+
+
+class FeedItems(NamedTuple):
+    """Each reader's feed, best first, and what its policy sees of every slot: -1 post
+    ids, -1 authors, stance 0, topic 0, likes 0 and not followed where the feed is short."""
+
+    feed: np.ndarray  # int64 (n, k)
+    author: np.ndarray  # int64 (n, k)
+    stance: np.ndarray  # float64 (n, k)
+    topic: np.ndarray  # int64 (n, k)
+    likes: np.ndarray  # int32 (n, k): likes when the feed was built
+    followed: np.ndarray  # bool (n, k): the reader follows the slot's author
 
 
 class Recommender:
@@ -200,20 +253,43 @@ class Recommender:
         step: int,
     ) -> np.ndarray:
         """(len(users), k) post ids, best first, -1 where fewer posts were available."""
+        return self.items_for(users, graph, posts, opinion, hidden_author, cursor, step).feed
+
+    def items_for(
+        self,
+        users: np.ndarray,
+        graph: FollowGraph,
+        posts: PostStore,
+        opinion: np.ndarray,
+        hidden_author: np.ndarray,
+        cursor: np.ndarray,
+        step: int,
+    ) -> FeedItems:
+        """The feeds of ``users`` and what their policies see of each slot, built in one
+        parallel pass."""
         users = np.ascontiguousarray(users, np.int64)
-        feed = np.full((users.shape[0], self.k), -1, np.int64)
+        shape = (users.shape[0], self.k)
+        items = FeedItems(
+            np.full(shape, -1, np.int64),
+            np.full(shape, -1, np.int64),
+            np.zeros(shape, np.float64),
+            np.zeros(shape, np.int64),
+            np.zeros(shape, np.int32),
+            np.zeros(shape, np.bool_),
+        )
         lo = posts.window_start(step, self.window)
         hi = len(posts)
         if users.size == 0 or hi == lo:
-            return feed
+            return items
         window_ids = np.arange(lo, hi, dtype=np.int64)
         window_authors = posts.author[lo:hi]
         visible = ~hidden_author[window_authors]
-        # group window posts by author, newest first within an author
-        order = np.lexsort((-window_ids, window_authors))
-        author_posts = window_ids[order]
+        # group window posts by author, newest first within an author (a counting sort:
+        # the same order as sorting by author then by id descending, in one pass)
         author_start = np.zeros(graph.n + 1, np.int64)
         np.cumsum(np.bincount(window_authors, minlength=graph.n), out=author_start[1:])
+        author_posts = np.empty(hi - lo, np.int64)
+        _group_by_author(window_authors, lo, author_start[:-1].copy(), author_posts)
         # engagement and scores only for the window's posts, indexed by id - lo
         engagement = (
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
@@ -239,10 +315,6 @@ class Recommender:
                 trending = candidates[pick]
         trend_index = np.full(hi - lo, -1, np.int64)
         trend_index[trending - lo] = np.arange(trending.size)
-        scores = np.empty(feed.shape, np.float64)
-        capped = self.out_slots < self.k
-        out_ids = np.empty(feed.shape if capped else (0, self.k), np.int64)
-        out_scores = np.empty(out_ids.shape, np.float64)
         _feed_kernel(
             int(self.ranking),
             users,
@@ -260,12 +332,10 @@ class Recommender:
             base_score,
             posts.stance,
             posts.topic,
+            posts.likes,
             opinion,
             lo,
             hi,
-            feed,
-            scores,
-            out_ids,
-            out_scores,
+            *items,
         )
-        return feed
+        return items

@@ -24,7 +24,7 @@ from .election import Election, ElectionEvents
 from .feed import Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
-from .opinion.platform import OPINION_RULES
+from .opinion.platform import OPINION_RULES, ORDER_DEPENDENT
 from .population import Population, Role
 from .posts import PostKind, PostStore
 
@@ -42,6 +42,13 @@ RNG_STREAMS = (
 #: it, so the stream's fresh state continues it exactly
 OPTIONAL_STREAMS = frozenset({"election"})
 PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """A view a policy can read but not write (it is the step's own array)."""
+    view = view.view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass
@@ -183,48 +190,47 @@ class World:
         # with visits
         draw = self.rngs["activation"].random(self.n)
         active = np.flatnonzero((draw < pop.visits) & ~pop.suspended)
+        # grouped by role, by id within a role: each role's rows are one slice of the
+        # step's arrays, so its observations are views, not copies
+        role_of_active = pop.role[active]
+        active = active[np.argsort(role_of_active, kind="stable")]
+        role_of_active = pop.role[active]
         can_post = draw[active] < pop.activity[active]
         clock = self._lap("activate", clock)
 
         # 2. feeds; the read cursor makes every post reach a user at most once
-        feed = self.recommender.feed_for(
-            active, graph, posts, pop.opinion, pop.suspended, self.cursor, t
+        feed, feed_author, feed_stance, feed_topic, feed_likes, feed_followed = (
+            self.recommender.items_for(
+                active, graph, posts, pop.opinion, pop.suspended, self.cursor, t
+            )
         )
         if len(posts):
             self.cursor[active] = len(posts) - 1
-        shown = feed >= 0
-        shown_ids = feed[shown]
-        posts.count("views", shown_ids)
-        safe = np.where(shown, feed, 0)
-        feed_author = np.where(shown, posts.author[safe] if len(posts) else 0, -1).astype(np.int64)
-        feed_stance = np.where(shown, posts.stance[safe] if len(posts) else 0.0, 0.0)
-        feed_topic = np.where(shown, posts.topic[safe] if len(posts) else 0, 0).astype(np.int64)
-        feed_likes = np.where(shown, posts.likes[safe] if len(posts) else 0, 0)
-        readers = np.broadcast_to(active[:, None], feed.shape)
-        feed_followed = np.zeros(feed.shape, bool)
-        feed_followed[shown] = graph.follows(readers[shown], feed_author[shown])
+        posts.count("views", feed[feed >= 0])
 
-        role_of_active = pop.role[active]
         observations: dict[Role, Observations] = {}
         rows_of: dict[Role, np.ndarray] = {}
+        bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
         for role in Role:
-            rows = np.flatnonzero(role_of_active == role)
-            if rows.size == 0:
+            lo, hi = int(bounds[role]), int(bounds[role + 1])
+            if hi == lo:
                 continue
+            rows = np.arange(lo, hi)
             rows_of[role] = rows
+            users = active[lo:hi]
             observations[role] = Observations(
                 step=t,
                 role=role,
-                users=active[rows],
-                opinion=pop.opinion[active[rows]],
-                followers=graph.in_deg[active[rows]],
-                followees=graph.out_deg[active[rows]],
-                feed=feed[rows],
-                feed_author=feed_author[rows],
-                feed_stance=feed_stance[rows],
-                feed_topic=feed_topic[rows],
-                feed_likes=feed_likes[rows],
-                feed_followed=feed_followed[rows],
+                users=_read_only(users),
+                opinion=pop.opinion[users],
+                followers=graph.in_deg[users],
+                followees=graph.out_deg[users],
+                feed=_read_only(feed[lo:hi]),
+                feed_author=_read_only(feed_author[lo:hi]),
+                feed_stance=_read_only(feed_stance[lo:hi]),
+                feed_topic=_read_only(feed_topic[lo:hi]),
+                feed_likes=_read_only(feed_likes[lo:hi]),
+                feed_followed=_read_only(feed_followed[lo:hi]),
                 n_users=self.n,
                 topics=pop.topics,
                 feed_text=self._feed_text(role, feed[rows]),
@@ -299,12 +305,14 @@ class World:
         clock = self._lap("moderate", clock)
 
         # 6. opinions move toward what users read
+        if self.opinion_rule in ORDER_DEPENDENT:  # its draws go to readers in id order
+            by_id = np.argsort(active, kind="stable")
+            readers = (active[by_id], feed_stance[by_id], feed_topic[by_id], shown[by_id])
+        else:
+            readers = (active, feed_stance, feed_topic, shown)
         self.opinion_rule(
             pop.opinion,
-            active,
-            feed_stance,
-            feed_topic,
-            shown,
+            *readers,
             pop.susceptibility,
             self.opinion_epsilon,
             self.opinion_mu,
@@ -342,7 +350,8 @@ class World:
         # a visit that is not a session of the user's activity reads, likes, reposts,
         # replies and follows, but writes no post
         cat["post"] = cat["post"] & can_post[rows]
-        f = feed[rows]
+        # the role batches come in the step's own row order (begin_step groups by role)
+        f = feed if np.array_equal(rows, np.arange(feed.shape[0])) else feed[rows]
         shown = f >= 0
 
         # a platform moved (candidates): the user's topic-0 opinion is its position
@@ -384,7 +393,7 @@ class World:
                 t,
                 PostKind.REPLY,
                 np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
-                feed_topic[rows][r_i, r_j],
+                feed_topic[rows[r_i], r_j],
                 parent=reply_parent,
                 text=None if reply_text is None else reply_text[r_i, r_j].tolist(),
             )
@@ -396,8 +405,8 @@ class World:
                 users[s_i],
                 t,
                 PostKind.REPOST,
-                feed_stance[rows][s_i, s_j],
-                feed_topic[rows][s_i, s_j],
+                feed_stance[rows[s_i], s_j],
+                feed_topic[rows[s_i], s_j],
                 parent=repost_parent,
             )
         )

@@ -9,11 +9,8 @@ move.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-
-
-def _own(opinion, users, feed_topic, shown):
-    return np.take_along_axis(opinion[users], np.where(shown, feed_topic, 0), axis=1)
 
 
 def _one_read_post(rng, shown):
@@ -25,17 +22,103 @@ def _one_read_post(rng, shown):
     return np.where(shown[np.arange(shown.shape[0]), col], col, -1)
 
 
-def _close_posts(opinion, users, feed_stance, feed_topic, shown, epsilon):
-    """Per topic: (index of readers with close posts, their gap sums, their counts), the
-    close posts being those read within ``epsilon`` of the reader's opinion on that topic."""
-    gap = feed_stance - _own(opinion, users, feed_topic, shown)
-    close = shown & (np.abs(gap) < epsilon)
-    for t in range(opinion.shape[1]):
-        on_topic = close & (feed_topic == t)
-        count = on_topic.sum(axis=1)
-        moved = np.flatnonzero(count > 0)
-        if moved.size:
-            yield t, moved, np.where(on_topic, gap, 0.0).sum(axis=1)[moved], count[moved]
+@numba.njit(cache=True)
+def _block_sum(a, lo, n):
+    """numpy's pairwise summation of a block of at most 128 values."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True)
+def _pairwise_sum(a, n):
+    """numpy's pairwise summation of ``a[:n]`` (what ``sum(axis=1)`` does on a contiguous
+    row: blocks of up to 128 summed as above, halves of longer runs added), so the
+    compiled rules give numpy's bits exactly. Feeds hold at most 1,000 posts, so the
+    halving goes at most 3 deep: an explicit stack of partial sums stands in for
+    numpy's recursion."""
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    # post-order walk of numpy's split tree: (lo, n, state) frames; values on a stack
+    frames_lo = np.empty(64, np.int64)
+    frames_n = np.empty(64, np.int64)
+    frames_state = np.empty(64, np.int64)
+    values = np.empty(64)
+    top, vtop = 0, 0
+    frames_lo[0], frames_n[0], frames_state[0] = 0, n, 0
+    while top >= 0:
+        lo, m, state = frames_lo[top], frames_n[top], frames_state[top]
+        if m <= 128:
+            values[vtop] = _block_sum(a, lo, m)
+            vtop += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if state == 0:  # first the left half
+            frames_state[top] = 1
+            top += 1
+            frames_lo[top], frames_n[top], frames_state[top] = lo, half, 0
+        elif state == 1:  # then the right half
+            frames_state[top] = 2
+            top += 1
+            frames_lo[top], frames_n[top], frames_state[top] = lo + half, m - half, 0
+        else:  # both done: left + right
+            vtop -= 1
+            right = values[vtop]
+            values[vtop - 1] = values[vtop - 1] + right
+            top -= 1
+    return values[0]
+
+
+@numba.njit(cache=True, parallel=True)
+def _close_mean_kernel(opinion, users, feed_stance, feed_topic, shown, susceptibility,
+                       epsilon, mu, krause):  # fmt: skip
+    """Each reader moves on each topic toward the read posts within ``epsilon`` (see
+    `bounded_confidence` and `hegselmann_krause`); readers are distinct users, so rows
+    are independent."""
+    n, k = feed_stance.shape
+    topics = opinion.shape[1]
+    for i in numba.prange(n):
+        u = users[i]
+        gap = np.empty(k)
+        for j in range(k):
+            gap[j] = feed_stance[i, j] - opinion[u, feed_topic[i, j] if shown[i, j] else 0]
+        masked = np.empty(k)
+        for t in range(topics):
+            count = 0
+            for j in range(k):
+                on = shown[i, j] and abs(gap[j]) < epsilon and feed_topic[i, j] == t
+                masked[j] = gap[j] if on else 0.0
+                count += on
+            if count == 0:
+                continue
+            total = 0.0 + _pairwise_sum(masked, k)
+            if krause:
+                step = susceptibility[u] * (total / (count + 1))
+            else:
+                step = mu * susceptibility[u] * (total / count)
+            opinion[u, t] = min(max(opinion[u, t] + step, -1.0), 1.0)
 
 
 def bounded_confidence(
@@ -45,12 +128,8 @@ def bounded_confidence(
     on their topic, by ``mu * susceptibility``; farther posts are ignored."""
     if users.size == 0:
         return
-    for t, moved, gap_sum, count in _close_posts(
-        opinion, users, feed_stance, feed_topic, shown, epsilon
-    ):
-        rows = users[moved]
-        step = mu * susceptibility[rows] * (gap_sum / count)
-        opinion[rows, t] = np.clip(opinion[rows, t] + step, -1.0, 1.0)
+    _close_mean_kernel(opinion, np.ascontiguousarray(users, np.int64), feed_stance,
+                       feed_topic, shown, susceptibility, float(epsilon), float(mu), False)  # fmt: skip
 
 
 def hegselmann_krause(
@@ -60,13 +139,9 @@ def hegselmann_krause(
     the read posts within ``epsilon``, reached in full for susceptibility 1 (``mu`` unused)."""
     if users.size == 0:
         return
-    for t, moved, gap_sum, count in _close_posts(
-        opinion, users, feed_stance, feed_topic, shown, epsilon
-    ):
-        rows = users[moved]
-        # mean of (own, close posts) minus own = sum of gaps / (count + 1)
-        step = susceptibility[rows] * (gap_sum / (count + 1))
-        opinion[rows, t] = np.clip(opinion[rows, t] + step, -1.0, 1.0)
+    # mean of (own, close posts) minus own = sum of gaps / (count + 1)
+    _close_mean_kernel(opinion, np.ascontiguousarray(users, np.int64), feed_stance,
+                       feed_topic, shown, susceptibility, float(epsilon), 0.0, True)  # fmt: skip
 
 
 def deffuant(
@@ -100,6 +175,10 @@ def voter(opinion, users, feed_stance, feed_topic, shown, susceptibility, epsilo
     rows, cols = rows[adopt], col[has][adopt]
     opinion[users[rows], feed_topic[rows, cols]] = feed_stance[rows, cols]
 
+
+#: rules whose random draws go to readers in turn, so the readers' order matters: the
+#: world hands them their readers by id
+ORDER_DEPENDENT = frozenset({deffuant, voter})
 
 OPINION_RULES = {
     "bounded_confidence": bounded_confidence,

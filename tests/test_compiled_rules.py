@@ -1,0 +1,150 @@
+"""The compiled kernels that replaced whole-array numpy on the hot path (the scripted
+citizen's rules, the feed's per-slot items, the bounded-confidence rules) give the very
+same bits as the numpy they replaced, kept here as the reference: a run's outputs did
+not change when they came in (benchmarks/README.md, "ten million users")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from townsquare.build import build_world
+from townsquare.config import load_scenario
+from townsquare.world.opinion.platform import (
+    _pairwise_sum,
+    bounded_confidence,
+    hegselmann_krause,
+)
+
+
+# ------------------------------------------------------------------ the numpy references
+def reference_citizen_act(p, obs, rng):
+    """ScriptedCitizen.act as whole-array numpy (before the compiled rules)."""
+    n, k = obs.feed.shape
+    shown = obs.shown
+    topic = rng.integers(0, obs.topics, n)
+    post = rng.random(n) < p.post_prob
+    own_post = obs.opinion[np.arange(n), topic]
+    stance = np.clip(own_post + rng.normal(0.0, p.expression_noise, n), -1.0, 1.0)
+    own = np.take_along_axis(obs.opinion, np.where(shown, obs.feed_topic, 0), axis=1)
+    gap = np.abs(obs.feed_stance - own)
+    agree = np.clip(1.0 - gap / p.like_tolerance, 0.0, 1.0)
+    like = shown & (rng.random((n, k)) < p.like_rate * agree)
+    repost = shown & (rng.random((n, k)) < p.repost_rate * agree)
+    reply = shown & (rng.random((n, k)) < p.reply_rate * (0.25 + gap / 2.0))
+    reply_stance = np.zeros((n, k))
+    reply_stance[reply] = np.clip(
+        own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
+    )
+
+    def pick_one(eligible, rate):
+        keys = np.where(eligible, rng.random(eligible.shape), -1.0)
+        col = keys.argmax(axis=1)
+        picked = eligible[np.arange(n), col] & (rng.random(n) < rate)
+        col = np.where(picked, col, -1)
+        return np.where(col >= 0, obs.feed_author[np.arange(n), np.maximum(col, 0)], -1)
+
+    not_self = obs.feed_author != obs.users[:, None]
+    can_follow = shown & not_self & ~obs.feed_followed & (gap < p.follow_tolerance)
+    can_unfollow = shown & obs.feed_followed & (gap > p.unfollow_threshold)
+    follow = pick_one(can_follow, p.follow_rate)
+    unfollow = pick_one(can_unfollow, p.unfollow_rate)
+    return dict(post=post, post_stance=stance, post_topic=topic, like=like, repost=repost,
+                reply=reply, reply_stance=reply_stance, follow=follow[:, None],
+                unfollow=unfollow[:, None])  # fmt: skip
+
+
+def reference_bounded_confidence(opinion, users, feed_stance, feed_topic, shown, sus, eps, mu,
+                                 krause=False):  # fmt: skip
+    own = np.take_along_axis(opinion[users], np.where(shown, feed_topic, 0), axis=1)
+    gap = feed_stance - own
+    close = shown & (np.abs(gap) < eps)
+    for t in range(opinion.shape[1]):
+        on_topic = close & (feed_topic == t)
+        count = on_topic.sum(axis=1)
+        moved = np.flatnonzero(count > 0)
+        if not moved.size:
+            continue
+        gap_sum = np.where(on_topic, gap, 0.0).sum(axis=1)[moved]
+        rows = users[moved]
+        if krause:
+            step = sus[rows] * (gap_sum / (count[moved] + 1))
+        else:
+            step = mu * sus[rows] * (gap_sum / count[moved])
+        opinion[rows, t] = np.clip(opinion[rows, t] + step, -1.0, 1.0)
+
+
+# ------------------------------------------------------------------ the checks
+@pytest.fixture(scope="module")
+def stepped_world():
+    """A world a few steps in, with two topics, holding its next step's observations."""
+    world, _ = build_world(load_scenario("default", ["users=3000", "population.topics=2"]))
+    for _ in range(4):
+        world.step()
+    observations = world.begin_step()
+    return world, observations
+
+
+def test_the_citizen_rules_act_as_the_numpy_rules(stepped_world):
+    from townsquare.policies.scripted import ScriptedCitizen
+    from townsquare.world.population import Role
+
+    world, observations = stepped_world
+    obs = observations[Role.CITIZEN]
+    policy = ScriptedCitizen(world.policies[Role.CITIZEN].params)
+    acts = policy.act(obs, np.random.default_rng(11))
+    expected = reference_citizen_act(policy.params, obs, np.random.default_rng(11))
+    assert acts.follow.max() >= 0 and acts.like.any()  # the rules did something
+    for name, value in expected.items():
+        got = getattr(acts, name)
+        assert got.dtype == value.dtype and got.tobytes() == value.tobytes(), name
+
+
+def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):
+    world, observations = stepped_world
+    turn = world._turn
+    feed, posts, graph = turn.feed, world.posts, world.graph
+    shown = feed >= 0
+    safe = np.where(shown, feed, 0)
+    assert np.array_equal(turn.feed_stance, np.where(shown, posts.stance[safe], 0.0))
+    assert np.array_equal(turn.feed_topic, np.where(shown, posts.topic[safe], 0))
+    authors = np.where(shown, posts.author[safe], -1)
+    followed = np.zeros(feed.shape, bool)
+    readers = np.broadcast_to(turn.active[:, None], feed.shape)
+    followed[shown] = graph.follows(readers[shown], authors[shown])
+    assert followed.any() and (shown & ~followed).any()  # both kinds of slot are there
+    row_of = np.full(world.n, -1)
+    row_of[turn.active] = np.arange(turn.active.size)
+    for obs in observations.values():
+        rows = row_of[obs.users]
+        assert np.array_equal(obs.feed_author, authors[rows])
+        assert np.array_equal(obs.feed_followed, followed[rows])
+        assert np.array_equal(obs.feed_likes, np.where(shown, posts.likes[safe], 0)[rows])
+
+
+@pytest.mark.parametrize("krause", [False, True])
+def test_the_bounded_confidence_rules_move_opinions_as_the_numpy_rules(krause):
+    rng = np.random.default_rng(5)
+    n_users, readers, k, topics = 400, 300, 23, 3
+    opinion = rng.uniform(-1, 1, (n_users, topics))
+    users = rng.choice(n_users, readers, replace=False)
+    feed_stance = rng.uniform(-1, 1, (readers, k))
+    feed_topic = rng.integers(0, topics, (readers, k))
+    shown = rng.random((readers, k)) < 0.8
+    feed_stance[~shown], feed_topic[~shown] = 0.0, 0
+    sus = rng.uniform(0, 1, n_users)
+    expected = opinion.copy()
+    reference_bounded_confidence(expected, users, feed_stance, feed_topic, shown, sus, 0.5, 0.3,
+                                 krause)  # fmt: skip
+    rule = hegselmann_krause if krause else bounded_confidence
+    rule(opinion, users, feed_stance, feed_topic, shown, sus, 0.5, 0.3)
+    assert not np.array_equal(opinion[users], np.zeros_like(opinion[users]))
+    assert opinion.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n", [*range(1, 40), 127, 128, 129, 255, 256, 300, 511, 777, 1000])
+def test_the_pairwise_sum_is_numpys(n):
+    rng = np.random.default_rng(n)
+    rows = rng.normal(size=(3, n)) * 10.0 ** rng.integers(-8, 8, size=(3, n))
+    for row, total in zip(rows, rows.sum(axis=1), strict=True):
+        assert 0.0 + _pairwise_sum(np.ascontiguousarray(row), n) == total
