@@ -36,13 +36,13 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 
 def test_pause_step_resume_change_nothing_in_the_run(tmp_path):
     page = PageRun(tmp_path / "runs")
-    settings = [*PAGE, "steps=300"]
+    settings = [*PAGE, "steps=80"]
     folder = page.start("default", settings)
     wait_for(lambda: page.status.step >= 2)
     page.pause()
     wait_for(lambda: page.status.state == "paused")
     held = page.status.step
-    assert 2 <= held < 300
+    assert 2 <= held < 80
     time.sleep(0.3)
     assert page.status.step == held and page.status.state == "paused"
     # a paused run's folder holds the step the page shows
@@ -54,7 +54,7 @@ def test_pause_step_resume_change_nothing_in_the_run(tmp_path):
     assert read_run(folder, with_world=False).step == held + 1
     page.resume()
     page.join(300)
-    assert page.status.state == "finished" and page.status.step == 300
+    assert page.status.state == "finished" and page.status.step == 80
     alone = tmp_path / "alone"
     Run.start(load_scenario("default", settings), alone).execute()  # flushed every 10 steps
     assert (folder / "metrics.parquet").read_bytes() == (alone / "metrics.parquet").read_bytes()
@@ -64,18 +64,18 @@ def test_a_stopped_page_run_can_be_resumed_from_the_command_line(tmp_path):
     import json
 
     page = PageRun(tmp_path / "runs")
-    folder = page.start("default", [*PAGE, "steps=300"])
+    folder = page.start("default", [*PAGE, "steps=80"])
     wait_for(lambda: page.status.step >= 3)
     page.stop()
     page.join(60)
     assert page.status.state == "stopped"
     stopped_at = page.status.step
-    assert 3 <= stopped_at < 300
+    assert 3 <= stopped_at < 80
     summary = json.loads((folder / "summary.json").read_text())
     assert not summary["complete"] and summary["steps"] == stopped_at
     assert (folder / "users.parquet").is_file()
     summary = Run.resume(folder).execute()
-    assert summary["complete"] and summary["steps"] == 300
+    assert summary["complete"] and summary["steps"] == 80
 
 
 def test_the_page_refuses_a_bad_value_and_a_second_run_in_one_line(tmp_path):
