@@ -236,7 +236,7 @@ def build_app(path: Path | None, runs_dir: Path):
         )
         def sweep_figure(metric, key):
             if not metric or not key or not sweep_rows:  # an unfinished sweep: no table yet
-                return figures._empty("", "")
+                return figures.empty_figure("", "")
             return figures.sweep_figure(sweep_rows, list(sweep_plan["grid"]), key, metric)
 
         @app.callback(
@@ -270,7 +270,7 @@ def build_app(path: Path | None, runs_dir: Path):
             else "no run started from this page"
         )
         if not shown:
-            empty = figures._empty("", "choose or start a run")
+            empty = figures.empty_figure("", "choose or start a run")
             return ("", status_text, *("–" for _ in STATS), empty, empty, empty, empty,
                     empty, {"display": "none"}, "")  # fmt: skip
         folder = Path(shown)
@@ -290,7 +290,7 @@ def build_app(path: Path | None, runs_dir: Path):
             figures.opinion_figure(run),
             world_figs["histogram"],
             world_figs["graph"],
-            election if election is not None else figures._empty("", ""),
+            election if election is not None else figures.empty_figure("", ""),
             {**STYLE["half"], "display": "block" if election is not None else "none"},
             _scorecard_table(run),
         )

@@ -21,7 +21,7 @@ LAYOUT = dict(
 )
 
 
-def _empty(title: str, note: str) -> go.Figure:
+def empty_figure(title: str, note: str) -> go.Figure:
     fig = go.Figure(layout=dict(LAYOUT, title=title))
     fig.add_annotation(text=note, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
@@ -31,7 +31,7 @@ def _empty(title: str, note: str) -> go.Figure:
 
 def activity_figure(run: RunState) -> go.Figure:
     if not run.rows:
-        return _empty("Activity per step", "no step yet")
+        return empty_figure("Activity per step", "no step yet")
     steps = [r["step"] for r in run.rows]
     fig = go.Figure(layout=dict(LAYOUT, title="Activity per step"))
     for i, col in enumerate(ACTIVITY):
@@ -45,7 +45,7 @@ def opinion_figure(run: RunState) -> go.Figure:
     """Mean and spread of the citizens' leaning, and the bimodality coefficient (F9's
     measure, polarised above 0.6), per step."""
     if not run.rows:
-        return _empty("Opinions over time", "no step yet")
+        return empty_figure("Opinions over time", "no step yet")
     steps = [r["step"] for r in run.rows]
     mean = np.array([r["opinion_mean"] for r in run.rows])
     std = np.array([r["opinion_std"] for r in run.rows])
@@ -65,7 +65,7 @@ def opinion_figure(run: RunState) -> go.Figure:
 
 def histogram_figure(run: RunState) -> go.Figure:
     if run.opinion is None:
-        return _empty("Leanings", "no checkpoint yet")
+        return empty_figure("Leanings", "no checkpoint yet")
     counts, edges = histogram(run.opinion)
     centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(layout=dict(LAYOUT, title=f"Leanings at step {run.checkpoint_step}"))
@@ -81,7 +81,7 @@ def graph_figure(run: RunState) -> go.Figure:
     import networkx as nx
 
     if run.graph_nodes is None:
-        return _empty("Follow graph", "no checkpoint yet")
+        return empty_figure("Follow graph", "no checkpoint yet")
     nodes = run.graph_nodes
     src, dst = run.graph_edges
     g = nx.Graph()

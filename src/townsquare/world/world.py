@@ -193,8 +193,8 @@ class World:
         # grouped by role, by id within a role: each role's rows are one slice of the
         # step's arrays, so its observations are views, not copies
         role_of_active = pop.role[active]
-        active = active[np.argsort(role_of_active, kind="stable")]
-        role_of_active = pop.role[active]
+        by_role = np.argsort(role_of_active, kind="stable")
+        active, role_of_active = active[by_role], role_of_active[by_role]
         can_post = draw[active] < pop.activity[active]
         clock = self._lap("activate", clock)
 
