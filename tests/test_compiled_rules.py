@@ -1,7 +1,7 @@
-"""The compiled kernels that replaced whole-array numpy on the hot path (the scripted
-citizen's rules, the feed's per-slot items, the bounded-confidence rules) give the very
-same bits as the numpy they replaced, kept here as the reference: a run's outputs did
-not change when they came in (benchmarks/README.md, "ten million users")."""
+"""The compiled kernels of the hot path (the scripted citizen's rules, the feed's
+per-slot items, the bounded-confidence rules, the world's shown slots) give the very same
+bits as whole-array numpy, kept here as the reference (benchmarks/README.md, "ten million
+users")."""
 
 from __future__ import annotations
 
@@ -19,36 +19,43 @@ from townsquare.world.opinion.platform import (
 
 # ------------------------------------------------------------------ the numpy references
 def reference_citizen_act(p, obs, rng):
-    """ScriptedCitizen.act as whole-array numpy (before the compiled rules)."""
+    """ScriptedCitizen.act as whole-array numpy: three uniforms per shown slot (like,
+    repost, reply) in row-major order, two per row (follow, unfollow: u < rate decides,
+    u / rate picks the eligible slot), then the noise of each reply."""
     n, k = obs.feed.shape
     shown = obs.shown
+    rows = np.arange(n)
     topic = rng.integers(0, obs.topics, n)
     post = rng.random(n) < p.post_prob
-    own_post = obs.opinion[np.arange(n), topic]
+    own_post = obs.opinion[rows, topic]
     stance = np.clip(own_post + rng.normal(0.0, p.expression_noise, n), -1.0, 1.0)
     own = np.take_along_axis(obs.opinion, np.where(shown, obs.feed_topic, 0), axis=1)
     gap = np.abs(obs.feed_stance - own)
     agree = np.clip(1.0 - gap / p.like_tolerance, 0.0, 1.0)
-    like = shown & (rng.random((n, k)) < p.like_rate * agree)
-    repost = shown & (rng.random((n, k)) < p.repost_rate * agree)
-    reply = shown & (rng.random((n, k)) < p.reply_rate * (0.25 + gap / 2.0))
-    reply_stance = np.zeros((n, k))
-    reply_stance[reply] = np.clip(
-        own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
-    )
+    slot_u = rng.random((int(shown.sum()), 3))
+    like, repost, reply = (np.zeros((n, k), bool) for _ in range(3))
+    like[shown] = slot_u[:, 0] < p.like_rate * agree[shown]
+    repost[shown] = slot_u[:, 1] < p.repost_rate * agree[shown]
+    reply[shown] = slot_u[:, 2] < p.reply_rate * (0.25 + gap[shown] / 2.0)
+    row_u = rng.random((n, 2))
 
-    def pick_one(eligible, rate):
-        keys = np.where(eligible, rng.random(eligible.shape), -1.0)
-        col = keys.argmax(axis=1)
-        picked = eligible[np.arange(n), col] & (rng.random(n) < rate)
-        col = np.where(picked, col, -1)
-        return np.where(col >= 0, obs.feed_author[np.arange(n), np.maximum(col, 0)], -1)
+    def pick_one(eligible, u, rate):
+        count = eligible.sum(axis=1)
+        chosen = (count > 0) & (u < rate)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            target = np.minimum((u / rate * count).astype(np.int64), count - 1)
+        col = (np.cumsum(eligible, axis=1) > target[:, None]).argmax(axis=1)
+        return np.where(chosen, obs.feed_author[rows, col], -1)
 
     not_self = obs.feed_author != obs.users[:, None]
     can_follow = shown & not_self & ~obs.feed_followed & (gap < p.follow_tolerance)
     can_unfollow = shown & obs.feed_followed & (gap > p.unfollow_threshold)
-    follow = pick_one(can_follow, p.follow_rate)
-    unfollow = pick_one(can_unfollow, p.unfollow_rate)
+    follow = pick_one(can_follow, row_u[:, 0], p.follow_rate)
+    unfollow = pick_one(can_unfollow, row_u[:, 1], p.unfollow_rate)
+    reply_stance = np.zeros((n, k))
+    reply_stance[reply] = np.clip(
+        own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
+    )
     return dict(post=post, post_stance=stance, post_topic=topic, like=like, repost=repost,
                 reply=reply, reply_stance=reply_stance, follow=follow[:, None],
                 unfollow=unfollow[:, None])  # fmt: skip
@@ -85,19 +92,48 @@ def stepped_world():
     return world, observations
 
 
-def test_the_citizen_rules_act_as_the_numpy_rules(stepped_world):
+@pytest.mark.parametrize("holes", [False, True])
+@pytest.mark.parametrize("eager", [False, True])
+def test_the_citizen_rules_act_as_the_numpy_rules(stepped_world, holes, eager):
+    """The same bits, with the world's feeds (shown slots first) and with empty slots
+    between shown ones (any policy's observations may have them); with the default
+    rates and with an eager unfollower."""
+    from dataclasses import replace
+
     from townsquare.policies.scripted import ScriptedCitizen
     from townsquare.world.population import Role
 
     world, observations = stepped_world
     obs = observations[Role.CITIZEN]
-    policy = ScriptedCitizen(world.policies[Role.CITIZEN].params)
+    if holes:  # the same slots, columns shuffled row by row
+        order = np.argsort(np.random.default_rng(3).random(obs.feed.shape), axis=1)
+        slots = ("feed", "feed_author", "feed_stance", "feed_topic", "feed_likes",
+                 "feed_followed")  # fmt: skip
+        obs = replace(obs, **{f: np.take_along_axis(getattr(obs, f), order, 1) for f in slots})
+        assert ((obs.feed[:, :-1] < 0) & (obs.feed[:, 1:] >= 0)).any()
+    params = world.policies[Role.CITIZEN].params
+    if eager:
+        params = params.model_copy(update={"unfollow_threshold": 0.2, "unfollow_rate": 0.9})
+    policy = ScriptedCitizen(params)
     acts = policy.act(obs, np.random.default_rng(11))
     expected = reference_citizen_act(policy.params, obs, np.random.default_rng(11))
-    assert acts.follow.max() >= 0 and acts.like.any()  # the rules did something
+    assert acts.follow.max() >= 0 and acts.like.any() and acts.reply.any()  # rules acted
+    assert acts.unfollow.max() >= 0
     for name, value in expected.items():
         got = getattr(acts, name)
         assert got.dtype == value.dtype and got.tobytes() == value.tobytes(), name
+
+
+def test_the_shown_slots_are_numpys_nonzero():
+    from townsquare.world.world import _shown_slots
+
+    rng = np.random.default_rng(5)
+    for n, k in ((0, 4), (1, 1), (37, 20), (1000, 3)):
+        feed = np.where(rng.random((n, k)) < 0.4, rng.integers(0, 99, (n, k)), -1)
+        masks = [rng.random((n, k)) < share for share in (0.1, 0.5, 0.9)]
+        for mask, (at, col) in zip(masks, _shown_slots(*masks, feed), strict=True):
+            i, j = np.nonzero(mask & (feed >= 0))
+            assert at.dtype == i.dtype and np.array_equal(at, i) and np.array_equal(col, j)
 
 
 def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):

@@ -41,12 +41,16 @@ def settings(model, seed=0, **kw):
     return GRPOSettings(**{**base, **kw})
 
 
-def test_grpo_on_the_verifiable_reward_raises_it_on_three_seeds(tiny_model, tmp_path):
-    for seed in (0, 1, 2):
-        result = train_grpo(settings(tiny_model, seed), tmp_path / f"s{seed}")
-        first, last = result.first_last()
-        print(f"seed {seed}: {first:.4f} -> {last:.4f}")
-        assert last > first + 0.01 and last > 1.5 * first, (seed, first, last)
+# seed 0 in `make test`; seeds 1 and 2 (80 s each) in `make reproduce` (slow), which
+# together show the rise on three seeds
+@pytest.mark.parametrize(
+    "seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+)
+def test_grpo_on_the_verifiable_reward_raises_it_on_three_seeds(tiny_model, tmp_path, seed):
+    result = train_grpo(settings(tiny_model, seed), tmp_path / f"s{seed}")
+    first, last = result.first_last()
+    print(f"seed {seed}: {first:.4f} -> {last:.4f}")
+    assert last > first + 0.01 and last > 1.5 * first, (seed, first, last)
 
 
 def test_grpo_writes_its_model_curve_and_summary(tiny_model, tmp_path):

@@ -30,6 +30,7 @@ from .errors import UserError
 from .final_state import write_final_state
 from .store import EventRecorder, RunStore, config_digest, read_run_summary
 from .world import World
+from .world.memory import steps_keep_memory
 from .world.world import checked_state
 
 TOTALS = ("posts", "replies", "reposts", "likes", "follows", "unfollows")
@@ -190,7 +191,8 @@ class Run:
         The run directory stays locked to this process until the run ends, or with
         ``release=False`` until `release` (the CLI keeps it while it draws the figures)."""
         try:
-            return self._execute(on_step, before_step)
+            with steps_keep_memory():
+                return self._execute(on_step, before_step)
         finally:
             if release:
                 self.store.release()

@@ -44,41 +44,32 @@ class ScriptedCitizen:
         post = rng.random(n) < p.post_prob
         stance = self.post_stance(obs, topic, rng)
 
-        # The random numbers are drawn whole, in the order the rules read them, and the
-        # rules are applied to them in one compiled pass per row (_citizen_rules): the
-        # same actions as whole-array numpy, without its dozen (n, k) temporaries.
-        like_u = rng.random((n, k))
-        repost_u = rng.random((n, k))
-        reply_u = rng.random((n, k))
+        # Random numbers only where a rule can act on them: three per shown slot (like,
+        # repost, reply; a feed is mostly empty slots), one per row for each of follow
+        # and unfollow (u < rate decides, u / rate then picks one eligible slot
+        # uniformly), then the noise of each reply written. The rules run in one
+        # compiled pass per row (_citizen_rules).
+        start = _slot_starts(obs.feed)
+        slot_u = rng.random((int(start[-1]), 3))
+        row_u = rng.random((n, 2))
         like = np.empty((n, k), np.bool_)
         repost = np.empty((n, k), np.bool_)
         reply = np.empty((n, k), np.bool_)
-        own = np.empty((n, k))
-        gap = np.empty((n, k))
+        replies = np.empty(n + 1, np.int64)
+        follow = np.empty((n, 1), np.int64)
+        unfollow = np.empty((n, 1), np.int64)
         _citizen_rules(
-            obs.feed, obs.feed_stance, obs.feed_topic, obs.opinion,
-            like_u, repost_u, reply_u,
+            obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.feed_followed,
+            obs.opinion, obs.users, start, slot_u, row_u,
             p.like_rate, p.like_tolerance, p.repost_rate, p.reply_rate,
-            like, repost, reply, own, gap,
+            p.follow_tolerance, p.follow_rate, p.unfollow_threshold, p.unfollow_rate,
+            like, repost, reply, replies, follow, unfollow,
         )  # fmt: skip
-        del like_u, repost_u, reply_u
-        # noise only where a reply is written: replies are a few percent of slots
-        reply_stance = np.zeros((n, k))
-        reply_stance[reply] = np.clip(
-            own[reply] + rng.normal(0.0, p.expression_noise, int(reply.sum())), -1.0, 1.0
-        )
-        follow = np.full(n, -1, np.int64)
-        unfollow = np.full(n, -1, np.int64)
-        if k:
-            keys = rng.random((n, k))
-            keep = rng.random(n)
-            _pick_author(obs.feed, obs.feed_author, obs.feed_followed, obs.users, gap,
-                         keys, keep, True, p.follow_tolerance, p.follow_rate, follow)  # fmt: skip
-            keys = rng.random((n, k))
-            keep = rng.random(n)
-            _pick_author(obs.feed, obs.feed_author, obs.feed_followed, obs.users, gap,
-                         keys, keep, False, p.unfollow_threshold, p.unfollow_rate,
-                         unfollow)  # fmt: skip
+        del slot_u, row_u
+        np.cumsum(replies, out=replies)
+        noise = rng.normal(0.0, p.expression_noise, int(replies[-1]))
+        reply_stance = np.empty((n, k))
+        _reply_stances(obs.feed_topic, obs.opinion, reply, replies, noise, reply_stance)
         return Actions(
             post=post,
             post_stance=stance,
@@ -87,56 +78,111 @@ class ScriptedCitizen:
             repost=repost,
             reply=reply,
             reply_stance=reply_stance,
-            follow=follow[:, None],
-            unfollow=unfollow[:, None],
+            follow=follow,
+            unfollow=unfollow,
         )
 
 
 @numba.njit(cache=True, parallel=True)
-def _citizen_rules(
-    feed, feed_stance, feed_topic, opinion, like_u, repost_u, reply_u,
-    like_rate, like_tolerance, repost_rate, reply_rate, like, repost, reply, own, gap,
-):  # fmt: skip
-    """The citizen's like, repost and reply rules on each slot (see `ScriptedCitizen`),
-    with ``own`` (the reader's opinion on the slot's topic) and ``gap`` kept for the
-    follow rules. Each element is the same float arithmetic as the numpy it replaces."""
+def _slot_starts(feed):
+    """Where each row's shown slots begin in a flat list of them (n + 1 offsets)."""
     n, k = feed.shape
+    start = np.empty(n + 1, np.int64)
+    start[0] = 0
     for i in numba.prange(n):
+        shown = 0
         for j in range(k):
-            shown = feed[i, j] >= 0
-            o = opinion[i, feed_topic[i, j] if shown else 0]
-            g = abs(feed_stance[i, j] - o)
-            own[i, j] = o
-            gap[i, j] = g
-            agree = min(max(1.0 - g / like_tolerance, 0.0), 1.0)
-            like[i, j] = shown and like_u[i, j] < like_rate * agree
-            repost[i, j] = shown and repost_u[i, j] < repost_rate * agree
-            reply[i, j] = shown and reply_u[i, j] < reply_rate * (0.25 + g / 2.0)
+            shown += feed[i, j] >= 0
+        start[i + 1] = shown
+    return np.cumsum(start)
+
+
+@numba.njit(cache=True, inline="always")
+def _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, tolerance):
+    """Whether slot (i, j) may be followed (shown, not one's own, not followed yet, gap
+    under ``tolerance``) or unfollowed (shown, followed, gap over ``tolerance``)."""
+    if feed[i, j] < 0:
+        return False
+    if to_follow:
+        return feed_author[i, j] != users[i] and not feed_followed[i, j] and g < tolerance
+    return feed_followed[i, j] and g > tolerance
+
+
+@numba.njit(cache=True, inline="always")
+def _pick(to_follow, feed, feed_author, feed_stance, feed_topic, feed_followed, opinion,
+          users, i, eligible, u, rate, tolerance):  # fmt: skip
+    """With probability ``rate`` (u < rate) the author of one of the row's ``eligible``
+    slots, each as likely (the one u / rate lands on); -1 otherwise."""
+    if eligible == 0 or not u < rate:
+        return -1
+    target = min(int(u / rate * eligible), eligible - 1)
+    seen = 0
+    for j in range(feed.shape[1]):
+        g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j] if feed[i, j] >= 0 else 0])
+        if _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, tolerance):
+            if seen == target:
+                return feed_author[i, j]
+            seen += 1
+    return -1
 
 
 @numba.njit(cache=True, parallel=True)
-def _pick_author(feed, feed_author, feed_followed, users, gap, keys, keep, to_follow,
-                 tolerance, rate, out):  # fmt: skip
-    """For each row, one eligible slot uniformly (the largest key, the first of equals,
-    as numpy's argmax), kept with probability ``rate``: its author into ``out`` (-1 where
-    none). Eligible to follow: shown, not one's own, not followed, gap under
-    ``tolerance``; to unfollow: shown, followed, gap over ``tolerance``."""
+def _citizen_rules(
+    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start,
+    slot_u, row_u, like_rate, like_tolerance, repost_rate, reply_rate, follow_tolerance,
+    follow_rate, unfollow_threshold, unfollow_rate, like, repost, reply, replies, follow,
+    unfollow,
+):  # fmt: skip
+    """The citizen's rules (see `ScriptedCitizen`) on each row: like, repost and reply on
+    each shown slot with that slot's three uniforms (``slot_u[start[i]:start[i + 1]]``),
+    then follow and unfollow with the row's two (``row_u[i]``). ``replies[i + 1]``: the
+    row's replies written."""
     n, k = feed.shape
+    replies[0] = 0
     for i in numba.prange(n):
-        best_j = 0
-        best = -2.0
-        first = True
+        s = start[i]
+        to_follow = 0
+        to_unfollow = 0
+        written = 0
         for j in range(k):
-            if to_follow:
-                ok = (feed[i, j] >= 0 and feed_author[i, j] != users[i]
-                      and not feed_followed[i, j] and gap[i, j] < tolerance)  # fmt: skip
+            if feed[i, j] < 0:
+                like[i, j] = False
+                repost[i, j] = False
+                reply[i, j] = False
+                continue
+            g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j]])
+            agree = min(max(1.0 - g / like_tolerance, 0.0), 1.0)
+            like[i, j] = slot_u[s, 0] < like_rate * agree
+            repost[i, j] = slot_u[s, 1] < repost_rate * agree
+            reply[i, j] = slot_u[s, 2] < reply_rate * (0.25 + g / 2.0)
+            written += reply[i, j]
+            s += 1
+            to_follow += _eligible(True, feed, feed_author, feed_followed, users, i, j, g,
+                                   follow_tolerance)  # fmt: skip
+            to_unfollow += _eligible(False, feed, feed_author, feed_followed, users, i, j, g,
+                                     unfollow_threshold)  # fmt: skip
+        replies[i + 1] = written
+        follow[i, 0] = _pick(True, feed, feed_author, feed_stance, feed_topic, feed_followed,
+                             opinion, users, i, to_follow, row_u[i, 0], follow_rate,
+                             follow_tolerance)  # fmt: skip
+        unfollow[i, 0] = _pick(False, feed, feed_author, feed_stance, feed_topic,
+                               feed_followed, opinion, users, i, to_unfollow, row_u[i, 1],
+                               unfollow_rate, unfollow_threshold)  # fmt: skip
+
+
+@numba.njit(cache=True, parallel=True)
+def _reply_stances(feed_topic, opinion, reply, replies, noise, reply_stance):
+    """Each reply restates the reader's own opinion on the slot's topic plus its noise
+    (``noise[replies[i]:replies[i + 1]]`` for row i, in slot order); 0 elsewhere."""
+    n, k = reply.shape
+    for i in numba.prange(n):
+        r = replies[i]
+        for j in range(k):
+            if reply[i, j]:
+                reply_stance[i, j] = min(max(opinion[i, feed_topic[i, j]] + noise[r], -1.0), 1.0)
+                r += 1
             else:
-                ok = feed[i, j] >= 0 and feed_followed[i, j] and gap[i, j] > tolerance
-            key = keys[i, j] if ok else -1.0
-            if first or key > best:
-                best, best_j, first = key, j, False
-        if best >= 0.0 and keep[i] < rate:
-            out[i] = feed_author[i, best_j]
+                reply_stance[i, j] = 0.0
 
 
 class ScriptedInfluencer(ScriptedCitizen):

@@ -90,6 +90,13 @@ def _group_by_author(window_authors, lo, next_slot, author_posts):
         next_slot[a] += 1
 
 
+@numba.njit(cache=True)
+def _newest_visible(window_authors, hidden_author, author_posts, head):
+    for a in window_authors:
+        if not hidden_author[a]:
+            head[a, 1] = author_posts[head[a, 0]]
+
+
 #: readers per parallel chunk: each chunk reuses one scratch row of trending marks
 CHUNK = 512
 
@@ -101,13 +108,14 @@ def _feed_kernel(
     offset,
     out_deg,
     pool,
-    author_start,
+    head,
     author_posts,
+    post_trend,
+    post_score,
     trending,
     trend_index,
     out_slots,
     cursor,
-    hidden_author,
     author,
     base_score,
     stance,
@@ -143,17 +151,23 @@ def _feed_kernel(
             o = offset[u]
             for j in range(o, o + out_deg[u]):
                 f = pool[j]
-                if hidden_author[f]:
+                # most followees wrote nothing the reader has not seen: one read of the
+                # author's newest visible post (-1: none, or hidden) says so
+                if head[f, 1] <= seen_until:
                     continue
-                # author_posts holds each author's window posts newest first
-                for q in range(author_start[f], author_start[f + 1]):
+                # author_posts holds each author's window posts newest first, with their
+                # trending index and score beside them (no random read per post)
+                for q in range(head[f, 0], head[f + 1, 0]):
                     post = author_posts[q]
                     if post <= seen_until:
                         break
-                    t = trend_index[post - lo]
+                    t = post_trend[q]
                     if t >= 0:
                         in_network[t] = True
-                    s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+                    if mode == 2:
+                        s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+                    else:
+                        s = post_score[q]
                     filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
             # out of network: trending posts by accounts the reader does not follow.
             # Capped, they compete among themselves for their own slots; uncapped, with
@@ -269,27 +283,39 @@ class Recommender:
         parallel pass."""
         users = np.ascontiguousarray(users, np.int64)
         shape = (users.shape[0], self.k)
-        items = FeedItems(
-            np.full(shape, -1, np.int64),
-            np.full(shape, -1, np.int64),
-            np.zeros(shape, np.float64),
-            np.zeros(shape, np.int64),
-            np.zeros(shape, np.int32),
-            np.zeros(shape, np.bool_),
-        )
         lo = posts.window_start(step, self.window)
         hi = len(posts)
         if users.size == 0 or hi == lo:
-            return items
+            return FeedItems(
+                np.full(shape, -1, np.int64),
+                np.full(shape, -1, np.int64),
+                np.zeros(shape, np.float64),
+                np.zeros(shape, np.int64),
+                np.zeros(shape, np.int32),
+                np.zeros(shape, np.bool_),
+            )
+        # the kernel writes every slot of every array, in parallel: no filling first
+        items = FeedItems(
+            np.empty(shape, np.int64),
+            np.empty(shape, np.int64),
+            np.empty(shape, np.float64),
+            np.empty(shape, np.int64),
+            np.empty(shape, np.int32),
+            np.empty(shape, np.bool_),
+        )
         window_ids = np.arange(lo, hi, dtype=np.int64)
         window_authors = posts.author[lo:hi]
         visible = ~hidden_author[window_authors]
         # group window posts by author, newest first within an author (a counting sort:
-        # the same order as sorting by author then by id descending, in one pass)
-        author_start = np.zeros(graph.n + 1, np.int64)
-        np.cumsum(np.bincount(window_authors, minlength=graph.n), out=author_start[1:])
+        # the same order as sorting by author then by id descending, in one pass);
+        # head[a] = [where a's posts start, a's newest visible post or -1]
+        head = np.empty((graph.n + 1, 2), np.int64)
+        head[0, 0] = 0
+        np.cumsum(np.bincount(window_authors, minlength=graph.n), out=head[1:, 0])
         author_posts = np.empty(hi - lo, np.int64)
-        _group_by_author(window_authors, lo, author_start[:-1].copy(), author_posts)
+        _group_by_author(window_authors, lo, head[:-1, 0].copy(), author_posts)
+        head[:, 1] = -1
+        _newest_visible(window_authors, hidden_author, author_posts, head)
         # engagement and scores only for the window's posts, indexed by id - lo
         engagement = (
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
@@ -315,19 +341,22 @@ class Recommender:
                 trending = candidates[pick]
         trend_index = np.full(hi - lo, -1, np.int64)
         trend_index[trending - lo] = np.arange(trending.size)
+        post_trend = trend_index[author_posts - lo]
+        post_score = base_score[author_posts - lo]
         _feed_kernel(
             int(self.ranking),
             users,
             graph.offset,
             graph.out_deg,
             graph.pool,
-            author_start,
+            head,
             author_posts,
+            post_trend,
+            post_score,
             trending,
             trend_index,
             self.out_slots,
             cursor,
-            hidden_author,
             posts.author,
             base_score,
             posts.stance,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from enum import IntEnum
 
+import numba
 import numpy as np
 
 from . import checks
@@ -104,6 +105,10 @@ class PostStore:
             col = self._cols[counter]
             col[lo : lo + hits.shape[0]] += hits.astype(col.dtype)
 
+    def count_shown(self, counter: str, feed: np.ndarray) -> None:
+        """Add one to ``counter`` for each post id of ``feed`` (any shape; -1: none)."""
+        _count_shown(feed.reshape(-1), self._cols[counter])
+
     def end_step(self) -> None:
         self.step_start.append(self.size)
 
@@ -186,3 +191,10 @@ class PostStore:
         store.step_start = step_start.tolist()
         store.text = text
         return store
+
+
+@numba.njit(cache=True)
+def _count_shown(ids, column):
+    for post in ids:
+        if post >= 0:
+            column[post] += 1

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from . import checks
-from .actions import ROW_FIELDS, Actions, Observations, Policy, StepContext
+from .actions import Actions, Observations, Policy, StepContext
 from .election import Election, ElectionEvents
 from .feed import Recommender
 from .graph import FollowGraph
@@ -60,7 +61,7 @@ class _Turn:
     feed_stance: np.ndarray
     feed_topic: np.ndarray
     observations: dict
-    rows_of: dict
+    rows_of: dict  # Role -> slice: the role's rows of the step's arrays
     can_post: np.ndarray  # bool per active user: a session its activity gives
 
 
@@ -206,17 +207,16 @@ class World:
         )
         if len(posts):
             self.cursor[active] = len(posts) - 1
-        posts.count("views", feed[feed >= 0])
+        posts.count_shown("views", feed)
 
         observations: dict[Role, Observations] = {}
-        rows_of: dict[Role, np.ndarray] = {}
+        rows_of: dict[Role, slice] = {}
         bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
         for role in Role:
             lo, hi = int(bounds[role]), int(bounds[role + 1])
             if hi == lo:
                 continue
-            rows = np.arange(lo, hi)
-            rows_of[role] = rows
+            rows_of[role] = rows = slice(lo, hi)
             users = active[lo:hi]
             observations[role] = Observations(
                 step=t,
@@ -233,8 +233,8 @@ class World:
                 feed_followed=_read_only(feed_followed[lo:hi]),
                 n_users=self.n,
                 topics=pop.topics,
-                feed_text=self._feed_text(role, feed[rows]),
-                can_post=can_post[rows],
+                feed_text=self._feed_text(role, feed[lo:hi]),
+                can_post=_read_only(can_post[rows]),
                 campaign=(
                     self.election.campaign(t, pop, graph.in_deg)
                     if role == Role.CANDIDATE and self.election is not None
@@ -278,11 +278,11 @@ class World:
         clock = time.perf_counter()
 
         # 3. one batch per role
-        batches: list[tuple[np.ndarray, Actions]] = []
+        batches: list[tuple[slice, Actions]] = []
         for role, obs in turn.observations.items():
             rows = turn.rows_of[role]
             acts = self.policies[role].act(obs, self.rngs[role.label])
-            acts.check(rows.size, k, pop.topics)
+            acts.check(rows.stop - rows.start, k, pop.topics)
             batches.append((rows, acts))
         clock = self._lap("act", clock)
 
@@ -339,9 +339,14 @@ class World:
     def _apply(self, t, active, feed, feed_topic, feed_stance, batches, can_post) -> StepEvents:
         posts, graph = self.posts, self.graph
         if not batches:
-            batches = [(np.zeros(0, np.int64), Actions.nothing(0, feed.shape[1]))]
-        rows = np.concatenate([r for r, _ in batches])
-        cat = {name: np.concatenate([getattr(a, name) for _, a in batches]) for name in ROW_FIELDS}
+            batches = [(slice(0, 0), Actions.nothing(0, feed.shape[1]))]
+        # one value per row: concatenated; (rows x k) slots: read batch by batch (each a
+        # slice of the step's rows), never copied: they are the largest arrays of a step
+        rows = np.concatenate([np.arange(r.start, r.stop) for r, _ in batches])
+        cat = {
+            name: np.concatenate([getattr(a, name) for _, a in batches])
+            for name in ("post", "post_stance", "post_topic")
+        }
         width_f = max(a.follow.shape[1] for _, a in batches)
         width_u = max(a.unfollow.shape[1] for _, a in batches)
         follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
@@ -350,9 +355,6 @@ class World:
         # a visit that is not a session of the user's activity reads, likes, reposts,
         # replies and follows, but writes no post
         cat["post"] = cat["post"] & can_post[rows]
-        # the role batches come in the step's own row order (begin_step groups by role)
-        f = feed if np.array_equal(rows, np.arange(feed.shape[0])) else feed[rows]
-        shown = f >= 0
 
         # a platform moved (candidates): the user's topic-0 opinion is its position
         if any(a.position is not None for _, a in batches):
@@ -373,6 +375,25 @@ class World:
         post_text = _words(batches, "post_text", lambda a: a.post.shape)
         reply_text = _words(batches, "reply_text", lambda a: a.reply.shape)
 
+        # the shown slots each batch replies to, reposts and likes, in row order: the
+        # order np.nonzero gives on the batches' rows one after the other
+        slots = {name: ([], [], []) for name in ("reply", "repost", "like")}
+        first = 0  # the batch's first row among the concatenated rows
+        for batch_rows, acts in batches:
+            found = _shown_slots(acts.reply, acts.repost, acts.like, feed[batch_rows])
+            for name, (i, j) in zip(slots, found, strict=True):
+                at, col, value = slots[name]
+                at.append(first + i)
+                col.append(j)
+                if name == "reply":
+                    value.append(acts.reply_stance[i, j])
+            first += batch_rows.stop - batch_rows.start
+        (r_i, r_j, r_stance), (s_i, s_j, _), (l_i, l_j, _) = (
+            tuple(np.concatenate(part) if part else np.zeros(0) for part in slot)
+            for slot in slots.values()
+        )
+        reply_rows, repost_rows = rows[r_i], rows[s_i]
+
         # original posts, then replies, then reposts: ids stay contiguous within the step
         writers = users[cat["post"]]
         new_ids = [
@@ -385,35 +406,32 @@ class World:
                 text=None if post_text is None else post_text[cat["post"]].tolist(),
             )
         ]
-        r_i, r_j = np.nonzero(cat["reply"] & shown)
-        reply_parent = f[r_i, r_j]
+        reply_parent = feed[reply_rows, r_j]
         new_ids.append(
             posts.add(
                 users[r_i],
                 t,
                 PostKind.REPLY,
-                np.clip(cat["reply_stance"][r_i, r_j], -1, 1),
-                feed_topic[rows[r_i], r_j],
+                np.clip(r_stance, -1, 1),
+                feed_topic[reply_rows, r_j],
                 parent=reply_parent,
                 text=None if reply_text is None else reply_text[r_i, r_j].tolist(),
             )
         )
-        s_i, s_j = np.nonzero(cat["repost"] & shown)
-        repost_parent = f[s_i, s_j]
+        repost_parent = feed[repost_rows, s_j]
         new_ids.append(
             posts.add(
                 users[s_i],
                 t,
                 PostKind.REPOST,
-                feed_stance[rows[s_i], s_j],
-                feed_topic[rows[s_i], s_j],
+                feed_stance[repost_rows, s_j],
+                feed_topic[repost_rows, s_j],
                 parent=repost_parent,
             )
         )
         posts.count("replies", reply_parent)
         posts.count("reposts", repost_parent)
-        l_i, l_j = np.nonzero(cat["like"] & shown)
-        liked = f[l_i, l_j]
+        liked = feed[rows[l_i], l_j]
         posts.count("likes", liked)
 
         # follows, then unfollows; self-follows and duplicates are dropped by the graph
@@ -714,6 +732,44 @@ def _measured_users(population: Population) -> np.ndarray:
     """Whose opinions the metrics describe: citizens, or everyone if there are none."""
     citizens = population.ids_of(Role.CITIZEN)
     return citizens if citizens.size else np.arange(population.n)
+
+
+@numba.njit(cache=True, parallel=True)
+def _shown_slots(reply, repost, like, feed):
+    """For each of the three masks, the (row, column) pairs where it is set and the slot
+    holds a post, in row-major order: ``np.nonzero(mask & (feed >= 0))`` for each, in one
+    pass and without its (rows x k) temporaries."""
+    n, k = feed.shape
+    counts = np.zeros((3, n + 1), np.int64)
+    for i in numba.prange(n):
+        for j in range(k):
+            if feed[i, j] >= 0:
+                if reply[i, j]:
+                    counts[0, i + 1] += 1
+                if repost[i, j]:
+                    counts[1, i + 1] += 1
+                if like[i, j]:
+                    counts[2, i + 1] += 1
+    for m in range(3):
+        counts[m] = np.cumsum(counts[m])
+    r_at, r_col = np.empty(counts[0, n], np.int64), np.empty(counts[0, n], np.int64)
+    s_at, s_col = np.empty(counts[1, n], np.int64), np.empty(counts[1, n], np.int64)
+    l_at, l_col = np.empty(counts[2, n], np.int64), np.empty(counts[2, n], np.int64)
+    for i in numba.prange(n):
+        r, s, q = counts[0, i], counts[1, i], counts[2, i]
+        for j in range(k):
+            if feed[i, j] < 0:
+                continue
+            if reply[i, j]:
+                r_at[r], r_col[r] = i, j
+                r += 1
+            if repost[i, j]:
+                s_at[s], s_col[s] = i, j
+                s += 1
+            if like[i, j]:
+                l_at[q], l_col[q] = i, j
+                q += 1
+    return (r_at, r_col), (s_at, s_col), (l_at, l_col)
 
 
 def _pad(a: np.ndarray, width: int) -> np.ndarray:

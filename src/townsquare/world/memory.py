@@ -1,0 +1,67 @@
+"""Keeping the memory a step frees for the next step.
+
+A step of a large world allocates its (readers x k) arrays afresh, about a gigabyte each
+at ten million users. glibc hands allocations that large to ``mmap`` and gives them back
+to the kernel on ``free``, so every step touched fresh pages: at 10^7 users the kernel's
+page faults took as long as the simulation itself (benchmarks/README.md, "ten million
+users"). Inside `steps_keep_memory` glibc serves them from its heap and keeps what is
+freed there (``M_MMAP_MAX`` 0, no trimming), so the next step reuses the same pages; on
+leaving, the defaults come back and the heap is trimmed. Where the C library is not glibc
+nothing changes. Values, and so outputs, are the same either way: only where the bytes
+live changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from contextlib import contextmanager
+
+# glibc's mallopt parameters (malloc.h) and their defaults
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_MAX = 128 * 1024, 65536
+
+
+def _glibc():
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.malloc_trim.argtypes = (ctypes.c_size_t,)
+        libc.gnu_get_libc_version  # noqa: B018 (glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+_lock = threading.Lock()
+_depth = 0  # runs inside the context in this process (the dashboard's threads)
+
+
+@contextmanager
+def steps_keep_memory():
+    """Within: freed memory is kept for reuse rather than returned to the kernel."""
+    global _depth
+    if _LIBC is None:
+        yield
+        return
+    with _lock:
+        if _depth == 0:
+            _LIBC.mallopt(M_MMAP_MAX, 0)
+            # -1 is the largest size_t to glibc: never trim
+            _LIBC.mallopt(M_TRIM_THRESHOLD, -1)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                _LIBC.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+                _LIBC.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+                _LIBC.malloc_trim(0)
+
+
+def active() -> bool:
+    """Whether `steps_keep_memory` is in force in this process."""
+    return _LIBC is not None and _depth > 0

@@ -1,0 +1,67 @@
+"""Keeping freed memory while a run steps changes where bytes live, never a value."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+import pytest
+
+from townsquare.build import build_world
+from townsquare.config import load_scenario
+from townsquare.world import memory
+
+
+def _events_digest(keep: bool) -> str:
+    world, _ = build_world(load_scenario("default", ["users=2000", "steps=6"]))
+    digest = hashlib.sha256()
+    context = memory.steps_keep_memory() if keep else threading.Lock()
+    with context:
+        for _ in range(6):
+            ev = world.step()
+            for name in ("post_id", "post_author", "post_stance", "like_post", "follow_dst"):
+                digest.update(np.ascontiguousarray(getattr(ev, name)).tobytes())
+    return digest.hexdigest()
+
+
+def test_the_same_steps_with_and_without_kept_memory():
+    assert _events_digest(keep=True) == _events_digest(keep=False)
+
+
+@pytest.mark.skipif(memory._LIBC is None, reason="the C library is not glibc")
+def test_nested_and_threaded_uses_restore_the_defaults_once_all_leave():
+    assert not memory.active()
+    with memory.steps_keep_memory():
+        assert memory.active()
+        with memory.steps_keep_memory():
+            big = np.ones(50_000_000 // 8)  # above glibc's mmap threshold
+            del big
+        assert memory.active()  # the outer run still steps
+    assert not memory.active()
+    # two runs in threads (the dashboard's page runs)
+    inside = threading.Barrier(2)
+    seen = []
+
+    def run():
+        with memory.steps_keep_memory():
+            inside.wait()
+            seen.append(memory.active())
+            inside.wait()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [True, True] and not memory.active()
+
+
+def test_a_run_steps_inside_it(tmp_path, monkeypatch):
+    from townsquare.runner import Run
+
+    seen = []
+    scenario = load_scenario("default", ["users=300", "steps=2"])
+    run = Run.start(scenario, tmp_path / "run")
+    run.execute(on_step=lambda row: seen.append(memory.active() or memory._LIBC is None))
+    assert seen == [True, True] and not memory.active()
