@@ -1,4 +1,5 @@
-"""Keeping freed memory while a run steps changes where bytes live, never a value."""
+"""Keeping freed memory while a run steps changes where bytes live, never a value; the
+slot masks the world reads in compiled passes are checked for being masks."""
 
 from __future__ import annotations
 
@@ -65,3 +66,20 @@ def test_a_run_steps_inside_it(tmp_path, monkeypatch):
     run = Run.start(scenario, tmp_path / "run")
     run.execute(on_step=lambda row: seen.append(memory.active() or memory._LIBC is None))
     assert seen == [True, True] and not memory.active()
+
+
+@pytest.mark.parametrize("name", ["like", "repost", "reply"])
+def test_slot_masks_must_be_bool(name):
+    """The world reads a mask's slots in a compiled pass: 2, 0.5 or NaN are refused
+    rather than read as 'set'."""
+    from townsquare.world.actions import Actions
+
+    actions = Actions.nothing(3, 4)
+    setattr(actions, name, np.ones((3, 4), np.int64))
+    with pytest.raises(ValueError, match=f"Actions.{name} must be a bool array"):
+        actions.check(3, 4, 1)
+
+
+def test_users_who_tune_malloc_keep_their_settings(monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    assert memory._glibc() is None

@@ -112,6 +112,9 @@ class Actions:
         for name in ("like", "repost", "reply", "reply_stance"):
             if getattr(self, name).shape != (n, k):
                 raise ValueError(f"Actions.{name} must have shape ({n}, {k})")
+        for name in ("like", "repost", "reply"):
+            if getattr(self, name).dtype != np.bool_:
+                raise ValueError(f"Actions.{name} must be a bool array (a mask of feed slots)")
         for name in ("follow", "unfollow"):
             arr = getattr(self, name)
             if arr.ndim != 2 or arr.shape[0] != n:

@@ -342,7 +342,10 @@ class Recommender:
         trend_index = np.full(hi - lo, -1, np.int64)
         trend_index[trending - lo] = np.arange(trending.size)
         post_trend = trend_index[author_posts - lo]
-        post_score = base_score[author_posts - lo]
+        # (a personalised score depends on the reader: the kernel computes it)
+        post_score = (
+            base_score[author_posts - lo] if self.ranking != Ranking.PERSONALISED else heat[:0]
+        )
         _feed_kernel(
             int(self.ranking),
             users,

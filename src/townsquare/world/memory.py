@@ -6,29 +6,39 @@ to the kernel on ``free``, so every step touched fresh pages: at 10^7 users the 
 page faults took as long as the simulation itself (benchmarks/README.md, "ten million
 users"). Inside `steps_keep_memory` glibc serves them from its heap and keeps what is
 freed there (``M_MMAP_MAX`` 0, no trimming), so the next step reuses the same pages; on
-leaving, the defaults come back and the heap is trimmed. Where the C library is not glibc
-nothing changes. Values, and so outputs, are the same either way: only where the bytes
-live changes.
+leaving, glibc's fixed defaults come back (128 KiB; glibc's own raising of its mmap
+threshold after large frees stays off for the rest of the process) and the heap is
+trimmed. Where the C library is not glibc, or the user tuned malloc through
+``MALLOC_MMAP_MAX_``, ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES``, nothing changes.
+Values, and so outputs, are the same either way: only where the bytes live changes.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import sys
 import threading
 from contextlib import contextmanager
 
 # glibc's mallopt parameters (malloc.h) and their defaults
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
 DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_MAX = 128 * 1024, 65536
+#: environment variables through which a user tunes glibc's malloc: then we leave it be
+TUNED_BY = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
 
 def _glibc():
+    if not sys.platform.startswith("linux"):
+        return None
+    if any(name in os.environ for name in TUNED_BY):  # the user's own settings win
+        return None
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
         libc.malloc_trim.argtypes = (ctypes.c_size_t,)
         libc.gnu_get_libc_version  # noqa: B018 (glibc only)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return None
     return libc
 
