@@ -375,22 +375,20 @@ class World:
         post_text = _words(batches, "post_text", lambda a: a.post.shape)
         reply_text = _words(batches, "reply_text", lambda a: a.reply.shape)
 
-        # the shown slots each batch replies to, reposts and likes, in row order: the
-        # order np.nonzero gives on the batches' rows one after the other
-        slots = {name: ([], [], []) for name in ("reply", "repost", "like")}
-        first = 0  # the batch's first row among the concatenated rows
+        # the shown slots each batch replies to, reposts and likes, in row order (the
+        # order np.nonzero gives on the batches' rows one after the other); rows count
+        # among the concatenated rows
+        found, first = [], 0
         for batch_rows, acts in batches:
-            found = _shown_slots(acts.reply, acts.repost, acts.like, feed[batch_rows])
-            for name, (i, j) in zip(slots, found, strict=True):
-                at, col, value = slots[name]
-                at.append(first + i)
-                col.append(j)
-                if name == "reply":
-                    value.append(acts.reply_stance[i, j])
+            (ri, rj), (si, sj), (li, lj) = _shown_slots(
+                acts.reply, acts.repost, acts.like, feed[batch_rows]
+            )
+            found.append(
+                (first + ri, rj, acts.reply_stance[ri, rj], first + si, sj, first + li, lj)
+            )
             first += batch_rows.stop - batch_rows.start
-        (r_i, r_j, r_stance), (s_i, s_j, _), (l_i, l_j, _) = (
-            tuple(np.concatenate(part) if part else np.zeros(0) for part in slot)
-            for slot in slots.values()
+        r_i, r_j, r_stance, s_i, s_j, l_i, l_j = (
+            np.concatenate(part) for part in zip(*found, strict=True)
         )
         reply_rows, repost_rows = rows[r_i], rows[s_i]
 
