@@ -138,24 +138,24 @@ def test_the_shown_slots_are_numpys_nonzero():
 
 def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):
     world, observations = stepped_world
-    turn = world._turn
-    feed, posts, graph = turn.feed, world.posts, world.graph
-    shown = feed >= 0
-    safe = np.where(shown, feed, 0)
-    assert np.array_equal(turn.feed_stance, np.where(shown, posts.stance[safe], 0.0))
-    assert np.array_equal(turn.feed_topic, np.where(shown, posts.topic[safe], 0))
-    authors = np.where(shown, posts.author[safe], -1)
-    followed = np.zeros(feed.shape, bool)
-    readers = np.broadcast_to(turn.active[:, None], feed.shape)
-    followed[shown] = graph.follows(readers[shown], authors[shown])
-    assert followed.any() and (shown & ~followed).any()  # both kinds of slot are there
-    row_of = np.full(world.n, -1)
-    row_of[turn.active] = np.arange(turn.active.size)
+    posts, graph = world.posts, world.graph
+    assert set(observations) == set(world._turn.rows_of)  # begin_step shows every role
+    kinds = np.zeros(2, bool)
     for obs in observations.values():
-        rows = row_of[obs.users]
-        assert np.array_equal(obs.feed_author, authors[rows])
-        assert np.array_equal(obs.feed_followed, followed[rows])
-        assert np.array_equal(obs.feed_likes, np.where(shown, posts.likes[safe], 0)[rows])
+        feed = obs.feed
+        shown = feed >= 0
+        safe = np.where(shown, feed, 0)
+        assert np.array_equal(obs.feed_stance, np.where(shown, posts.stance[safe], 0.0))
+        assert np.array_equal(obs.feed_topic, np.where(shown, posts.topic[safe], 0))
+        authors = np.where(shown, posts.author[safe], -1)
+        followed = np.zeros(feed.shape, bool)
+        readers = np.broadcast_to(obs.users[:, None], feed.shape)
+        followed[shown] = graph.follows(readers[shown], authors[shown])
+        kinds |= [followed.any(), (shown & ~followed).any()]
+        assert np.array_equal(obs.feed_author, authors)
+        assert np.array_equal(obs.feed_followed, followed)
+        assert np.array_equal(obs.feed_likes, np.where(shown, posts.likes[safe], 0))
+    assert kinds.all()  # both kinds of slot are there
 
 
 @pytest.mark.parametrize("krause", [False, True])
@@ -184,3 +184,33 @@ def test_the_pairwise_sum_is_numpys(n):
     rows = rng.normal(size=(3, n)) * 10.0 ** rng.integers(-8, 8, size=(3, n))
     for row, total in zip(rows, rows.sum(axis=1), strict=True):
         assert 0.0 + _pairwise_sum(np.ascontiguousarray(row), n) == total
+
+
+@pytest.mark.parametrize("rule", [bounded_confidence, hegselmann_krause])
+@pytest.mark.parametrize("k", [1, 23, 300])
+def test_the_rules_on_feeds_kept_as_their_shown_posts_give_the_same_bits(rule, k):
+    """What the world keeps of feeds fed in parts (`compact_feeds`: each shown slot's
+    column and post) moves opinions exactly as the feeds themselves, holes included."""
+    from townsquare.world.opinion.platform import close_mean_compact, compact_feeds
+
+    rng = np.random.default_rng(k)
+    n_users, readers, n_posts, topics = 400, 300, 5000, 3
+    post_stance = rng.uniform(-1, 1, n_posts)
+    post_topic = rng.integers(0, topics, n_posts).astype(np.int16)
+    feed = np.where(rng.random((readers, k)) < 0.6, rng.integers(0, n_posts, (readers, k)), -1)
+    shown = feed >= 0
+    safe = np.where(shown, feed, 0)
+    stance = np.where(shown, post_stance[safe], 0.0)
+    topic = np.where(shown, post_topic[safe], 0).astype(np.int64)
+    opinion = rng.uniform(-1, 1, (n_users, topics))
+    users = rng.choice(n_users, readers, replace=False)
+    sus = rng.uniform(0, 1, n_users)
+    expected = opinion.copy()
+    rule(expected, users, stance, topic, shown, sus, 0.5, 0.3)
+    compact = compact_feeds(feed)
+    assert compact[1].tolist() == np.nonzero(shown)[1].tolist()
+    assert compact[2].tolist() == feed[shown].tolist()
+    got = opinion.copy()
+    close_mean_compact(rule, got, users, compact, k, post_stance, post_topic, sus, 0.5, 0.3)
+    assert got.tobytes() == expected.tobytes()
+    assert not np.array_equal(got, opinion)  # the rule moved someone

@@ -504,3 +504,99 @@ def test_a_population_saved_without_visits_reads_in_its_posting_sessions():
     state["visits"][loaded.activity == 0] = -1.0
     with pytest.raises(ValueError, match="visits"):
         Population.from_state(state)
+
+
+# ------------------------------------------------------------------ rowwise roles in parts
+class _Decisive:
+    """A rowwise policy that draws nothing: each row's actions follow from that row, so
+    any split of a batch gives the same actions. Notes the size of every batch."""
+
+    rowwise = True
+
+    def __init__(self):
+        self.sizes: list[int] = []
+
+    def act(self, obs, rng):
+        self.sizes.append(len(obs))
+        n, k = obs.feed.shape
+        own = obs.opinion[:, :1]
+        gap = np.abs(obs.feed_stance - own)
+        acts = Actions.nothing(n, k)
+        acts.post = obs.users % 3 == 0
+        acts.post_stance = own[:, 0].copy()
+        acts.like = obs.shown & (gap < 0.3)
+        acts.repost = obs.shown & (gap < 0.05)
+        acts.reply = obs.shown & (gap > 1.0)
+        acts.reply_stance = np.broadcast_to(own, (n, k)).copy()
+        new = obs.shown[:, 0] & ~obs.feed_followed[:, 0]
+        acts.follow = np.where(new, obs.feed_author[:, 0], -1)[:, None]
+        far = obs.feed_followed[:, -1] & (gap[:, -1] > 0.8)
+        acts.unfollow = np.where(far, obs.feed_author[:, -1], -1)[:, None]
+        return acts
+
+
+def _decisive_world(chunk_rows: int, **overrides) -> tuple[World, _Decisive]:
+    world = make_world(users=900, **overrides)
+    decisive = _Decisive()
+    for role in world.policies:
+        world.policies[role] = decisive
+    world.chunk_rows = chunk_rows
+    return world, decisive
+
+
+def _history(world: World, steps: int, whole_step: bool = True) -> list:
+    """Everything the steps did and left: events, metrics, opinions, views, cursors."""
+    out = []
+    for _ in range(steps):
+        if whole_step:
+            ev = world.step()
+        else:
+            world.begin_step()
+            ev = world.finish_step()
+        for name in ("post_id", "post_author", "post_parent", "post_stance", "post_topic",
+                     "like_user", "like_post", "follow_src", "follow_dst", "follow_action"):  # fmt: skip
+            out.append((name, getattr(ev, name).tobytes()))
+        out.append(repr(sorted(ev.metrics.items())))
+    out += [world.population.opinion.tobytes(), world.posts.views.tobytes(), world.cursor.tobytes()]
+    return out
+
+
+@pytest.mark.parametrize("ranking", ["engagement", "personalised"])
+@pytest.mark.parametrize("rule", ["bounded_confidence", "hegselmann_krause"])
+def test_rowwise_roles_asked_in_parts_do_exactly_as_in_one_batch(ranking, rule):
+    overrides = {"feed__ranking": ranking, "opinion__rule": rule}
+    whole, one = _decisive_world(10**9, **overrides)
+    expected = _history(whole, 6)
+    assert max(one.sizes) > 7
+    parts, small = _decisive_world(7, **overrides)
+    assert _history(parts, 6) == expected
+    assert max(small.sizes) == 7 and len(small.sizes) > len(one.sizes)
+    assert sum(small.sizes) == sum(one.sizes)  # every reader asked once a step
+    # begin_step hands every role's whole batch to its caller (RL environments)
+    stepped, halves = _decisive_world(7, **overrides)
+    assert _history(stepped, 6, whole_step=False) == expected
+    assert halves.sizes == one.sizes
+
+
+def test_scripted_roles_in_parts_draw_their_own_stream_and_keep_the_invariants():
+    whole, parts = make_world(users=900), make_world(users=900)
+    parts.chunk_rows = 50
+    a, b = _history(whole, 5), _history(parts, 5)
+    assert a != b  # the role's stream goes to the parts one after another
+    posts = parts.posts
+    assert np.all(posts.likes <= posts.views) and posts.likes.sum() > 0
+    assert np.array_equal(parts.graph.in_deg, np.bincount(parts.graph.edges()[1], minlength=900))
+    assert abs(len(posts) - len(whole.posts)) < 0.2 * len(whole.posts)
+    # a role of at most chunk_rows readers is one part: the same stream as unsplit
+    one = make_world(users=900)
+    one.chunk_rows = 900
+    assert _history(one, 5) == a
+
+
+def test_a_rule_that_draws_for_readers_in_turn_sees_them_all_at_once():
+    """voter and deffuant give their draws to readers by id: no role is split."""
+    whole, parts = make_world(users=900, opinion__rule="voter"), make_world(
+        users=900, opinion__rule="voter"
+    )
+    parts.chunk_rows = 7
+    assert _history(parts, 5) == _history(whole, 5)

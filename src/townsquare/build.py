@@ -34,6 +34,7 @@ from .world.election import Election
 from .world.generators import power_law, random_geometric, two_communities
 from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
+from .world.world import CHUNK_ROWS
 
 # ---------------------------------------------------------------------- memory
 # Bytes a world needs, measured with tracemalloc and peak RSS on 10^5-user worlds (power_law,
@@ -45,6 +46,10 @@ BYTES_PER_USER = 450  # population, cursor, graph offsets and degrees, detector,
 BYTES_PER_EDGE_BUILD = 70  # generator draws, src/dst arrays, FollowGraph construction (peak)
 BYTES_PER_EDGE_RUN = 10  # the int32 follow pool with its slack
 BYTES_PER_FEED_SLOT = 85  # per active user and feed.k slot: ids, scores, masks, actions
+# a reader fed in parts (World.step, rowwise roles) keeps only its shown slots (6 B each,
+# at most k) and its actions per row (posts, follows) until the step is applied
+BYTES_PER_KEPT_SLOT = 6
+BYTES_PER_KEPT_READER = 48
 BYTES_PER_POST_ROW = 40  # a post-store row (39 B); posts are kept for the whole run
 POST_ROWS_PER_ACTIVE_STEP = 0.7  # posts + replies + reposts (0.067 per user-step at mean 0.1)
 BYTES_PER_EVENT = 32  # an event row buffered until the next flush
@@ -85,10 +90,20 @@ def estimate_bytes(sc: Scenario, users: int, edges: float) -> float:
     record = {"all": 1.0, "sample": sc.record.sample_rate, "none": 0.0}[sc.record.events]
     buffered_steps = min(sc.steps, sc.record.flush_every)
     build = users * BYTES_PER_USER + edges * BYTES_PER_EDGE_BUILD
+    readers = users * active
+    # scripted citizens under a rule that moves readers apart are fed and act in parts
+    # of CHUNK_ROWS readers (World.step): only a part's feeds are held at once
+    in_parts = sc.roles.citizen.policy == "scripted" and sc.opinion.rule in (
+        "bounded_confidence",
+        "hegselmann_krause",
+    )
+    fed_at_once = min(readers, CHUNK_ROWS) if in_parts else readers
+    kept = readers * (sc.feed.k * BYTES_PER_KEPT_SLOT + BYTES_PER_KEPT_READER) if in_parts else 0
     run = (
         users * BYTES_PER_USER
         + edges * BYTES_PER_EDGE_RUN
-        + users * active * sc.feed.k * BYTES_PER_FEED_SLOT
+        + fed_at_once * sc.feed.k * BYTES_PER_FEED_SLOT
+        + kept
         + users * mean * sc.steps * POST_ROWS_PER_ACTIVE_STEP * BYTES_PER_POST_ROW
         + users * reading * buffered_steps * EVENTS_PER_ACTIVE_STEP * BYTES_PER_EVENT * record
     )

@@ -30,6 +30,9 @@ class ScriptedCitizen:
     (gap > ``unfollow_threshold``) with probability ``unfollow_rate``.
     """
 
+    #: each user's actions follow from its own row: the world may ask in parts
+    rowwise = True
+
     def __init__(self, params: CitizenConfig | None = None):
         self.params = params if params is not None else CitizenConfig()
 
@@ -203,6 +206,9 @@ class ScriptedCandidate:
     (``post_prob``), likes agreeing posts, and attacks: replies to posts far from its
     position (gap > 0.8) with probability ``attack_rate``, restating the position."""
 
+    #: each user's actions follow from its own row: the world may ask in parts
+    rowwise = True
+
     def __init__(self, params: CandidateConfig | None = None):
         self.params = params if params is not None else CandidateConfig()
 
@@ -225,6 +231,9 @@ class ScriptedSocialbot:
     """A campaign bot: posts its campaign stance (its opinion, fixed), reposts and likes
     feed items that agree with it, and follows ``follows_per_step`` random accounts each
     active step, hoping for follow-backs — the follow-spam real bots are known for."""
+
+    #: each user's actions follow from its own row: the world may ask in parts
+    rowwise = True
 
     def __init__(self, params: SocialbotConfig | None = None):
         self.params = params if params is not None else SocialbotConfig()

@@ -183,3 +183,8 @@ class Policy(Protocol):
 #   learn(context: StepContext) -> None        online learning from the step just applied
 #   metrics() -> dict[str, float]              extra columns of metrics.parquet
 #   state() -> dict[str, ndarray], load_state  arrays saved in checkpoints (exact --resume)
+# and the optional attribute
+#   rowwise = True    act decides each row from that row alone and keeps nothing between
+#                     calls, so `World.step` may ask about a large batch in parts, each
+#                     with the role's stream in turn (a new random stream past
+#                     `World.chunk_rows` readers; docs/world.md, "Determinism")

@@ -229,6 +229,17 @@ class FeedItems(NamedTuple):
     followed: np.ndarray  # bool (n, k): the reader follows the slot's author
 
 
+class FeedWindow(NamedTuple):
+    """The posts feeds may offer in a step (ids ``lo:hi``), indexed by `Recommender.window_of`."""
+
+    lo: int
+    hi: int
+    #: the follow graph and the window's posts grouped by author (the kernel's inputs)
+    index: tuple | None
+    #: the post columns and opinions the kernel reads
+    posts: tuple = ()
+
+
 class Recommender:
     """Builds feeds of ``k`` posts for a batch of users."""
 
@@ -281,28 +292,24 @@ class Recommender:
     ) -> FeedItems:
         """The feeds of ``users`` and what their policies see of each slot, built in one
         parallel pass."""
-        users = np.ascontiguousarray(users, np.int64)
-        shape = (users.shape[0], self.k)
+        return self.items_in(
+            self.window_of(graph, posts, opinion, hidden_author, step), users, cursor
+        )
+
+    def window_of(
+        self,
+        graph: FollowGraph,
+        posts: PostStore,
+        opinion: np.ndarray,
+        hidden_author: np.ndarray,
+        step: int,
+    ) -> FeedWindow:
+        """The step's candidate posts, indexed once for every feed built from them
+        (`items_in`); valid until posts, the follow graph or opinions change."""
         lo = posts.window_start(step, self.window)
         hi = len(posts)
-        if users.size == 0 or hi == lo:
-            return FeedItems(
-                np.full(shape, -1, np.int64),
-                np.full(shape, -1, np.int64),
-                np.zeros(shape, np.float64),
-                np.zeros(shape, np.int64),
-                np.zeros(shape, np.int32),
-                np.zeros(shape, np.bool_),
-            )
-        # the kernel writes every slot of every array, in parallel: no filling first
-        items = FeedItems(
-            np.empty(shape, np.int64),
-            np.empty(shape, np.int64),
-            np.empty(shape, np.float64),
-            np.empty(shape, np.int64),
-            np.empty(shape, np.int32),
-            np.empty(shape, np.bool_),
-        )
+        if hi == lo:
+            return FeedWindow(lo, hi, None)
         window_ids = np.arange(lo, hi, dtype=np.int64)
         window_authors = posts.author[lo:hi]
         visible = ~hidden_author[window_authors]
@@ -346,28 +353,55 @@ class Recommender:
         post_score = (
             base_score[author_posts - lo] if self.ranking != Ranking.PERSONALISED else heat[:0]
         )
+        return FeedWindow(
+            lo,
+            hi,
+            (
+                graph.offset,
+                graph.out_deg,
+                graph.pool,
+                head,
+                author_posts,
+                post_trend,
+                post_score,
+                trending,
+                trend_index,
+                self.out_slots,
+            ),
+            (posts.author, base_score, posts.stance, posts.topic, posts.likes, opinion),
+        )
+
+    def items_in(self, window: FeedWindow, users: np.ndarray, cursor: np.ndarray) -> FeedItems:
+        """The feeds of ``users`` from a window of `window_of`: the same, row for row,
+        whichever readers are asked for together."""
+        users = np.ascontiguousarray(users, np.int64)
+        shape = (users.shape[0], self.k)
+        if users.size == 0 or window.hi == window.lo:
+            return FeedItems(
+                np.full(shape, -1, np.int64),
+                np.full(shape, -1, np.int64),
+                np.zeros(shape, np.float64),
+                np.zeros(shape, np.int64),
+                np.zeros(shape, np.int32),
+                np.zeros(shape, np.bool_),
+            )
+        # the kernel writes every slot of every array, in parallel: no filling first
+        items = FeedItems(
+            np.empty(shape, np.int64),
+            np.empty(shape, np.int64),
+            np.empty(shape, np.float64),
+            np.empty(shape, np.int64),
+            np.empty(shape, np.int32),
+            np.empty(shape, np.bool_),
+        )
         _feed_kernel(
             int(self.ranking),
             users,
-            graph.offset,
-            graph.out_deg,
-            graph.pool,
-            head,
-            author_posts,
-            post_trend,
-            post_score,
-            trending,
-            trend_index,
-            self.out_slots,
+            *window.index,
             cursor,
-            posts.author,
-            base_score,
-            posts.stance,
-            posts.topic,
-            posts.likes,
-            opinion,
-            lo,
-            hi,
+            *window.posts,
+            window.lo,
+            window.hi,
             *items,
         )
         return items

@@ -22,10 +22,16 @@ import numpy as np
 from . import checks
 from .actions import Actions, Observations, Policy, StepContext
 from .election import Election, ElectionEvents
-from .feed import Recommender
+from .feed import FeedWindow, Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
-from .opinion.platform import OPINION_RULES, ORDER_DEPENDENT
+from .opinion.platform import (
+    COMPACT_RULES,
+    OPINION_RULES,
+    ORDER_DEPENDENT,
+    close_mean_compact,
+    compact_feeds,
+)
 from .population import Population, Role
 from .posts import PostKind, PostStore
 
@@ -43,6 +49,9 @@ RNG_STREAMS = (
 #: it, so the stream's fresh state continues it exactly
 OPTIONAL_STREAMS = frozenset({"election"})
 PHASES = ("activate", "feed", "act", "apply", "moderate", "opinion", "record")
+#: readers of a rowwise role fed and asked at once by `World.step`: their (readers x k)
+#: arrays (about 37 bytes a slot) stay near 200 MB at k = 20 however large the world
+CHUNK_ROWS = 1 << 18
 
 
 def _read_only(view: np.ndarray) -> np.ndarray:
@@ -57,10 +66,8 @@ class _Turn:
     """A step between `begin_step` and `finish_step`: who is active and what they read."""
 
     active: np.ndarray
-    feed: np.ndarray
-    feed_stance: np.ndarray
-    feed_topic: np.ndarray
-    observations: dict
+    window: FeedWindow  # the posts feeds offer this step, indexed once
+    observations: dict  # Role -> Observations, for every role not fed in parts
     rows_of: dict  # Role -> slice: the role's rows of the step's arrays
     can_post: np.ndarray  # bool per active user: a session its activity gives
 
@@ -153,6 +160,8 @@ class World:
         if hasattr(detector, "use_rng"):  # a detector that draws takes the world's stream
             detector.use_rng(self.rngs["moderation"])
         self.t = 0
+        #: readers of a rowwise role fed and asked at once by `step` (`CHUNK_ROWS`)
+        self.chunk_rows = CHUNK_ROWS
         self.cursor = np.full(population.n, -1, np.int64)  # last post id each user was shown
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._opinion_group = _measured_users(population)
@@ -166,14 +175,19 @@ class World:
 
     # ------------------------------------------------------------------ step
     def step(self) -> StepEvents:
-        """Advance one step: `begin_step` then `finish_step`."""
-        self.begin_step()
+        """Advance one step: `begin_step` then `finish_step`. Rowwise roles (see
+        `_rowwise_roles`) are fed and act in parts of `chunk_rows` readers here, so a
+        large world never holds their (readers x k) arrays all at once."""
+        self._begin(chunked=True)
         return self.finish_step()
 
     def begin_step(self) -> dict[Role, Observations]:
         """Activate users and build their feeds: the observations each role's policy will
         be asked about in `finish_step`. RL environments read them in between, to hand a
         learner its observation before it chooses an action."""
+        return self._begin(chunked=False)
+
+    def _begin(self, chunked: bool) -> dict[Role, Observations]:
         if self._turn is not None:
             raise RuntimeError("begin_step called twice without finish_step")
         # policies that plan look at the world as it stands before the step (a planner
@@ -199,53 +213,74 @@ class World:
         can_post = draw[active] < pop.activity[active]
         clock = self._lap("activate", clock)
 
-        # 2. feeds; the read cursor makes every post reach a user at most once
-        feed, feed_author, feed_stance, feed_topic, feed_likes, feed_followed = (
-            self.recommender.items_for(
-                active, graph, posts, pop.opinion, pop.suspended, self.cursor, t
-            )
-        )
-        if len(posts):
-            self.cursor[active] = len(posts) - 1
-        posts.count_shown("views", feed)
-
-        observations: dict[Role, Observations] = {}
+        # 2. feeds; the read cursor makes every post reach a user at most once. A reader's
+        # feed depends on the window and on nobody else, so building it role by role (or
+        # part by part, `finish_step`) gives every reader the same feed
+        window = self.recommender.window_of(graph, posts, pop.opinion, pop.suspended, t)
         rows_of: dict[Role, slice] = {}
         bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
         for role in Role:
             lo, hi = int(bounds[role]), int(bounds[role + 1])
-            if hi == lo:
-                continue
-            rows_of[role] = rows = slice(lo, hi)
-            users = active[lo:hi]
-            observations[role] = Observations(
-                step=t,
-                role=role,
-                users=_read_only(users),
-                opinion=pop.opinion[users],
-                followers=graph.in_deg[users],
-                followees=graph.out_deg[users],
-                feed=_read_only(feed[lo:hi]),
-                feed_author=_read_only(feed_author[lo:hi]),
-                feed_stance=_read_only(feed_stance[lo:hi]),
-                feed_topic=_read_only(feed_topic[lo:hi]),
-                feed_likes=_read_only(feed_likes[lo:hi]),
-                feed_followed=_read_only(feed_followed[lo:hi]),
-                n_users=self.n,
-                topics=pop.topics,
-                feed_text=self._feed_text(role, feed[lo:hi]),
-                can_post=_read_only(can_post[rows]),
-                campaign=(
-                    self.election.campaign(t, pop, graph.in_deg)
-                    if role == Role.CANDIDATE and self.election is not None
-                    else None
-                ),
-                all_followers=graph.in_deg,
-                all_followees=graph.out_deg,
-            )
-        self._turn = _Turn(active, feed, feed_stance, feed_topic, observations, rows_of, can_post)
+            if hi > lo:
+                rows_of[role] = slice(lo, hi)
+        in_parts = self._rowwise_roles(rows_of) if chunked else set()
+        observations: dict[Role, Observations] = {}
+        for role, rows in rows_of.items():
+            if role not in in_parts:
+                observations[role] = self._observe(role, active, rows, window, can_post)
+        self._turn = _Turn(active, window, observations, rows_of, can_post)
         self._lap("feed", clock)
         return observations
+
+    def _rowwise_roles(self, rows_of: dict[Role, slice]) -> set[Role]:
+        """Roles fed and acting in parts in `step`: those whose policy acts on each reader
+        by itself (``rowwise = True``: any split of a batch is a batch, nothing is kept
+        between calls) and reads no words, under an opinion rule that moves readers
+        apart and reads feeds kept as their shown slots (`COMPACT_RULES`). A role of at
+        most `chunk_rows` readers is one part: exactly as unsplit."""
+        if self.opinion_rule not in COMPACT_RULES:
+            return set()
+        return {
+            role
+            for role in rows_of
+            if getattr(self.policies[role], "rowwise", False)
+            and not getattr(self.policies[role], "reads_text", False)
+        }
+
+    def _observe(self, role, active, rows, window, can_post) -> Observations:
+        """Build the feeds of ``active[rows]`` (moving their read cursors past them) and
+        what the role's policy sees of them."""
+        pop, graph, posts, t = self.population, self.graph, self.posts, self.t
+        users = active[rows]
+        items = self.recommender.items_in(window, users, self.cursor)
+        if len(posts):
+            self.cursor[users] = len(posts) - 1
+        posts.count_shown("views", items.feed)
+        return Observations(
+            step=t,
+            role=role,
+            users=_read_only(users),
+            opinion=pop.opinion[users],
+            followers=graph.in_deg[users],
+            followees=graph.out_deg[users],
+            feed=_read_only(items.feed),
+            feed_author=_read_only(items.author),
+            feed_stance=_read_only(items.stance),
+            feed_topic=_read_only(items.topic),
+            feed_likes=_read_only(items.likes),
+            feed_followed=_read_only(items.followed),
+            n_users=self.n,
+            topics=pop.topics,
+            feed_text=self._feed_text(role, items.feed),
+            can_post=_read_only(can_post[rows]),
+            campaign=(
+                self.election.campaign(t, pop, graph.in_deg)
+                if role == Role.CANDIDATE and self.election is not None
+                else None
+            ),
+            all_followers=graph.in_deg,
+            all_followees=graph.out_deg,
+        )
 
     def _feed_text(self, role: Role, feed: np.ndarray) -> np.ndarray | None:
         """The words of each feed slot, for a role whose policy reads them."""
@@ -265,29 +300,43 @@ class World:
         if turn is None:
             raise RuntimeError("finish_step called before begin_step")
         self._turn = None
-        pop, posts = self.population, self.posts
-        active, feed, feed_stance, feed_topic = (
-            turn.active,
-            turn.feed,
-            turn.feed_stance,
-            turn.feed_topic,
-        )
-        shown = feed >= 0
+        pop = self.population
         t = self.t
         k = self.recommender.k
         clock = time.perf_counter()
 
-        # 3. one batch per role
-        batches: list[tuple[slice, Actions]] = []
-        for role, obs in turn.observations.items():
-            rows = turn.rows_of[role]
-            acts = self.policies[role].act(obs, self.rngs[role.label])
-            acts.check(rows.stop - rows.start, k, pop.topics)
-            batches.append((rows, acts))
-        clock = self._lap("act", clock)
+        # 3. one batch per role, in role order; a rowwise role's in parts of chunk_rows
+        # readers, each fed, asked and boiled down to what the step keeps of it (its
+        # actions on feed slots, the stances and topics it read) before the next
+        batches: list[_Batch] = []
+        reads: list[_Reads] = []
+        for role, rows in turn.rows_of.items():
+            policy, rng = self.policies[role], self.rngs[role.label]
+            obs = turn.observations.get(role)
+            if obs is not None:
+                acts = policy.act(obs, rng)
+                acts.check(rows.stop - rows.start, k, pop.topics)
+                clock = self._lap("act", clock)
+                batches.append(_Batch.of(acts, obs))
+                reads.append(_Reads.of(obs))
+                clock = self._lap("apply", clock)
+                continue
+            parts = []
+            for lo in range(rows.start, rows.stop, self.chunk_rows):
+                part = slice(lo, min(lo + self.chunk_rows, rows.stop))
+                obs = self._observe(role, turn.active, part, turn.window, turn.can_post)
+                clock = self._lap("feed", clock)
+                acts = policy.act(obs, rng)
+                acts.check(part.stop - part.start, k, pop.topics)
+                clock = self._lap("act", clock)
+                parts.append(_Batch.of(acts, obs))
+                reads.append(_Reads.of(obs, compact=True))
+                del obs, acts
+                clock = self._lap("apply", clock)
+            batches.append(_Batch.joined(parts))
 
         # 4. apply, in role order (deterministic); learning policies get their feedback
-        events = self._apply(t, active, feed, feed_topic, feed_stance, batches, turn.can_post)
+        events = self._apply(t, turn.active, batches, turn.can_post)
         events.plans = [
             plan
             for policy in self.policies.values()
@@ -305,19 +354,25 @@ class World:
         clock = self._lap("moderate", clock)
 
         # 6. opinions move toward what users read
-        if self.opinion_rule in ORDER_DEPENDENT:  # its draws go to readers in id order
-            by_id = np.argsort(active, kind="stable")
-            readers = (active[by_id], feed_stance[by_id], feed_topic[by_id], shown[by_id])
-        else:
-            readers = (active, feed_stance, feed_topic, shown)
-        self.opinion_rule(
-            pop.opinion,
-            *readers,
-            pop.susceptibility,
-            self.opinion_epsilon,
-            self.opinion_mu,
-            self.rngs["opinion"],
-        )
+        # Readers move apart from each other: batch by batch is as all at once. A rule
+        # that draws gives its draws to readers in turn: all of them at once, by id.
+        # (With nobody active a rule would return at once.)
+        dense = [r for r in reads if r.compact is None]
+        if self.opinion_rule in ORDER_DEPENDENT and dense:
+            users, stance, topic, shown = (
+                np.concatenate(a) for a in zip(*(r.dense() for r in dense), strict=True)
+            )
+            by_id = np.argsort(users, kind="stable")
+            dense = [_Reads(users[by_id], (stance[by_id], topic[by_id], shown[by_id]))]
+        rule_args = (pop.susceptibility, self.opinion_epsilon, self.opinion_mu)
+        for r in dense:
+            self.opinion_rule(pop.opinion, *r.dense(), *rule_args, self.rngs["opinion"])
+        for r in reads:
+            if r.compact is not None:
+                stance, topic = self.posts.stance, self.posts.topic
+                close_mean_compact(
+                    self.opinion_rule, pop.opinion, r.users, r.compact, k, stance, topic, *rule_args
+                )
         clock = self._lap("opinion", clock)
 
         # 7. polls and election days, on the opinions as they now stand
@@ -325,8 +380,8 @@ class World:
             events.election = self.election.hold(t, pop, self.rngs["election"])
 
         # 8. record
-        posts.end_step()
-        events.metrics = self._metrics(t, active, events)
+        self.posts.end_step()
+        events.metrics = self._metrics(t, turn.active, events)
         self.t += 1
         self._lap("record", clock)
         return events
@@ -336,32 +391,29 @@ class World:
         self.phase_seconds[phase] += now - since
         return now
 
-    def _apply(self, t, active, feed, feed_topic, feed_stance, batches, can_post) -> StepEvents:
+    def _apply(self, t, active, batches: list[_Batch], can_post) -> StepEvents:
         posts, graph = self.posts, self.graph
         if not batches:
-            batches = [(slice(0, 0), Actions.nothing(0, feed.shape[1]))]
-        # one value per row: concatenated; (rows x k) slots: read batch by batch (each a
-        # slice of the step's rows), never copied: they are the largest arrays of a step
-        rows = np.concatenate([np.arange(r.start, r.stop) for r, _ in batches])
+            batches = [_Batch.of(Actions.nothing(0, self.recommender.k), None)]
+        users = active[: sum(b.post.shape[0] for b in batches)]
         cat = {
-            name: np.concatenate([getattr(a, name) for _, a in batches])
+            name: np.concatenate([getattr(b, name) for b in batches])
             for name in ("post", "post_stance", "post_topic")
         }
-        width_f = max(a.follow.shape[1] for _, a in batches)
-        width_u = max(a.unfollow.shape[1] for _, a in batches)
-        follow = np.concatenate([_pad(a.follow, width_f) for _, a in batches])
-        unfollow = np.concatenate([_pad(a.unfollow, width_u) for _, a in batches])
-        users = active[rows]
+        width_f = max(b.follow.shape[1] for b in batches)
+        width_u = max(b.unfollow.shape[1] for b in batches)
+        follow = np.concatenate([_pad(b.follow, width_f) for b in batches])
+        unfollow = np.concatenate([_pad(b.unfollow, width_u) for b in batches])
         # a visit that is not a session of the user's activity reads, likes, reposts,
         # replies and follows, but writes no post
-        cat["post"] = cat["post"] & can_post[rows]
+        cat["post"] = cat["post"] & can_post[: users.shape[0]]
 
         # a platform moved (candidates): the user's topic-0 opinion is its position
-        if any(a.position is not None for _, a in batches):
+        if any(b.position is not None for b in batches):
             moved = np.concatenate(
                 [
-                    a.position if a.position is not None else np.full(a.post.shape, np.nan)
-                    for _, a in batches
+                    b.position if b.position is not None else np.full(b.post.shape, np.nan)
+                    for b in batches
                 ]
             )
             to = ~np.isnan(moved)
@@ -372,25 +424,20 @@ class World:
             self.population.opinion[movers, 0] = moved[to]
 
         # a policy's own words, where it wrote any (the text layer writes the rest)
-        post_text = _words(batches, "post_text", lambda a: a.post.shape)
-        reply_text = _words(batches, "reply_text", lambda a: a.reply.shape)
+        post_text = _texts(batches, "post_text", lambda b: b.post.shape[0])
+        reply_text = _texts(batches, "reply_text", lambda b: b.reply_row.shape[0])
 
-        # the shown slots each batch replies to, reposts and likes, in row order (the
-        # order np.nonzero gives on the batches' rows one after the other); rows count
-        # among the concatenated rows
-        found, first = [], 0
-        for batch_rows, acts in batches:
-            (ri, rj), (si, sj), (li, lj) = _shown_slots(
-                acts.reply, acts.repost, acts.like, feed[batch_rows]
+        # each batch's replies, reposts and likes, rows counted among all batches' rows
+        first = np.cumsum([0] + [b.post.shape[0] for b in batches[:-1]])
+        slot = {
+            name: np.concatenate(
+                [
+                    getattr(b, name) + f if name.endswith("_row") else getattr(b, name)
+                    for b, f in zip(batches, first, strict=True)
+                ]
             )
-            found.append(
-                (first + ri, rj, acts.reply_stance[ri, rj], first + si, sj, first + li, lj)
-            )
-            first += batch_rows.stop - batch_rows.start
-        r_i, r_j, r_stance, s_i, s_j, l_i, l_j = (
-            np.concatenate(part) for part in zip(*found, strict=True)
-        )
-        reply_rows, repost_rows = rows[r_i], rows[s_i]
+            for name in _Batch.SLOT_FIELDS
+        }
 
         # original posts, then replies, then reposts: ids stay contiguous within the step
         writers = users[cat["post"]]
@@ -404,32 +451,30 @@ class World:
                 text=None if post_text is None else post_text[cat["post"]].tolist(),
             )
         ]
-        reply_parent = feed[reply_rows, r_j]
         new_ids.append(
             posts.add(
-                users[r_i],
+                users[slot["reply_row"]],
                 t,
                 PostKind.REPLY,
-                np.clip(r_stance, -1, 1),
-                feed_topic[reply_rows, r_j],
-                parent=reply_parent,
-                text=None if reply_text is None else reply_text[r_i, r_j].tolist(),
+                np.clip(slot["reply_stance"], -1, 1),
+                slot["reply_topic"],
+                parent=slot["reply_parent"],
+                text=None if reply_text is None else reply_text.tolist(),
             )
         )
-        repost_parent = feed[repost_rows, s_j]
         new_ids.append(
             posts.add(
-                users[s_i],
+                users[slot["repost_row"]],
                 t,
                 PostKind.REPOST,
-                feed_stance[repost_rows, s_j],
-                feed_topic[repost_rows, s_j],
-                parent=repost_parent,
+                slot["repost_stance"],
+                slot["repost_topic"],
+                parent=slot["repost_parent"],
             )
         )
-        posts.count("replies", reply_parent)
-        posts.count("reposts", repost_parent)
-        liked = feed[rows[l_i], l_j]
+        posts.count("replies", slot["reply_parent"])
+        posts.count("reposts", slot["repost_parent"])
+        liked = slot["like_post"]
         posts.count("likes", liked)
 
         # follows, then unfollows; self-follows and duplicates are dropped by the graph
@@ -454,7 +499,7 @@ class World:
             post_parent=posts.parent[ids],
             post_stance=posts.stance[ids],
             post_topic=posts.topic[ids],
-            like_user=users[l_i],
+            like_user=users[slot["like_row"]],
             like_post=liked,
             follow_src=np.concatenate([fu[applied], uu[removed]]),
             follow_dst=np.concatenate([fv[applied], uv[removed]]),
@@ -706,15 +751,123 @@ def _named(prefix: str):
         raise ValueError(f"{prefix}{exc}") from None
 
 
-def _words(batches, name: str, shape_of) -> np.ndarray | None:
-    """The batches' ``name`` texts as one object array, None where a batch wrote none;
+class _Batch:
+    """What a step keeps of a batch's actions: its values per row (posts, follows, a
+    platform's position, words) and, as lists, its replies, reposts and likes of feed
+    slots with what the world needs of each slot (rows counted within the batch)."""
+
+    ROW_FIELDS = ("post", "post_stance", "post_topic", "follow", "unfollow")
+    SLOT_FIELDS = (
+        "reply_row",
+        "reply_parent",
+        "reply_topic",
+        "reply_stance",
+        "repost_row",
+        "repost_parent",
+        "repost_stance",
+        "repost_topic",
+        "like_row",
+        "like_post",
+    )
+
+    def __init__(self, position, post_text, reply_text, **fields):
+        self.position = position  # float (n,), NaN where unmoved; None: nobody moved
+        self.post_text = post_text  # object (n,) or None
+        self.reply_text = reply_text  # object (replies,) or None
+        for name in self.ROW_FIELDS + self.SLOT_FIELDS:
+            setattr(self, name, fields[name])
+
+    @classmethod
+    def of(cls, acts: Actions, obs: Observations | None) -> _Batch:
+        """The batch of ``acts`` taken on the feeds of ``obs`` (None: an empty batch)."""
+        if obs is None:
+            feed = np.full(acts.like.shape, -1, np.int64)
+            topic, stance = np.zeros(feed.shape, np.int64), np.zeros(feed.shape)
+        else:
+            feed, topic, stance = obs.feed, obs.feed_topic, obs.feed_stance
+        (ri, rj), (si, sj), (li, lj) = _shown_slots(acts.reply, acts.repost, acts.like, feed)
+        reply_text = (
+            None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
+        )
+        return cls(
+            acts.position,
+            None if acts.post_text is None else np.asarray(acts.post_text, object),
+            reply_text,
+            post=acts.post,
+            post_stance=acts.post_stance,
+            post_topic=acts.post_topic,
+            follow=acts.follow,
+            unfollow=acts.unfollow,
+            reply_row=ri,
+            reply_parent=feed[ri, rj],
+            reply_topic=topic[ri, rj],
+            reply_stance=acts.reply_stance[ri, rj],
+            repost_row=si,
+            repost_parent=feed[si, sj],
+            repost_stance=stance[si, sj],
+            repost_topic=topic[si, sj],
+            like_row=li,
+            like_post=feed[li, lj],
+        )
+
+    @classmethod
+    def joined(cls, parts: list[_Batch]) -> _Batch:
+        """The parts' batches as one, in order: the batch of their rows one after the other."""
+        first = np.cumsum([0] + [b.post.shape[0] for b in parts[:-1]])
+        fields = {}
+        for name in cls.ROW_FIELDS + cls.SLOT_FIELDS:
+            if name in ("follow", "unfollow"):
+                width = max(getattr(b, name).shape[1] for b in parts)
+                fields[name] = np.concatenate([_pad(getattr(b, name), width) for b in parts])
+            elif name.endswith("_row"):
+                fields[name] = np.concatenate(
+                    [getattr(b, name) + f for b, f in zip(parts, first, strict=True)]
+                )
+            else:
+                fields[name] = np.concatenate([getattr(b, name) for b in parts])
+        position = (
+            None
+            if all(b.position is None for b in parts)
+            else np.concatenate(
+                [
+                    b.position if b.position is not None else np.full(b.post.shape, np.nan)
+                    for b in parts
+                ]
+            )
+        )
+        post_text = _texts(parts, "post_text", lambda b: b.post.shape[0])
+        reply_text = _texts(parts, "reply_text", lambda b: b.reply_row.shape[0])
+        return cls(position, post_text, reply_text, **fields)
+
+
+class _Reads:
+    """What a batch's readers read, for the opinion rule: their feeds' stances and topics
+    where a post was shown; the step's own arrays, or (``compact``, `compact_feeds`) just
+    the shown slots' posts, whose stance and topic are the feed's (`FeedItems`)."""
+
+    def __init__(self, users, dense=None, compact=None):
+        self.users, self._dense, self.compact = users, dense, compact
+
+    @classmethod
+    def of(cls, obs: Observations, compact: bool = False) -> _Reads:
+        if compact:
+            return cls(obs.users, compact=compact_feeds(obs.feed))
+        return cls(obs.users, dense=(obs.feed_stance, obs.feed_topic, obs.feed >= 0))
+
+    def dense(self):
+        """(users, stance, topic, shown): the rule's arguments."""
+        return (self.users, *self._dense)
+
+
+def _texts(batches, name: str, length) -> np.ndarray | None:
+    """The batches' ``name`` words as one object array, None where a batch wrote none;
     None altogether when no policy wrote any words this step."""
-    if all(getattr(a, name) is None for _, a in batches):
+    if all(getattr(b, name) is None for b in batches):
         return None
     parts = []
-    for _, a in batches:
-        words = getattr(a, name)
-        parts.append(words if words is not None else np.full(shape_of(a), None, object))
+    for b in batches:
+        words = getattr(b, name)
+        parts.append(words if words is not None else np.full(length(b), None, object))
     return np.concatenate(parts)
 
 
