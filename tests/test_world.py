@@ -595,8 +595,9 @@ def test_scripted_roles_in_parts_draw_their_own_stream_and_keep_the_invariants()
 
 def test_a_rule_that_draws_for_readers_in_turn_sees_them_all_at_once():
     """voter and deffuant give their draws to readers by id: no role is split."""
-    whole, parts = make_world(users=900, opinion__rule="voter"), make_world(
-        users=900, opinion__rule="voter"
+    whole, parts = (
+        make_world(users=900, opinion__rule="voter"),
+        make_world(users=900, opinion__rule="voter"),
     )
     parts.chunk_rows = 7
     assert _history(parts, 5) == _history(whole, 5)
