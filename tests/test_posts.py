@@ -84,6 +84,23 @@ def test_growing_beyond_capacity_keeps_data():
     assert store._cols["author"].shape[0] >= total
 
 
+def test_reserving_room_keeps_data_and_spares_later_growth():
+    rng = np.random.default_rng(1)
+    store = PostStore(capacity=16)
+    ids, cols = add_batch(store, rng, 10, 0)
+    store.count("likes", ids[:3])
+    store.reserve(500)
+    columns = store._cols["author"]
+    assert columns.shape[0] == 500 and len(store) == 10
+    for name, values in cols.items():
+        assert np.array_equal(getattr(store, name), values), name
+    assert store.likes.tolist() == [1, 1, 1] + [0] * 7
+    store.reserve(100)  # less than there is: nothing moves
+    for step in range(1, 20):
+        add_batch(store, rng, 20, step)
+    assert len(store) == 390 and store._cols["author"] is columns  # never copied
+
+
 def test_count_adds_one_per_occurrence():
     store = PostStore()
     store.add(np.arange(10), 0, 0, np.zeros(10), np.zeros(10))

@@ -110,6 +110,13 @@ def estimate_bytes(sc: Scenario, users: int, edges: float) -> float:
     return max(build, run)
 
 
+def expected_post_rows(sc: Scenario, users: int) -> int:
+    """Posts, replies and reposts a run of ``sc`` will likely have written by its last
+    step, with half again to spare (the default scenario writes 0.09 a user-step at 10^6
+    and 10^7 users; this allows 0.105): what the run reserves in the post store."""
+    return int(1.5 * users * sc.population.activity.mean * sc.steps * POST_ROWS_PER_ACTIVE_STEP)
+
+
 def available_bytes() -> int:
     """Memory this process can still take: free RAM, or a cgroup limit if lower."""
     available = psutil.virtual_memory().available

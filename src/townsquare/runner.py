@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .build import build_world, give_text_to_policies
+from .build import build_world, expected_post_rows, give_text_to_policies
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
 from .final_state import write_final_state
@@ -191,6 +191,9 @@ class Run:
         The run directory stays locked to this process until the run ends, or with
         ``release=False`` until `release` (the CLI keeps it while it draws the figures)."""
         try:
+            # the store's room for the whole run, taken before the heap is kept: fresh
+            # zero pages that a post touches only when it lands
+            self.world.posts.reserve(expected_post_rows(self.scenario, self.world.n))
             with steps_keep_memory():
                 return self._execute(on_step, before_step)
         finally:
