@@ -60,8 +60,8 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_grpo.py
 	$(BIN)/python benchmarks/bench_sweep.py
 
-# the ten-million-user rows (issue 17), against 10^6 in the same invocation: about 15 min
-# on 2 cores; on a 24 GB machine the memory check refuses the `all` run at 10^7 (exit 1)
+# the ten-million-user rows (issue 17), against 10^6 in the same invocation: about 25 min
+# on 2 cores, peaks near 9 GB (the `all` run at 10^7)
 bench-10m: $(VENV)/.stamp-dev
 	for ev in sample all; do $(BIN)/python benchmarks/bench_world.py --sizes 1000000,10000000 \
 	    --reference 1000000 --events $$ev --out benchmarks/results/world_1e7_$$ev.json || exit 1; done
