@@ -101,6 +101,26 @@ def test_reserving_room_keeps_data_and_spares_later_growth():
     assert len(store) == 390 and store._cols["author"] is columns  # never copied
 
 
+def test_a_copy_holds_the_posts_not_the_reserved_room():
+    """A forked world (planners fork every step) copies the posts, not a run's reserve."""
+    import copy
+
+    rng = np.random.default_rng(2)
+    store = PostStore(capacity=16)
+    ids, _ = add_batch(store, rng, 30, 0)
+    store.count("likes", ids[:2])
+    store.text[3] = "words"
+    store.end_step()
+    store.reserve(1_000_000)
+    clone = copy.deepcopy(store)
+    assert clone._cols["author"].shape[0] < 100
+    for name in store._cols:
+        assert np.array_equal(getattr(clone, name), getattr(store, name)), name
+    assert clone.step_start == store.step_start and clone.text == store.text
+    add_batch(clone, rng, 500, 1)  # the copy grows on its own
+    assert len(clone) == 530 and len(store) == 30 and store.text == {3: "words"}
+
+
 def test_count_adds_one_per_occurrence():
     store = PostStore()
     store.add(np.arange(10), 0, 0, np.zeros(10), np.zeros(10))

@@ -51,6 +51,10 @@ class LearnerSlot:
     everyone, then the fields the role decides (`LearnerRole.decides`) of the learners'
     rows replaced by the actions the environment was given."""
 
+    #: the learners' rows are decided by the environment for the whole batch at once
+    #: (never inherited from a rowwise background policy through __getattr__)
+    rowwise = False
+
     def __init__(self, background: Policy, role: LearnerRole, memory: RoleMemory):
         self.background = background
         self.role = role

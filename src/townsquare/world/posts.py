@@ -45,6 +45,21 @@ class PostStore:
     def __len__(self) -> int:
         return self.size
 
+    def __deepcopy__(self, memo: dict) -> PostStore:
+        """A copy of the posts written, with room to grow, not of the store's reserved
+        room (`reserve`): a world forked every step (planners) copies what it holds."""
+        clone = PostStore.__new__(PostStore)
+        memo[id(self)] = clone
+        clone.size = self.size
+        clone._cols = {}
+        for name, col in self._cols.items():
+            room = np.zeros(max(self.size * 5 // 4, 16), col.dtype)
+            room[: self.size] = col[: self.size]
+            clone._cols[name] = room
+        clone.step_start = list(self.step_start)
+        clone.text = dict(self.text)  # ids to immutable strings
+        return clone
+
     def __getattr__(self, name: str) -> np.ndarray:
         cols = self.__dict__.get("_cols")
         if cols is not None and name in cols:

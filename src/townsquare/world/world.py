@@ -334,6 +334,7 @@ class World:
                 del obs, acts
                 clock = self._lap("apply", clock)
             batches.append(_Batch.joined(parts))
+            del parts  # the joined batch holds all of it
 
         # 4. apply, in role order (deterministic); learning policies get their feedback
         events = self._apply(t, turn.active, batches, turn.can_post)
@@ -364,6 +365,7 @@ class World:
             )
             by_id = np.argsort(users, kind="stable")
             dense = [_Reads(users[by_id], (stance[by_id], topic[by_id], shown[by_id]))]
+            del users, stance, topic, shown
         rule_args = (pop.susceptibility, self.opinion_epsilon, self.opinion_mu)
         for r in dense:
             self.opinion_rule(pop.opinion, *r.dense(), *rule_args, self.rngs["opinion"])

@@ -184,7 +184,7 @@ def compact_feeds(feed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     shown = int(start[n])
     # post ids fit 32 bits below 2^31 posts (ten million users write about 0.9 M a step)
     wide = feed.size and int(feed.max()) >= 2**31
-    col = np.empty(shown, np.int16)  # k <= 1000
+    col = np.empty(shown, np.int16 if feed.shape[1] <= 2**15 else np.int32)
     post = np.empty(shown, np.int64 if wide else np.int32)
     _shown_slots_of(feed, start, col, post)
     return start, col, post
