@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import CandidateConfig, CitizenConfig, InfluencerConfig, SocialbotConfig
 from ..world.actions import Actions, Observations
+from ..world.feed import shown_starts
 
 
 class ScriptedCitizen:
@@ -52,7 +53,7 @@ class ScriptedCitizen:
         # and unfollow (u < rate decides, u / rate then picks one eligible slot
         # uniformly), then the noise of each reply written. The rules run in one
         # compiled pass per row (_citizen_rules).
-        start = _slot_starts(obs.feed)
+        start = shown_starts(obs.feed)
         slot_u = rng.random((int(start[-1]), 3))
         row_u = rng.random((n, 2))
         like = np.empty((n, k), np.bool_)
@@ -84,20 +85,6 @@ class ScriptedCitizen:
             follow=follow,
             unfollow=unfollow,
         )
-
-
-@numba.njit(cache=True, parallel=True)
-def _slot_starts(feed):
-    """Where each row's shown slots begin in a flat list of them (n + 1 offsets)."""
-    n, k = feed.shape
-    start = np.empty(n + 1, np.int64)
-    start[0] = 0
-    for i in numba.prange(n):
-        shown = 0
-        for j in range(k):
-            shown += feed[i, j] >= 0
-        start[i + 1] = shown
-    return np.cumsum(start)
 
 
 @numba.njit(cache=True, inline="always")

@@ -97,6 +97,21 @@ def _newest_visible(window_authors, hidden_author, author_posts, head):
             head[a, 1] = author_posts[head[a, 0]]
 
 
+@numba.njit(cache=True, parallel=True)
+def shown_starts(feed):
+    """Where each row's shown slots (post id >= 0) begin in a flat list of them, row
+    after row: n + 1 offsets."""
+    n, k = feed.shape
+    start = np.empty(n + 1, np.int64)
+    start[0] = 0
+    for i in numba.prange(n):
+        shown = 0
+        for j in range(k):
+            shown += feed[i, j] >= 0
+        start[i + 1] = shown
+    return np.cumsum(start)
+
+
 #: readers per parallel chunk: each chunk reuses one scratch row of trending marks
 CHUNK = 512
 

@@ -397,97 +397,69 @@ class World:
         posts, graph = self.posts, self.graph
         if not batches:
             batches = [_Batch.of(Actions.nothing(0, self.recommender.k), None)]
-        users = active[: sum(b.post.shape[0] for b in batches)]
-        cat = {
-            name: np.concatenate([getattr(b, name) for b in batches])
-            for name in ("post", "post_stance", "post_topic")
-        }
-        width_f = max(b.follow.shape[1] for b in batches)
-        width_u = max(b.unfollow.shape[1] for b in batches)
-        follow = np.concatenate([_pad(b.follow, width_f) for b in batches])
-        unfollow = np.concatenate([_pad(b.unfollow, width_u) for b in batches])
+        # every batch's rows one after the other: the rows of the step's `active`
+        b = _Batch.joined(batches)
+        users = active[: b.post.shape[0]]
         # a visit that is not a session of the user's activity reads, likes, reposts,
         # replies and follows, but writes no post
-        cat["post"] = cat["post"] & can_post[: users.shape[0]]
+        writes = b.post & can_post[: users.shape[0]]
 
         # a platform moved (candidates): the user's topic-0 opinion is its position
-        if any(b.position is not None for b in batches):
-            moved = np.concatenate(
-                [
-                    b.position if b.position is not None else np.full(b.post.shape, np.nan)
-                    for b in batches
-                ]
-            )
-            to = ~np.isnan(moved)
+        if b.position is not None:
+            to = ~np.isnan(b.position)
             movers = users[to]
             if (self.population.role[movers] != Role.CANDIDATE).any():
                 # an opinion moves by the opinion rule; only a platform is stated
                 raise ValueError("Actions.position: only candidates move a platform")
-            self.population.opinion[movers, 0] = moved[to]
-
-        # a policy's own words, where it wrote any (the text layer writes the rest)
-        post_text = _texts(batches, "post_text", lambda b: b.post.shape[0])
-        reply_text = _texts(batches, "reply_text", lambda b: b.reply_row.shape[0])
-
-        # each batch's replies, reposts and likes, rows counted among all batches' rows
-        first = np.cumsum([0] + [b.post.shape[0] for b in batches[:-1]])
-        slot = {
-            name: np.concatenate(
-                [
-                    getattr(b, name) + f if name.endswith("_row") else getattr(b, name)
-                    for b, f in zip(batches, first, strict=True)
-                ]
-            )
-            for name in _Batch.SLOT_FIELDS
-        }
+            self.population.opinion[movers, 0] = b.position[to]
 
         # original posts, then replies, then reposts: ids stay contiguous within the step
-        writers = users[cat["post"]]
+        writers = users[writes]
         new_ids = [
             posts.add(
                 writers,
                 t,
                 PostKind.POST,
-                np.clip(cat["post_stance"][cat["post"]], -1, 1),
-                cat["post_topic"][cat["post"]],
-                text=None if post_text is None else post_text[cat["post"]].tolist(),
+                np.clip(b.post_stance[writes], -1, 1),
+                b.post_topic[writes],
+                text=None if b.post_text is None else b.post_text[writes].tolist(),
             )
         ]
         new_ids.append(
             posts.add(
-                users[slot["reply_row"]],
+                users[b.reply_row],
                 t,
                 PostKind.REPLY,
-                np.clip(slot["reply_stance"], -1, 1),
-                slot["reply_topic"],
-                parent=slot["reply_parent"],
-                text=None if reply_text is None else reply_text.tolist(),
+                np.clip(b.reply_stance, -1, 1),
+                b.reply_topic,
+                parent=b.reply_parent,
+                text=None if b.reply_text is None else b.reply_text.tolist(),
             )
         )
         new_ids.append(
             posts.add(
-                users[slot["repost_row"]],
+                users[b.repost_row],
                 t,
                 PostKind.REPOST,
-                slot["repost_stance"],
-                slot["repost_topic"],
-                parent=slot["repost_parent"],
+                b.repost_stance,
+                b.repost_topic,
+                parent=b.repost_parent,
             )
         )
-        posts.count("replies", slot["reply_parent"])
-        posts.count("reposts", slot["repost_parent"])
-        liked = slot["like_post"]
+        posts.count("replies", b.reply_parent)
+        posts.count("reposts", b.repost_parent)
+        liked = b.like_post
         posts.count("likes", liked)
 
         # follows, then unfollows; self-follows and duplicates are dropped by the graph
-        fu = np.repeat(users, follow.shape[1])
-        fv = follow.ravel()
+        fu = np.repeat(users, b.follow.shape[1])
+        fv = b.follow.ravel()
         ok = fv >= 0
         fu, fv = fu[ok], fv[ok]
         applied = graph.follow(fu, fv)
         np.add.at(self.population.follows_made, fu[applied], 1)
-        uu = np.repeat(users, unfollow.shape[1])
-        uv = unfollow.ravel()
+        uu = np.repeat(users, b.unfollow.shape[1])
+        uv = b.unfollow.ravel()
         ok = uv >= 0
         uu, uv = uu[ok], uv[ok]
         removed = graph.unfollow(uu, uv)
@@ -501,7 +473,7 @@ class World:
             post_parent=posts.parent[ids],
             post_stance=posts.stance[ids],
             post_topic=posts.topic[ids],
-            like_user=users[slot["like_row"]],
+            like_user=users[b.like_row],
             like_post=liked,
             follow_src=np.concatenate([fu[applied], uu[removed]]),
             follow_dst=np.concatenate([fv[applied], uv[removed]]),
@@ -511,7 +483,7 @@ class World:
             suspended=np.zeros(0, np.int64),
             post_text=(
                 None
-                if post_text is None and reply_text is None
+                if b.post_text is None and b.reply_text is None
                 else [posts.text.get(pid) for pid in ids.tolist()]
             ),
         )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..feed import shown_starts
+
 
 def _one_read_post(rng, shown):
     """Column of one post each reader read, uniformly at random; -1 for empty feeds."""
@@ -91,6 +93,19 @@ def _pairwise_sum(a, n):
     return values[0]
 
 
+@numba.njit(cache=True, inline="always")
+def _move(opinion, u, t, total, count, susceptibility, mu, krause):
+    """User u's opinion on topic t after reading ``count`` close posts whose gaps to it sum
+    to ``total``: by mu x susceptibility of their mean gap, or (Hegselmann–Krause) to the
+    mean of its own and theirs."""
+    total = 0.0 + total
+    if krause:
+        step = susceptibility[u] * (total / (count + 1))
+    else:
+        step = mu * susceptibility[u] * (total / count)
+    opinion[u, t] = min(max(opinion[u, t] + step, -1.0), 1.0)
+
+
 @numba.njit(cache=True, parallel=True)
 def _close_mean_kernel(opinion, users, feed_stance, feed_topic, shown, susceptibility,
                        epsilon, mu, krause):  # fmt: skip
@@ -111,14 +126,8 @@ def _close_mean_kernel(opinion, users, feed_stance, feed_topic, shown, susceptib
                 on = shown[i, j] and abs(gap[j]) < epsilon and feed_topic[i, j] == t
                 masked[j] = gap[j] if on else 0.0
                 count += on
-            if count == 0:
-                continue
-            total = 0.0 + _pairwise_sum(masked, k)
-            if krause:
-                step = susceptibility[u] * (total / (count + 1))
-            else:
-                step = mu * susceptibility[u] * (total / count)
-            opinion[u, t] = min(max(opinion[u, t] + step, -1.0), 1.0)
+            if count:
+                _move(opinion, u, t, _pairwise_sum(masked, k), count, susceptibility, mu, krause)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -140,25 +149,8 @@ def _close_mean_compact_kernel(opinion, users, start, col, post, post_stance, po
                 if post_topic[p] == t and abs(gap) < epsilon:
                     masked[col[q]] = gap
                     count += 1
-            if count == 0:
-                continue
-            total = 0.0 + _pairwise_sum(masked, k)
-            if krause:
-                step = susceptibility[u] * (total / (count + 1))
-            else:
-                step = mu * susceptibility[u] * (total / count)
-            opinion[u, t] = min(max(opinion[u, t] + step, -1.0), 1.0)
-
-
-@numba.njit(cache=True, parallel=True)
-def _shown_per_row(feed, start):
-    n, k = feed.shape
-    start[0] = 0
-    for i in numba.prange(n):
-        shown = 0
-        for j in range(k):
-            shown += feed[i, j] >= 0
-        start[i + 1] = shown
+            if count:
+                _move(opinion, u, t, _pairwise_sum(masked, k), count, susceptibility, mu, krause)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -177,11 +169,8 @@ def compact_feeds(feed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     ``start[i]:start[i + 1]`` of (column, post). At k = 20 a feed is mostly empty slots,
     and a slot's stance and topic are its post's: a sixth of the bytes of a feed's
     stances, topics and shown marks, at most."""
-    n = feed.shape[0]
-    start = np.empty(n + 1, np.int64)
-    _shown_per_row(feed, start)
-    np.cumsum(start, out=start)
-    shown = int(start[n])
+    start = shown_starts(feed)
+    shown = int(start[-1])
     # post ids fit 32 bits below 2^31 posts (ten million users write about 0.9 M a step)
     wide = feed.size and int(feed.max()) >= 2**31
     col = np.empty(shown, np.int16 if feed.shape[1] <= 2**15 else np.int32)
