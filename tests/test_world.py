@@ -257,6 +257,15 @@ def test_out_of_network_slots_are_the_share_of_k_rounded_down():
     assert Recommender("chronological", 20, out_of_network=0.25).out_slots == 20
 
 
+def test_trending_beyond_what_a_feed_record_holds_is_refused():
+    # the kernel keeps a trending index in 16 bits of each candidate (world/feed.py)
+    assert Recommender("engagement", 20, trending=65_534).trending == 65_534
+    with pytest.raises(ValueError, match="trending must be between 0 and 65534"):
+        Recommender("engagement", 20, trending=65_535)
+    with pytest.raises(Exception, match="feed.trending"):
+        validate({"feed": {"trending": 65_535}})
+
+
 def test_policies_are_called_once_per_role_with_only_that_role():
     world = make_world(users=600)
     calls = []

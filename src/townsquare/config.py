@@ -413,7 +413,14 @@ class FeedConfig(_Section):
     ranking: Literal["chronological", "engagement", "personalised"] = "engagement"
     k: int = Field(20, ge=1, le=1000, description="posts per feed")
     window: int = Field(3, ge=1, description="steps a post stays eligible for feeds")
-    trending: int = Field(50, ge=0, description="ranked feeds: trending posts offered to everyone")
+    trending: int = Field(
+        50,
+        ge=0,
+        # every reader scans every trending post, and the feed kernel keeps its index in
+        # 16 bits of a candidate record (world/feed.py)
+        le=65_534,
+        description="ranked feeds: trending posts offered to everyone",
+    )
     half_life: float = Field(1.0, gt=0.0, description="engagement decay half-life in steps")
     out_of_network: float = Field(
         0.5,

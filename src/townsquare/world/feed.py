@@ -34,9 +34,14 @@ class Ranking(IntEnum):
 def _score(mode, post, user, base_score, stance, topic, opinion, lo, hi):
     if mode != 2:
         return base_score[post - lo]  # the same for every reader
-    # Similar stance first; recency breaks ties among equally close posts.
-    gap = abs(stance[post] - opinion[user, topic[post]])
-    return -gap + 1e-6 * (post - lo) / (hi - lo + 1)
+    return _closeness(stance[post], opinion[user, topic[post]], post, lo, hi)
+
+
+@numba.njit(cache=True, inline="always")
+def _closeness(stance, opinion, post, lo, hi):
+    """The personalised score: similar stance first; recency breaks ties among equally
+    close posts."""
+    return -abs(stance - opinion) + 1e-6 * (post - lo) / (hi - lo + 1)
 
 
 @numba.njit(cache=True, inline="always")
@@ -49,12 +54,15 @@ def _argmin(values):
 
 
 @numba.njit(cache=True, inline="always")
-def _offer(row_ids, row_scores, filled, worst, post, score):
-    """Keep the best k (score, post) pairs of a row; ``worst`` is the slot to replace
-    once the row is full. Returns the new (filled, worst)."""
+def _offer(row_ids, row_from, row_scores, filled, worst, post, source, score):
+    """Keep the best k (score, post) pairs of a row, and beside each post where the
+    kernel reads its slot (``source``: its record among the window's candidates, or -1
+    for a trending post); ``worst`` is the slot to replace once the row is full. Returns
+    the new (filled, worst)."""
     k = row_ids.shape[0]
     if filled < k:
         row_ids[filled] = post
+        row_from[filled] = source
         row_scores[filled] = score
         filled += 1
         if filled == k:
@@ -62,23 +70,27 @@ def _offer(row_ids, row_scores, filled, worst, post, score):
         return filled, worst
     if score > row_scores[worst]:
         row_ids[worst] = post
+        row_from[worst] = source
         row_scores[worst] = score
         worst = _argmin(row_scores)
     return filled, worst
 
 
 @numba.njit(cache=True, inline="always")
-def _sort_desc(ids, scores, filled):
-    """Best first (insertion sort: k is small)."""
+def _sort_desc(ids, source, scores, filled):
+    """Best first, each post's source moving with it (insertion sort: k is small)."""
     for a in range(1, filled):
         sid = ids[a]
+        ssrc = source[a]
         ssc = scores[a]
         b = a - 1
         while b >= 0 and scores[b] < ssc:
             ids[b + 1] = ids[b]
+            source[b + 1] = source[b]
             scores[b + 1] = scores[b]
             b -= 1
         ids[b + 1] = sid
+        source[b + 1] = ssrc
         scores[b + 1] = ssc
 
 
@@ -115,6 +127,30 @@ def shown_starts(feed):
 #: readers per parallel chunk: each chunk reuses one scratch row of trending marks
 CHUNK = 512
 
+# A window candidate is one record of four int64 (32 bytes), so that offering a
+# followee's post and writing its slot read one cache line, not a random line in each of
+# six post columns (at 10^7 users those reads were half of the feed's time):
+#   [0] post id | (trending index + 1) << 40 | topic << 56
+#   [1] author | likes << 32
+#   [2] score (float64 bits; unused by the personalised ranking, which scores per reader)
+#   [3] stance (float64 bits)
+POST_BITS = 40
+POST_MASK = (1 << POST_BITS) - 1
+TREND_LIMIT = (1 << 16) - 1  # trending index + 1 must fit its 16 bits
+TOPIC_LIMIT = 1 << 7  # topics must fit the 7 bits below the sign
+
+
+@numba.njit(cache=True, parallel=True)
+def _fill_candidates(author_posts, lo, trend_index, base_score, author, likes, topic, stance, out):
+    out_f = out.view(np.float64)
+    for q in numba.prange(author_posts.shape[0]):
+        post = author_posts[q]
+        w = post - lo
+        out[q, 0] = post | ((trend_index[w] + 1) << POST_BITS) | (np.int64(topic[post]) << 56)
+        out[q, 1] = np.int64(author[post]) | (np.int64(likes[post]) << 32)
+        out_f[q, 2] = base_score[w] if base_score.shape[0] else 0.0
+        out_f[q, 3] = stance[post]
+
 
 @numba.njit(cache=True, parallel=True)
 def _feed_kernel(
@@ -124,9 +160,7 @@ def _feed_kernel(
     out_deg,
     pool,
     head,
-    author_posts,
-    post_trend,
-    post_score,
+    candidates,
     trending,
     trend_index,
     out_slots,
@@ -149,12 +183,16 @@ def _feed_kernel(
     k = feed.shape[1]
     capped = out_slots < k
     n = users.shape[0]
+    candidates_f = candidates.view(np.float64)
     for c in numba.prange((n + CHUNK - 1) // CHUNK):
         # scratch of the chunk: which trending posts are the reader's own network's
-        # (offered with them), the scores of the row, the out-of-network candidates
+        # (offered with them), where each slot's post is read from, the scores of the
+        # row, the out-of-network candidates
         in_network = np.zeros(trending.shape[0], np.bool_)
+        row_from = np.empty(k, np.int64)
         row_scores = np.empty(k)
         out_ids = np.empty(k, np.int64)
+        out_from = np.empty(k, np.int64)
         out_scores = np.empty(k)
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             u = users[i]
@@ -170,24 +208,26 @@ def _feed_kernel(
                 # author's newest visible post (-1: none, or hidden) says so
                 if head[f, 1] <= seen_until:
                     continue
-                # author_posts holds each author's window posts newest first, with their
-                # trending index and score beside them (no random read per post)
+                # the author's window posts, newest first, one record each
                 for q in range(head[f, 0], head[f + 1, 0]):
-                    post = author_posts[q]
+                    code = candidates[q, 0]
+                    post = code & POST_MASK
                     if post <= seen_until:
                         break
-                    t = post_trend[q]
+                    t = ((code >> POST_BITS) & TREND_LIMIT) - 1
                     if t >= 0:
                         in_network[t] = True
                     if mode == 2:
-                        s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
+                        s = _closeness(candidates_f[q, 3], opinion[u, code >> 56], post, lo, hi)
                     else:
-                        s = post_score[q]
-                    filled, worst = _offer(row_ids, row_scores, filled, worst, post, s)
+                        s = candidates_f[q, 2]
+                    filled, worst = _offer(row_ids, row_from, row_scores, filled, worst, post, q, s)
             # out of network: trending posts by accounts the reader does not follow.
             # Capped, they compete among themselves for their own slots; uncapped, with
             # everything.
-            ids, sc = (out_ids, out_scores) if capped else (row_ids, row_scores)
+            ids, src, sc = (
+                (out_ids, out_from, out_scores) if capped else (row_ids, row_from, row_scores)
+            )
             got, low = (0, 0) if capped else (filled, worst)
             for q in range(trending.shape[0]):
                 post = trending[q]
@@ -196,33 +236,43 @@ def _feed_kernel(
                 s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
                 if got == k and s <= sc[low]:
                     continue
-                got, low = _offer(ids, sc, got, low, post, s)
+                got, low = _offer(ids, src, sc, got, low, post, -1, s)
             if capped:
                 # at most out_slots of them, more only where the network leaves slots empty
                 n_out = min(got, max(out_slots, k - filled))
                 n_in = min(filled, k - n_out)
-                _sort_desc(row_ids, row_scores, filled)
-                _sort_desc(ids, sc, got)
+                _sort_desc(row_ids, row_from, row_scores, filled)
+                _sort_desc(ids, src, sc, got)
                 for j in range(n_out):
                     row_ids[n_in + j] = ids[j]
+                    row_from[n_in + j] = src[j]
                     row_scores[n_in + j] = sc[j]
                 filled = n_in + n_out
             else:
                 filled = got
-            _sort_desc(row_ids, row_scores, filled)
-            # what the reader's policy sees of each slot. A post in the feed comes from
-            # the reader's network unless it is a trending post the network did not
-            # offer: every other candidate is a followee's, so "already followed" needs
-            # no search of the follow graph
+            _sort_desc(row_ids, row_from, row_scores, filled)
+            # what the reader's policy sees of each slot. A followee's post is read from
+            # its record; a trending post (one of a few dozen, in cache) from the columns.
+            # A post in the feed comes from the reader's network unless it is a trending
+            # post the network did not offer: every other candidate is a followee's, so
+            # "already followed" needs no search of the follow graph
             for j in range(k):
                 if j < filled:
-                    post = row_ids[j]
-                    feed_author[i, j] = author[post]
-                    feed_stance[i, j] = stance[post]
-                    feed_topic[i, j] = topic[post]
-                    feed_likes[i, j] = likes[post]
-                    t = trend_index[post - lo]
-                    feed_followed[i, j] = t < 0 or in_network[t]
+                    q = row_from[j]
+                    if q >= 0:
+                        who = candidates[q, 1]
+                        feed_author[i, j] = who & 0xFFFFFFFF
+                        feed_likes[i, j] = who >> 32
+                        feed_stance[i, j] = candidates_f[q, 3]
+                        feed_topic[i, j] = candidates[q, 0] >> 56
+                        feed_followed[i, j] = True
+                    else:
+                        post = row_ids[j]
+                        feed_author[i, j] = author[post]
+                        feed_stance[i, j] = stance[post]
+                        feed_topic[i, j] = topic[post]
+                        feed_likes[i, j] = likes[post]
+                        feed_followed[i, j] = in_network[trend_index[post - lo]]
                 else:
                     row_ids[j] = -1
                     feed_author[i, j] = -1
@@ -273,6 +323,8 @@ class Recommender:
         # A chronological timeline shows followees only; ranked feeds also surface
         # trending posts, which is how users discover accounts they do not follow yet.
         self.trending = 0 if self.ranking == Ranking.CHRONOLOGICAL else int(trending)
+        if not 0 <= self.trending < TREND_LIMIT:
+            raise ValueError(f"trending must be between 0 and {TREND_LIMIT - 1}, not {trending}")
         self.half_life = float(half_life)
         # the most slots of a feed that posts from accounts the reader does not follow
         # may take (more only when its own network leaves slots empty); a feed without
@@ -363,10 +415,22 @@ class Recommender:
                 trending = candidates[pick]
         trend_index = np.full(hi - lo, -1, np.int64)
         trend_index[trending - lo] = np.arange(trending.size)
-        post_trend = trend_index[author_posts - lo]
-        # (a personalised score depends on the reader: the kernel computes it)
-        post_score = (
-            base_score[author_posts - lo] if self.ranking != Ranking.PERSONALISED else heat[:0]
+        if hi > POST_MASK or opinion.shape[1] > TOPIC_LIMIT:
+            raise ValueError(
+                f"feeds hold post ids below 2^{POST_BITS} and at most {TOPIC_LIMIT} topics"
+            )
+        candidates = np.empty((hi - lo, 4), np.int64)
+        _fill_candidates(
+            author_posts,
+            lo,
+            trend_index,
+            # (a personalised score depends on the reader: the kernel computes it)
+            base_score if self.ranking != Ranking.PERSONALISED else heat[:0],
+            posts.author,
+            posts.likes,
+            posts.topic,
+            posts.stance,
+            candidates,
         )
         return FeedWindow(
             lo,
@@ -376,9 +440,7 @@ class Recommender:
                 graph.out_deg,
                 graph.pool,
                 head,
-                author_posts,
-                post_trend,
-                post_score,
+                candidates,
                 trending,
                 trend_index,
                 self.out_slots,
