@@ -152,6 +152,7 @@ class Run:
             world.load_state(arrays, world_meta)  # checks every array and value first
             if world.t != int(meta["step"]):
                 raise ValueError(f"the world is at step {world.t}, latest.json says {meta['step']}")
+            world.posts.mark_clean()  # as the checkpoint (and its post segments) hold them
         except Exception as exc:  # arrays of the wrong shape or kind: a damaged checkpoint
             raise UserError(
                 f"{store.checkpoints / meta.get('file', 'latest.json')}: checkpoint does not "
@@ -275,6 +276,7 @@ class Run:
         arrays, meta = self.world.state()
         wall = self._wall()
         config = self.scenario.model_dump(mode="json")
+        posts = self.world.posts
         self.store.save_checkpoint(
             arrays,
             meta,
@@ -286,7 +288,11 @@ class Run:
                 "config": config,
                 "config_sha256": config_digest(config),
             },
+            clean_rows=posts.clean_rows,
+            # posts older than the feed window are shown, liked and answered no more
+            settled_rows=posts.window_start(self.world.t, self.world.recommender.window),
         )
+        posts.mark_clean()
         self.flushed_step = self.world.t  # only once the checkpoint is on disk
         self.store.write_summary(self._summary(complete=False))
 

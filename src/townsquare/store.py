@@ -10,7 +10,8 @@ RUN/
   users.parquet      one row per user at the end: role, opinions at start and end, counts
   graph.parquet      the final follow edges (src follows dst)
   checkpoints/       world state at the last flushed step (npz + json), for --resume,
-                     and at step 0 for good (start.npz + start.json)
+                     and at step 0 for good (start.npz + start.json); a large run's
+                     settled posts in segments (posts-FIRST-END-STEP.npz) it names
 ```
 
 Events are buffered in memory and flushed every ``record.flush_every`` steps, together
@@ -68,6 +69,16 @@ RUN_FILES = (
 
 #: the world at step 0, kept for good in ``checkpoints/`` (arrays, and its latest.json)
 START_FILES = ("start.npz", "start.json")
+
+#: Checkpoint arrays kept in row segments: the post store's columns. Posts older than the
+#: feed window no longer change, so a checkpoint writes them once, into a segment file
+#: that later checkpoints name again, instead of rewriting the whole store every flush
+#: (at 10^7 users the store reaches 3.8 GB). The checkpoint's own file holds the rows
+#: after its segments.
+SEGMENTED = "posts.col_"
+#: the fewest rows worth a segment file of their own (small runs keep one file)
+SEGMENT_MIN_ROWS = 1 << 20
+_SEGMENT_NAME = re.compile(r"posts-(\d{12})-(\d{12})-(\d{8})\.npz")
 
 POST_KINDS = np.array(["post", "repost", "reply"])
 
@@ -373,6 +384,8 @@ class RunStore:
         self.start = self.checkpoints / START_FILES[0]
         self.start_meta = self.checkpoints / START_FILES[1]
         self._lock_fd: int | None = None
+        #: the post segments of the checkpoint last saved or loaded (latest.json's)
+        self._segments: list[dict] = []
 
     # ------------------------------------------------------------ marker and lock
     def is_run(self) -> bool:
@@ -513,6 +526,7 @@ class RunStore:
                 if entry.is_file() and (
                     entry.name in ("latest.json", "latest.json.tmp", *START_FILES)
                     or (entry.name.startswith("world-") and ".npz" in entry.name)
+                    or _is_segment(entry.name)
                 ):
                     entry.unlink()
                 elif _is_replacing_temp(entry, START_FILES):
@@ -582,24 +596,69 @@ class RunStore:
         return pq.read_table(self.metrics).to_pylist()
 
     # checkpoint: world arrays in npz (no pickle) + latest.json naming the valid one.
-    # The npz is written first under a step-stamped name and latest.json is replaced
-    # atomically afterwards, so a crash at any point leaves a consistent pair.
-    def save_checkpoint(self, arrays: dict[str, np.ndarray], meta_json: str, extra: dict) -> None:
+    # The npz (and any new post segment) is written first under a step-stamped name and
+    # latest.json is replaced atomically afterwards, so a crash at any point leaves a
+    # consistent set; files the new latest.json does not name are removed only then.
+    def save_checkpoint(
+        self,
+        arrays: dict[str, np.ndarray],
+        meta_json: str,
+        extra: dict,
+        clean_rows: int = 0,
+        settled_rows: int = 0,
+    ) -> None:
+        """Save a checkpoint. The `SEGMENTED` arrays (the post columns) may be split:
+        ``clean_rows`` of their leading rows are what the last checkpoint saved (the
+        caller vouches: `PostStore.clean_rows`), so its segments within them are named
+        again; rows below ``settled_rows`` are not expected to change, and go into a new
+        segment when they make at least `SEGMENT_MIN_ROWS`."""
         self.checkpoints.mkdir(parents=True, exist_ok=True)
-        name = f"world-{extra['step']:08d}.npz"
-        tmp = self.checkpoints / (name + ".tmp")
+        step = int(extra["step"])
+        name = f"world-{step:08d}.npz"
+        segmented = sorted(key for key in arrays if key.startswith(SEGMENTED))
+        rows = int(arrays[segmented[0]].shape[0]) if segmented else 0
+        segments = [seg for seg in self._segments if seg["end"] <= min(clean_rows, rows)]
+        first = segments[-1]["end"] if segments else 0
+        end = min(int(settled_rows), rows)
+        written: list[Path] = []
+        try:
+            if segmented and end - first >= SEGMENT_MIN_ROWS:
+                segment = f"posts-{first:012d}-{end:012d}-{step:08d}.npz"
+                self._write_npz(
+                    self.checkpoints / segment, {key: arrays[key][first:end] for key in segmented}
+                )
+                written.append(self.checkpoints / segment)
+                segments.append({"file": segment, "start": first, "end": end})
+                first = end
+            if first:
+                arrays = {**arrays, **{key: arrays[key][first:] for key in segmented}}
+            self._write_npz(self.checkpoints / name, arrays)
+        except BaseException:
+            for path in written:  # the previous checkpoint stays the valid one
+                path.unlink(missing_ok=True)
+            raise
+        meta = {"file": name, "world": json.loads(meta_json), **extra}
+        if segments:
+            meta["post_segments"] = segments
+        _atomic_write(self.checkpoints / "latest.json", json.dumps(meta).encode())
+        self._segments = segments
+        named = {seg["file"] for seg in segments}
+        for old in self.checkpoints.iterdir():
+            stale_world = old.name.startswith("world-") and old.name.endswith(".npz")
+            if old.name != name and (stale_world or _is_segment(old.name)):
+                if old.name not in named and old.is_file() and not old.is_symlink():
+                    old.unlink()
+
+    @staticmethod
+    def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
         try:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
-            os.replace(tmp, self.checkpoints / name)
+            os.replace(tmp, path)
         except BaseException as exc:
-            tmp.unlink(missing_ok=True)  # the previous checkpoint stays the valid one
+            tmp.unlink(missing_ok=True)
             raise _naming(exc, tmp) from None
-        meta = {"file": name, "world": json.loads(meta_json), **extra}
-        _atomic_write(self.checkpoints / "latest.json", json.dumps(meta).encode())
-        for old in self.checkpoints.glob("world-*.npz"):
-            if old.name != name:
-                old.unlink()
 
     def has_checkpoint(self) -> bool:
         return (self.checkpoints / "latest.json").exists()
@@ -613,6 +672,8 @@ class RunStore:
         meta = json.loads((self.checkpoints / "latest.json").read_text(encoding="utf-8"))
         if meta.get("step") != 0:
             raise RuntimeError(f"the latest checkpoint is at step {meta.get('step')}, not 0")
+        if meta.get("post_segments"):
+            raise RuntimeError("the checkpoint at step 0 has post segments")
         source = self.checkpoints / meta["file"]
         _replace(self.start, lambda tmp: shutil.copyfile(source, tmp))
         meta["file"] = self.start.name
@@ -656,6 +717,7 @@ class RunStore:
             elif not isinstance(name, str) or not name.startswith("world-") or "/" in name:
                 raise ValueError(f"bad checkpoint file name {name!r}")
             int(meta["step"])
+            segments = _checked_segments(meta.get("post_segments", []), start)
         except FileNotFoundError:
             if start:
                 raise UserError(f"{latest}: missing; the run's state at step 0 is lost") from None
@@ -670,8 +732,38 @@ class RunStore:
             raise UserError(f"{path}: missing (named by checkpoints/{latest.name})") from None
         except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
             raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
+        if segments:
+            arrays = self._joined_segments(arrays, segments, latest)
+        if not start:
+            self._segments = segments
         meta["file"] = name  # so errors about its arrays can name it
         return arrays, json.dumps(world_meta), meta
+
+    def _joined_segments(self, arrays: dict, segments: list[dict], latest: Path) -> dict:
+        """The post columns whole: each segment's rows, then the checkpoint's own."""
+        keys = sorted(key for key in arrays if key.startswith(SEGMENTED))
+        parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+        for seg in segments:
+            path = self.checkpoints / seg["file"]
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    if sorted(data.files) != keys:
+                        raise ValueError(f"holds {sorted(data.files)!r:.80}, not {keys!r:.80}")
+                    for key in keys:
+                        rows = data[key]
+                        tail = arrays[key]
+                        if rows.shape[1:] != tail.shape[1:] or rows.dtype != tail.dtype:
+                            raise ValueError(f"{key}: {rows.dtype}{rows.shape}, not {tail.dtype}")
+                        if rows.shape[0] != seg["end"] - seg["start"]:
+                            raise ValueError(
+                                f"{key}: {rows.shape[0]} rows, not {seg['end'] - seg['start']}"
+                            )
+                        parts[key].append(rows)
+            except FileNotFoundError:
+                raise UserError(f"{path}: missing (named by checkpoints/{latest.name})") from None
+            except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
+                raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
+        return {**arrays, **{key: np.concatenate([*parts[key], arrays[key]]) for key in keys}}
 
     # ------------------------------------------------------------ verification
     def verify_against(self, meta: dict, config: dict) -> None:
@@ -858,3 +950,34 @@ def _rmdir_if_empty(path: Path) -> None:
     except OSError as exc:
         if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
+
+
+def _is_segment(name: str) -> bool:
+    """A post segment's name (`save_checkpoint`), or its temporary while written."""
+    return bool(_SEGMENT_NAME.fullmatch(name.removesuffix(".tmp")))
+
+
+def _checked_segments(value, start: bool) -> list[dict]:
+    """latest.json's post segments: files named as `save_checkpoint` names them, each
+    beginning where the one before it ends, from row 0."""
+    if not isinstance(value, list) or (start and value):
+        raise ValueError(
+            "post_segments: not a list of segments" if not start else "post_segments at step 0"
+        )
+    segments, end = [], 0
+    for seg in value:
+        if not isinstance(seg, dict) or sorted(seg) != ["end", "file", "start"]:
+            raise ValueError(f"post_segments: {seg!r:.60} is not a segment")
+        match = _SEGMENT_NAME.fullmatch(str(seg["file"]))
+        bounds = [seg["start"], seg["end"]]
+        if (
+            not match
+            or any(isinstance(b, bool) or not isinstance(b, int) for b in bounds)
+            or [int(match[1]), int(match[2])] != bounds
+            or seg["start"] != end
+            or seg["end"] <= seg["start"]
+        ):
+            raise ValueError(f"post_segments: {seg!r:.80} does not follow row {end}")
+        segments.append(seg)
+        end = seg["end"]
+    return segments

@@ -41,6 +41,9 @@ class PostStore:
         self._cols = {name: np.zeros(max(capacity, 16), dtype) for name, dtype in _COLUMNS.items()}
         self.step_start: list[int] = [0]  # step_start[t] = first id written in step t
         self.text: dict[int, str] = {}  # sparse: only posts that carry text
+        #: rows [0, clean_rows) are unchanged since `mark_clean` (a run's last checkpoint):
+        #: every write lowers it, so a checkpoint rewrites only what may have changed
+        self.clean_rows = 0
 
     def __len__(self) -> int:
         return self.size
@@ -58,6 +61,7 @@ class PostStore:
             clone._cols[name] = room
         clone.step_start = list(self.step_start)
         clone.text = dict(self.text)  # ids to immutable strings
+        clone.clean_rows = self.clean_rows
         return clone
 
     def __getattr__(self, name: str) -> np.ndarray:
@@ -102,6 +106,7 @@ class PostStore:
         if text is not None and len(text) != m:
             raise ValueError(f"got {len(text)} texts for {m} posts")
         self._reserve(m)
+        self.clean_rows = min(self.clean_rows, self.size)
         ids = np.arange(self.size, self.size + m, dtype=np.int64)
         sl = slice(self.size, self.size + m)
         c = self._cols
@@ -125,13 +130,18 @@ class PostStore:
         if post_ids.size:
             # Feeds only show recent posts, so the ids touched span a short range.
             lo = int(post_ids.min())
+            self.clean_rows = min(self.clean_rows, lo)
             hits = np.bincount(post_ids - lo)
             col = self._cols[counter]
             col[lo : lo + hits.shape[0]] += hits.astype(col.dtype)
 
     def count_shown(self, counter: str, feed: np.ndarray) -> None:
         """Add one to ``counter`` for each post id of ``feed`` (any shape; -1: none)."""
-        _count_shown(feed.reshape(-1), self._cols[counter])
+        self.clean_rows = min(self.clean_rows, _count_shown(feed.reshape(-1), self._cols[counter]))
+
+    def mark_clean(self) -> None:
+        """Every row is as the last checkpoint saved it (`clean_rows`)."""
+        self.clean_rows = self.size
 
     def end_step(self) -> None:
         self.step_start.append(self.size)
@@ -219,6 +229,10 @@ class PostStore:
 
 @numba.njit(cache=True)
 def _count_shown(ids, column):
+    """Counts each id >= 0 and returns the lowest (the column's length if none)."""
+    lowest = column.shape[0]
     for post in ids:
         if post >= 0:
             column[post] += 1
+            lowest = min(lowest, post)
+    return lowest
