@@ -159,6 +159,7 @@ def _feed_kernel(
     offset,
     out_deg,
     pool,
+    has_posts,
     head,
     candidates,
     trending,
@@ -204,9 +205,11 @@ def _feed_kernel(
             o = offset[u]
             for j in range(o, o + out_deg[u]):
                 f = pool[j]
-                # most followees wrote nothing the reader has not seen: one read of the
-                # author's newest visible post (-1: none, or hidden) says so
-                if head[f, 1] <= seen_until:
+                # most followees wrote nothing the reader has not seen: a bit says whether
+                # the author has a visible post in the window at all (the bits of 10^7
+                # users fit the cache; head does not), then one read of its newest says
+                # whether the reader has seen it
+                if not (has_posts[f >> 3] >> (f & 7)) & 1 or head[f, 1] <= seen_until:
                     continue
                 # the author's window posts, newest first, one record each
                 for q in range(head[f, 0], head[f + 1, 0]):
@@ -439,6 +442,7 @@ class Recommender:
                 graph.offset,
                 graph.out_deg,
                 graph.pool,
+                np.packbits(head[:-1, 1] >= 0, bitorder="little"),
                 head,
                 candidates,
                 trending,
