@@ -227,3 +227,22 @@ def test_the_post_store_knows_which_rows_it_changed():
     posts.count_shown("views", np.full((2, 3), -1))
     assert posts.clean_rows == 15
     assert copy.deepcopy(posts).clean_rows == 15
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_the_start_is_the_step_0_checkpoint_linked_or_copied(
+    small_scenario, tmp_path, monkeypatch, links
+):
+    if not links:  # a file system without hard links
+
+        def no_links(src, dst):
+            raise OSError(1, "Operation not permitted")
+
+        monkeypatch.setattr(store_module.os, "link", no_links)
+    out = tmp_path / "run"
+    Run.start(_scenario(small_scenario, steps=4), out).execute()
+    start = out / "checkpoints" / "start.npz"
+    assert not (out / "checkpoints" / "world-00000000.npz").exists()
+    arrays, _, meta = RunStore(out).load_start()
+    assert meta["step"] == 0 and arrays["posts.col_author"].shape == (0,)
+    assert start.stat().st_nlink == 1
