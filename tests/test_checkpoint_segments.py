@@ -13,7 +13,7 @@ from cli_checks import invoke, one_line_error
 from resume_checks import assert_resume_is_exact
 from townsquare import store as store_module
 from townsquare.config import load_scenario
-from townsquare.runner import Run
+from townsquare.runner import Run, RunInterrupted
 from townsquare.store import RunStore
 from townsquare.world.posts import PostStore
 
@@ -246,3 +246,119 @@ def test_the_start_is_the_step_0_checkpoint_linked_or_copied(
     arrays, _, meta = RunStore(out).load_start()
     assert meta["step"] == 0 and arrays["posts.col_author"].shape == (0,)
     assert start.stat().st_nlink == 1
+
+
+def test_a_checkpoint_is_committed_once_latest_json_names_it(tmp_path, segmented, monkeypatch):
+    store = RunStore(tmp_path)
+    store.save_checkpoint(_columns(100), "{}", {"step": 1}, settled_rows=40)
+    real_unlink = type(tmp_path).unlink
+
+    def stuck(path, missing_ok=False):  # removing the old files fails after the commit
+        if path.name == "world-00000001.npz":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(type(tmp_path), "unlink", stuck)
+    store.save_checkpoint(_columns(150), "{}", {"step": 2}, clean_rows=100, settled_rows=90)
+    assert store.committed_step == 2 and _latest(tmp_path)["file"] == "world-00000002.npz"
+    monkeypatch.undo()
+    arrays, _, _ = RunStore(tmp_path).load_checkpoint()
+    assert np.array_equal(arrays["posts.col_a"], np.arange(150))
+    store.save_checkpoint(_columns(160), "{}", {"step": 3}, clean_rows=150, settled_rows=90)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("world-*")) == [
+        "world-00000003.npz"
+    ]
+
+
+def test_a_run_whose_old_checkpoint_cannot_be_removed_goes_on(
+    small_scenario, tmp_path, segmented, monkeypatch
+):
+    sc = _scenario(small_scenario)
+    Run.start(sc, tmp_path / "ref").execute()
+    real_unlink = type(tmp_path).unlink
+    failed = []
+
+    def once(path, missing_ok=False):
+        if path.name == "world-00000004.npz" and not failed:
+            failed.append(path)
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(type(tmp_path), "unlink", once)
+    run = Run.start(sc, tmp_path / "run")
+    with pytest.raises(RunInterrupted):
+        run.execute(on_step=lambda row: row["step"] == 6 and run.request_stop())
+    monkeypatch.undo()
+    assert failed
+    Run.resume(tmp_path / "run").execute()
+    for name in ("metrics.parquet", "users.parquet", "graph.parquet"):
+        assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+
+
+def test_a_failed_latest_json_leaves_the_previous_checkpoint_and_its_segments(
+    tmp_path, segmented, monkeypatch
+):
+    store = RunStore(tmp_path)
+    store.save_checkpoint(_columns(100), "{}", {"step": 1}, settled_rows=40)
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(store_module, "_atomic_write", full_disk)
+    with pytest.raises(OSError):
+        store.save_checkpoint(_columns(150), "{}", {"step": 2}, clean_rows=100, settled_rows=90)
+    assert store.committed_step is None
+    assert _segment_files(tmp_path) == ["posts-000000000000-000000000040-00000001.npz"]
+    arrays, _, meta = RunStore(tmp_path).load_checkpoint()
+    assert meta["file"] == "world-00000001.npz"
+    assert np.array_equal(arrays["posts.col_a"], np.arange(100))
+
+
+def test_only_names_made_of_ascii_digits_are_segments_and_links_stay(seg_run, small_scenario):
+    checkpoints = seg_run / "checkpoints"
+    wide = checkpoints / (
+        "posts-" + "\uff10" * 12 + "-" + "\uff10" * 12 + "-" + "\uff10" * 8 + ".npz"
+    )
+    wide.write_text("mine")
+    target = seg_run.parent / "elsewhere.npz"
+    target.write_text("mine too")
+    link = checkpoints / "posts-000000000000-000000000001-00000099.npz"
+    link.symlink_to(target)
+    result = invoke("run", small_scenario, "--out", seg_run, "--overwrite", "-q", "--no-plot",
+                    "--no-report", "--steps", "2")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert wide.read_text() == "mine" and link.is_symlink() and target.read_text() == "mine too"
+
+
+def _rewrite(path, change):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    change(arrays)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_a_world_file_with_post_columns_of_another_shape_is_damaged(seg_run):
+    world = seg_run / "checkpoints" / _latest(seg_run)["file"]
+    _rewrite(world, lambda a: a.update({"posts.col_kind": np.int8(0)}))
+    one_line_error(_resume(seg_run), world.name, "damaged checkpoint", "posts.col_kind")
+
+
+def test_a_bad_value_in_a_segment_names_the_segments(seg_run):
+    segments = _latest(seg_run)["post_segments"]
+    first = seg_run / "checkpoints" / segments[0]["file"]
+
+    def bad_kind(arrays):
+        arrays["posts.col_kind"] = np.full_like(arrays["posts.col_kind"], 9)
+
+    _rewrite(first, bad_kind)
+    one_line_error(_resume(seg_run), "posts.col_kind", segments[0]["file"], segments[-1]["file"])
+
+
+def test_stances_read_from_words_are_changes_a_checkpoint_sees():
+    posts = PostStore()
+    posts.add(np.arange(6), 0, 0, 0.0, 0)
+    posts.mark_clean()
+    posts.restate(np.array([4, 3]), np.array([0.5, -0.5]))
+    assert posts.clean_rows == 3
+    assert posts.stance.tolist() == [0, 0, 0, -0.5, 0.5, 0]

@@ -28,7 +28,7 @@ from .build import build_world, expected_post_rows, give_text_to_policies
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
 from .final_state import write_final_state
-from .store import EventRecorder, RunStore, config_digest, read_run_summary
+from .store import EventRecorder, RunStore, checkpoint_files, config_digest, read_run_summary
 from .world import World
 from .world.memory import steps_keep_memory
 from .world.world import checked_state
@@ -155,7 +155,7 @@ class Run:
             world.posts.mark_clean()  # as the checkpoint (and its post segments) hold them
         except Exception as exc:  # arrays of the wrong shape or kind: a damaged checkpoint
             raise UserError(
-                f"{store.checkpoints / meta.get('file', 'latest.json')}: checkpoint does not "
+                f"{store.checkpoints / checkpoint_files(meta)}: checkpoint does not "
                 f"fit the world ({' '.join(str(exc).split())[:160]})"
             ) from None
         if scenario.steps < world.t:
@@ -277,6 +277,17 @@ class Run:
         wall = self._wall()
         config = self.scenario.model_dump(mode="json")
         posts = self.world.posts
+        try:
+            self._save_checkpoint(arrays, meta, wall, config, posts)
+        finally:
+            # once latest.json names it (even if removing old files then failed), the
+            # checkpoint is the one a resume starts from
+            if self.store.committed_step == self.world.t:
+                posts.mark_clean()
+                self.flushed_step = self.world.t
+        self.store.write_summary(self._summary(complete=False))
+
+    def _save_checkpoint(self, arrays, meta, wall, config, posts) -> None:
         self.store.save_checkpoint(
             arrays,
             meta,
@@ -292,9 +303,6 @@ class Run:
             # posts older than the feed window are shown, liked and answered no more
             settled_rows=posts.window_start(self.world.t, self.world.recommender.window),
         )
-        posts.mark_clean()
-        self.flushed_step = self.world.t  # only once the checkpoint is on disk
-        self.store.write_summary(self._summary(complete=False))
 
     def _wall(self) -> float:
         running = time.perf_counter() - self._started if self._started is not None else 0.0

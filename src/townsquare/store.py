@@ -78,7 +78,7 @@ START_FILES = ("start.npz", "start.json")
 SEGMENTED = "posts.col_"
 #: the fewest rows worth a segment file of their own (small runs keep one file)
 SEGMENT_MIN_ROWS = 1 << 20
-_SEGMENT_NAME = re.compile(r"posts-(\d{12})-(\d{12})-(\d{8})\.npz")
+_SEGMENT_NAME = re.compile(r"posts-([0-9]{12})-([0-9]{12})-([0-9]{8})\.npz")
 
 POST_KINDS = np.array(["post", "repost", "reply"])
 
@@ -386,6 +386,8 @@ class RunStore:
         self._lock_fd: int | None = None
         #: the post segments of the checkpoint last saved or loaded (latest.json's)
         self._segments: list[dict] = []
+        #: the step of the checkpoint `save_checkpoint` last made latest.json name
+        self.committed_step: int | None = None
 
     # ------------------------------------------------------------ marker and lock
     def is_run(self) -> bool:
@@ -526,7 +528,7 @@ class RunStore:
                 if entry.is_file() and (
                     entry.name in ("latest.json", "latest.json.tmp", *START_FILES)
                     or (entry.name.startswith("world-") and ".npz" in entry.name)
-                    or _is_segment(entry.name)
+                    or (_is_segment(entry.name) and not entry.is_symlink())
                 ):
                     entry.unlink()
                 elif _is_replacing_temp(entry, START_FILES):
@@ -612,6 +614,7 @@ class RunStore:
         caller vouches: `PostStore.clean_rows`), so its segments within them are named
         again; rows below ``settled_rows`` are not expected to change, and go into a new
         segment when they make at least `SEGMENT_MIN_ROWS`."""
+        self.committed_step = None
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         step = int(extra["step"])
         name = f"world-{step:08d}.npz"
@@ -621,6 +624,7 @@ class RunStore:
         first = segments[-1]["end"] if segments else 0
         end = min(int(settled_rows), rows)
         written: list[Path] = []
+        named_before = {seg["file"] for seg in self._segments}
         try:
             if segmented and end - first >= SEGMENT_MIN_ROWS:
                 segment = f"posts-{first:012d}-{end:012d}-{step:08d}.npz"
@@ -633,21 +637,29 @@ class RunStore:
             if first:
                 arrays = {**arrays, **{key: arrays[key][first:] for key in segmented}}
             self._write_npz(self.checkpoints / name, arrays)
+            meta = {"file": name, "world": json.loads(meta_json), **extra}
+            if segments:
+                meta["post_segments"] = segments
+            _atomic_write(self.checkpoints / "latest.json", json.dumps(meta).encode())
         except BaseException:
-            for path in written:  # the previous checkpoint stays the valid one
-                path.unlink(missing_ok=True)
+            # the previous checkpoint stays the valid one: its files stay, new segments go
+            # (a world file left behind goes at the next checkpoint)
+            for path in written:
+                if path.name not in named_before:
+                    path.unlink(missing_ok=True)
             raise
-        meta = {"file": name, "world": json.loads(meta_json), **extra}
-        if segments:
-            meta["post_segments"] = segments
-        _atomic_write(self.checkpoints / "latest.json", json.dumps(meta).encode())
+        # committed: latest.json names this checkpoint, whatever happens next
         self._segments = segments
+        self.committed_step = step
         named = {seg["file"] for seg in segments}
-        for old in self.checkpoints.iterdir():
-            stale_world = old.name.startswith("world-") and old.name.endswith(".npz")
-            if old.name != name and (stale_world or _is_segment(old.name)):
-                if old.name not in named and old.is_file() and not old.is_symlink():
-                    old.unlink()
+        try:
+            for old in self.checkpoints.iterdir():
+                stale_world = old.name.startswith("world-") and old.name.endswith(".npz")
+                if old.name != name and (stale_world or _is_segment(old.name)):
+                    if old.name not in named and old.is_file() and not old.is_symlink():
+                        old.unlink()
+        except OSError:
+            pass  # files latest.json does not name are removed at the next checkpoint
 
     @staticmethod
     def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -736,13 +748,13 @@ class RunStore:
         except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
             raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
         if segments:
-            arrays = self._joined_segments(arrays, segments, latest)
+            arrays = self._joined_segments(arrays, segments, latest, name)
         if not start:
             self._segments = segments
         meta["file"] = name  # so errors about its arrays can name it
         return arrays, json.dumps(world_meta), meta
 
-    def _joined_segments(self, arrays: dict, segments: list[dict], latest: Path) -> dict:
+    def _joined_segments(self, arrays: dict, segments: list[dict], latest: Path, name: str) -> dict:
         """The post columns whole: each segment's rows, then the checkpoint's own."""
         keys = sorted(key for key in arrays if key.startswith(SEGMENTED))
         parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
@@ -755,7 +767,12 @@ class RunStore:
                     for key in keys:
                         rows = data[key]
                         tail = arrays[key]
-                        if rows.shape[1:] != tail.shape[1:] or rows.dtype != tail.dtype:
+                        if tail.ndim != 1:
+                            raise UserError(
+                                f"{self.checkpoints / name}: damaged checkpoint ({key}: "
+                                f"{tail.ndim} dimensions, not 1)"
+                            )
+                        if rows.ndim != 1 or rows.dtype != tail.dtype:
                             raise ValueError(f"{key}: {rows.dtype}{rows.shape}, not {tail.dtype}")
                         if rows.shape[0] != seg["end"] - seg["start"]:
                             raise ValueError(
@@ -764,6 +781,8 @@ class RunStore:
                         parts[key].append(rows)
             except FileNotFoundError:
                 raise UserError(f"{path}: missing (named by checkpoints/{latest.name})") from None
+            except UserError:
+                raise
             except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
                 raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
         return {**arrays, **{key: np.concatenate([*parts[key], arrays[key]]) for key in keys}}
@@ -984,3 +1003,13 @@ def _checked_segments(value, start: bool) -> list[dict]:
         segments.append(seg)
         end = seg["end"]
     return segments
+
+
+def checkpoint_files(meta: dict, default: str = "latest.json") -> str:
+    """The files of a loaded checkpoint, for a message about one of its arrays: the world
+    file, and where the post columns were joined from segments, those too."""
+    name = str(meta.get("file", default))
+    segments = meta.get("post_segments") or []
+    if not segments:
+        return name
+    return f"{name} (post rows from {segments[0]['file']} to {segments[-1]['file']})"

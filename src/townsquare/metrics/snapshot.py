@@ -97,7 +97,9 @@ class RunSnapshot:
             reason = " ".join(str(exc).split())[:200]
             path = named
             if not reason.startswith(named.name):  # an array: name the .npz it is in
-                path = store.checkpoints / str(meta.get("file", named.name))
+                from ..store import checkpoint_files
+
+                path = store.checkpoints / checkpoint_files(meta, named.name)
             raise UserError(f"{path}: damaged checkpoint ({reason})") from None
         src, dst = world.graph.edges()
         pop, posts = world.population, world.posts

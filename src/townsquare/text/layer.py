@@ -196,7 +196,7 @@ class TextLayer:
             return
         read = self.reader.read([texts[i] for i in own.tolist()], events.post_topic[own])
         read = np.clip(np.nan_to_num(np.asarray(read, np.float64)), -1.0, 1.0)
-        posts.stance[events.post_id[own]] = read
+        posts.restate(events.post_id[own], read)
         stance = np.array(events.post_stance, np.float64, copy=True)
         stance[own] = read
         events.post_stance = stance

@@ -139,6 +139,12 @@ class PostStore:
         """Add one to ``counter`` for each post id of ``feed`` (any shape; -1: none)."""
         self.clean_rows = min(self.clean_rows, _count_shown(feed.reshape(-1), self._cols[counter]))
 
+    def restate(self, post_ids: np.ndarray, stance: np.ndarray) -> None:
+        """Set the stance of ``post_ids`` (what their words say: text/layer.py)."""
+        if post_ids.size:
+            self._cols["stance"][post_ids] = stance
+            self.clean_rows = min(self.clean_rows, int(post_ids.min()))
+
     def mark_clean(self) -> None:
         """Every row is as the last checkpoint saved it (`clean_rows`)."""
         self.clean_rows = self.size
