@@ -199,10 +199,15 @@ def test_a_segment_of_other_columns_or_rows_is_damaged(seg_run):
     one_line_error(_resume(seg_run), path.name, "damaged checkpoint", "rows")
 
 
-def test_overwrite_removes_segments_and_nothing_named_like_them(seg_run, small_scenario):
-    mine = [seg_run / "checkpoints" / "posts-notes.npz", seg_run / "checkpoints" / "posts-1.txt"]
+def test_checkpoints_and_overwrite_remove_only_names_a_checkpoint_gives(seg_run, small_scenario):
+    mine = [
+        seg_run / "checkpoints" / name
+        for name in ("posts-notes.npz", "posts-1.txt", "world-backup.npz", "world-1.npz.tmp")
+    ]
     for path in mine:
         path.write_text("mine")
+    assert _resume(seg_run).exit_code == 0  # checkpoints at steps 8 and 10 remove old files
+    assert all(path.read_text() == "mine" for path in mine)
     result = invoke("run", small_scenario, "--out", seg_run, "--overwrite", "-q", "--no-plot",
                     "--no-report", "--steps", "2")  # fmt: skip
     assert result.exit_code == 0, result.output

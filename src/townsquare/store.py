@@ -79,6 +79,7 @@ SEGMENTED = "posts.col_"
 #: the fewest rows worth a segment file of their own (small runs keep one file)
 SEGMENT_MIN_ROWS = 1 << 20
 _SEGMENT_NAME = re.compile(r"posts-([0-9]{12})-([0-9]{12})-([0-9]{8})\.npz")
+_WORLD_NAME = re.compile(r"world-[0-9]{8}\.npz")
 
 POST_KINDS = np.array(["post", "repost", "reply"])
 
@@ -527,8 +528,7 @@ class RunStore:
             for entry in self.checkpoints.iterdir():
                 if entry.is_file() and (
                     entry.name in ("latest.json", "latest.json.tmp", *START_FILES)
-                    or (entry.name.startswith("world-") and ".npz" in entry.name)
-                    or (_is_segment(entry.name) and not entry.is_symlink())
+                    or (_is_checkpoint_file(entry.name) and not entry.is_symlink())
                 ):
                     entry.unlink()
                 elif _is_replacing_temp(entry, START_FILES):
@@ -654,8 +654,7 @@ class RunStore:
         named = {seg["file"] for seg in segments}
         try:
             for old in self.checkpoints.iterdir():
-                stale_world = old.name.startswith("world-") and old.name.endswith(".npz")
-                if old.name != name and (stale_world or _is_segment(old.name)):
+                if old.name != name and _is_checkpoint_file(old.name):
                     if old.name not in named and old.is_file() and not old.is_symlink():
                         old.unlink()
         except OSError:
@@ -974,9 +973,11 @@ def _rmdir_if_empty(path: Path) -> None:
             raise
 
 
-def _is_segment(name: str) -> bool:
-    """A post segment's name (`save_checkpoint`), or its temporary while written."""
-    return bool(_SEGMENT_NAME.fullmatch(name.removesuffix(".tmp")))
+def _is_checkpoint_file(name: str) -> bool:
+    """A name `save_checkpoint` gives a file (a world file or a post segment), or its
+    temporary while written: only those are ever removed from ``checkpoints/``."""
+    base = name.removesuffix(".tmp")
+    return bool(_WORLD_NAME.fullmatch(base) or _SEGMENT_NAME.fullmatch(base))
 
 
 def _checked_segments(value, start: bool) -> list[dict]:
