@@ -183,6 +183,9 @@ class RubricJudge:
         return out
 
 
+# slow since 2026-12-07 (47 s), to keep `make test` within CI's 20 minutes; the judge's
+# path through training is `make test`'s below (both rewards, a judge going down)
+@pytest.mark.slow
 def test_grpo_on_the_judge_alone_raises_its_score(tiny_model, tmp_path):
     result = train_grpo(
         settings(tiny_model, steps=60, weights=(0.0, 1.0)), tmp_path / "judge",
