@@ -278,7 +278,21 @@ class Run:
         config = self.scenario.model_dump(mode="json")
         posts = self.world.posts
         try:
-            self._save_checkpoint(arrays, meta, wall, config, posts)
+            self.store.save_checkpoint(
+                arrays,
+                meta,
+                {
+                    "step": self.world.t,
+                    "wall_s": wall,
+                    "events": self.recorder.rows_written,
+                    "events_mode": self.scenario.record.events,
+                    "config": config,
+                    "config_sha256": config_digest(config),
+                },
+                clean_rows=posts.clean_rows,
+                # posts older than the feed window are shown, liked and answered no more
+                settled_rows=posts.window_start(self.world.t, self.world.recommender.window),
+            )
         finally:
             # once latest.json names it (even if removing old files then failed), the
             # checkpoint is the one a resume starts from
@@ -286,23 +300,6 @@ class Run:
                 posts.mark_clean()
                 self.flushed_step = self.world.t
         self.store.write_summary(self._summary(complete=False))
-
-    def _save_checkpoint(self, arrays, meta, wall, config, posts) -> None:
-        self.store.save_checkpoint(
-            arrays,
-            meta,
-            {
-                "step": self.world.t,
-                "wall_s": wall,
-                "events": self.recorder.rows_written,
-                "events_mode": self.scenario.record.events,
-                "config": config,
-                "config_sha256": config_digest(config),
-            },
-            clean_rows=posts.clean_rows,
-            # posts older than the feed window are shown, liked and answered no more
-            settled_rows=posts.window_start(self.world.t, self.world.recommender.window),
-        )
 
     def _wall(self) -> float:
         running = time.perf_counter() - self._started if self._started is not None else 0.0

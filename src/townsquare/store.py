@@ -756,6 +756,12 @@ class RunStore:
     def _joined_segments(self, arrays: dict, segments: list[dict], latest: Path, name: str) -> dict:
         """The post columns whole: each segment's rows, then the checkpoint's own."""
         keys = sorted(key for key in arrays if key.startswith(SEGMENTED))
+        for key in keys:
+            if arrays[key].ndim != 1:
+                raise UserError(
+                    f"{self.checkpoints / name}: damaged checkpoint ({key}: "
+                    f"{arrays[key].ndim} dimensions, not 1)"
+                )
         parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
         for seg in segments:
             path = self.checkpoints / seg["file"]
@@ -765,14 +771,10 @@ class RunStore:
                         raise ValueError(f"holds {sorted(data.files)!r:.80}, not {keys!r:.80}")
                     for key in keys:
                         rows = data[key]
-                        tail = arrays[key]
-                        if tail.ndim != 1:
-                            raise UserError(
-                                f"{self.checkpoints / name}: damaged checkpoint ({key}: "
-                                f"{tail.ndim} dimensions, not 1)"
+                        if rows.ndim != 1 or rows.dtype != arrays[key].dtype:
+                            raise ValueError(
+                                f"{key}: {rows.dtype}{rows.shape}, not {arrays[key].dtype}"
                             )
-                        if rows.ndim != 1 or rows.dtype != tail.dtype:
-                            raise ValueError(f"{key}: {rows.dtype}{rows.shape}, not {tail.dtype}")
                         if rows.shape[0] != seg["end"] - seg["start"]:
                             raise ValueError(
                                 f"{key}: {rows.shape[0]} rows, not {seg['end'] - seg['start']}"
@@ -780,8 +782,6 @@ class RunStore:
                         parts[key].append(rows)
             except FileNotFoundError:
                 raise UserError(f"{path}: missing (named by checkpoints/{latest.name})") from None
-            except UserError:
-                raise
             except Exception as exc:  # zipfile, zlib, numpy format errors: all mean damaged
                 raise UserError(f"{path}: damaged checkpoint ({_short(exc)})") from None
         return {**arrays, **{key: np.concatenate([*parts[key], arrays[key]]) for key in keys}}

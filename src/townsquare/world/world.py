@@ -333,8 +333,7 @@ class World:
                 reads.append(_Reads.of(obs, compact=True))
                 del obs, acts
                 clock = self._lap("apply", clock)
-            batches.append(_Batch.joined(parts))
-            del parts  # the joined batch holds all of it
+            batches.extend(parts)  # rows in order: `_apply` lays every batch end to end once
 
         # 4. apply, in role order (deterministic); learning policies get their feedback
         events = self._apply(t, turn.active, batches, turn.can_post)
