@@ -59,6 +59,7 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/bench_planner.py
 	$(BIN)/python benchmarks/bench_grpo.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_feeds.py
 
 # the ten-million-user rows (issue 17), against 10^6 in the same invocation: about 25 min
 # on 2 cores, peaks near 9 GB (the `all` run at 10^7)

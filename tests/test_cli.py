@@ -131,7 +131,7 @@ def test_show_prints_summary_and_tables(small_scenario, tmp_path):
         ("feed.k=-3", ["feed.k"]),
         ("roles.socialbot.fraction=1.5", ["roles.socialbot.fraction"]),
         ("roles.influencer.count=900", ["roles", "exceed users"]),
-        ("feed.ranking=random", ["feed.ranking"]),
+        ("feed.ranking=newest", ["feed.ranking"]),
         ("graph.kind=polblogs", ["graph", "path"]),
         ("feed=3", ["feed"]),
     ],

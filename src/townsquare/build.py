@@ -307,7 +307,8 @@ def build_world(
 
     ``detector``: any object following the `Detector` protocol, or a function of the
     user count making one, instead of the one ``moderation.detector`` names."""
-    seeds = np.random.SeedSequence(sc.seed).spawn(3)
+    # (children are told apart by index: a fourth leaves the first three as they were)
+    seeds = np.random.SeedSequence(sc.seed).spawn(4)
     rng_graph, rng_pop = (np.random.Generator(np.random.PCG64(s)) for s in seeds[:2])
 
     if sc.graph.kind in GENERATED_GRAPHS:
@@ -364,7 +365,16 @@ def build_world(
         cfg = getattr(r, learner.label)
         policies[learner] = _learning(learner, cfg, policies[learner], role, graph, sc.seed)
     f = sc.feed
-    recommender = Recommender(f.ranking, f.k, f.window, f.trending, f.half_life, f.out_of_network)
+    recommender = Recommender(
+        f.ranking,
+        f.k,
+        f.window,
+        f.trending,
+        f.half_life,
+        f.out_of_network,
+        seed=int(seeds[3].generate_state(1, np.uint64)[0]),
+        step_days=sc.moderation.step_days,
+    )
     m = sc.moderation
     if detector is None and m.detector == "learned":
         detector = _learned_detector(m, n)

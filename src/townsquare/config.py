@@ -409,8 +409,27 @@ class GraphConfig(_Section):
         return self
 
 
+#: the content recommenders (townsquare.world.recommenders.NAMES; a test keeps the two equal)
+RANKINGS = Literal[
+    "chronological",
+    "reverse_chronological",
+    "popularity",
+    "followers_popularity",
+    "comments",
+    "engagement",
+    "personalised",
+    "common_interests",
+    "collaborative",
+    "embedding",
+    "hot",
+    "random",
+]
+
+
 class FeedConfig(_Section):
-    ranking: Literal["chronological", "engagement", "personalised"] = "engagement"
+    ranking: RANKINGS = Field(
+        "engagement", description="the content recommender (docs/platform.md)"
+    )
     k: int = Field(20, ge=1, le=1000, description="posts per feed")
     window: int = Field(3, ge=1, description="steps a post stays eligible for feeds")
     trending: int = Field(

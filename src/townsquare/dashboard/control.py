@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..world.recommenders import NAMES
 
 #: the scenario keys the page offers, as (key, label)
 CONTROLS = (
@@ -25,7 +26,8 @@ CONTROLS = (
     ("opinion.epsilon", "confidence bound ε"),
     ("roles.socialbot.fraction", "socialbot share"),
 )
-RANKINGS = ("engagement", "chronological", "personalised")
+#: engagement first: the default scenario's
+RANKINGS = ("engagement", *(name for name in NAMES if name != "engagement"))
 MAX_PAGE_USERS = 1_000_000
 
 

@@ -1,7 +1,7 @@
 """The simulation: platform state as arrays and the step pipeline (numpy/scipy/numba only)."""
 
 from .actions import Actions, Observations, Policy
-from .feed import Ranking, Recommender
+from .feed import Recommender
 from .graph import FollowGraph
 from .loaders import DataFileError, LoadedGraph, load_edge_list, load_polblogs
 from .moderation import DETECTORS, ActivityDetector, Detector, make_detector
@@ -23,7 +23,6 @@ __all__ = [
     "Population",
     "PostKind",
     "PostStore",
-    "Ranking",
     "Recommender",
     "Role",
     "StepEvents",

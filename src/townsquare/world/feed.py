@@ -1,11 +1,8 @@
-"""Feed recommenders: which k posts each active user is shown.
+"""The feed engine: which k posts each active user is shown.
 
-Three rankings, chosen in the scenario:
-
-* ``chronological``: newest posts from the user's followees (a classic timeline);
-* ``engagement``: followees' posts plus the platform's trending posts, ranked by
-  engagement (1 + likes + 2 reposts + replies) decayed with age;
-* ``personalised``: the same candidates, posts closest to the user's own opinion first.
+What a feed ranks, and how, is a content recommender's (`townsquare.world.recommenders`,
+one file each behind one contract): it scores the window's posts, and may add a term of
+the reader's own. This module runs any of them through one parallel kernel.
 
 Every feed only offers posts newer than the last post the user was shown (their read
 cursor) and written in the last ``window`` steps, so a user never sees a post twice:
@@ -14,7 +11,6 @@ likes can never exceed the users a post was shown to. Posts by suspended users a
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import NamedTuple
 
 import numba
@@ -22,26 +18,36 @@ import numpy as np
 
 from .graph import FollowGraph
 from .posts import PostStore
+from .recommenders import ContentRecommender, ReaderTerm, WindowView, by_name
 
-
-class Ranking(IntEnum):
-    CHRONOLOGICAL = 0
-    ENGAGEMENT = 1
-    PERSONALISED = 2
+_NO_VECTORS = np.zeros((0, 0), np.float64)
 
 
 @numba.njit(cache=True, inline="always")
-def _score(mode, post, user, base_score, stance, topic, opinion, lo, hi):
-    if mode != 2:
-        return base_score[post - lo]  # the same for every reader
-    return _closeness(stance[post], opinion[user, topic[post]], post, lo, hi)
+def _unit_hash(seed, reader, post):
+    """A uniform number in [0, 1) from (seed, reader, post): splitmix64 rounds."""
+    z = np.uint64(seed) ^ (np.uint64(reader) * np.uint64(0x9E3779B97F4A7C15))
+    z ^= np.uint64(post) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(cache=True, inline="always")
-def _closeness(stance, opinion, post, lo, hi):
-    """The personalised score: similar stance first; recency breaks ties among equally
-    close posts."""
-    return -abs(stance - opinion) + 1e-6 * (post - lo) / (hi - lo + 1)
+def _reader_term(mode, user, post, stance, topic, opinion, lo, user_vectors, post_vectors, seed):
+    """The reader's own part of a post's score (`ReaderTerm`); 0 for mode NONE."""
+    if mode == 1:
+        return -abs(stance - opinion[user, topic])
+    if mode == 2:
+        w = post - lo
+        s = 0.0
+        for d in range(user_vectors.shape[1]):
+            s += user_vectors[user, d] * post_vectors[w, d]
+        return s
+    if mode == 3:
+        return _unit_hash(seed, user, post)
+    return 0.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -148,7 +154,7 @@ def _fill_candidates(author_posts, lo, trend_index, base_score, author, likes, t
         w = post - lo
         out[q, 0] = post | ((trend_index[w] + 1) << POST_BITS) | (np.int64(topic[post]) << 56)
         out[q, 1] = np.int64(author[post]) | (np.int64(likes[post]) << 32)
-        out_f[q, 2] = base_score[w] if base_score.shape[0] else 0.0
+        out_f[q, 2] = base_score[w]
         out_f[q, 3] = stance[post]
 
 
@@ -172,6 +178,9 @@ def _feed_kernel(
     topic,
     likes,
     opinion,
+    user_vectors,
+    post_vectors,
+    seed,
     lo,
     hi,
     feed,
@@ -220,24 +229,37 @@ def _feed_kernel(
                     t = ((code >> POST_BITS) & TREND_LIMIT) - 1
                     if t >= 0:
                         in_network[t] = True
-                    if mode == 2:
-                        s = _closeness(candidates_f[q, 3], opinion[u, code >> 56], post, lo, hi)
-                    else:
-                        s = candidates_f[q, 2]
+                    s = candidates_f[q, 2]
+                    if mode != 0:
+                        s += _reader_term(
+                            mode, u, post, candidates_f[q, 3], code >> 56, opinion, lo,
+                            user_vectors, post_vectors, seed,
+                        )  # fmt: skip
                     filled, worst = _offer(row_ids, row_from, row_scores, filled, worst, post, q, s)
             # out of network: trending posts by accounts the reader does not follow.
             # Capped, they compete among themselves for their own slots; uncapped, with
             # everything.
+            # capped, only the best max(out_slots, k - filled) of them can take a slot:
+            # keeping no more spares replacements where scores come in no order (a
+            # reader's own term)
+            need = max(out_slots, k - filled) if capped else k
             ids, src, sc = (
-                (out_ids, out_from, out_scores) if capped else (row_ids, row_from, row_scores)
+                (out_ids[:need], out_from[:need], out_scores[:need])
+                if capped
+                else (row_ids[:k], row_from[:k], row_scores[:k])
             )
             got, low = (0, 0) if capped else (filled, worst)
             for q in range(trending.shape[0]):
                 post = trending[q]
                 if in_network[q] or post <= seen_until or author[post] == u:
                     continue
-                s = _score(mode, post, u, base_score, stance, topic, opinion, lo, hi)
-                if got == k and s <= sc[low]:
+                s = base_score[post - lo]
+                if mode != 0:
+                    s += _reader_term(
+                        mode, u, post, stance[post], topic[post], opinion, lo,
+                        user_vectors, post_vectors, seed,
+                    )  # fmt: skip
+                if got == need and s <= sc[low]:
                     continue
                 got, low = _offer(ids, src, sc, got, low, post, -1, s)
             if capped:
@@ -306,26 +328,32 @@ class FeedWindow(NamedTuple):
     index: tuple | None
     #: the post columns and opinions the kernel reads
     posts: tuple = ()
+    #: the reader's term of the scores: (mode, user vectors, post vectors, seed)
+    reader: tuple = (0, _NO_VECTORS, _NO_VECTORS, 0)
 
 
 class Recommender:
-    """Builds feeds of ``k`` posts for a batch of users."""
+    """Builds feeds of ``k`` posts for a batch of users, ranked by a content recommender
+    (``ranking``: its name, `townsquare.world.recommenders.NAMES`, or the object)."""
 
     def __init__(
         self,
-        ranking: str | Ranking,
+        ranking: str | ContentRecommender,
         k: int,
         window: int = 3,
         trending: int = 50,
         half_life: float = 1.0,
         out_of_network: float = 0.5,
+        seed: int = 0,
+        step_days: float = 1.0,
     ):
-        self.ranking = Ranking[ranking.upper()] if isinstance(ranking, str) else Ranking(ranking)
+        self.rule = by_name(ranking) if isinstance(ranking, str) else ranking
+        self.ranking = self.rule.name
         self.k = int(k)
         self.window = int(window)
-        # A chronological timeline shows followees only; ranked feeds also surface
-        # trending posts, which is how users discover accounts they do not follow yet.
-        self.trending = 0 if self.ranking == Ranking.CHRONOLOGICAL else int(trending)
+        # A feed of followees only has no out-of-network list; the others surface posts
+        # of accounts the reader does not follow, which is how users discover them.
+        self.trending = int(trending) if self.rule.discovers else 0
         if not 0 <= self.trending < TREND_LIMIT:
             raise ValueError(f"trending must be between 0 and {TREND_LIMIT - 1}, not {trending}")
         self.half_life = float(half_life)
@@ -336,6 +364,9 @@ class Recommender:
         self.out_slots = (
             min(self.k, int(np.floor(share * self.k + 1e-9))) if self.trending else self.k
         )
+        # the recommender's draws (random rankings) are fixed by the run's seed
+        self.seed = int(seed) & 0x7FFFFFFFFFFFFFFF
+        self.step_days = float(step_days)  # a recommender that reads a clock (hot)
 
     def feed_for(
         self,
@@ -398,24 +429,34 @@ class Recommender:
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
         ).astype(np.float64)
         heat = engagement * 0.5 ** ((step - posts.step[lo:hi]) / self.half_life)
-        if self.ranking == Ranking.CHRONOLOGICAL:
-            base_score = window_ids.astype(np.float64)
-        else:
-            base_score = heat
+        view = WindowView(
+            lo, hi, step, posts, graph, opinion, visible, heat, self.half_life, self.seed,
+            self.step_days,
+        )  # fmt: skip
+        scores = self.rule.scores(view)
+        base_score = _checked(scores.base, (hi - lo,), f"{self.ranking}: base")
         trending = np.zeros(0, np.int64)
         if self.trending > 0:
+            discovery = _checked(scores.discovery, (hi - lo,), f"{self.ranking}: discovery")
             candidates = window_ids[visible]
             if candidates.size:
-                hot = heat[visible]
+                hot = discovery[visible]
                 top = min(self.trending, candidates.size)
                 pick = (
                     np.argpartition(-hot, top - 1)[:top]
                     if top < candidates.size
                     else np.arange(candidates.size)
                 )
-                # stable order for determinism: by heat, then by id
+                # stable order for determinism: by discovery score, then by id
                 pick = pick[np.lexsort((candidates[pick], -hot[pick]))]
                 trending = candidates[pick]
+        user_vectors = post_vectors = _NO_VECTORS
+        if scores.reader == ReaderTerm.DOT:
+            user_vectors = np.ascontiguousarray(scores.user_vectors, np.float64)
+            post_vectors = np.ascontiguousarray(scores.post_vectors, np.float64)
+            d = user_vectors.shape[1] if user_vectors.ndim == 2 else -1
+            _checked(user_vectors, (graph.n, d), f"{self.ranking}: user vectors")
+            _checked(post_vectors, (hi - lo, d), f"{self.ranking}: post vectors")
         trend_index = np.full(hi - lo, -1, np.int64)
         trend_index[trending - lo] = np.arange(trending.size)
         if hi > POST_MASK or opinion.shape[1] > TOPIC_LIMIT:
@@ -427,8 +468,7 @@ class Recommender:
             author_posts,
             lo,
             trend_index,
-            # (a personalised score depends on the reader: the kernel computes it)
-            base_score if self.ranking != Ranking.PERSONALISED else heat[:0],
+            base_score,
             posts.author,
             posts.likes,
             posts.topic,
@@ -450,6 +490,7 @@ class Recommender:
                 self.out_slots,
             ),
             (posts.author, base_score, posts.stance, posts.topic, posts.likes, opinion),
+            (int(scores.reader), user_vectors, post_vectors, self.seed ^ _step_salt(step)),
         )
 
     def items_in(self, window: FeedWindow, users: np.ndarray, cursor: np.ndarray) -> FeedItems:
@@ -475,14 +516,33 @@ class Recommender:
             np.empty(shape, np.int32),
             np.empty(shape, np.bool_),
         )
+        mode, user_vectors, post_vectors, seed = window.reader
         _feed_kernel(
-            int(self.ranking),
+            mode,
             users,
             *window.index,
             cursor,
             *window.posts,
+            user_vectors,
+            post_vectors,
+            seed,
             window.lo,
             window.hi,
             *items,
         )
         return items
+
+
+def _step_salt(step: int) -> int:
+    """Mixes the step into a random ranking's seed: each step its own order."""
+    return (int(step) * 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
+
+
+def _checked(values: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """A recommender's array as the kernel reads it, or a ValueError naming it."""
+    if values is None or np.shape(values) != shape:
+        raise ValueError(f"{what}: expected shape {shape}, got {np.shape(values)}")
+    out = np.ascontiguousarray(values, np.float64)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{what}: scores must be finite")
+    return out
