@@ -34,6 +34,8 @@ from .world.election import Election
 from .world.generators import power_law, random_geometric, two_communities
 from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
+from .world.who_to_follow import WhoToFollow
+from .world.who_to_follow import by_name as follow_recommender
 from .world.world import CHUNK_ROWS
 
 # ---------------------------------------------------------------------- memory
@@ -372,7 +374,7 @@ def build_world(
         f.trending,
         f.half_life,
         f.out_of_network,
-        seed=int(seeds[3].generate_state(1, np.uint64)[0]),
+        seed=int(seeds[3].generate_state(2, np.uint64)[0]),
         step_days=sc.moderation.step_days,
     )
     m = sc.moderation
@@ -397,6 +399,7 @@ def build_world(
         opinion_mu=sc.opinion.mu,
         opinion_rule=sc.opinion.rule,
         election=_election(sc, cand),
+        who_to_follow=_who_to_follow(sc, seeds[3]),
     )
     world.build_notes = notes
     return world, sc
@@ -415,3 +418,12 @@ def give_text_to_policies(world: World, layer) -> None:
                 f"roles.{role.label}.policy: its messages need a stance reader for "
                 f"text.backend {layer.cfg.backend} ({' '.join(str(exc).split())[:160]})"
             ) from None
+
+
+def _who_to_follow(sc: Scenario, seed: np.random.SeedSequence) -> WhoToFollow | None:
+    """The scenario's follow recommender, or None (``who_to_follow.recommender: none``)."""
+    w = sc.who_to_follow
+    if w.recommender == "none":
+        return None
+    recommender = follow_recommender(w.recommender, walks=w.walks, restart=w.restart)
+    return WhoToFollow(recommender, w.count, int(seed.generate_state(2, np.uint64)[1]))

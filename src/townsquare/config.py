@@ -453,6 +453,40 @@ class FeedConfig(_Section):
     )
 
 
+class WhoToFollowConfig(_Section):
+    """Follow recommenders: accounts suggested to readers about to follow someone
+    (world/who_to_follow/, docs/platform.md). Off by default."""
+
+    recommender: Literal[
+        "none", "jaccard", "adamic_adar", "preferential_attachment", "random_walk", "random"
+    ] = Field(
+        "none",
+        description="the follow recommender; none: readers follow only authors in their feeds",
+    )
+    count: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="accounts suggested at once: the 'Who to follow' box on Twitter's home "
+        "page shows three",
+    )
+    walks: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="random_walk: walks from each reader; 10 walks of 1 / restart = 6.7 "
+        "steps on average visit about 67 accounts, enough to rank a top three (more: "
+        "steadier suggestions, proportionally slower)",
+    )
+    restart: float = Field(
+        0.15,
+        gt=0.0,
+        le=1.0,
+        description="random_walk: the chance to return to the reader after each step: "
+        "1 - 0.85, PageRank's damping factor (Brin & Page 1998)",
+    )
+
+
 class OpinionConfig(_Section):
     rule: Literal["bounded_confidence", "hegselmann_krause", "deffuant", "voter"] = Field(
         "bounded_confidence", description="how opinions move after reading the feed"
@@ -722,6 +756,7 @@ class Scenario(_Section):
     graph: GraphConfig = GraphConfig()
     roles: RolesConfig = RolesConfig()
     feed: FeedConfig = FeedConfig()
+    who_to_follow: WhoToFollowConfig = WhoToFollowConfig()
     opinion: OpinionConfig = OpinionConfig()
     moderation: ModerationConfig = ModerationConfig()
     record: RecordConfig = RecordConfig()

@@ -62,12 +62,13 @@ class ScriptedCitizen:
         replies = np.empty(n + 1, np.int64)
         follow = np.empty((n, 1), np.int64)
         unfollow = np.empty((n, 1), np.int64)
+        suggested, leaning = self._suggestions(obs, row_u[:, 0] < p.follow_rate)
         _citizen_rules(
             obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.feed_followed,
             obs.opinion, obs.users, start, slot_u, row_u,
             p.like_rate, p.like_tolerance, p.repost_rate, p.reply_rate,
             p.follow_tolerance, p.follow_rate, p.unfollow_threshold, p.unfollow_rate,
-            like, repost, reply, replies, follow, unfollow,
+            suggested, leaning, like, repost, reply, replies, follow, unfollow,
         )  # fmt: skip
         del slot_u, row_u
         np.cumsum(replies, out=replies)
@@ -86,6 +87,22 @@ class ScriptedCitizen:
             unfollow=unfollow,
         )
 
+    @staticmethod
+    def _suggestions(obs: Observations, follows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Who to follow for the rows about to follow someone (``follows``): the other
+        rows are not asked, as a user opens the suggestions only to follow. No follow
+        recommender: no columns."""
+        n = len(obs)
+        if obs.suggest is None:
+            return np.full((n, 0), -1, np.int64), np.zeros((n, 0))
+        rows = np.flatnonzero(follows)
+        got = obs.suggest(rows)
+        suggested = np.full((n, got.ids.shape[1]), -1, np.int64)
+        leaning = np.zeros((n, got.ids.shape[1]))
+        suggested[rows] = got.ids
+        leaning[rows] = got.leaning
+        return suggested, leaning
+
 
 @numba.njit(cache=True, inline="always")
 def _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, tolerance):
@@ -100,9 +117,11 @@ def _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, toler
 
 @numba.njit(cache=True, inline="always")
 def _pick(to_follow, feed, feed_author, feed_stance, feed_topic, feed_followed, opinion,
-          users, i, eligible, u, rate, tolerance):  # fmt: skip
+          users, i, eligible, u, rate, tolerance, suggested, leaning):  # fmt: skip
     """With probability ``rate`` (u < rate) the author of one of the row's ``eligible``
-    slots, each as likely (the one u / rate lands on); -1 otherwise."""
+    slots or suggested accounts, each as likely (the one u / rate lands on); -1
+    otherwise. A suggested account is eligible as a slot is, by its public leaning
+    against the user's opinion on topic 0."""
     if eligible == 0 or not u < rate:
         return -1
     target = min(int(u / rate * eligible), eligible - 1)
@@ -113,15 +132,25 @@ def _pick(to_follow, feed, feed_author, feed_stance, feed_topic, feed_followed, 
             if seen == target:
                 return feed_author[i, j]
             seen += 1
+    for j in range(suggested.shape[1]):
+        if _suggestion_eligible(suggested, leaning, opinion, i, j, tolerance):
+            if seen == target:
+                return suggested[i, j]
+            seen += 1
     return -1
+
+
+@numba.njit(cache=True, inline="always")
+def _suggestion_eligible(suggested, leaning, opinion, i, j, tolerance):
+    return suggested[i, j] >= 0 and abs(leaning[i, j] - opinion[i, 0]) < tolerance
 
 
 @numba.njit(cache=True, parallel=True)
 def _citizen_rules(
     feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start,
     slot_u, row_u, like_rate, like_tolerance, repost_rate, reply_rate, follow_tolerance,
-    follow_rate, unfollow_threshold, unfollow_rate, like, repost, reply, replies, follow,
-    unfollow,
+    follow_rate, unfollow_threshold, unfollow_rate, suggested, leaning, like, repost, reply,
+    replies, follow, unfollow,
 ):  # fmt: skip
     """The citizen's rules (see `ScriptedCitizen`) on each row: like, repost and reply on
     each shown slot with that slot's three uniforms (``slot_u[start[i]:start[i + 1]]``),
@@ -152,12 +181,16 @@ def _citizen_rules(
             to_unfollow += _eligible(False, feed, feed_author, feed_followed, users, i, j, g,
                                      unfollow_threshold)  # fmt: skip
         replies[i + 1] = written
+        for j in range(suggested.shape[1]):
+            to_follow += _suggestion_eligible(suggested, leaning, opinion, i, j,
+                                              follow_tolerance)  # fmt: skip
         follow[i, 0] = _pick(True, feed, feed_author, feed_stance, feed_topic, feed_followed,
                              opinion, users, i, to_follow, row_u[i, 0], follow_rate,
-                             follow_tolerance)  # fmt: skip
+                             follow_tolerance, suggested, leaning)  # fmt: skip
         unfollow[i, 0] = _pick(False, feed, feed_author, feed_stance, feed_topic,
                                feed_followed, opinion, users, i, to_unfollow, row_u[i, 1],
-                               unfollow_rate, unfollow_threshold)  # fmt: skip
+                               unfollow_rate, unfollow_threshold, suggested[:, :0],
+                               leaning[:, :0])  # fmt: skip
 
 
 @numba.njit(cache=True, parallel=True)

@@ -3,6 +3,7 @@ actions for the users of one role, and the `Policy` protocol that maps one to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,6 +50,10 @@ class Observations:
     all_followers: np.ndarray | None = None
     #: int (n_users,): every account's followee count, as ``all_followers``
     all_followees: np.ndarray | None = None
+    #: who to follow: ``suggest(rows)`` gives the accounts suggested to those rows' users
+    #: (`who_to_follow.Suggestions`), in the step's state; None where the scenario has
+    #: no follow recommender (``who_to_follow.recommender: none``)
+    suggest: Callable[[np.ndarray], Any] | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])

@@ -16,22 +16,12 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from .draws import step_seed, unit_hash
 from .graph import FollowGraph
 from .posts import PostStore
 from .recommenders import ContentRecommender, ReaderTerm, WindowView, by_name
 
 _NO_VECTORS = np.zeros((0, 0), np.float64)
-
-
-@numba.njit(cache=True, inline="always")
-def _unit_hash(seed, reader, post):
-    """A uniform number in [0, 1) from (seed, reader, post): splitmix64 rounds."""
-    z = np.uint64(seed) ^ (np.uint64(reader) * np.uint64(0x9E3779B97F4A7C15))
-    z ^= np.uint64(post) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -46,7 +36,7 @@ def _reader_term(mode, user, post, stance, topic, opinion, lo, user_vectors, pos
             s += user_vectors[user, d] * post_vectors[w, d]
         return s
     if mode == 3:
-        return _unit_hash(seed, user, post)
+        return unit_hash(seed, user, post)
     return 0.0
 
 
@@ -490,7 +480,7 @@ class Recommender:
                 self.out_slots,
             ),
             (posts.author, base_score, posts.stance, posts.topic, posts.likes, opinion),
-            (int(scores.reader), user_vectors, post_vectors, self.seed ^ _step_salt(step)),
+            (int(scores.reader), user_vectors, post_vectors, step_seed(self.seed, step)),
         )
 
     def items_in(self, window: FeedWindow, users: np.ndarray, cursor: np.ndarray) -> FeedItems:
@@ -531,11 +521,6 @@ class Recommender:
             *items,
         )
         return items
-
-
-def _step_salt(step: int) -> int:
-    """Mixes the step into a random ranking's seed: each step its own order."""
-    return (int(step) * 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
 
 
 def _checked(values: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:

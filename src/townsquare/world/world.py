@@ -10,6 +10,7 @@ calls the `Policy` objects it was given.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from .opinion.platform import (
 )
 from .population import Population, Role
 from .posts import PostKind, PostStore
+from .who_to_follow import WhoToFollow
 
 RNG_STREAMS = (
     "activation",
@@ -130,6 +132,7 @@ class World:
         opinion_mu: float = 0.1,
         opinion_rule: str = "bounded_confidence",
         election: Election | None = None,
+        who_to_follow: WhoToFollow | None = None,
     ):
         if graph.n != population.n:
             raise ValueError(f"graph has {graph.n} users but population has {population.n}")
@@ -148,6 +151,7 @@ class World:
             raise ValueError(f"unknown opinion rule {opinion_rule!r}")
         self.opinion_rule = OPINION_RULES[opinion_rule]
         self.election = election
+        self.who_to_follow = who_to_follow
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.rngs = {
             name: np.random.Generator(np.random.PCG64(s))
@@ -280,6 +284,16 @@ class World:
             ),
             all_followers=graph.in_deg,
             all_followees=graph.out_deg,
+            suggest=None if self.who_to_follow is None else functools.partial(self._suggest, users),
+        )
+
+    def _suggest(self, users: np.ndarray, rows: np.ndarray):
+        """Who to follow for ``users[rows]``, in the state the step's feeds were built in
+        (follows apply only after every role has acted)."""
+        pop = self.population
+        rows = np.asarray(rows, np.int64)
+        return self.who_to_follow.suggest(
+            self.graph, pop.opinion, pop.suspended, self.t, users[rows]
         )
 
     def _feed_text(self, role: Role, feed: np.ndarray) -> np.ndarray | None:

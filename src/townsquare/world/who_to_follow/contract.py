@@ -1,0 +1,73 @@
+"""The one contract every follow recommender ("who to follow") keeps.
+
+A follow recommender suggests up to ``count`` accounts to each reader asked about: never
+the reader itself, an account it already follows, or a suspended account; best first,
+the lower id first among equals; -1 where it has fewer to suggest. Suggestions depend on
+the follow graph as it stands, the run's seed, the step and the reader, and on nothing
+else, so readers asked in any order or split, or after a resume, get the same ones.
+
+Each recommender is one class in its own file with a ``name``, a one-line ``summary``,
+its ``source`` and `suggest`, which runs a numba kernel over the readers in parallel.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numba
+import numpy as np
+
+from ..graph import FollowGraph
+
+
+class FollowRecommender(ABC):
+    """Suggests accounts to follow; found by ``name`` (`who_to_follow.by_name`)."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    source: ClassVar[str]
+
+    @abstractmethod
+    def suggest(
+        self, graph: FollowGraph, readers: np.ndarray, hidden: np.ndarray, count: int, seed: int
+    ) -> np.ndarray:
+        """int64 (len(readers), count): accounts for each reader, best first, -1 padded.
+        ``hidden``: bool (n,), accounts never suggested (suspended); ``seed``: the step's."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def empty_suggestions(readers: np.ndarray, count: int) -> np.ndarray:
+    return np.full((readers.shape[0], count), -1, np.int64)
+
+
+@numba.njit(cache=True, inline="always")
+def keep_best(ids, scores, filled, candidate, score):
+    """Insert ``candidate`` into the row's best list (``ids``/``scores``, best first, the
+    lower id first among equal scores) if it belongs there; returns the new fill."""
+    k = ids.shape[0]
+    if filled == k:
+        last = k - 1
+        if score < scores[last] or (score == scores[last] and candidate > ids[last]):
+            return filled
+        pos = last
+    else:
+        pos = filled
+        filled += 1
+    while pos > 0 and (
+        scores[pos - 1] < score or (scores[pos - 1] == score and ids[pos - 1] > candidate)
+    ):
+        ids[pos] = ids[pos - 1]
+        scores[pos] = scores[pos - 1]
+        pos -= 1
+    ids[pos] = candidate
+    scores[pos] = score
+    return filled
+
+
+def partitions(readers: np.ndarray) -> int:
+    """Parallel partitions of the readers: one per thread, each with its own scratch
+    arrays of one entry per account (allocated once a call, never per reader)."""
+    return max(1, min(numba.get_num_threads(), readers.shape[0]))

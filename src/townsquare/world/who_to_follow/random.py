@@ -1,0 +1,61 @@
+"""``random``: accounts drawn uniformly, a new draw for every reader and step."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..draws import unit_hash
+from .contract import FollowRecommender, empty_suggestions, partitions
+
+#: draws per suggestion before a reader is given fewer (only where nearly every account
+#: is followed, hidden or the reader)
+TRIES = 64
+
+
+@numba.njit(cache=True, parallel=True)
+def _random_kernel(readers, offset, out_deg, pool, hidden, seed, parts, out):
+    n = offset.shape[0]
+    count = out.shape[1]
+    per = (readers.shape[0] + parts - 1) // parts
+    for part in numba.prange(parts):
+        mark = np.zeros(n, np.bool_)
+        for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
+            u = readers[i]
+            o, d = offset[u], out_deg[u]
+            mark[u] = True
+            for j in range(o, o + d):
+                mark[pool[j]] = True
+            filled = 0
+            for draw in range(TRIES * count):
+                if filled == count:
+                    break
+                c = min(int(unit_hash(seed, u, draw) * n), n - 1)
+                if mark[c] or hidden[c]:
+                    continue
+                out[i, filled] = c
+                mark[c] = True  # never twice
+                filled += 1
+            for j in range(filled, count):
+                out[i, j] = -1
+            mark[u] = False
+            for j in range(o, o + d):
+                mark[pool[j]] = False
+            for j in range(filled):
+                mark[out[i, j]] = False
+
+
+class RandomAccounts(FollowRecommender):
+    name = "random"
+    summary = "accounts drawn uniformly among those the reader does not follow (a baseline)"
+    source = "Y Social's random follow recommender (YSocialTwin/YServer); OASIS's random"
+
+    def suggest(self, graph, readers, hidden, count, seed):
+        if readers.size == 0:
+            return empty_suggestions(readers, count)
+        out = np.empty((readers.shape[0], count), np.int64)
+        _random_kernel(
+            readers, graph.offset, graph.out_deg, graph.pool, hidden, seed,
+            partitions(readers), out,
+        )  # fmt: skip
+        return out
