@@ -402,6 +402,13 @@ def build_world(
         who_to_follow=_who_to_follow(sc, seeds[3]),
     )
     world.build_notes = notes
+    for i, q in enumerate(sc.interviews):
+        # a network read from a file sets its own size (the schema checks generated ones)
+        if q.user >= n:
+            raise UserError(
+                f"interviews[{i}].user: there is no user {q.user} in this world of {n:,} "
+                f"users (ids 0 to {n - 1})"
+            )
     return world, sc
 
 

@@ -735,6 +735,17 @@ def _is_file(path: str) -> bool:
         return False
 
 
+class InterviewConfig(_Section):
+    """A researcher's question to one user at the end of one step (docs/platform.md,
+    "Interviews"): its answer is recorded in the ``interviews`` table and changes
+    nothing in the run."""
+
+    step: int = Field(ge=0, description="the step at whose end the user is asked")
+    user: int = Field(ge=0, description="the user's id")
+    question: str = Field(min_length=1, max_length=2000, description="what is asked")
+    topic: int = Field(0, ge=0, description="the topic the question is about")
+
+
 class Scenario(_Section):
     name: str = Field(
         "scenario",
@@ -762,6 +773,9 @@ class Scenario(_Section):
     record: RecordConfig = RecordConfig()
     text: TextConfig = TextConfig()
     election: ElectionConfig = ElectionConfig()
+    interviews: list[InterviewConfig] = Field(
+        default_factory=list, description="questions to users during the run"
+    )
 
     @field_validator("name")
     @classmethod
@@ -792,6 +806,26 @@ class Scenario(_Section):
                 "population.opinion.distribution: 'data' needs a graph with leanings "
                 f"(graph.kind: polblogs), not {g.kind!r}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _interviews_fit(self):
+        for i, q in enumerate(self.interviews):
+            if q.step >= self.steps:
+                raise ValueError(
+                    f"interviews[{i}].step: {q.step} is not a step of a {self.steps}-step run"
+                )
+            if q.topic >= self.population.topics:
+                raise ValueError(
+                    f"interviews[{i}].topic: {q.topic}, but the platform has "
+                    f"{self.population.topics} topic(s)"
+                )
+            # a network read from a file sets its own size: checked when it is built
+            if self.graph.kind in GENERATED_GRAPHS and q.user >= self.users:
+                raise ValueError(
+                    f"interviews[{i}].user: there is no user {q.user} among {self.users} "
+                    f"(ids 0 to {self.users - 1})"
+                )
         return self
 
     @model_validator(mode="after")

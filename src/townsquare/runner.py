@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, interviews
 from .build import build_world, expected_post_rows, give_text_to_policies
 from .config import Scenario, read_yaml, validate
 from .errors import UserError
@@ -74,6 +74,7 @@ class Run:
         self.text = _text_layer(scenario, store)
         if self.text is not None:
             give_text_to_policies(world, self.text)
+        self.interviews = interviews.by_step(scenario.interviews)
         self._in_text = False
         self._started: float | None = None
 
@@ -227,6 +228,11 @@ class Run:
                         finally:
                             self._in_text = False
                     self.recorder.add(events)
+                    due = self.interviews.get(events.step)
+                    if due:
+                        self.recorder.add_interviews(
+                            interviews.ask(self.world, events.step, due, self.text)
+                        )
                     self.rows.append(events.metrics)
                     if on_step is not None:
                         on_step(events.metrics)
@@ -438,7 +444,9 @@ def _recorder(
             np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(1 << 20,)))
         )
         keep = rng.random(n) < rec.sample_rate
-    recorder = EventRecorder(store.events, rec.events, keep, candidates)
+    recorder = EventRecorder(
+        store.events, rec.events, keep, candidates, interviews=bool(scenario.interviews)
+    )
     if rows_written:
         recorder.rows_written.update(rows_written)
     return recorder

@@ -96,6 +96,10 @@ _TABLES = {
     # planning candidates (policies/planner.py): one row per decision and intent
     "plans": "step INTEGER, candidate BIGINT, intent VARCHAR, q DOUBLE, tau DOUBLE, "
     "pi DOUBLE, chosen BOOLEAN",
+    # a researcher's questions (townsquare/interviews.py): kept whatever record.events says
+    "interviews": "step INTEGER, user_id BIGINT, role VARCHAR, question VARCHAR, "
+    "topic SMALLINT, opinion DOUBLE, stance DOUBLE, text VARCHAR, followers BIGINT, "
+    "suspended BOOLEAN",
 }
 
 
@@ -239,17 +243,25 @@ class EventRecorder:
         mode: str,
         keep_user: np.ndarray | None = None,
         candidates: np.ndarray | None = None,
+        interviews: bool = False,
     ):
         self.path = path
         self.mode = mode
         self.keep_user = keep_user
         #: the election's candidates (user ids, by index), for the polls and votes tables
         self.candidates = None if candidates is None else np.asarray(candidates, np.int64)
-        self._buffer: dict[str, list[pa.Table]] = {name: [] for name in _TABLES}
-        self.rows_written = dict.fromkeys(_TABLES, 0)
-        if mode != "none":
+        #: the tables this run keeps: every one, or with ``none`` only the interviews a
+        #: scenario asks for
+        self.tables = (
+            dict(_TABLES)
+            if mode != "none"
+            else {k: v for k, v in _TABLES.items() if k == "interviews" and interviews}
+        )
+        self._buffer: dict[str, list[pa.Table]] = {name: [] for name in self.tables}
+        self.rows_written = dict.fromkeys(self.tables, 0)
+        if self.tables:
             with connect_events(path) as con:
-                for name, cols in _TABLES.items():
+                for name, cols in self.tables.items():
                     con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
 
     def _keep(self, users: np.ndarray) -> np.ndarray | slice:
@@ -342,8 +354,12 @@ class EventRecorder:
                 )
             )
 
+    def add_interviews(self, answers: pa.Table) -> None:
+        """A step's interview answers (townsquare.interviews.ask)."""
+        self._buffer["interviews"].append(answers)
+
     def flush(self) -> None:
-        if self.mode == "none" or not any(self._buffer.values()):
+        if not any(self._buffer.values()):
             return
         with connect_events(self.path) as con:
             for name, tables in self._buffer.items():
@@ -355,15 +371,15 @@ class EventRecorder:
                     con.execute(f"INSERT INTO {name} SELECT * FROM batch")
                     con.unregister("batch")
                 self.rows_written[name] += batch.num_rows
-        self._buffer = {name: [] for name in _TABLES}
+        self._buffer = {name: [] for name in self.tables}
 
     def drop_from(self, step: int) -> None:
         """Forget events at or after ``step`` (written before an interruption)."""
-        self._buffer = {name: [] for name in _TABLES}
-        if self.mode == "none" or not self.path.exists():
+        self._buffer = {name: [] for name in self.tables}
+        if not self.tables or not self.path.exists():
             return
         with connect_events(self.path) as con:
-            for name in _TABLES:
+            for name in self.tables:
                 con.execute(f"DELETE FROM {name} WHERE step >= ?", [step])
             # deletes leave a database that only checkpointing compacts
             con.execute("CHECKPOINT")

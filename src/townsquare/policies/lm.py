@@ -247,6 +247,24 @@ class LMPolicy:
             self.counts["moves"] += int((moves > 0).sum())
         return acts
 
+    # -- interviews -------------------------------------------------------------------
+    def interview(self, users, topics, questions, step):
+        """A researcher's questions answered by the model itself (townsquare.interviews):
+        its words, and the stance its reader finds in them (NaN where none). Counted
+        nowhere and drawn from no stream of the run, so the run goes on as if unasked."""
+        from ..text.backend import Request
+
+        requests = []
+        for user, topic, question in zip(users.tolist(), topics.tolist(), questions, strict=True):
+            seed = int(np.random.SeedSequence([step, user, topic]).generate_state(1, np.uint32)[0])
+            prompt = f'An interviewer asks you: "{question}" Answer in one or two sentences.'
+            intent = {"key": seed, "stance": 0.0, "topic": int(topic), "kind": 0}
+            requests.append(Request(prompt, self.max_tokens, self.temperature, seed, intent))
+        texts = [split_tags(t)[1] for t in self.backend.generate(requests)]
+        stance = self.reader.read(texts, np.asarray(topics, np.int64))
+        stance = np.clip(np.asarray(stance, np.float64), -1.0, 1.0)
+        return stance, texts
+
     # -- records ----------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
         out = self.background.metrics() if hasattr(self.background, "metrics") else {}
