@@ -26,7 +26,7 @@ LAYERS = {
     "build": 3,
     "envs": 4,
     "runner": 4,
-    "interviews": 4,  # asks the world and the text layer; the runner calls it
+    "interviews": 3.5,  # asks the world and the text layer; the runner calls it
     "learn": 5,
     "experiments": 6,
     "calibration": 6.5,  # runs scenarios over the experiments' worker pool

@@ -462,7 +462,8 @@ def test_merge_rows_keeps_each_sides_words():
 def test_the_action_field_lists_name_every_field_of_actions():
     from dataclasses import fields
 
-    from townsquare.world.actions import ACTION_FIELDS, ROW_FIELDS
+    from townsquare.world.actions import ACTION_FIELDS, OPTIONAL_ACTIONS, ROW_FIELDS
 
-    assert ACTION_FIELDS == tuple(f.name for f in fields(Actions))
+    # every field is a core one or an optional action's, and none is both
+    assert ACTION_FIELDS + tuple(OPTIONAL_ACTIONS) == tuple(f.name for f in fields(Actions))
     assert set(ROW_FIELDS) < set(ACTION_FIELDS)

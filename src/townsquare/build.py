@@ -36,7 +36,7 @@ from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
 from .world.who_to_follow import WhoToFollow
 from .world.who_to_follow import by_name as follow_recommender
-from .world.world import CHUNK_ROWS
+from .world.world import CHUNK_ROWS, OPTIONAL_ACTION_NAMES
 
 # ---------------------------------------------------------------------- memory
 # Bytes a world needs, measured with tracemalloc and peak RSS on 10^5-user worlds (power_law,
@@ -400,6 +400,8 @@ def build_world(
         opinion_rule=sc.opinion.rule,
         election=_election(sc, cand),
         who_to_follow=_who_to_follow(sc, seeds[3]),
+        offered=frozenset(name for name in OPTIONAL_ACTION_NAMES if getattr(sc.actions, name)),
+        search_results=sc.actions.search_results,
     )
     world.build_notes = notes
     for i, q in enumerate(sc.interviews):

@@ -126,6 +126,34 @@ class CitizenConfig(_Section):
     unfollow_rate: float = Field(0.3, ge=0.0, le=1.0)
     unfollow_threshold: float = Field(1.0, ge=0.0)
     expression_noise: float = Field(0.1, ge=0.0)
+    # The platform's further actions (docs/platform.md). No published rate per shown post
+    # was found for any of them, so the scripted baseline leaves them at 0 (its runs are
+    # what they were); set one to study the action.
+    quote_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance to quote a shown post, scaled as a reply (0.25 + gap / 2)",
+    )  # fmt: skip
+    dislike_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance to dislike a shown post, scaled up with disagreement (a platform "
+        "with actions.dislike)",
+    )  # fmt: skip
+    mention_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance that a post mentions the author of an agreeable shown post",
+    )  # fmt: skip
+    mute_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance to mute the author of a shown post beyond unfollow_threshold",
+    )  # fmt: skip
+    report_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance to report a shown post beyond unfollow_threshold",
+    )  # fmt: skip
+    search_rate: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="chance to search the topic of one's strongest opinion",
+    )  # fmt: skip
     expression: Literal["scripted", "social_rl"] = Field(
         "scripted",
         description="scripted: post one's opinion; social_rl: learn which side to "
@@ -453,6 +481,31 @@ class FeedConfig(_Section):
     )
 
 
+class ActionsConfig(_Section):
+    """The optional actions the platform offers (docs/platform.md); the six of every
+    platform (post, like, repost, reply, follow, unfollow) are always there. A policy
+    that takes an action the platform does not offer is an error naming it."""
+
+    dislike: bool = Field(
+        False,
+        description="a down-vote: Twitter/X, whose feed the defaults model, has none; "
+        "Reddit and OASIS's Reddit actions have (a dislikes count per post, read by hot)",
+    )
+    quote: bool = Field(True, description="share a post with a stance of one's own")
+    mention: bool = Field(
+        True, description="a post addressed to an account, pinned at the top of its feed"
+    )
+    mute: bool = Field(True, description="mute and unmute accounts: a muted one is never shown")
+    report: bool = Field(True, description="report posts to moderation (the detector)")
+    search: bool = Field(True, description="pull posts on a topic into one's next feed")
+    search_results: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="the most posts a search pins: Y Social's /search returns 10",
+    )
+
+
 class WhoToFollowConfig(_Section):
     """Follow recommenders: accounts suggested to readers about to follow someone
     (world/who_to_follow/, docs/platform.md). Off by default."""
@@ -537,6 +590,12 @@ class ModerationConfig(_Section):
         gt=0.0,
         le=365.0,
         description="days one step stands for, to turn survival into a chance per check",
+    )
+    report_threshold: int = Field(
+        2,
+        ge=1,
+        description="reports against an account's posts between two checks that strike it "
+        "whatever its activity: 2, OASIS's report_threshold",
     )
 
 
@@ -768,6 +827,7 @@ class Scenario(_Section):
     roles: RolesConfig = RolesConfig()
     feed: FeedConfig = FeedConfig()
     who_to_follow: WhoToFollowConfig = WhoToFollowConfig()
+    actions: ActionsConfig = ActionsConfig()
     opinion: OpinionConfig = OpinionConfig()
     moderation: ModerationConfig = ModerationConfig()
     record: RecordConfig = RecordConfig()
@@ -806,6 +866,19 @@ class Scenario(_Section):
                 "population.opinion.distribution: 'data' needs a graph with leanings "
                 f"(graph.kind: polblogs), not {g.kind!r}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _actions_offered(self):
+        # a scripted rate of an action the platform does not offer would fail mid-run
+        for role in ("citizen", "influencer"):
+            cfg = getattr(self.roles, role)
+            for action in ("quote", "dislike", "mention", "mute", "report", "search"):
+                if getattr(cfg, f"{action}_rate", 0.0) > 0 and not getattr(self.actions, action):
+                    raise ValueError(
+                        f"roles.{role}.{action}_rate: {getattr(cfg, f'{action}_rate'):g}, but "
+                        f"the platform offers no {action} (actions.{action}: false)"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -81,7 +81,7 @@ SEGMENT_MIN_ROWS = 1 << 20
 _SEGMENT_NAME = re.compile(r"posts-([0-9]{12})-([0-9]{12})-([0-9]{8})\.npz")
 _WORLD_NAME = re.compile(r"world-[0-9]{8}\.npz")
 
-POST_KINDS = np.array(["post", "repost", "reply"])
+POST_KINDS = np.array(["post", "repost", "reply", "quote"])
 
 _TABLES = {
     "posts": "id BIGINT, step INTEGER, author BIGINT, kind VARCHAR, parent BIGINT, "
@@ -96,6 +96,12 @@ _TABLES = {
     # planning candidates (policies/planner.py): one row per decision and intent
     "plans": "step INTEGER, candidate BIGINT, intent VARCHAR, q DOUBLE, tau DOUBLE, "
     "pi DOUBLE, chosen BOOLEAN",
+    # the optional actions (docs/platform.md)
+    "dislikes": "step INTEGER, user_id BIGINT, post_id BIGINT",
+    "reports": "step INTEGER, user_id BIGINT, post_id BIGINT",
+    "mentions": "step INTEGER, post_id BIGINT, target BIGINT",
+    "mutes": "step INTEGER, user_id BIGINT, target BIGINT, action VARCHAR",
+    "searches": "step INTEGER, user_id BIGINT, topic SMALLINT",
     # a researcher's questions (townsquare/interviews.py): kept whatever record.events says
     "interviews": "step INTEGER, user_id BIGINT, role VARCHAR, question VARCHAR, "
     "topic SMALLINT, opinion DOUBLE, stance DOUBLE, text VARCHAR, followers BIGINT, "
@@ -310,6 +316,7 @@ class EventRecorder:
             )
         )
         self._add_election(ev)
+        self._add_actions(ev)
         k = self._keep(ev.suspended)
         self._buffer["detections"].append(
             pa.table(
@@ -319,6 +326,58 @@ class EventRecorder:
                 }
             )
         )
+
+    def _add_actions(self, ev: StepEvents) -> None:
+        """The optional actions' rows; a step without any adds none."""
+        for table, user, post in (
+            ("dislikes", ev.dislike_user, ev.dislike_post),
+            ("reports", ev.report_user, ev.report_post),
+        ):
+            k = self._keep(user)
+            if user[k].size:
+                self._buffer[table].append(
+                    pa.table(
+                        {
+                            "step": np.full(user[k].shape[0], ev.step, np.int32),
+                            "user_id": user[k].astype(np.int64),
+                            "post_id": post[k].astype(np.int64),
+                        }
+                    )
+                )
+        if ev.mention_post.size:
+            k = self._keep(ev.mention_target)
+            self._buffer["mentions"].append(
+                pa.table(
+                    {
+                        "step": np.full(ev.mention_post[k].shape[0], ev.step, np.int32),
+                        "post_id": ev.mention_post[k],
+                        "target": ev.mention_target[k],
+                    }
+                )
+            )
+        k = self._keep(ev.mute_src)
+        if ev.mute_src[k].size:
+            self._buffer["mutes"].append(
+                pa.table(
+                    {
+                        "step": np.full(ev.mute_src[k].shape[0], ev.step, np.int32),
+                        "user_id": ev.mute_src[k],
+                        "target": ev.mute_dst[k],
+                        "action": np.where(ev.mute_action[k] > 0, "mute", "unmute"),
+                    }
+                )
+            )
+        k = self._keep(ev.search_user)
+        if ev.search_user[k].size:
+            self._buffer["searches"].append(
+                pa.table(
+                    {
+                        "step": np.full(ev.search_user[k].shape[0], ev.step, np.int32),
+                        "user_id": ev.search_user[k],
+                        "topic": ev.search_topic[k].astype(np.int16),
+                    }
+                )
+            )
 
     def _add_election(self, ev: StepEvents) -> None:
         for plan in ev.plans:

@@ -75,7 +75,7 @@ class ScriptedCitizen:
         noise = rng.normal(0.0, p.expression_noise, int(replies[-1]))
         reply_stance = np.empty((n, k))
         _reply_stances(obs.feed_topic, obs.opinion, reply, replies, noise, reply_stance)
-        return Actions(
+        acts = Actions(
             post=post,
             post_stance=stance,
             post_topic=topic,
@@ -86,6 +86,39 @@ class ScriptedCitizen:
             follow=follow,
             unfollow=unfollow,
         )
+        self._further_actions(obs, rng, acts)
+        return acts
+
+    def _further_actions(self, obs: Observations, rng, acts: Actions) -> None:
+        """Quotes, dislikes, reports, mutes, mentions and searches, each only where its
+        rate is above 0 (the default: no draws, so the baseline's runs are unchanged). In
+        this order, one uniform per slot or per row for each action with a rate."""
+        p = self.params
+        n, k = obs.feed.shape
+        if n == 0:
+            return
+        rows = np.arange(n)
+        shown = (obs.feed >= 0) & (obs.feed_author != obs.users[:, None])
+        gap = np.abs(obs.feed_stance - obs.opinion[rows[:, None], obs.feed_topic])
+        far = shown & (gap > p.unfollow_threshold)
+        if p.quote_rate > 0:
+            acts.quote = shown & (rng.random((n, k)) < p.quote_rate * (0.25 + gap / 2.0))
+            noise = rng.normal(0.0, p.expression_noise, (n, k))
+            own = obs.opinion[rows[:, None], obs.feed_topic]
+            acts.quote_stance = np.where(acts.quote, np.clip(own + noise, -1.0, 1.0), 0.0)
+        if p.dislike_rate > 0:
+            acts.dislike = shown & (rng.random((n, k)) < p.dislike_rate * gap / 2.0)
+        if p.report_rate > 0:
+            acts.report = far & (rng.random((n, k)) < p.report_rate)
+        if p.mute_rate > 0:
+            acts.mute = _one_author(obs.feed_author, far, rng.random(n), p.mute_rate)
+        if p.mention_rate > 0:
+            near = shown & (gap < p.follow_tolerance)
+            target = _one_author(obs.feed_author, near, rng.random(n), p.mention_rate)[:, 0]
+            acts.mention = np.where(acts.post, target, -1)
+        if p.search_rate > 0:
+            strongest = np.abs(obs.opinion).argmax(axis=1)
+            acts.search = np.where(rng.random(n) < p.search_rate, strongest, -1)
 
     @staticmethod
     def _suggestions(obs: Observations, follows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +135,20 @@ class ScriptedCitizen:
         suggested[rows] = got.ids
         leaning[rows] = got.leaning
         return suggested, leaning
+
+
+def _one_author(feed_author: np.ndarray, eligible: np.ndarray, u: np.ndarray, rate: float):
+    """(n, 1): with probability ``rate`` (u < rate) the author of one eligible slot of
+    the row, each as likely (the one u / rate lands on); -1 otherwise."""
+    count = eligible.sum(axis=1)
+    acting = (u < rate) & (count > 0)
+    target = np.minimum((u / rate * count).astype(np.int64), np.maximum(count - 1, 0))
+    # the target-th eligible slot of each row
+    rank = np.cumsum(eligible, axis=1) - 1
+    hit = eligible & (rank == target[:, None])
+    slot = hit.argmax(axis=1)
+    out = np.where(acting, feed_author[np.arange(len(u)), slot], -1)
+    return out[:, None].astype(np.int64)
 
 
 @numba.njit(cache=True, inline="always")

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ..world import checks
-from ..world.actions import ACTION_FIELDS, ROW_FIELDS, Actions, Observations
+from ..world.actions import ACTION_FIELDS, OPTIONAL_ACTIONS, ROW_FIELDS, Actions, Observations
 from ..world.population import Role
 
 #: bumped whenever a role's observation or action layout changes, so old checkpoints fail
@@ -257,6 +257,8 @@ def merge_rows(
     """``base`` with the ``decided`` fields of its rows ``rows`` replaced by the rows of
     ``sub``; the other fields keep ``base``'s values."""
     out = {name: getattr(base, name) for name in ACTION_FIELDS}
+    # the optional actions (quote, mute, ...) a learner never decides: the base's
+    out.update({name: getattr(base, name) for name in OPTIONAL_ACTIONS})
     for name in ROW_FIELDS:
         if name in decided:
             arr = getattr(base, name).copy()

@@ -16,7 +16,7 @@ from .backend import Request
 from .cache import CachedBackend, CompletionCache
 from .offline import OfflineGenerator, load_pack
 
-KIND_NAMES = ("post", "repost", "reply")
+KIND_NAMES = ("post", "repost", "reply", "quote")
 
 
 class OfflineBackend:
@@ -129,12 +129,13 @@ class TextLayer:
             previous = last.get(int(posts.author[pid]))
             if previous is not None:
                 context += f' Your previous post was: "{_clip(posts.text[previous])}".'
-            intent = {"key": pid, "stance": s, "topic": t, "kind": k}
+            # a quote says its own stance as a post does (the offline packs know three kinds)
+            intent = {"key": pid, "stance": s, "topic": t, "kind": 0 if k == 3 else k}
             if par >= 0:
                 intent["parent_stance"] = float(posts.stance[par])
                 parent_text = posts.text.get(par)
                 if parent_text:
-                    action = "replying to" if k == 2 else "sharing"
+                    action = {2: "replying to", 3: "quoting"}.get(k, "sharing")
                     context += f' You are {action}: "{_clip(parent_text)}".'
             author = int(posts.author[pid])
             audience = (

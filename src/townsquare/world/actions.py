@@ -54,6 +54,9 @@ class Observations:
     #: (`who_to_follow.Suggestions`), in the step's state; None where the scenario has
     #: no follow recommender (``who_to_follow.recommender: none``)
     suggest: Callable[[np.ndarray], Any] | None = None
+    #: int (topics,): the platform's trending topics, the most engaged with in the feed
+    #: window first (what a "trending" tab shows; None outside a world or with no posts)
+    trending_topics: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -94,6 +97,24 @@ class Actions:
     #: NaN where it stays; what a candidate that moves its platform sets (None: nobody
     #: moves)
     position: np.ndarray | None = None
+    # The actions below are optional: None is none of them (docs/platform.md). A platform
+    # without one (the scenario's ``actions``) refuses a batch that takes it.
+    #: bool (n, k): dislike feed slots (a down-vote)
+    dislike: np.ndarray | None = None
+    #: bool (n, k): quote feed slots (share with a comment), each with ``quote_stance``
+    quote: np.ndarray | None = None
+    #: float (n, k): the stance of each quote, in [-1, 1]
+    quote_stance: np.ndarray | None = None
+    #: int64 (n,): the account the row's post addresses (-1: none); it reaches that
+    #: account's next feed whoever it follows
+    mention: np.ndarray | None = None
+    #: int64 (n, m): accounts to mute (their posts never reach the user) and to unmute
+    mute: np.ndarray | None = None
+    unmute: np.ndarray | None = None
+    #: bool (n, k): report feed slots to the platform's moderation
+    report: np.ndarray | None = None
+    #: int64 (n,): a topic to search (-1: none); posts on it reach the user's next feed
+    search: np.ndarray | None = None
 
     @classmethod
     def nothing(cls, n: int, k: int) -> Actions:
@@ -139,6 +160,36 @@ class Actions:
             moved = pos[~np.isnan(pos)]
             if moved.size and (not np.isfinite(moved).all() or np.abs(moved).max() > 1.0):
                 raise ValueError("Actions.position must lie in [-1, 1] (NaN: unchanged)")
+        for name in ("dislike", "quote", "report"):
+            mask = getattr(self, name)
+            if mask is not None and (
+                not isinstance(mask, np.ndarray) or mask.shape != (n, k) or mask.dtype != np.bool_
+            ):
+                raise ValueError(f"Actions.{name} must be None or a bool array of shape ({n}, {k})")
+        if self.quote is not None:
+            qs = self.quote_stance
+            if not isinstance(qs, np.ndarray) or qs.shape != (n, k) or qs.dtype.kind != "f":
+                raise ValueError(f"Actions.quote_stance must be floats of shape ({n}, {k})")
+            said = qs[self.quote]
+            if said.size and (not np.isfinite(said).all() or np.abs(said).max() > 1.0):
+                raise ValueError("Actions.quote_stance must lie in [-1, 1] where quoting")
+        for name in ("mention", "search"):
+            arr = getattr(self, name)
+            if arr is not None and (
+                not isinstance(arr, np.ndarray) or arr.shape != (n,) or arr.dtype.kind not in "iu"
+            ):
+                raise ValueError(f"Actions.{name} must be None or integers of shape ({n},)")
+        if self.search is not None:
+            asked = self.search[self.search >= 0]
+            if asked.size and asked.max() >= topics:
+                raise ValueError(f"Actions.search must be -1 or a topic in [0, {topics})")
+        for name in ("mute", "unmute"):
+            arr = getattr(self, name)
+            if arr is not None and (
+                not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[0] != n
+                or arr.dtype.kind not in "iu"
+            ):  # fmt: skip
+                raise ValueError(f"Actions.{name} must be None or integers of shape ({n}, m)")
         if self.post.any():
             topics_used = self.post_topic[self.post]
             if topics_used.min() < 0 or topics_used.max() >= topics:
@@ -150,6 +201,17 @@ class Actions:
 ROW_FIELDS = ("post", "post_stance", "post_topic", "like", "repost", "reply", "reply_stance")
 #: every field of `Actions`, in order
 ACTION_FIELDS = ROW_FIELDS + ("follow", "unfollow", "post_text", "reply_text", "position")
+#: the optional actions (None: not taken), and the scenario's ``actions`` key of each
+OPTIONAL_ACTIONS = {
+    "dislike": "dislike",
+    "quote": "quote",
+    "quote_stance": "quote",
+    "mention": "mention",
+    "mute": "mute",
+    "unmute": "mute",
+    "report": "report",
+    "search": "search",
+}
 
 
 @dataclass

@@ -22,6 +22,7 @@ from .posts import PostStore
 from .recommenders import ContentRecommender, ReaderTerm, WindowView, by_name
 
 _NO_VECTORS = np.zeros((0, 0), np.float64)
+_NO_MUTES = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
 
 
 @numba.njit(cache=True, inline="always")
@@ -171,6 +172,9 @@ def _feed_kernel(
     user_vectors,
     post_vectors,
     seed,
+    mute_offset,
+    mute_deg,
+    mute_pool,
     lo,
     hi,
     feed,
@@ -184,6 +188,7 @@ def _feed_kernel(
     capped = out_slots < k
     n = users.shape[0]
     candidates_f = candidates.view(np.float64)
+    muting = mute_deg.shape[0] > 0  # someone on the platform muted someone
     for c in numba.prange((n + CHUNK - 1) // CHUNK):
         # scratch of the chunk: which trending posts are the reader's own network's
         # (offered with them), where each slot's post is read from, the scores of the
@@ -209,6 +214,8 @@ def _feed_kernel(
                 # users fit the cache; head does not), then one read of its newest says
                 # whether the reader has seen it
                 if not (has_posts[f >> 3] >> (f & 7)) & 1 or head[f, 1] <= seen_until:
+                    continue
+                if muting and _muted(u, f, mute_offset, mute_deg, mute_pool):
                     continue
                 # the author's window posts, newest first, one record each
                 for q in range(head[f, 0], head[f + 1, 0]):
@@ -242,6 +249,8 @@ def _feed_kernel(
             for q in range(trending.shape[0]):
                 post = trending[q]
                 if in_network[q] or post <= seen_until or author[post] == u:
+                    continue
+                if muting and _muted(u, author[post], mute_offset, mute_deg, mute_pool):
                     continue
                 s = base_score[post - lo]
                 if mode != 0:
@@ -297,6 +306,134 @@ def _feed_kernel(
                     feed_followed[i, j] = False
 
 
+@numba.njit(cache=True, inline="always")
+def _muted(user, account, mute_offset, mute_deg, mute_pool):
+    """Whether ``user`` muted ``account`` (a scan of its mutes: a few at most)."""
+    if user >= mute_deg.shape[0]:
+        return False
+    o = mute_offset[user]
+    for j in range(o, o + mute_deg[user]):
+        if mute_pool[j] == account:
+            return True
+    return False
+
+
+@numba.njit(cache=True, inline="always")
+def _follows(user, account, offset, out_deg, pool):
+    o = offset[user]
+    for j in range(o, o + out_deg[user]):
+        if pool[j] == account:
+            return True
+    return False
+
+
+@numba.njit(cache=True, parallel=True)
+def _pin_kernel(
+    rows, users, cursor, offset, out_deg, pool, hidden, mute_offset, mute_deg, mute_pool,
+    mention_lo, mention_hi, mention_posts, search_topic, topic_start, topic_posts,
+    search_results, author, stance, topic, likes, feed, feed_author, feed_stance, feed_topic,
+    feed_likes, feed_followed,
+):  # fmt: skip
+    """Pin posts at the top of the feeds of ``rows``: the posts that mention the reader
+    (newest first), then up to ``search_results`` newest posts on the topic it searched;
+    never one it has seen, its own, a suspended account's or a muted account's. The ranked
+    feed follows, less the pinned posts, cut to the slots left."""
+    k = feed.shape[1]
+    for r in numba.prange(rows.shape[0]):
+        i = rows[r]
+        u = users[i]
+        seen_until = cursor[u]
+        pinned = np.empty(k, np.int64)
+        p = 0
+        for q in range(mention_lo[i], mention_hi[i]):
+            post = mention_posts[q]
+            if p == k:
+                break
+            a = author[post]
+            if post <= seen_until or hidden[a] or _muted(u, a, mute_offset, mute_deg, mute_pool):
+                continue
+            pinned[p] = post
+            p += 1
+        t = search_topic[i]
+        if t >= 0:
+            got = 0
+            for q in range(topic_start[t], topic_start[t + 1]):
+                post = topic_posts[q]
+                if got == search_results or p == k or post <= seen_until:
+                    break
+                a = author[post]
+                if a == u or hidden[a] or _muted(u, a, mute_offset, mute_deg, mute_pool):
+                    continue
+                dup = False
+                for j in range(p):
+                    dup = dup or pinned[j] == post
+                if dup:
+                    continue
+                pinned[p] = post
+                p += 1
+                got += 1
+        if p == 0:
+            continue
+        # the ranked feed after the pins, less what they already show
+        ranked = np.empty(k, np.int64)
+        ranked_at = np.empty(k, np.int64)
+        m = 0
+        for j in range(k):
+            post = feed[i, j]
+            if post < 0:
+                break
+            dup = False
+            for x in range(p):
+                dup = dup or pinned[x] == post
+            if not dup:
+                ranked[m] = post
+                ranked_at[m] = j
+                m += 1
+        keep = min(m, k - p)
+        # move the kept ranked slots down (from the last, so none is overwritten)
+        for x in range(keep - 1, -1, -1):
+            src, dst = ranked_at[x], p + x
+            feed[i, dst] = ranked[x]
+            feed_author[i, dst] = feed_author[i, src]
+            feed_stance[i, dst] = feed_stance[i, src]
+            feed_topic[i, dst] = feed_topic[i, src]
+            feed_likes[i, dst] = feed_likes[i, src]
+            feed_followed[i, dst] = feed_followed[i, src]
+        for j in range(p):
+            post = pinned[j]
+            a = author[post]
+            feed[i, j] = post
+            feed_author[i, j] = a
+            feed_stance[i, j] = stance[post]
+            feed_topic[i, j] = topic[post]
+            feed_likes[i, j] = likes[post]
+            feed_followed[i, j] = _follows(u, a, offset, out_deg, pool)
+        for j in range(p + keep, k):
+            feed[i, j] = -1
+            feed_author[i, j] = -1
+            feed_stance[i, j] = 0.0
+            feed_topic[i, j] = 0
+            feed_likes[i, j] = 0
+            feed_followed[i, j] = False
+
+
+class FeedExtras(NamedTuple):
+    """What reaches a feed besides the ranking, for one step (`Recommender.extras_of`):
+    mutes, posts that mention the reader, a search the reader made."""
+
+    hidden: np.ndarray  # bool (n,): suspended accounts
+    #: the mute graph's (offset, out_deg, pool), empty arrays where nobody muted anyone
+    mutes: tuple
+    #: the window's mentions by addressed account: (accounts ascending, posts newest
+    #: first within one), empty where none
+    mentions: tuple
+    #: int (n,): the topic each user searched at its last visit (-1: none), or None
+    search: np.ndarray | None
+    #: the window's posts by topic, newest first: (topic_start (topics + 1), posts)
+    by_topic: tuple
+    search_results: int
+
+
 class FeedItems(NamedTuple):
     """Each reader's feed, best first, and what its policy sees of every slot: -1 post
     ids, -1 authors, stance 0, topic 0, likes 0 and not followed where the feed is short."""
@@ -320,6 +457,8 @@ class FeedWindow(NamedTuple):
     posts: tuple = ()
     #: the reader's term of the scores: (mode, user vectors, post vectors, seed)
     reader: tuple = (0, _NO_VECTORS, _NO_VECTORS, 0)
+    #: int64 (topics,): the platform's topics, the most engaged with in the window first
+    trending_topics: np.ndarray | None = None
 
 
 class Recommender:
@@ -481,11 +620,19 @@ class Recommender:
             ),
             (posts.author, base_score, posts.stance, posts.topic, posts.likes, opinion),
             (int(scores.reader), user_vectors, post_vectors, step_seed(self.seed, step)),
+            trending_topics(posts.topic[lo:hi][visible], heat[visible], opinion.shape[1]),
         )
 
-    def items_in(self, window: FeedWindow, users: np.ndarray, cursor: np.ndarray) -> FeedItems:
+    def items_in(
+        self,
+        window: FeedWindow,
+        users: np.ndarray,
+        cursor: np.ndarray,
+        extras: FeedExtras | None = None,
+    ) -> FeedItems:
         """The feeds of ``users`` from a window of `window_of`: the same, row for row,
-        whichever readers are asked for together."""
+        whichever readers are asked for together. ``extras`` (`extras_of`): mutes, and
+        posts pinned above the ranking (mentions, searches)."""
         users = np.ascontiguousarray(users, np.int64)
         shape = (users.shape[0], self.k)
         if users.size == 0 or window.hi == window.lo:
@@ -507,6 +654,7 @@ class Recommender:
             np.empty(shape, np.bool_),
         )
         mode, user_vectors, post_vectors, seed = window.reader
+        mutes = _NO_MUTES if extras is None else extras.mutes
         _feed_kernel(
             mode,
             users,
@@ -516,11 +664,68 @@ class Recommender:
             user_vectors,
             post_vectors,
             seed,
+            *mutes,
             window.lo,
             window.hi,
             *items,
         )
+        if extras is not None:
+            self._pin(window, users, cursor, extras, items)
         return items
+
+    def _pin(self, window, users, cursor, extras: FeedExtras, items: FeedItems) -> None:
+        targets, posts = extras.mentions
+        lo_m = np.searchsorted(targets, users, "left")
+        hi_m = np.searchsorted(targets, users, "right")
+        search = np.full(users.shape[0], -1, np.int64)
+        if extras.search is not None:
+            search = extras.search[users].astype(np.int64)
+        rows = np.flatnonzero((hi_m > lo_m) | (search >= 0))
+        if rows.size == 0:
+            return
+        offset, out_deg, pool = window.index[:3]
+        author, _, stance, topic, likes, _ = window.posts
+        _pin_kernel(
+            rows, users, cursor, offset, out_deg, pool, extras.hidden, *extras.mutes,
+            lo_m, hi_m, posts, search, *extras.by_topic, extras.search_results,
+            author, stance, topic, likes, *items,
+        )  # fmt: skip
+
+    def extras_of(
+        self,
+        window: FeedWindow,
+        posts: PostStore,
+        hidden: np.ndarray,
+        mutes: FollowGraph | None = None,
+        search: np.ndarray | None = None,
+        search_results: int = 10,
+    ) -> FeedExtras | None:
+        """What a step's feeds show besides the ranking: None when nothing does (no
+        mutes, no mention in the window, no search), so feeds cost what they did."""
+        post_ids, targets = posts.mentions_since(window.lo)
+        searching = search is not None and bool((search >= 0).any())
+        if mutes is None and post_ids.size == 0 and not searching:
+            return None
+        # mentions grouped by the account addressed, newest first within one
+        order = np.lexsort((-post_ids, targets))
+        by_topic = (np.zeros(1, np.int64), np.zeros(0, np.int64))
+        if searching:
+            lo, hi = window.lo, window.hi
+            t = posts.topic[lo:hi].astype(np.int64)
+            topics = max(int(search.max()) + 1, int(t.max(initial=0)) + 1)
+            start = np.zeros(topics + 1, np.int64)
+            np.cumsum(np.bincount(t, minlength=topics), out=start[1:])
+            # by topic, newest first within one
+            newest = np.lexsort((-np.arange(lo, hi), t))
+            by_topic = (start, np.arange(lo, hi, dtype=np.int64)[newest])
+        return FeedExtras(
+            hidden=np.ascontiguousarray(hidden, np.bool_),
+            mutes=_NO_MUTES if mutes is None else (mutes.offset, mutes.out_deg, mutes.pool),
+            mentions=(targets[order], post_ids[order]),
+            search=search,
+            by_topic=by_topic,
+            search_results=int(search_results),
+        )
 
 
 def _checked(values: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -531,3 +736,10 @@ def _checked(values: np.ndarray | None, shape: tuple[int, ...], what: str) -> np
     if not np.isfinite(out).all():
         raise ValueError(f"{what}: scores must be finite")
     return out
+
+
+def trending_topics(topic: np.ndarray, heat: np.ndarray, topics: int) -> np.ndarray:
+    """The topics by the engagement (heat) of their visible window posts, the most first;
+    the lower topic first among equals (OASIS's TREND, the top posts by likes, by topic)."""
+    total = np.bincount(topic.astype(np.int64), weights=heat, minlength=topics)
+    return np.argsort(-total, kind="stable").astype(np.int64)

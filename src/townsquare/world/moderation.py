@@ -86,6 +86,7 @@ class ActivityDetector:
         enabled: bool = True,
         catch_prob: float = 1.0,
         rng: np.random.Generator | None = None,
+        report_threshold: int = 2,
     ):
         if not 0.0 <= catch_prob <= 1.0:
             raise ValueError(f"catch_prob: {catch_prob} is not a probability")
@@ -98,6 +99,10 @@ class ActivityDetector:
         self.rng = rng  # the world's moderation stream (`use_rng`); only drawn if catch_prob < 1
         self.rate = np.zeros(n)
         self.strike_count = np.zeros(n, np.int16)
+        #: reports against each account's posts since the last check (made at the first
+        #: report: most platforms of a run see none); ``report_threshold`` of them strike
+        self.report_threshold = int(report_threshold)
+        self.reports: np.ndarray | None = None
 
     def use_rng(self, rng: np.random.Generator) -> None:
         """Draw from ``rng``: `World` hands over its ``moderation`` stream, which it owns
@@ -107,13 +112,24 @@ class ActivityDetector:
     def observe(self, actions_per_user: np.ndarray, events: StepEvents | None = None) -> None:
         self.rate *= self.memory
         self.rate += (1.0 - self.memory) * actions_per_user
+        reported = None if events is None else events.report_author
+        if reported is not None and reported.size:
+            if self.reports is None:
+                self.reports = np.zeros(self.rate.shape[0], np.int32)
+            np.add.at(self.reports, reported, 1)
 
     def check(self, step: int, suspended: np.ndarray) -> np.ndarray:
         """Strike users above the threshold; suspend each flagged user (``strikes``
         strikes in a row) with probability ``catch_prob``; returns ids suspended now."""
         if not self.enabled or (step + 1) % self.check_every:
             return np.zeros(0, np.int64)
-        over = (self.rate > self.threshold) & ~suspended
+        over = self.rate > self.threshold
+        if self.reports is not None:
+            # users report what they see: an account reported often enough is struck
+            # whatever its rate, and the count starts again at each check
+            over |= self.reports >= self.report_threshold
+            self.reports[:] = 0
+        over &= ~suspended
         # capped at `strikes`: a flagged account that is not suspended stays flagged
         # while it stays above the threshold, and the int16 counter never overflows
         count = np.minimum(self.strike_count + 1, min(self.strikes, 2**15 - 1))
@@ -134,11 +150,19 @@ class ActivityDetector:
         return caught.astype(np.int64, copy=False)
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"rate": self.rate, "strike_count": self.strike_count}
+        out = {"rate": self.rate, "strike_count": self.strike_count}
+        if self.reports is not None:
+            out["reports"] = self.reports
+        return out
 
     def load_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore `state` after checking it (a ``ValueError`` naming the array if not)."""
-        self.rate, self.strike_count = self.checked_state(state, self.rate.shape[0])
+        n = self.rate.shape[0]
+        self.rate, self.strike_count = self.checked_state(state, n)
+        self.reports = None
+        if "reports" in state:
+            self.reports = checks.array(state, "reports", np.int32, (n,))
+            checks.within("reports", self.reports, 0)
 
     @staticmethod
     def checked_state(state: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +186,7 @@ def _activity(config, n: int, enabled: bool = True) -> ActivityDetector:
         config.memory,
         enabled=enabled,
         catch_prob=catch,
+        report_threshold=config.report_threshold,
     )
 
 

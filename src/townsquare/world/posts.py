@@ -1,4 +1,5 @@
-"""Columnar store of posts, reposts and replies, with their like/repost/reply/view counts.
+"""Columnar store of posts, reposts, replies and quotes, with their like/repost/reply/view
+(and, where the platform has them, dislike) counts, and the mentions posts make.
 
 A post's id is its row. Ids grow with time, so "posts newer than X" is an id range and
 the posts written in step t are the contiguous rows ``step_start[t]:step_start[t+1]``.
@@ -19,6 +20,7 @@ class PostKind(IntEnum):
     POST = 0
     REPOST = 1
     REPLY = 2
+    QUOTE = 3  # a repost with its own stance (and words): a share with a comment
 
 
 _COLUMNS: dict[str, type] = {
@@ -33,12 +35,21 @@ _COLUMNS: dict[str, type] = {
     "replies": np.int32,
     "views": np.int32,  # distinct users the post was shown to (feeds never repeat a post)
 }
+#: columns a platform keeps only when it offers their action (``actions`` of the scenario):
+#: at 10^7 users a column of the store is 0.3 GB by step 100
+_OPTIONAL: dict[str, type] = {"dislikes": np.int32}
+_COUNTERS = ("likes", "reposts", "replies", "views", "dislikes")
 
 
 class PostStore:
-    def __init__(self, capacity: int = 1024):
+    def __init__(self, capacity: int = 1024, dislikes: bool = False):
         self.size = 0
-        self._cols = {name: np.zeros(max(capacity, 16), dtype) for name, dtype in _COLUMNS.items()}
+        columns = {**_COLUMNS, **({"dislikes": np.int32} if dislikes else {})}
+        self._cols = {name: np.zeros(max(capacity, 16), dtype) for name, dtype in columns.items()}
+        #: mentions, kept aside (they are rare): the mentioning post's id, rising, and the
+        #: account it addresses
+        self.mention_post = np.zeros(0, np.int64)
+        self.mention_target = np.zeros(0, np.int64)
         self.step_start: list[int] = [0]  # step_start[t] = first id written in step t
         self.text: dict[int, str] = {}  # sparse: only posts that carry text
         #: rows [0, clean_rows) are unchanged since `mark_clean` (a run's last checkpoint):
@@ -60,6 +71,8 @@ class PostStore:
             room[: self.size] = col[: self.size]
             clone._cols[name] = room
         clone.step_start = list(self.step_start)
+        clone.mention_post = self.mention_post.copy()
+        clone.mention_target = self.mention_target.copy()
         clone.text = dict(self.text)  # ids to immutable strings
         clone.clean_rows = self.clean_rows
         return clone
@@ -116,8 +129,9 @@ class PostStore:
         c["stance"][sl] = stance
         c["topic"][sl] = topic
         c["parent"][sl] = -1 if parent is None else parent
-        for counter in ("likes", "reposts", "replies", "views"):
-            c[counter][sl] = 0
+        for counter in _COUNTERS:
+            if counter in c:
+                c[counter][sl] = 0
         if text is not None:
             for i, t in zip(ids.tolist(), text, strict=True):
                 if t is not None:
@@ -134,6 +148,21 @@ class PostStore:
             hits = np.bincount(post_ids - lo)
             col = self._cols[counter]
             col[lo : lo + hits.shape[0]] += hits.astype(col.dtype)
+
+    @property
+    def has_dislikes(self) -> bool:
+        return "dislikes" in self._cols
+
+    def mention(self, post_ids: np.ndarray, targets: np.ndarray) -> None:
+        """Record that each of ``post_ids`` (just written, rising) addresses ``targets``."""
+        if post_ids.size:
+            self.mention_post = np.concatenate([self.mention_post, post_ids.astype(np.int64)])
+            self.mention_target = np.concatenate([self.mention_target, targets.astype(np.int64)])
+
+    def mentions_since(self, lo: int) -> tuple[np.ndarray, np.ndarray]:
+        """The mentions made by posts ``lo`` and later: (post ids, addressed accounts)."""
+        first = int(np.searchsorted(self.mention_post, lo))
+        return self.mention_post[first:], self.mention_target[first:]
 
     def count_shown(self, counter: str, feed: np.ndarray) -> None:
         """Add one to ``counter`` for each post id of ``feed`` (any shape; -1: none)."""
@@ -159,6 +188,8 @@ class PostStore:
     def state(self) -> dict[str, np.ndarray]:
         out = {f"col_{k}": v[: self.size] for k, v in self._cols.items()}
         out["step_start"] = np.array(self.step_start, np.int64)
+        out["mention_post"] = self.mention_post
+        out["mention_target"] = self.mention_target
         # texts as UTF-8 JSON bytes: numpy string arrays would drop trailing NULs
         encoded = json.dumps([[i, self.text[i]] for i in sorted(self.text)]).encode()
         out["text_json"] = np.frombuffer(encoded, np.uint8)
@@ -178,7 +209,8 @@ class PostStore:
         checkpoint) the store must be a history of exactly ``t`` steps in which every
         shared or answered post was written before the post that shares or answers it."""
         size = int(checks.array(state, "col_author", np.int32).shape[0])
-        col = {name: checks.array(state, f"col_{name}", d, (size,)) for name, d in _COLUMNS.items()}
+        columns = {**_COLUMNS, **{k: d for k, d in _OPTIONAL.items() if f"col_{k}" in state}}
+        col = {name: checks.array(state, f"col_{name}", d, (size,)) for name, d in columns.items()}
         checks.within("col_author", col["author"], 0, None if n_users is None else n_users - 1)
         checks.among("col_kind", col["kind"], [k.value for k in PostKind])
         parent = col["parent"]
@@ -192,8 +224,9 @@ class PostStore:
         )
         checks.within("col_stance", col["stance"], -1.0, 1.0)
         checks.within("col_topic", col["topic"], 0, None if topics is None else topics - 1)
-        for counter in ("likes", "reposts", "replies", "views"):
-            checks.within(f"col_{counter}", col[counter], 0)
+        for counter in _COUNTERS:
+            if counter in col:
+                checks.within(f"col_{counter}", col[counter], 0)
         # step_start[s] is the first id written in step s; posts after its last entry
         # belong to the step in progress
         step_start = checks.array(state, "step_start", np.int64)
@@ -224,9 +257,21 @@ class PostStore:
                 text[i] = body
         except (ValueError, TypeError) as exc:  # JSON, UTF-8 and shape errors alike
             raise ValueError(f"text_json: not a list of [post id, text] ({exc})") from None
-        store = cls(capacity=max(size * 5 // 4, 16))
-        for name in _COLUMNS:
+        # mentions: rising posts of the store (a checkpoint before mentions has none)
+        mention_post = np.zeros(0, np.int64)
+        mention_target = np.zeros(0, np.int64)
+        if "mention_post" in state or "mention_target" in state:
+            mention_post = checks.array(state, "mention_post", np.int64)
+            mention_target = checks.array(state, "mention_target", np.int64, mention_post.shape)
+            checks.within("mention_post", mention_post, 0, size - 1)
+            checks.within("mention_post", np.diff(mention_post), 1)  # rising, once each
+            checks.within(
+                "mention_target", mention_target, 0, None if n_users is None else n_users - 1
+            )
+        store = cls(capacity=max(size * 5 // 4, 16), dislikes="dislikes" in col)
+        for name in columns:
             store._cols[name][:size] = col[name]
+        store.mention_post, store.mention_target = mention_post, mention_target
         store.size = size
         store.step_start = step_start.tolist()
         store.text = text

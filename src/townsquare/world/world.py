@@ -21,9 +21,9 @@ import numba
 import numpy as np
 
 from . import checks
-from .actions import Actions, Observations, Policy, StepContext
+from .actions import OPTIONAL_ACTIONS, Actions, Observations, Policy, StepContext
 from .election import Election, ElectionEvents
-from .feed import FeedWindow, Recommender
+from .feed import FeedExtras, FeedWindow, Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
 from .opinion.platform import (
@@ -37,6 +37,10 @@ from .population import Population, Role
 from .posts import PostKind, PostStore
 from .who_to_follow import WhoToFollow
 
+OPTIONAL_ACTION_NAMES = ("dislike", "quote", "mention", "mute", "report", "search")
+#: the optional actions a platform offers unless its scenario says otherwise: Twitter/X's
+#: (it has no down-vote)
+OFFERED_BY_DEFAULT = ("quote", "mention", "mute", "report", "search")
 RNG_STREAMS = (
     "activation",
     "citizen",
@@ -72,6 +76,7 @@ class _Turn:
     observations: dict  # Role -> Observations, for every role not fed in parts
     rows_of: dict  # Role -> slice: the role's rows of the step's arrays
     can_post: np.ndarray  # bool per active user: a session its activity gives
+    extras: FeedExtras | None = None  # mutes, mentions and searches of the step's feeds
 
 
 @dataclass
@@ -96,6 +101,21 @@ class StepEvents:
     election: ElectionEvents | None = None  # the poll and vote held this step, if any
     #: decisions planners logged this step: columns of ``plans`` rows (policies/planner.py)
     plans: list[dict] = field(default_factory=list)
+    # the optional actions (docs/platform.md): who disliked, reported, muted, searched
+    dislike_user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    dislike_post: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    report_user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    report_post: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    report_author: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mention_post: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mention_target: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: mentions not delivered: of a suspended account, or of the author itself
+    mentions_dropped: int = 0
+    mute_src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mute_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mute_action: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    search_user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    search_topic: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def bimodality_coefficient(x: np.ndarray) -> float:
@@ -133,6 +153,8 @@ class World:
         opinion_rule: str = "bounded_confidence",
         election: Election | None = None,
         who_to_follow: WhoToFollow | None = None,
+        offered: frozenset[str] = frozenset(OFFERED_BY_DEFAULT),
+        search_results: int = 10,
     ):
         if graph.n != population.n:
             raise ValueError(f"graph has {graph.n} users but population has {population.n}")
@@ -141,7 +163,20 @@ class World:
                 raise ValueError(f"no policy given for role {role.label!r}")
         self.population = population
         self.graph = graph
-        self.posts = PostStore(capacity=max(1024, population.n // 4))
+        #: the optional actions the platform offers (the scenario's ``actions``)
+        self.offered = frozenset(offered)
+        unknown = self.offered - set(OPTIONAL_ACTION_NAMES)
+        if unknown:
+            raise ValueError(f"unknown actions {sorted(unknown)}")
+        self.search_results = int(search_results)
+        self.posts = PostStore(
+            capacity=max(1024, population.n // 4), dislikes="dislike" in self.offered
+        )
+        #: who muted whom (u -> v: u never sees v), made at the first mute
+        self.mutes: FollowGraph | None = None
+        #: int16 (n,): the topic each user searched at its last visit, -1 for none; made at
+        #: the first search, read (and reset) at the user's next feed
+        self.pending_search: np.ndarray | None = None
         self.recommender = recommender
         self.detector = detector
         self.policies = dict(policies)
@@ -221,6 +256,9 @@ class World:
         # feed depends on the window and on nobody else, so building it role by role (or
         # part by part, `finish_step`) gives every reader the same feed
         window = self.recommender.window_of(graph, posts, pop.opinion, pop.suspended, t)
+        extras = self.recommender.extras_of(
+            window, posts, pop.suspended, self.mutes, self.pending_search, self.search_results
+        )
         rows_of: dict[Role, slice] = {}
         bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
         for role in Role:
@@ -231,8 +269,8 @@ class World:
         observations: dict[Role, Observations] = {}
         for role, rows in rows_of.items():
             if role not in in_parts:
-                observations[role] = self._observe(role, active, rows, window, can_post)
-        self._turn = _Turn(active, window, observations, rows_of, can_post)
+                observations[role] = self._observe(role, active, rows, window, can_post, extras)
+        self._turn = _Turn(active, window, observations, rows_of, can_post, extras)
         self._lap("feed", clock)
         return observations
 
@@ -251,14 +289,16 @@ class World:
             and not getattr(self.policies[role], "reads_text", False)
         }
 
-    def _observe(self, role, active, rows, window, can_post) -> Observations:
-        """Build the feeds of ``active[rows]`` (moving their read cursors past them) and
-        what the role's policy sees of them."""
+    def _observe(self, role, active, rows, window, can_post, extras=None) -> Observations:
+        """Build the feeds of ``active[rows]`` (moving their read cursors past them and
+        answering their searches) and what the role's policy sees of them."""
         pop, graph, posts, t = self.population, self.graph, self.posts, self.t
         users = active[rows]
-        items = self.recommender.items_in(window, users, self.cursor)
+        items = self.recommender.items_in(window, users, self.cursor, extras)
         if len(posts):
             self.cursor[users] = len(posts) - 1
+        if self.pending_search is not None:
+            self.pending_search[users] = -1
         posts.count_shown("views", items.feed)
         return Observations(
             step=t,
@@ -285,6 +325,7 @@ class World:
             all_followers=graph.in_deg,
             all_followees=graph.out_deg,
             suggest=None if self.who_to_follow is None else functools.partial(self._suggest, users),
+            trending_topics=window.trending_topics,
         )
 
     def _suggest(self, users: np.ndarray, rows: np.ndarray):
@@ -330,6 +371,7 @@ class World:
             if obs is not None:
                 acts = policy.act(obs, rng)
                 acts.check(rows.stop - rows.start, k, pop.topics)
+                self._check_offered(acts)
                 clock = self._lap("act", clock)
                 batches.append(_Batch.of(acts, obs))
                 reads.append(_Reads.of(obs))
@@ -338,10 +380,13 @@ class World:
             parts = []
             for lo in range(rows.start, rows.stop, self.chunk_rows):
                 part = slice(lo, min(lo + self.chunk_rows, rows.stop))
-                obs = self._observe(role, turn.active, part, turn.window, turn.can_post)
+                obs = self._observe(
+                    role, turn.active, part, turn.window, turn.can_post, turn.extras
+                )
                 clock = self._lap("feed", clock)
                 acts = policy.act(obs, rng)
                 acts.check(part.stop - part.start, k, pop.topics)
+                self._check_offered(acts)
                 clock = self._lap("act", clock)
                 parts.append(_Batch.of(acts, obs))
                 reads.append(_Reads.of(obs, compact=True))
@@ -401,6 +446,15 @@ class World:
         self._lap("record", clock)
         return events
 
+    def _check_offered(self, acts: Actions) -> None:
+        """A batch takes only the actions the platform offers (the scenario's ``actions``)."""
+        for name, action in OPTIONAL_ACTIONS.items():
+            if getattr(acts, name) is not None and action not in self.offered:
+                raise ValueError(
+                    f"Actions.{name}: this platform offers no {action} "
+                    f"(the scenario's actions.{action} is false)"
+                )
+
     def _lap(self, phase: str, since: float) -> float:
         now = time.perf_counter()
         self.phase_seconds[phase] += now - since
@@ -459,10 +513,32 @@ class World:
                 parent=b.repost_parent,
             )
         )
+        # quotes: shares with a stance (and words) of their own, after the step's reposts
+        new_ids.append(
+            posts.add(
+                users[b.quote_row],
+                t,
+                PostKind.QUOTE,
+                np.clip(b.quote_stance, -1, 1),
+                b.quote_topic,
+                parent=b.quote_parent,
+            )
+        )
         posts.count("replies", b.reply_parent)
         posts.count("reposts", b.repost_parent)
+        posts.count("reposts", b.quote_parent)  # a quote shares its post, as OASIS counts it
         liked = b.like_post
         posts.count("likes", liked)
+        if b.dislike_post.size:
+            posts.count("dislikes", b.dislike_post)
+        mention_post, mention_target, dropped = self._mentions(new_ids[0], b.mention[writes])
+        posts.mention(mention_post, mention_target)
+        mute_src, mute_dst, mute_action = self._mute(users, b.mute, b.unmute)
+        searching = b.search >= 0
+        if searching.any():
+            if self.pending_search is None:
+                self.pending_search = np.full(self.n, -1, np.int16)
+            self.pending_search[users[searching]] = b.search[searching]
 
         # follows, then unfollows; self-follows and duplicates are dropped by the graph
         fu = np.repeat(users, b.follow.shape[1])
@@ -499,6 +575,59 @@ class World:
                 if b.post_text is None and b.reply_text is None
                 else [posts.text.get(pid) for pid in ids.tolist()]
             ),
+            dislike_user=users[b.dislike_row],
+            dislike_post=b.dislike_post,
+            report_user=users[b.report_row],
+            report_post=b.report_post,
+            report_author=posts.author[b.report_post].astype(np.int64),
+            mention_post=mention_post,
+            mention_target=mention_target,
+            mentions_dropped=dropped,
+            mute_src=mute_src,
+            mute_dst=mute_dst,
+            mute_action=mute_action,
+            search_user=users[searching],
+            search_topic=b.search[searching].astype(np.int64),
+        )
+
+    def _mentions(self, written: np.ndarray, target: np.ndarray):
+        """The mentions of the step's original posts (``written``, one target each, -1:
+        none): delivered ones as (posts, targets), and how many were dropped, being of a
+        suspended account or of the author itself (docs/platform.md)."""
+        made = target >= 0
+        if not made.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        if target.max() >= self.n:
+            bad = int(target[target >= self.n][0])
+            raise ValueError(f"Actions.mention: there is no account {bad} (n = {self.n})")
+        post, target = written[made], target[made].astype(np.int64)
+        ok = ~self.population.suspended[target] & (target != self.posts.author[post])
+        return post[ok], target[ok], int((~ok).sum())
+
+    def _mute(self, users: np.ndarray, mute: np.ndarray, unmute: np.ndarray):
+        """Apply mutes, then unmutes (self-mutes and repeats are dropped, as follows are);
+        the graph of mutes is made at the first one."""
+        mu = np.repeat(users, mute.shape[1])
+        mv = mute.ravel()
+        ok = mv >= 0
+        mu, mv = mu[ok], mv[ok]
+        uu = np.repeat(users, unmute.shape[1])
+        uv = unmute.ravel()
+        ok = uv >= 0
+        uu, uv = uu[ok], uv[ok]
+        if mu.size == 0 and (uu.size == 0 or self.mutes is None):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8)
+        for name, ids in (("mute", mv), ("unmute", uv)):
+            if ids.size and ids.max() >= self.n:
+                raise ValueError(f"Actions.{name}: there is no account {int(ids.max())}")
+        if self.mutes is None:
+            self.mutes = FollowGraph(self.n)
+        muted = self.mutes.follow(mu, mv)
+        unmuted = self.mutes.unfollow(uu, uv)
+        return (
+            np.concatenate([mu[muted], uu[unmuted]]).astype(np.int64),
+            np.concatenate([mv[muted], uv[unmuted]]).astype(np.int64),
+            np.concatenate([np.ones(muted.sum(), np.int8), -np.ones(unmuted.sum(), np.int8)]),
         )
 
     def _feedback_to_learners(self, t: int, ev: StepEvents) -> None:
@@ -511,7 +640,7 @@ class World:
 
     def _metrics(self, t: int, active: np.ndarray, ev: StepEvents) -> dict[str, float | int]:
         pop = self.population
-        kinds = np.bincount(ev.post_kind, minlength=3)
+        kinds = np.bincount(ev.post_kind, minlength=4)
         row: dict[str, float | int] = {
             "step": t,
             "active_users": int(active.size),
@@ -519,6 +648,13 @@ class World:
             "replies": int(kinds[PostKind.REPLY]),
             "reposts": int(kinds[PostKind.REPOST]),
             "likes": int(ev.like_post.size),
+            "quotes": int(kinds[PostKind.QUOTE]),
+            "dislikes": int(ev.dislike_post.size),
+            "mentions": int(ev.mention_post.size),
+            "reports": int(ev.report_post.size),
+            "mutes": int((ev.mute_action > 0).sum()),
+            "unmutes": int((ev.mute_action < 0).sum()),
+            "searches": int(ev.search_user.size),
             "follows": int((ev.follow_action > 0).sum()),
             "unfollows": int((ev.follow_action < 0).sum()),
             "suspended": int(ev.suspended.size),
@@ -572,6 +708,10 @@ class World:
         ):
             arrays.update({f"{prefix}.{k}": v for k, v in part.items()})
         arrays["cursor"] = self.cursor
+        if self.mutes is not None:
+            arrays.update({f"mutes.{k}": v for k, v in self.mutes.state().items()})
+        if self.pending_search is not None:
+            arrays["pending_search"] = self.pending_search
         if self.election is not None:
             arrays.update({f"election.{k}": v for k, v in self.election.state().items()})
         for role, policy in self.policies.items():
@@ -617,8 +757,23 @@ class World:
             if hasattr(policy, "load_state"):
                 with _named(f"policy.{role.label}."):
                     policy.load_state(_part(arrays, f"policy.{role.label}"))
+        mutes = None
+        if any(key.startswith("mutes.") for key in arrays):
+            with _named("mutes."):
+                mutes = FollowGraph.from_state(_part(arrays, "mutes"), n=self.n)
+        pending = None
+        if "pending_search" in arrays:
+            pending = checks.array(arrays, "pending_search", np.int16, (self.n,))
+            checks.within("pending_search", pending, -1, loaded.population.topics - 1)
+        if loaded.posts.has_dislikes != ("dislike" in self.offered):
+            raise ValueError(
+                "posts.col_dislikes: the checkpoint's platform "
+                f"{'has' if loaded.posts.has_dislikes else 'has no'} dislikes, this one "
+                f"{'has' if 'dislike' in self.offered else 'has not'}"
+            )
         self._turn = None
         self.population, self.graph, self.posts = loaded.population, loaded.graph, loaded.posts
+        self.mutes, self.pending_search = mutes, pending
         self.cursor = loaded.cursor
         self.t = loaded.t
         for name in OPTIONAL_STREAMS - set(loaded.rng_states):
@@ -743,7 +898,12 @@ class _Batch:
     platform's position, words) and, as lists, its replies, reposts and likes of feed
     slots with what the world needs of each slot (rows counted within the batch)."""
 
-    ROW_FIELDS = ("post", "post_stance", "post_topic", "follow", "unfollow")
+    ROW_FIELDS = (
+        "post", "post_stance", "post_topic", "follow", "unfollow", "mention", "search",
+        "mute", "unmute",
+    )  # fmt: skip
+    #: row fields of user ids, padded to the widest batch when batches are joined
+    WIDE_FIELDS = ("follow", "unfollow", "mute", "unmute")
     SLOT_FIELDS = (
         "reply_row",
         "reply_parent",
@@ -755,6 +915,14 @@ class _Batch:
         "repost_topic",
         "like_row",
         "like_post",
+        "dislike_row",
+        "dislike_post",
+        "quote_row",
+        "quote_parent",
+        "quote_stance",
+        "quote_topic",
+        "report_row",
+        "report_post",
     )
 
     def __init__(self, position, post_text, reply_text, **fields):
@@ -776,6 +944,11 @@ class _Batch:
         reply_text = (
             None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
         )
+        n = acts.post.shape[0]
+        (di, dj), (qi, qj), (pi, pj) = (
+            _slots_of(getattr(acts, name), feed) for name in ("dislike", "quote", "report")
+        )
+        quote_stance = np.zeros(0) if acts.quote is None else acts.quote_stance[qi, qj]
         return cls(
             acts.position,
             None if acts.post_text is None else np.asarray(acts.post_text, object),
@@ -795,6 +968,18 @@ class _Batch:
             repost_topic=topic[si, sj],
             like_row=li,
             like_post=feed[li, lj],
+            dislike_row=di,
+            dislike_post=feed[di, dj],
+            quote_row=qi,
+            quote_parent=feed[qi, qj],
+            quote_stance=quote_stance,
+            quote_topic=topic[qi, qj],
+            report_row=pi,
+            report_post=feed[pi, pj],
+            mention=_ids_or_none(acts.mention, n),
+            search=_ids_or_none(acts.search, n),
+            mute=_wide_or_none(acts.mute, n),
+            unmute=_wide_or_none(acts.unmute, n),
         )
 
     @classmethod
@@ -803,7 +988,7 @@ class _Batch:
         first = np.cumsum([0] + [b.post.shape[0] for b in parts[:-1]])
         fields = {}
         for name in cls.ROW_FIELDS + cls.SLOT_FIELDS:
-            if name in ("follow", "unfollow"):
+            if name in cls.WIDE_FIELDS:
                 width = max(getattr(b, name).shape[1] for b in parts)
                 fields[name] = np.concatenate([_pad(getattr(b, name), width) for b in parts])
             elif name.endswith("_row"):
@@ -908,6 +1093,22 @@ def _shown_slots(reply, repost, like, feed):
                 l_at[q], l_col[q] = i, j
                 q += 1
     return (r_at, r_col), (s_at, s_col), (l_at, l_col)
+
+
+def _slots_of(mask: np.ndarray | None, feed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, column) pairs where an optional mask is set on a shown slot."""
+    if mask is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows, cols = np.nonzero(mask & (feed >= 0))
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _ids_or_none(ids: np.ndarray | None, n: int) -> np.ndarray:
+    return np.full(n, -1, np.int64) if ids is None else ids.astype(np.int64, copy=False)
+
+
+def _wide_or_none(ids: np.ndarray | None, n: int) -> np.ndarray:
+    return np.full((n, 0), -1, np.int64) if ids is None else ids.astype(np.int64, copy=False)
 
 
 def _pad(a: np.ndarray, width: int) -> np.ndarray:

@@ -25,7 +25,8 @@ def hot_score(ups: np.ndarray, downs: np.ndarray, seconds: np.ndarray) -> np.nda
 class Hot(ContentRecommender):
     name = "hot"
     summary = (
-        "the platform's posts by Reddit's hot score: log10 of net votes (likes) plus "
+        "the platform's posts by Reddit's hot score: log10 of net votes (likes - dislikes) "
+        "plus "
         "the post's recency in units of 12.5 hours; followees' posts compete with the rest"
     )
     source = (
@@ -35,6 +36,7 @@ class Hot(ContentRecommender):
 
     def scores(self, view: WindowView) -> Scores:
         seconds = START + view.column("step").astype(np.float64) * (view.step_days * 86400.0)
-        # net votes are likes: the platform has no down-vote
-        score = hot_score(view.column("likes"), 0.0, seconds)
+        # net votes: likes less dislikes where the platform has a down-vote
+        downs = view.column("dislikes") if view.posts.has_dislikes else 0.0
+        score = hot_score(view.column("likes"), downs, seconds)
         return Scores(base=score, discovery=score)
