@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -236,13 +237,27 @@ def test_runner_first_ctrl_c_cancels_hanging_text_requests(tmp_path):
         }
         out = tmp_path / "run"
         run = Run.start(validate(data), out)
-        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-        timer.start()
+        done = threading.Event()
+
+        def interrupt_once_hanging():
+            # Ctrl-C once a request hangs, however long the first step takes to get there
+            # (a fresh clone compiles the kernels first: a fixed delay raced it)
+            while not done.wait(0.01):
+                with lock:
+                    hanging = answered > 20
+                if hanging:
+                    time.sleep(0.1)
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+
+        ctrl_c = threading.Thread(target=interrupt_once_hanging, daemon=True)
+        ctrl_c.start()
         try:
             with pytest.raises(KeyboardInterrupt) as info:
                 run.execute()
         finally:
-            timer.cancel()
+            done.set()
+            ctrl_c.join()
         assert server.in_flight > 0  # the run stopped while requests still hung
     # a cancel, not the 1 s timeout (which would be a TextBackendError)
     assert isinstance(info.value, TextCancelled)
