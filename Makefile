@@ -44,6 +44,7 @@ reproduce: $(VENV)/.stamp-dev
 	$(BIN)/townsquare reproduce cicero2022 --out runs/cicero2022
 	$(BIN)/townsquare reproduce deepseek2025 --out runs/deepseek2025
 	$(BIN)/townsquare reproduce acorn2022 --out runs/acorn2022
+	$(BIN)/townsquare reproduce guess2023 --out runs/guess2023
 	for net in gunsense ff; do $(BIN)/townsquare calibrate default --target $$net \
 	    --param roles.citizen.repost_rate=0.002:0.05 --param feed.out_of_network=0:1 \
 	    --param opinion.epsilon=0.1:0.6 --budget 1000 --out runs/calibrate-$$net || exit 1; done

@@ -36,7 +36,7 @@ from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
 from .world.who_to_follow import WhoToFollow
 from .world.who_to_follow import by_name as follow_recommender
-from .world.world import CHUNK_ROWS, OPTIONAL_ACTION_NAMES
+from .world.world import CHUNK_ROWS, OPTIONAL_ACTION_NAMES, FeedExperiment
 
 # ---------------------------------------------------------------------- memory
 # Bytes a world needs, measured with tracemalloc and peak RSS on 10^5-user worlds (power_law,
@@ -402,6 +402,7 @@ def build_world(
         who_to_follow=_who_to_follow(sc, seeds[3]),
         offered=frozenset(name for name in OPTIONAL_ACTION_NAMES if getattr(sc.actions, name)),
         search_results=sc.actions.search_results,
+        feed_experiment=_feed_experiment(sc, role, seeds[3]),
     )
     world.build_notes = notes
     for i, q in enumerate(sc.interviews):
@@ -436,3 +437,19 @@ def _who_to_follow(sc: Scenario, seed: np.random.SeedSequence) -> WhoToFollow | 
         return None
     recommender = follow_recommender(w.recommender, walks=w.walks, restart=w.restart)
     return WhoToFollow(recommender, w.count, int(seed.generate_state(2, np.uint64)[1]))
+
+
+def _feed_experiment(sc: Scenario, role: np.ndarray, seed) -> FeedExperiment | None:
+    """The scenario's feed experiment (``feed.experiment``), or None (share 0): each
+    citizen treated with chance ``share``, from a stream of the experiment's own."""
+    e, f = sc.feed.experiment, sc.feed
+    if e.share <= 0:
+        return None
+    rng = np.random.Generator(np.random.PCG64(seed.spawn(1)[0]))
+    treated = (role == Role.CITIZEN) & (rng.random(role.shape[0]) < e.share)
+    recommender = Recommender(
+        e.ranking, f.k, f.window, f.trending, f.half_life, f.out_of_network,
+        seed=int(seed.generate_state(3, np.uint64)[2]),
+        step_days=sc.moderation.step_days,
+    )  # fmt: skip
+    return FeedExperiment(treated, recommender, e.start)

@@ -998,6 +998,7 @@ REPRODUCE_OPTIONS = {
     "cicero2022": {"--seeds"},
     "deepseek2025": {"--seeds", "--episodes"},
     "acorn2022": {"--seeds", "--episodes", "--test-graphs"},
+    "guess2023": {"--seeds"},
 }
 
 
@@ -1014,7 +1015,8 @@ def reproduce(
     experiment: Annotated[
         str,
         typer.Argument(
-            help="Which paper: meylahn2024, jin2024, cicero2022, deepseek2025 or acorn2022."
+            help="Which paper: meylahn2024, jin2024, cicero2022, deepseek2025, acorn2022 or "
+            "guess2023."
         ),
     ],
     runs: Annotated[
@@ -1044,8 +1046,8 @@ def reproduce(
         typer.Option(
             "--seeds",
             min=1,
-            help="jin2024, cicero2022 and deepseek2025: seeds per arm (default 10; 3 with "
-            "--quick; at most 1,000).",
+            help="jin2024, cicero2022, deepseek2025 and guess2023: seeds per arm (default "
+            "10; 3 with --quick; at most 1,000).",
         ),
     ] = None,
     episodes: Annotated[
@@ -1110,6 +1112,12 @@ def reproduce(
     candidate, on the same worlds per seed (needs the llm extra). Writes models/,
     train/ (curve.csv, learning_curve.png, model/), results.csv, summary.csv,
     answers.json and vote_share.png.
+
+    guess2023: Guess et al. (Science 2023), the feed experiment: in the learned platform
+    a random 20% of citizens read the chronological feed for the last 90 of 100 steps;
+    time on platform, engagement, activity, like-minded and cross-cutting exposure and
+    polarisation, chronological minus engagement feed with 95% CIs over seeds. Writes
+    results.csv, summary.csv, answers.json, effects.png and timeline.png.
     """
     from .experiments import EXPERIMENTS
 
@@ -1133,6 +1141,9 @@ def reproduce(
         return
     if experiment == "jin2024":
         _reproduce_jin(seeds, episodes, seed, workers, quick, target)
+        return
+    if experiment == "guess2023":
+        _reproduce_guess(seeds, seed, workers, quick, target)
         return
     from .experiments import meylahn2024 as m
     from .outputs import claim_reproduce_folder
@@ -1214,6 +1225,35 @@ def _reproduce_jin(seeds, episodes, seed, workers, quick, target: Path) -> None:
     paths = j.write_outputs(target, rows, table, answers, settings)
     console.print(j.display_table(table, settings))
     _say_paths(paths, j.display_lines(answers))
+
+
+def _reproduce_guess(seeds, seed, workers, quick, target: Path) -> None:
+    from .experiments import guess2023 as g
+    from .outputs import claim_reproduce_folder
+
+    kw: dict = {"seed": seed, "workers": workers}
+    if seeds is not None:
+        if seeds > 1000:
+            raise _fail(f"--seeds {seeds}: at most 1,000 (every seed is a whole platform run)")
+        kw["seeds"] = seeds
+    settings = g.Settings.quick(**kw) if quick else g.Settings(**kw)
+    claim_reproduce_folder(target, "guess2023")
+    console.print(
+        f"guess2023: {settings.seeds} seeds of {settings.scenario}"
+        f"{f' ({settings.users:,} users)' if settings.users else ''}, {settings.steps} steps; "
+        f"{settings.share:.0%} of citizens read the {settings.ranking} feed from step "
+        f"{settings.start}",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("seed", total=settings.seeds)
+        runs = g.run_seeds(settings, lambda k, total: progress.update(task, completed=k))
+    records = g.result_rows(runs, settings)
+    table = g.summary_table(records)
+    answers = g.answers(table, settings)
+    paths = g.write_outputs(target, records, runs, table, answers, settings)
+    console.print(g.display_table(table))
+    _say_paths(paths, g.display_lines(answers))
 
 
 def _reproduce_cicero(seeds, seed, workers, quick, target: Path) -> None:

@@ -454,6 +454,18 @@ RANKINGS = Literal[
 ]
 
 
+class FeedExperimentConfig(_Section):
+    """A feed experiment in the platform (docs/platform.md, "A feed experiment"): a random
+    share of citizens read another ranking from step ``start`` on, as Guess et al.,
+    Science 381:398 (2023) moved consenting users to a chronological feed."""
+
+    share: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of citizens treated (0: no experiment)"
+    )
+    ranking: RANKINGS = Field("chronological", description="the treated citizens' ranking")
+    start: int = Field(0, ge=0, description="the first step the treated read it")
+
+
 class FeedConfig(_Section):
     ranking: RANKINGS = Field(
         "engagement", description="the content recommender (docs/platform.md)"
@@ -479,6 +491,7 @@ class FeedConfig(_Section):
         "Recommendation Algorithm' (31 March 2023): the For You timeline is 50% in-network "
         "and 50% out-of-network tweets on average; 1: trending competes for every slot",
     )
+    experiment: FeedExperimentConfig = FeedExperimentConfig()
 
 
 class ActionsConfig(_Section):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -77,6 +78,8 @@ class _Turn:
     rows_of: dict  # Role -> slice: the role's rows of the step's arrays
     can_post: np.ndarray  # bool per active user: a session its activity gives
     extras: FeedExtras | None = None  # mutes, mentions and searches of the step's feeds
+    #: a feed experiment's treated readers' window and extras, from its start on
+    treated: tuple | None = None
 
 
 @dataclass
@@ -155,6 +158,7 @@ class World:
         who_to_follow: WhoToFollow | None = None,
         offered: frozenset[str] = frozenset(OFFERED_BY_DEFAULT),
         search_results: int = 10,
+        feed_experiment: FeedExperiment | None = None,
     ):
         if graph.n != population.n:
             raise ValueError(f"graph has {graph.n} users but population has {population.n}")
@@ -169,6 +173,10 @@ class World:
         if unknown:
             raise ValueError(f"unknown actions {sorted(unknown)}")
         self.search_results = int(search_results)
+        #: a feed experiment: treated citizens read another ranking (docs/platform.md)
+        self.feed_experiment = feed_experiment
+        self._tally = None if feed_experiment is None else _ExperimentTally()
+        self._treated: tuple | None = None  # the step's window of the treated, if any
         self.posts = PostStore(
             capacity=max(1024, population.n // 4), dislikes="dislike" in self.offered
         )
@@ -259,6 +267,18 @@ class World:
         extras = self.recommender.extras_of(
             window, posts, pop.suspended, self.mutes, self.pending_search, self.search_results
         )
+        treated = None
+        exp = self.feed_experiment
+        if exp is not None and t >= exp.start:
+            window_t = exp.recommender.window_of(graph, posts, pop.opinion, pop.suspended, t)
+            treated = (
+                window_t,
+                exp.recommender.extras_of(
+                    window_t, posts, pop.suspended, self.mutes, self.pending_search,
+                    self.search_results,
+                ),
+            )  # fmt: skip
+        self._treated = treated
         rows_of: dict[Role, slice] = {}
         bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
         for role in Role:
@@ -270,7 +290,7 @@ class World:
         for role, rows in rows_of.items():
             if role not in in_parts:
                 observations[role] = self._observe(role, active, rows, window, can_post, extras)
-        self._turn = _Turn(active, window, observations, rows_of, can_post, extras)
+        self._turn = _Turn(active, window, observations, rows_of, can_post, extras, treated)
         self._lap("feed", clock)
         return observations
 
@@ -295,6 +315,8 @@ class World:
         pop, graph, posts, t = self.population, self.graph, self.posts, self.t
         users = active[rows]
         items = self.recommender.items_in(window, users, self.cursor, extras)
+        if self.feed_experiment is not None:
+            self._treat(users, items)
         if len(posts):
             self.cursor[users] = len(posts) - 1
         if self.pending_search is not None:
@@ -327,6 +349,19 @@ class World:
             suggest=None if self.who_to_follow is None else functools.partial(self._suggest, users),
             trending_topics=window.trending_topics,
         )
+
+    def _treat(self, users: np.ndarray, items) -> None:
+        """A feed experiment: the treated readers' feeds from their own ranking (from its
+        start step on), and what every citizen read, tallied by arm."""
+        exp = self.feed_experiment
+        if self._treated is not None:
+            rows = np.flatnonzero(exp.treated[users])
+            if rows.size:
+                window_t, extras_t = self._treated
+                theirs = exp.recommender.items_in(window_t, users[rows], self.cursor, extras_t)
+                for mine, got in zip(items, theirs, strict=True):
+                    mine[rows] = got
+        self._tally.read(self.population, exp.treated, users, items)
 
     def _suggest(self, users: np.ndarray, rows: np.ndarray):
         """Who to follow for ``users[rows]``, in the state the step's feeds were built in
@@ -440,6 +475,7 @@ class World:
             events.election = self.election.hold(t, pop, self.rngs["election"])
 
         # 8. record
+        self._treated = None
         self.posts.end_step()
         events.metrics = self._metrics(t, turn.active, events)
         self.t += 1
@@ -529,6 +565,8 @@ class World:
         posts.count("reposts", b.quote_parent)  # a quote shares its post, as OASIS counts it
         liked = b.like_post
         posts.count("likes", liked)
+        if self._tally is not None:
+            self._tally.act(self.population, self.feed_experiment.treated, users, writes, b)
         if b.dislike_post.size:
             posts.count("dislikes", b.dislike_post)
         mention_post, mention_target, dropped = self._mentions(new_ids[0], b.mention[writes])
@@ -668,6 +706,8 @@ class World:
             row[f"opinion_mean{suffix}"] = float(x.mean())
             row[f"opinion_std{suffix}"] = float(x.std())
             row[f"bimodality{suffix}"] = bimodality_coefficient(x)
+        if self._tally is not None:
+            row.update(self._tally.metrics(pop, self.feed_experiment.treated))
         if self.election is not None:
             row.update(self.election.metrics(pop, ev.election or ElectionEvents()))
         for policy in self.policies.values():
@@ -1117,3 +1157,70 @@ def _pad(a: np.ndarray, width: int) -> np.ndarray:
     out = np.full((a.shape[0], width), -1, np.int64)
     out[:, : a.shape[1]] = a
     return out
+
+
+@dataclass
+class FeedExperiment:
+    """Treated citizens (``treated``, bool per user) read ``recommender``'s feed from
+    step ``start`` on; the others the platform's (docs/platform.md)."""
+
+    treated: np.ndarray
+    recommender: Recommender
+    start: int
+
+
+ARMS = ("control", "treated")
+
+
+class _ExperimentTally:
+    """A feed experiment's outcomes per arm over one step, for metrics.parquet: citizens
+    who read, posts shown to them, like-minded and cross-cutting ones (a post's stance on
+    the reader's side of its opinion on the topic, or the other), their likes, reposts,
+    replies and quotes, and their posts."""
+
+    FIELDS = ("readers", "shown", "like_minded", "cross_cutting", "engaged", "posted")
+
+    def __init__(self):
+        self.sums = {f: np.zeros(2) for f in self.FIELDS}
+
+    def read(self, pop: Population, treated, users, items) -> None:
+        citizens = pop.role[users] == Role.CITIZEN
+        users, arm = users[citizens], treated[users[citizens]].astype(np.int64)
+        shown = items.feed[citizens] >= 0
+        own = pop.opinion[users[:, None], items.topic[citizens]]
+        lean = items.stance[citizens] * own
+        for name, per_row in (
+            ("readers", np.ones(users.shape[0])),
+            ("shown", shown.sum(axis=1)),
+            ("like_minded", (shown & (lean > 0)).sum(axis=1)),
+            ("cross_cutting", (shown & (lean < 0)).sum(axis=1)),
+        ):
+            self.sums[name] += np.bincount(arm, weights=per_row, minlength=2)
+
+    def act(self, pop: Population, treated, users, writes, b) -> None:
+        rows = np.concatenate([b.like_row, b.repost_row, b.reply_row, b.quote_row])
+        for name, who in (("engaged", users[rows]), ("posted", users[writes])):
+            who = who[pop.role[who] == Role.CITIZEN]
+            self.sums[name] += np.bincount(treated[who].astype(np.int64), minlength=2)
+
+    def metrics(self, pop: Population, treated) -> dict[str, float]:
+        citizens = pop.role == Role.CITIZEN
+        out: dict[str, float] = {}
+        s = self.sums
+        for a, name in enumerate(ARMS):
+            readers, shown = s["readers"][a], s["shown"][a]
+            out[f"exp_{name}_readers"] = int(readers)
+            for measure, total, over in (
+                ("shown", s["shown"][a], readers),
+                ("engaged", s["engaged"][a], readers),
+                ("posted", s["posted"][a], readers),
+                ("like_minded", s["like_minded"][a], shown),
+                ("cross_cutting", s["cross_cutting"][a], shown),
+            ):
+                out[f"exp_{name}_{measure}"] = float(total / over) if over else math.nan
+            group = citizens & (treated if a else ~treated)
+            out[f"exp_{name}_extremity"] = (
+                float(np.abs(pop.opinion[group, 0]).mean()) if group.any() else math.nan
+            )
+        self.sums = {f: np.zeros(2) for f in self.FIELDS}
+        return out
