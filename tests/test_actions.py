@@ -365,3 +365,14 @@ def test_trending_topics_rank_the_topics_by_their_posts_engagement():
     trending = policy.seen[-1].trending_topics
     assert sorted(trending.tolist()) == [0, 1, 2, 3]
     assert np.all(np.diff(total[trending]) <= 1e-9) and len(set(total.round(6))) > 1
+
+
+def test_a_quote_joins_the_cascade_of_the_post_it_shares():
+    from townsquare.metrics.cascades import Cascades
+
+    # post 0; 1 reposts 0; 2 quotes 1; 3 a reply to 0 (its own conversation)
+    kind = np.array([PostKind.POST, PostKind.REPOST, PostKind.QUOTE, PostKind.REPLY])
+    cascades = Cascades(np.array([0, 1, 2, 3]), kind, np.array([-1, 0, 1, 0]))
+    assert cascades.root.tolist() == [0, 0, 0, 3]
+    assert cascades.sizes().tolist() == [3, 1]
+    assert cascades.edges()[0].tolist() == [1, 2]

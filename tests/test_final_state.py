@@ -62,7 +62,7 @@ def test_columns_and_types(whole):
     opinions = [f"opinion_{when}_t{k}" for k in range(TOPICS) for when in ("start", "end")]
     assert users.column_names == [
         "id", "role", *opinions, "followers", "followees", "posts", "reposts", "replies",
-        "follows", "suspended",
+        "quotes", "follows", "suspended",
     ]  # fmt: skip
     kinds = {
         "id": pa.int64(),

@@ -402,3 +402,10 @@ def test_a_run_with_a_drawing_recommender_resumes_exactly(name, tmp_path):
          "record": {"flush_every": 2}}
     )  # fmt: skip
     assert_resume_is_exact(scenario, tmp_path, stop_after=4)
+
+
+def test_embedding_freshness_stays_at_zero_past_oasis_horizon():
+    ages = np.array([0.0, 1.0, 90.0, 171.8, 200.0, 300.0])
+    score = date_score(ages)
+    assert score[0] == pytest.approx(1.0, abs=1e-3) and np.all(np.diff(score) <= 0)
+    assert np.all(np.isfinite(score)) and np.all(score[3:] == 0.0)

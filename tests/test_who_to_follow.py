@@ -249,3 +249,17 @@ def test_a_run_with_random_walk_suggestions_resumes_exactly(tmp_path):
         }
     )
     assert_resume_is_exact(scenario, tmp_path, stop_after=4, tables=("posts", "follows"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_recommender_asked_again_reuses_clean_scratch(name):
+    # the kernels keep one row of scratch per account and partition across calls: each
+    # call must leave it as it found it
+    graph = random_graph(300, 1500, 9)
+    hidden = np.zeros(graph.n, bool)
+    rule = by_name(name)
+    readers = np.arange(graph.n)
+    first = rule.suggest(graph, readers, hidden, 4, 3)
+    again = rule.suggest(graph, readers[::-1].copy(), hidden, 4, 3)
+    assert np.array_equal(again, first[::-1])
+    assert np.array_equal(by_name(name).suggest(graph, readers, hidden, 4, 3), first)

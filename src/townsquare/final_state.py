@@ -74,7 +74,7 @@ def users_table(
     written = np.zeros((len(PostKind), n), np.int64)
     _count_by_kind(posts.author, posts.kind, written)
     for name, kind in (("posts", PostKind.POST), ("reposts", PostKind.REPOST),
-                       ("replies", PostKind.REPLY)):  # fmt: skip
+                       ("replies", PostKind.REPLY), ("quotes", PostKind.QUOTE)):  # fmt: skip
         columns[name] = pa.array(written[kind])
     columns["follows"] = pa.array(np.asarray(population.follows_made, np.int64))
     columns["suspended"] = pa.array(np.asarray(population.suspended, np.bool_))

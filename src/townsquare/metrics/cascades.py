@@ -1,4 +1,5 @@
-"""Repost cascades: each repost belongs to the cascade of the post it ultimately shares.
+"""Repost cascades: each repost (or quote: a share with a comment) belongs to the cascade
+of the post it ultimately shares.
 
 `Cascades` follows the repost chains once; sizes, the repost network and its degrees
 are all read from that one pass.
@@ -8,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-POST, REPOST = 0, 1
+POST, REPOST, QUOTE = 0, 1, 3
+
+
+def _shares(kind: np.ndarray) -> np.ndarray:
+    """Which posts share another: reposts and quotes (PostKind)."""
+    return (kind == REPOST) | (kind == QUOTE)
 
 
 def cascade_roots(kind: np.ndarray, parent: np.ndarray) -> np.ndarray:
@@ -17,7 +23,7 @@ def cascade_roots(kind: np.ndarray, parent: np.ndarray) -> np.ndarray:
     kind = np.asarray(kind)
     parent = np.asarray(parent, np.int64)
     root = np.arange(kind.size, dtype=np.int64)
-    is_repost = kind == REPOST
+    is_repost = _shares(kind)
     root[is_repost] = parent[is_repost]
     # pointer jumping: chains halve every pass, so log2(depth) passes
     while True:
@@ -34,16 +40,17 @@ class Cascades:
         self.author = np.asarray(author, np.int64)
         self.kind = np.asarray(kind)
         self.root = cascade_roots(self.kind, parent)
-        self.reposts = np.flatnonzero(self.kind == REPOST)
+        self.shares = _shares(self.kind)
+        self.reposts = np.flatnonzero(self.shares)
 
     def sizes(self) -> np.ndarray:
         """Size of every cascade (root plus all reposts in its chain), one per non-repost."""
         counts = np.bincount(self.root, minlength=self.kind.size)
-        return counts[self.kind != REPOST]
+        return counts[~self.shares]
 
     def post_sizes(self) -> np.ndarray:
         """Sizes of the cascades rooted at original posts (replies left out)."""
-        return self.sizes()[self.kind[self.kind != REPOST] == POST]
+        return self.sizes()[self.kind[~self.shares] == POST]
 
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
         """(reposter, original author) for every repost, self-reposts dropped."""

@@ -153,8 +153,9 @@ def world_accounts(world, min_activities: int = MIN_ACTIVITIES):
 
     n = world.n
     posts = world.posts
+    kind = np.where(posts.kind == PostKind.QUOTE, PostKind.REPOST, posts.kind)  # a share
     counts = np.stack(
-        [np.bincount(posts.author[posts.kind == k], minlength=n)
+        [np.bincount(posts.author[kind == k], minlength=n)
          for k in (PostKind.POST, PostKind.REPOST, PostKind.REPLY)]
         + [world.population.follows_made], axis=1,
     ).astype(np.int64)  # fmt: skip
@@ -190,6 +191,10 @@ def run_accounts(run_dir: str | Path, min_activities: int = MIN_ACTIVITIES):
         [table.column(c).to_numpy().astype(np.int64) for c in ("posts", "reposts", "replies",
                                                              "follows")], axis=1,
     )  # fmt: skip
+    # a quote is a share: counted with the reposts, as `observe` counts it (a run made
+    # before quotes has no such column)
+    if "quotes" in pq.read_schema(path).names:
+        counts[:, 1] += pq.read_table(path, columns=["quotes"]).column(0).to_numpy()
     is_bot = np.asarray(table.column("role").to_pylist()) == "socialbot"
     keep = counts.sum(axis=1) >= min_activities
     return counts[keep], is_bot[keep]
@@ -253,7 +258,9 @@ class ClassifierDetector:
         if events is None:
             return
         kind = np.asarray(events.post_kind, np.int64)
-        for column in range(3):  # PostKind: 0 post, 1 repost, 2 reply
+        # PostKind: 0 post, 1 repost, 2 reply; a quote (3) is a share, counted as a repost
+        kind = np.where(kind == 3, 1, kind)
+        for column in range(3):
             np.add.at(self.counts[:, column], events.post_author[kind == column], 1)
         np.add.at(self.counts[:, 3], events.follow_src[events.follow_action > 0], 1)
 

@@ -246,7 +246,8 @@ def _feed_kernel(
                 else (row_ids[:k], row_from[:k], row_scores[:k])
             )
             got, low = (0, 0) if capped else (filled, worst)
-            for q in range(trending.shape[0]):
+            # (no slot left for a stranger: a network that fills k with no share for them)
+            for q in range(trending.shape[0] if need > 0 else 0):
                 post = trending[q]
                 if in_network[q] or post <= seen_until or author[post] == u:
                     continue

@@ -347,7 +347,9 @@ class World:
             all_followers=graph.in_deg,
             all_followees=graph.out_deg,
             suggest=None if self.who_to_follow is None else functools.partial(self._suggest, users),
-            trending_topics=window.trending_topics,
+            trending_topics=(
+                None if window.trending_topics is None else _read_only(window.trending_topics)
+            ),
         )
 
     def _treat(self, users: np.ndarray, items) -> None:
@@ -483,12 +485,19 @@ class World:
         return events
 
     def _check_offered(self, acts: Actions) -> None:
-        """A batch takes only the actions the platform offers (the scenario's ``actions``)."""
+        """A batch takes only the actions the platform offers (the scenario's ``actions``),
+        on accounts that exist: checked before anything of the step is applied."""
         for name, action in OPTIONAL_ACTIONS.items():
             if getattr(acts, name) is not None and action not in self.offered:
                 raise ValueError(
                     f"Actions.{name}: this platform offers no {action} "
                     f"(the scenario's actions.{action} is false)"
+                )
+        for name in ("mention", "mute", "unmute"):
+            ids = getattr(acts, name)
+            if ids is not None and ids.size and ids.max() >= self.n:
+                raise ValueError(
+                    f"Actions.{name}: there is no account {int(ids.max())} (n = {self.n})"
                 )
 
     def _lap(self, phase: str, since: float) -> float:
@@ -635,9 +644,6 @@ class World:
         made = target >= 0
         if not made.any():
             return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
-        if target.max() >= self.n:
-            bad = int(target[target >= self.n][0])
-            raise ValueError(f"Actions.mention: there is no account {bad} (n = {self.n})")
         post, target = written[made], target[made].astype(np.int64)
         ok = ~self.population.suspended[target] & (target != self.posts.author[post])
         return post[ok], target[ok], int((~ok).sum())
@@ -655,9 +661,6 @@ class World:
         uu, uv = uu[ok], uv[ok]
         if mu.size == 0 and (uu.size == 0 or self.mutes is None):
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8)
-        for name, ids in (("mute", mv), ("unmute", uv)):
-            if ids.size and ids.max() >= self.n:
-                raise ValueError(f"Actions.{name}: there is no account {int(ids.max())}")
         if self.mutes is None:
             self.mutes = FollowGraph(self.n)
         muted = self.mutes.follow(mu, mv)
@@ -775,6 +778,20 @@ class World:
         for role in Role:
             if counts[role] and role not in self.policies:
                 raise ValueError(f"pop.role: {role.label} users but the world has no such policy")
+        mutes = None
+        if any(key.startswith("mutes.") for key in arrays):
+            with _named("mutes."):
+                mutes = FollowGraph.from_state(_part(arrays, "mutes"), n=self.n)
+        pending = None
+        if "pending_search" in arrays:
+            pending = checks.array(arrays, "pending_search", np.int16, (self.n,))
+            checks.within("pending_search", pending, -1, loaded.population.topics - 1)
+        if loaded.posts.has_dislikes != ("dislike" in self.offered):
+            raise ValueError(
+                "posts.col_dislikes: the checkpoint's platform "
+                f"{'has' if loaded.posts.has_dislikes else 'has no'} dislikes, this one "
+                f"{'has' if 'dislike' in self.offered else 'has not'}"
+            )
         with _named("detector."):
             self.detector.load_state(_part(arrays, "detector"))
         if self.election is not None:
@@ -797,20 +814,6 @@ class World:
             if hasattr(policy, "load_state"):
                 with _named(f"policy.{role.label}."):
                     policy.load_state(_part(arrays, f"policy.{role.label}"))
-        mutes = None
-        if any(key.startswith("mutes.") for key in arrays):
-            with _named("mutes."):
-                mutes = FollowGraph.from_state(_part(arrays, "mutes"), n=self.n)
-        pending = None
-        if "pending_search" in arrays:
-            pending = checks.array(arrays, "pending_search", np.int16, (self.n,))
-            checks.within("pending_search", pending, -1, loaded.population.topics - 1)
-        if loaded.posts.has_dislikes != ("dislike" in self.offered):
-            raise ValueError(
-                "posts.col_dislikes: the checkpoint's platform "
-                f"{'has' if loaded.posts.has_dislikes else 'has no'} dislikes, this one "
-                f"{'has' if 'dislike' in self.offered else 'has not'}"
-            )
         self._turn = None
         self.population, self.graph, self.posts = loaded.population, loaded.graph, loaded.posts
         self.mutes, self.pending_search = mutes, pending
@@ -863,9 +866,13 @@ def checked_state(
     # layout is checked in full and any other detector's arrays for being numbers
     detector = _part(arrays, "detector")
     with _named("detector."):
-        if set(detector) == {"rate", "strike_count"}:
+        if set(detector) in ({"rate", "strike_count"}, {"rate", "strike_count", "reports"}):
             rate, strikes = ActivityDetector.checked_state(detector, n)
-            detector = {"rate": rate, "strike_count": strikes}
+            checked = {"rate": rate, "strike_count": strikes}
+            if "reports" in detector:
+                checked["reports"] = checks.array(detector, "reports", np.int32, (n,))
+                checks.within("reports", checked["reports"], 0)
+            detector = checked
         for name, array in detector.items():
             if array.dtype.kind not in "biuf":
                 raise ValueError(f"{name}: {array.dtype} is not a number type")

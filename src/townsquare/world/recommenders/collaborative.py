@@ -11,8 +11,8 @@ from .contract import ContentRecommender, ReaderTerm, Scores, WindowView, recenc
 class Collaborative(ContentRecommender):
     name = "collaborative"
     summary = (
-        "followees' and trending posts by how many users like the reader reposted or "
-        "replied to them: each reaction counts (1 + cos(pi/2 (o_reactor - o_reader))) / 2, "
+        "followees' and trending posts by how many users like the reader reposted, "
+        "quoted or replied to them: each reaction counts (1 + cos(pi/2 (o_reactor - o_reader))) / 2, "
         "1 for a reactor of the reader's opinion on the topic, 0 for the opposite one"
     )
     source = (
@@ -26,9 +26,9 @@ class Collaborative(ContentRecommender):
         width = view.hi - view.lo
         kind = view.column("kind")
         parent = view.column("parent")
-        # reactions the store keeps per user: reposts and replies to the window's posts
-        # (a like is a count only)
-        reacted = ((kind == PostKind.REPOST) | (kind == PostKind.REPLY)) & (parent >= view.lo)
+        # reactions the store keeps per user: reposts, quotes and replies to the window's
+        # posts (a like is a count only)
+        reacted = (kind != PostKind.POST) & (parent >= view.lo)
         target = parent[reacted] - view.lo
         reactor = view.column("author")[reacted]
         topic = view.posts.topic[parent[reacted]].astype(np.int64)

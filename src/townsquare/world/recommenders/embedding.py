@@ -18,8 +18,11 @@ _SAMPLE = 0x454D4244  # the tag of the step's coarse random draw of candidates
 
 
 def date_score(age: np.ndarray) -> np.ndarray:
-    """OASIS's freshness factor: ln((271.8 - age) / 100), 1.0 for a new post (age in steps)."""
-    return np.log((271.8 - age) / 100.0)
+    """OASIS's freshness factor: ln((271.8 - age) / 100), 1.0 for a new post (age in steps).
+    It falls to 0 at 171.8 steps and is negative beyond (NaN past 271.8), which OASIS
+    leaves to its runs of at most 90 steps; here it stays at 0 from there on, so a long
+    feed window ranks old posts last instead of reversing or failing."""
+    return np.log(np.maximum((271.8 - age) / 100.0, 1.0))
 
 
 class Embedding(ContentRecommender):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .contract import FollowRecommender, empty_suggestions, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, partitions
 from .two_hop import JACCARD, two_hop
 
 
@@ -17,7 +17,10 @@ class Jaccard(FollowRecommender):
         "jaccard follow recommender (YSocialTwin/YServer, interaction_management.py)"
     )
 
+    def __init__(self):
+        self.scratch = Scratch()
+
     def suggest(self, graph, readers, hidden, count, seed):
         if readers.size == 0:
             return empty_suggestions(readers, count)
-        return two_hop(JACCARD, graph, readers, hidden, count, partitions(readers))
+        return two_hop(JACCARD, graph, readers, hidden, count, partitions(readers), self.scratch)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .contract import FollowRecommender, empty_suggestions, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, partitions
 
 
 @numba.njit(cache=True, parallel=True)
-def _first_unfollowed(readers, offset, out_deg, pool, ranked, parts, out):
-    n = offset.shape[0]
+def _first_unfollowed(readers, offset, out_deg, pool, ranked, parts, marks, out):
     count = out.shape[1]
     per = (readers.shape[0] + parts - 1) // parts
     for part in numba.prange(parts):
-        mark = np.zeros(n, np.bool_)
+        mark = marks[part]  # the partition's scratch, zeros on entry and on exit
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
             o, d = offset[u], out_deg[u]
@@ -47,6 +46,9 @@ class PreferentialAttachment(FollowRecommender):
         "in-degree)"
     )
 
+    def __init__(self):
+        self.scratch = Scratch()
+
     def suggest(self, graph, readers, hidden, count, seed):
         if readers.size == 0:
             return empty_suggestions(readers, count)
@@ -63,6 +65,7 @@ class PreferentialAttachment(FollowRecommender):
         out = np.empty((readers.shape[0], count), np.int64)
         _first_unfollowed(
             readers, graph.offset, graph.out_deg, graph.pool, ranked.astype(np.int64),
-            partitions(readers), out,
+            partitions(readers),
+            self.scratch.get("mark", partitions(readers), graph.n, np.bool_), out,
         )  # fmt: skip
         return out

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from ..draws import unit_hash
-from .contract import FollowRecommender, empty_suggestions, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, partitions
 
 #: draws per suggestion before a reader is given fewer (only where nearly every account
 #: is followed, hidden or the reader)
@@ -14,12 +14,12 @@ TRIES = 64
 
 
 @numba.njit(cache=True, parallel=True)
-def _random_kernel(readers, offset, out_deg, pool, hidden, seed, parts, out):
+def _random_kernel(readers, offset, out_deg, pool, hidden, seed, parts, marks, out):
     n = offset.shape[0]
     count = out.shape[1]
     per = (readers.shape[0] + parts - 1) // parts
     for part in numba.prange(parts):
-        mark = np.zeros(n, np.bool_)
+        mark = marks[part]  # the partition's scratch, zeros on entry and on exit
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
             o, d = offset[u], out_deg[u]
@@ -50,12 +50,16 @@ class RandomAccounts(FollowRecommender):
     summary = "accounts drawn uniformly among those the reader does not follow (a baseline)"
     source = "Y Social's random follow recommender (YSocialTwin/YServer); OASIS's random"
 
+    def __init__(self):
+        self.scratch = Scratch()
+
     def suggest(self, graph, readers, hidden, count, seed):
         if readers.size == 0:
             return empty_suggestions(readers, count)
         out = np.empty((readers.shape[0], count), np.int64)
         _random_kernel(
             readers, graph.offset, graph.out_deg, graph.pool, hidden, seed,
-            partitions(readers), out,
+            partitions(readers),
+            self.scratch.get("mark", partitions(readers), graph.n, np.bool_), out,
         )  # fmt: skip
         return out

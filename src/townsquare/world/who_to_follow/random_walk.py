@@ -6,21 +6,22 @@ import numba
 import numpy as np
 
 from ..draws import unit_hash
-from .contract import FollowRecommender, empty_suggestions, keep_best, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, keep_best, partitions
 
 #: no walk goes further (a restart chance of 0.15 ends 99.97% of walks sooner)
 MAX_LENGTH = 50
 
 
 @numba.njit(cache=True, parallel=True)
-def _walk_kernel(readers, offset, out_deg, pool, hidden, walks, restart, seed, parts, out):
-    n = offset.shape[0]
+def _walk_kernel(
+    readers, offset, out_deg, pool, hidden, walks, restart, seed, parts, visit_rows,
+    mark_rows, touch_rows, out,
+):  # fmt: skip
     count = out.shape[1]
     per = (readers.shape[0] + parts - 1) // parts
     for part in numba.prange(parts):
-        visits = np.zeros(n, np.int32)
-        mark = np.zeros(n, np.bool_)
-        touched = np.empty(n, np.int64)
+        # the partition's scratch, zeros on entry and on exit
+        visits, mark, touched = visit_rows[part], mark_rows[part], touch_rows[part]
         best_ids = np.empty(count, np.int64)
         best_scores = np.empty(count)
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
@@ -77,13 +78,17 @@ class RandomWalk(FollowRecommender):
     def __init__(self, walks: int = 10, restart: float = 0.15):
         self.walks = int(walks)
         self.restart = float(restart)
+        self.scratch = Scratch()
 
     def suggest(self, graph, readers, hidden, count, seed):
         if readers.size == 0:
             return empty_suggestions(readers, count)
         out = np.empty((readers.shape[0], count), np.int64)
+        parts, n = partitions(readers), graph.n
         _walk_kernel(
             readers, graph.offset, graph.out_deg, graph.pool, hidden, self.walks,
-            self.restart, seed, partitions(readers), out,
+            self.restart, seed, parts, self.scratch.get("visits", parts, n, np.int32),
+            self.scratch.get("mark", parts, n, np.bool_),
+            self.scratch.get("touched", parts, n, np.int64), out,
         )  # fmt: skip
         return out

@@ -22,15 +22,15 @@ ADAMIC_ADAR = 1
 
 
 @numba.njit(cache=True, parallel=True)
-def two_hop_kernel(mode, readers, offset, out_deg, in_deg, pool, hidden, parts, out):
-    n = in_deg.shape[0]
+def two_hop_kernel(
+    mode, readers, offset, out_deg, in_deg, pool, hidden, parts, scores, commons, marks,
+    touches, out,
+):  # fmt: skip
     count = out.shape[1]
     per = (readers.shape[0] + parts - 1) // parts
     for part in numba.prange(parts):
-        score = np.zeros(n)
-        common = np.zeros(n, np.int32)
-        mark = np.zeros(n, np.bool_)
-        touched = np.empty(n, np.int64)
+        # the partition's scratch, zeros on entry and on exit
+        score, common, mark, touched = scores[part], commons[part], marks[part], touches[part]
         best_ids = np.empty(count, np.int64)
         best_scores = np.empty(count)
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
@@ -73,9 +73,13 @@ def two_hop_kernel(mode, readers, offset, out_deg, in_deg, pool, hidden, parts, 
                 mark[pool[j]] = False
 
 
-def two_hop(mode: int, graph, readers, hidden, count, parts) -> np.ndarray:
+def two_hop(mode: int, graph, readers, hidden, count, parts, scratch) -> np.ndarray:
+    n = graph.n
     out = np.empty((readers.shape[0], count), np.int64)
     two_hop_kernel(
-        mode, readers, graph.offset, graph.out_deg, graph.in_deg, graph.pool, hidden, parts, out
-    )
+        mode, readers, graph.offset, graph.out_deg, graph.in_deg, graph.pool, hidden, parts,
+        scratch.get("score", parts, n, np.float64), scratch.get("common", parts, n, np.int32),
+        scratch.get("mark", parts, n, np.bool_), scratch.get("touched", parts, n, np.int64),
+        out,
+    )  # fmt: skip
     return out
