@@ -95,7 +95,9 @@ class ScriptedCitizen:
         this order, one uniform per slot or per row for each action with a rate."""
         p = self.params
         n, k = obs.feed.shape
-        if n == 0:
+        rates = (p.quote_rate, p.dislike_rate, p.report_rate, p.mute_rate, p.mention_rate,
+                 p.search_rate)  # fmt: skip
+        if n == 0 or not any(rates):
             return
         rows = np.arange(n)
         shown = (obs.feed >= 0) & (obs.feed_author != obs.users[:, None])

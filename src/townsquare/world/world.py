@@ -578,10 +578,19 @@ class World:
             self._tally.act(self.population, self.feed_experiment.treated, users, writes, b)
         if b.dislike_post.size:
             posts.count("dislikes", b.dislike_post)
-        mention_post, mention_target, dropped = self._mentions(new_ids[0], b.mention[writes])
+        no_ids = np.zeros(0, np.int64)
+        mention_post, mention_target, dropped = (
+            (no_ids, no_ids, 0)
+            if b.mention is None
+            else self._mentions(new_ids[0], b.mention[writes])
+        )
         posts.mention(mention_post, mention_target)
-        mute_src, mute_dst, mute_action = self._mute(users, b.mute, b.unmute)
-        searching = b.search >= 0
+        mute_src, mute_dst, mute_action = self._mute(
+            users,
+            np.zeros((users.shape[0], 0), np.int64) if b.mute is None else b.mute,
+            np.zeros((users.shape[0], 0), np.int64) if b.unmute is None else b.unmute,
+        )
+        searching = np.zeros(users.shape[0], bool) if b.search is None else b.search >= 0
         if searching.any():
             if self.pending_search is None:
                 self.pending_search = np.full(self.n, -1, np.int16)
@@ -634,7 +643,7 @@ class World:
             mute_dst=mute_dst,
             mute_action=mute_action,
             search_user=users[searching],
-            search_topic=b.search[searching].astype(np.int64),
+            search_topic=no_ids if b.search is None else b.search[searching],
         )
 
     def _mentions(self, written: np.ndarray, target: np.ndarray):
@@ -951,6 +960,8 @@ class _Batch:
     )  # fmt: skip
     #: row fields of user ids, padded to the widest batch when batches are joined
     WIDE_FIELDS = ("follow", "unfollow", "mute", "unmute")
+    #: row fields of optional actions: None where no batch took the action
+    OPTIONAL_ROW_FIELDS = ("mention", "search", "mute", "unmute")
     SLOT_FIELDS = (
         "reply_row",
         "reply_parent",
@@ -991,7 +1002,6 @@ class _Batch:
         reply_text = (
             None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
         )
-        n = acts.post.shape[0]
         (di, dj), (qi, qj), (pi, pj) = (
             _slots_of(getattr(acts, name), feed) for name in ("dislike", "quote", "report")
         )
@@ -1023,10 +1033,11 @@ class _Batch:
             quote_topic=topic[qi, qj],
             report_row=pi,
             report_post=feed[pi, pj],
-            mention=_ids_or_none(acts.mention, n),
-            search=_ids_or_none(acts.search, n),
-            mute=_wide_or_none(acts.mute, n),
-            unmute=_wide_or_none(acts.unmute, n),
+            # None where the batch took none: most batches, which then cost nothing
+            mention=None if acts.mention is None else acts.mention.astype(np.int64, copy=False),
+            search=None if acts.search is None else acts.search.astype(np.int64, copy=False),
+            mute=None if acts.mute is None else acts.mute.astype(np.int64, copy=False),
+            unmute=None if acts.unmute is None else acts.unmute.astype(np.int64, copy=False),
         )
 
     @classmethod
@@ -1035,7 +1046,9 @@ class _Batch:
         first = np.cumsum([0] + [b.post.shape[0] for b in parts[:-1]])
         fields = {}
         for name in cls.ROW_FIELDS + cls.SLOT_FIELDS:
-            if name in cls.WIDE_FIELDS:
+            if name in cls.OPTIONAL_ROW_FIELDS:
+                fields[name] = _joined_optional(parts, name, name in cls.WIDE_FIELDS)
+            elif name in cls.WIDE_FIELDS:
                 width = max(getattr(b, name).shape[1] for b in parts)
                 fields[name] = np.concatenate([_pad(getattr(b, name), width) for b in parts])
             elif name.endswith("_row"):
@@ -1150,12 +1163,20 @@ def _slots_of(mask: np.ndarray | None, feed: np.ndarray) -> tuple[np.ndarray, np
     return rows.astype(np.int64), cols.astype(np.int64)
 
 
-def _ids_or_none(ids: np.ndarray | None, n: int) -> np.ndarray:
-    return np.full(n, -1, np.int64) if ids is None else ids.astype(np.int64, copy=False)
-
-
-def _wide_or_none(ids: np.ndarray | None, n: int) -> np.ndarray:
-    return np.full((n, 0), -1, np.int64) if ids is None else ids.astype(np.int64, copy=False)
+def _joined_optional(parts, name: str, wide: bool) -> np.ndarray | None:
+    """An optional row field of the parts laid end to end: None where none has it, -1
+    (no id) for the rows of the parts without it."""
+    if all(getattr(b, name) is None for b in parts):
+        return None
+    width = max((getattr(b, name).shape[1] for b in parts if getattr(b, name) is not None),
+                default=0) if wide else None  # fmt: skip
+    out = []
+    for b in parts:
+        value, rows = getattr(b, name), b.post.shape[0]
+        if value is None:
+            value = np.full((rows, width) if wide else rows, -1, np.int64)
+        out.append(_pad(value, width) if wide else value)
+    return np.concatenate(out)
 
 
 def _pad(a: np.ndarray, width: int) -> np.ndarray:
