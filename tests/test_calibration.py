@@ -319,6 +319,9 @@ def test_parameters_round_trip_as_params():
     assert p.value(29.6) == 30 and p.width == 25
 
 
+# 80 s, most of it starting Ray: make reproduce runs it. The Ray task path it shares with
+# sweeps (experiments/ray_tasks.py) is run in make test by tests/test_sweep.py.
+@pytest.mark.slow
 def test_simulations_run_as_ray_tasks_with_an_address(target_run, tmp_path):
     """`--address local` starts a Ray of its own: the same rows as local processes."""
     pytest.importorskip("ray")
