@@ -86,41 +86,49 @@ class ScriptedCitizen:
             follow=follow,
             unfollow=unfollow,
         )
-        self._further_actions(obs, rng, acts)
+        self._further_actions(obs, rng, acts, start)
         return acts
 
-    def _further_actions(self, obs: Observations, rng, acts: Actions) -> None:
+    def _further_actions(self, obs: Observations, rng, acts: Actions, start) -> None:
         """Quotes, dislikes, reports, mutes, mentions and searches, each only where its
-        rate is above 0 (the default: no draws, so the baseline's runs are unchanged). In
-        this order, one uniform per slot or per row for each action with a rate."""
+        rate is above 0 (the default: no draws, so the baseline's runs are unchanged).
+        Random numbers only where a rule can act: three uniforms per shown slot (quote,
+        dislike, report) and a quote's noise, when a slot action has a rate; three per row
+        (mute, mention, search) when a row action has one. One compiled pass per row."""
         p = self.params
         n, k = obs.feed.shape
-        rates = (p.quote_rate, p.dislike_rate, p.report_rate, p.mute_rate, p.mention_rate,
-                 p.search_rate)  # fmt: skip
-        if n == 0 or not any(rates):
+        if n == 0 or not any((p.quote_rate, p.dislike_rate, p.report_rate, p.mute_rate,
+                              p.mention_rate, p.search_rate)):  # fmt: skip
             return
-        rows = np.arange(n)
-        shown = (obs.feed >= 0) & (obs.feed_author != obs.users[:, None])
-        gap = np.abs(obs.feed_stance - obs.opinion[rows[:, None], obs.feed_topic])
-        far = shown & (gap > p.unfollow_threshold)
+        slots = int(start[-1])
+        slot_actions = p.quote_rate > 0 or p.dislike_rate > 0 or p.report_rate > 0
+        slot_u = rng.random((slots, 3)) if slot_actions else np.zeros((0, 3))
+        noise = rng.normal(0.0, p.expression_noise, slots) if p.quote_rate > 0 else np.zeros(0)
+        row_actions = p.mute_rate > 0 or p.mention_rate > 0 or p.search_rate > 0
+        row_u = rng.random((n, 3)) if row_actions else np.zeros((0, 3))
+        quote = np.empty((n, k), np.bool_)
+        quote_stance = np.empty((n, k))
+        dislike = np.empty((n, k), np.bool_)
+        report = np.empty((n, k), np.bool_)
+        targets = np.empty((n, 3), np.int64)  # mute, mention, searched topic
+        _further_rules(
+            obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.opinion,
+            obs.users, start, slot_u, noise, row_u, p.quote_rate, p.dislike_rate,
+            p.report_rate, p.mute_rate, p.mention_rate, p.search_rate, p.follow_tolerance,
+            p.unfollow_threshold, quote, quote_stance, dislike, report, targets,
+        )  # fmt: skip
         if p.quote_rate > 0:
-            acts.quote = shown & (rng.random((n, k)) < p.quote_rate * (0.25 + gap / 2.0))
-            noise = rng.normal(0.0, p.expression_noise, (n, k))
-            own = obs.opinion[rows[:, None], obs.feed_topic]
-            acts.quote_stance = np.where(acts.quote, np.clip(own + noise, -1.0, 1.0), 0.0)
+            acts.quote, acts.quote_stance = quote, quote_stance
         if p.dislike_rate > 0:
-            acts.dislike = shown & (rng.random((n, k)) < p.dislike_rate * gap / 2.0)
+            acts.dislike = dislike
         if p.report_rate > 0:
-            acts.report = far & (rng.random((n, k)) < p.report_rate)
+            acts.report = report
         if p.mute_rate > 0:
-            acts.mute = _one_author(obs.feed_author, far, rng.random(n), p.mute_rate)
+            acts.mute = targets[:, :1].copy()
         if p.mention_rate > 0:
-            near = shown & (gap < p.follow_tolerance)
-            target = _one_author(obs.feed_author, near, rng.random(n), p.mention_rate)[:, 0]
-            acts.mention = np.where(acts.post, target, -1)
+            acts.mention = np.where(acts.post, targets[:, 1], -1)
         if p.search_rate > 0:
-            strongest = np.abs(obs.opinion).argmax(axis=1)
-            acts.search = np.where(rng.random(n) < p.search_rate, strongest, -1)
+            acts.search = targets[:, 2].copy()
 
     @staticmethod
     def _suggestions(obs: Observations, follows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,18 +147,80 @@ class ScriptedCitizen:
         return suggested, leaning
 
 
-def _one_author(feed_author: np.ndarray, eligible: np.ndarray, u: np.ndarray, rate: float):
-    """(n, 1): with probability ``rate`` (u < rate) the author of one eligible slot of
-    the row, each as likely (the one u / rate lands on); -1 otherwise."""
-    count = eligible.sum(axis=1)
-    acting = (u < rate) & (count > 0)
-    target = np.minimum((u / rate * count).astype(np.int64), np.maximum(count - 1, 0))
-    # the target-th eligible slot of each row
-    rank = np.cumsum(eligible, axis=1) - 1
-    hit = eligible & (rank == target[:, None])
-    slot = hit.argmax(axis=1)
-    out = np.where(acting, feed_author[np.arange(len(u)), slot], -1)
-    return out[:, None].astype(np.int64)
+@numba.njit(cache=True, parallel=True)
+def _further_rules(
+    feed, feed_author, feed_stance, feed_topic, opinion, users, start, slot_u, noise, row_u,
+    quote_rate, dislike_rate, report_rate, mute_rate, mention_rate, search_rate,
+    follow_tolerance, unfollow_threshold, quote, quote_stance, dislike, report, targets,
+):  # fmt: skip
+    """The further actions of each row (`ScriptedCitizen._further_actions`): on each shown
+    slot not one's own, a quote (u < quote_rate x (0.25 + gap / 2), stating one's
+    opinion plus the slot's noise), a dislike (u < dislike_rate x gap / 2) and a report
+    (gap beyond unfollow_threshold, u < report_rate); per row, the author of one far slot
+    to mute and of one near slot (gap < follow_tolerance) to mention, each with its rate
+    and each eligible slot as likely, and the topic of the strongest opinion to search."""
+    n, k = feed.shape
+    slotted = slot_u.shape[0] > 0
+    rowed = row_u.shape[0] > 0
+    for i in numba.prange(n):
+        s = start[i]
+        far = 0
+        near = 0
+        for j in range(k):
+            quote[i, j] = False
+            quote_stance[i, j] = 0.0
+            dislike[i, j] = False
+            report[i, j] = False
+            if feed[i, j] < 0:
+                continue
+            own = opinion[i, feed_topic[i, j]]
+            g = abs(feed_stance[i, j] - own)
+            if feed_author[i, j] != users[i]:
+                if slotted:
+                    quote[i, j] = slot_u[s, 0] < quote_rate * (0.25 + g / 2.0)
+                    if quote[i, j]:
+                        quote_stance[i, j] = min(max(own + noise[s], -1.0), 1.0)
+                    dislike[i, j] = slot_u[s, 1] < dislike_rate * g / 2.0
+                    report[i, j] = g > unfollow_threshold and slot_u[s, 2] < report_rate
+                far += g > unfollow_threshold
+                near += g < follow_tolerance
+            s += 1
+        targets[i, 0] = -1
+        targets[i, 1] = -1
+        targets[i, 2] = -1
+        if not rowed:
+            continue
+        targets[i, 0] = _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users,
+                                    i, far, row_u[i, 0], mute_rate, unfollow_threshold, True)  # fmt: skip
+        targets[i, 1] = _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users,
+                                    i, near, row_u[i, 1], mention_rate, follow_tolerance, False)  # fmt: skip
+        if row_u[i, 2] < search_rate:
+            best = 0
+            for t in range(opinion.shape[1]):
+                if abs(opinion[i, t]) > abs(opinion[i, best]):
+                    best = t
+            targets[i, 2] = best
+
+
+@numba.njit(cache=True, inline="always")
+def _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users, i, eligible, u,
+                rate, bound, beyond):  # fmt: skip
+    """With probability ``rate`` (u < rate) the author of one of the row's ``eligible``
+    slots (shown, not one's own, gap beyond ``bound`` or, not ``beyond``, under it), each
+    as likely; -1 otherwise."""
+    if eligible == 0 or not u < rate:
+        return -1
+    target = min(int(u / rate * eligible), eligible - 1)
+    seen = 0
+    for j in range(feed.shape[1]):
+        if feed[i, j] < 0 or feed_author[i, j] == users[i]:
+            continue
+        g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j]])
+        if (g > bound) if beyond else (g < bound):
+            if seen == target:
+                return feed_author[i, j]
+            seen += 1
+    return -1
 
 
 @numba.njit(cache=True, inline="always")
