@@ -30,13 +30,14 @@ from .world import (
     load_edge_list,
     load_polblogs,
 )
+from .world.actions import OPTIONAL_ACTION_NAMES
 from .world.election import Election
 from .world.generators import power_law, random_geometric, two_communities
 from .world.moderation import Detector, make_detector
 from .world.population import heavy_tailed_activity
 from .world.who_to_follow import WhoToFollow
 from .world.who_to_follow import by_name as follow_recommender
-from .world.world import CHUNK_ROWS, OPTIONAL_ACTION_NAMES, FeedExperiment
+from .world.world import CHUNK_ROWS, FeedExperiment
 
 # ---------------------------------------------------------------------- memory
 # Bytes a world needs, measured with tracemalloc and peak RSS on 10^5-user worlds (power_law,

@@ -112,8 +112,8 @@ class ScriptedCitizen:
         report = np.empty((n, k), np.bool_)
         targets = np.empty((n, 3), np.int64)  # mute, mention, searched topic
         _further_rules(
-            obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.opinion,
-            obs.users, start, slot_u, noise, row_u, p.quote_rate, p.dislike_rate,
+            obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.feed_followed,
+            obs.opinion, obs.users, start, slot_u, noise, row_u, p.quote_rate, p.dislike_rate,
             p.report_rate, p.mute_rate, p.mention_rate, p.search_rate, p.follow_tolerance,
             p.unfollow_threshold, quote, quote_stance, dislike, report, targets,
         )  # fmt: skip
@@ -147,9 +147,14 @@ class ScriptedCitizen:
         return suggested, leaning
 
 
+#: the slots a rule picks an author among (`_eligible`)
+FOLLOW, UNFOLLOW, FAR, NEAR = 0, 1, 2, 3
+
+
 @numba.njit(cache=True, parallel=True)
 def _further_rules(
-    feed, feed_author, feed_stance, feed_topic, opinion, users, start, slot_u, noise, row_u,
+    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start, slot_u,
+    noise, row_u,
     quote_rate, dislike_rate, report_rate, mute_rate, mention_rate, search_rate,
     follow_tolerance, unfollow_threshold, quote, quote_stance, dislike, report, targets,
 ):  # fmt: skip
@@ -182,18 +187,23 @@ def _further_rules(
                         quote_stance[i, j] = min(max(own + noise[s], -1.0), 1.0)
                     dislike[i, j] = slot_u[s, 1] < dislike_rate * g / 2.0
                     report[i, j] = g > unfollow_threshold and slot_u[s, 2] < report_rate
-                far += g > unfollow_threshold
-                near += g < follow_tolerance
+            far += _eligible(FAR, feed, feed_author, feed_followed, users, i, j, g,
+                             unfollow_threshold)  # fmt: skip
+            near += _eligible(NEAR, feed, feed_author, feed_followed, users, i, j, g,
+                              follow_tolerance)  # fmt: skip
             s += 1
         targets[i, 0] = -1
         targets[i, 1] = -1
         targets[i, 2] = -1
         if not rowed:
             continue
-        targets[i, 0] = _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users,
-                                    i, far, row_u[i, 0], mute_rate, unfollow_threshold, True)  # fmt: skip
-        targets[i, 1] = _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users,
-                                    i, near, row_u[i, 1], mention_rate, follow_tolerance, False)  # fmt: skip
+        none, no_leaning = targets[:, :0], feed_stance[:, :0]  # no suggested accounts
+        targets[i, 0] = _pick(FAR, feed, feed_author, feed_stance, feed_topic, feed_followed,
+                              opinion, users, i, far, row_u[i, 0], mute_rate,
+                              unfollow_threshold, none, no_leaning)  # fmt: skip
+        targets[i, 1] = _pick(NEAR, feed, feed_author, feed_stance, feed_topic, feed_followed,
+                              opinion, users, i, near, row_u[i, 1], mention_rate,
+                              follow_tolerance, none, no_leaning)  # fmt: skip
         if row_u[i, 2] < search_rate:
             best = 0
             for t in range(opinion.shape[1]):
@@ -203,39 +213,24 @@ def _further_rules(
 
 
 @numba.njit(cache=True, inline="always")
-def _nth_author(feed, feed_author, feed_stance, feed_topic, opinion, users, i, eligible, u,
-                rate, bound, beyond):  # fmt: skip
-    """With probability ``rate`` (u < rate) the author of one of the row's ``eligible``
-    slots (shown, not one's own, gap beyond ``bound`` or, not ``beyond``, under it), each
-    as likely; -1 otherwise."""
-    if eligible == 0 or not u < rate:
-        return -1
-    target = min(int(u / rate * eligible), eligible - 1)
-    seen = 0
-    for j in range(feed.shape[1]):
-        if feed[i, j] < 0 or feed_author[i, j] == users[i]:
-            continue
-        g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j]])
-        if (g > bound) if beyond else (g < bound):
-            if seen == target:
-                return feed_author[i, j]
-            seen += 1
-    return -1
-
-
-@numba.njit(cache=True, inline="always")
-def _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, tolerance):
-    """Whether slot (i, j) may be followed (shown, not one's own, not followed yet, gap
-    under ``tolerance``) or unfollowed (shown, followed, gap over ``tolerance``)."""
+def _eligible(mode, feed, feed_author, feed_followed, users, i, j, g, tolerance):
+    """Whether slot (i, j) takes part in a rule of ``mode``: FOLLOW (shown, not one's own,
+    not followed yet, gap under ``tolerance``), UNFOLLOW (shown, followed, gap over it),
+    FAR (shown, not one's own, gap over it: a mute) or NEAR (shown, not one's own, gap
+    under it: a mention)."""
     if feed[i, j] < 0:
         return False
-    if to_follow:
-        return feed_author[i, j] != users[i] and not feed_followed[i, j] and g < tolerance
-    return feed_followed[i, j] and g > tolerance
+    if mode == UNFOLLOW:
+        return feed_followed[i, j] and g > tolerance
+    if feed_author[i, j] == users[i]:
+        return False
+    if mode == FOLLOW:
+        return not feed_followed[i, j] and g < tolerance
+    return g > tolerance if mode == FAR else g < tolerance
 
 
 @numba.njit(cache=True, inline="always")
-def _pick(to_follow, feed, feed_author, feed_stance, feed_topic, feed_followed, opinion,
+def _pick(mode, feed, feed_author, feed_stance, feed_topic, feed_followed, opinion,
           users, i, eligible, u, rate, tolerance, suggested, leaning):  # fmt: skip
     """With probability ``rate`` (u < rate) the author of one of the row's ``eligible``
     slots or suggested accounts, each as likely (the one u / rate lands on); -1
@@ -247,7 +242,7 @@ def _pick(to_follow, feed, feed_author, feed_stance, feed_topic, feed_followed, 
     seen = 0
     for j in range(feed.shape[1]):
         g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j] if feed[i, j] >= 0 else 0])
-        if _eligible(to_follow, feed, feed_author, feed_followed, users, i, j, g, tolerance):
+        if _eligible(mode, feed, feed_author, feed_followed, users, i, j, g, tolerance):
             if seen == target:
                 return feed_author[i, j]
             seen += 1
@@ -295,18 +290,18 @@ def _citizen_rules(
             reply[i, j] = slot_u[s, 2] < reply_rate * (0.25 + g / 2.0)
             written += reply[i, j]
             s += 1
-            to_follow += _eligible(True, feed, feed_author, feed_followed, users, i, j, g,
+            to_follow += _eligible(FOLLOW, feed, feed_author, feed_followed, users, i, j, g,
                                    follow_tolerance)  # fmt: skip
-            to_unfollow += _eligible(False, feed, feed_author, feed_followed, users, i, j, g,
+            to_unfollow += _eligible(UNFOLLOW, feed, feed_author, feed_followed, users, i, j, g,
                                      unfollow_threshold)  # fmt: skip
         replies[i + 1] = written
         for j in range(suggested.shape[1]):
             to_follow += _suggestion_eligible(suggested, leaning, opinion, i, j,
                                               follow_tolerance)  # fmt: skip
-        follow[i, 0] = _pick(True, feed, feed_author, feed_stance, feed_topic, feed_followed,
+        follow[i, 0] = _pick(FOLLOW, feed, feed_author, feed_stance, feed_topic, feed_followed,
                              opinion, users, i, to_follow, row_u[i, 0], follow_rate,
                              follow_tolerance, suggested, leaning)  # fmt: skip
-        unfollow[i, 0] = _pick(False, feed, feed_author, feed_stance, feed_topic,
+        unfollow[i, 0] = _pick(UNFOLLOW, feed, feed_author, feed_stance, feed_topic,
                                feed_followed, opinion, users, i, to_unfollow, row_u[i, 1],
                                unfollow_rate, unfollow_threshold, suggested[:, :0],
                                leaning[:, :0])  # fmt: skip

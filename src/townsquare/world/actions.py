@@ -212,6 +212,8 @@ OPTIONAL_ACTIONS = {
     "report": "report",
     "search": "search",
 }
+#: the optional actions, as the scenario's ``actions`` names them
+OPTIONAL_ACTION_NAMES: tuple[str, ...] = tuple(dict.fromkeys(OPTIONAL_ACTIONS.values()))
 
 
 @dataclass

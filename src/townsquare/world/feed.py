@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from .draws import step_seed, unit_hash
-from .graph import FollowGraph
+from .graph import FollowGraph, has_edge
 from .posts import PostStore
 from .recommenders import ContentRecommender, ReaderTerm, WindowView, by_name
 
@@ -309,23 +309,9 @@ def _feed_kernel(
 
 @numba.njit(cache=True, inline="always")
 def _muted(user, account, mute_offset, mute_deg, mute_pool):
-    """Whether ``user`` muted ``account`` (a scan of its mutes: a few at most)."""
-    if user >= mute_deg.shape[0]:
-        return False
-    o = mute_offset[user]
-    for j in range(o, o + mute_deg[user]):
-        if mute_pool[j] == account:
-            return True
-    return False
-
-
-@numba.njit(cache=True, inline="always")
-def _follows(user, account, offset, out_deg, pool):
-    o = offset[user]
-    for j in range(o, o + out_deg[user]):
-        if pool[j] == account:
-            return True
-    return False
+    """Whether ``user`` muted ``account``: an edge of the mute graph (none made yet: empty
+    arrays)."""
+    return user < mute_deg.shape[0] and has_edge(mute_offset, mute_deg, mute_pool, user, account)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -408,7 +394,7 @@ def _pin_kernel(
             feed_stance[i, j] = stance[post]
             feed_topic[i, j] = topic[post]
             feed_likes[i, j] = likes[post]
-            feed_followed[i, j] = _follows(u, a, offset, out_deg, pool)
+            feed_followed[i, j] = has_edge(offset, out_deg, pool, u, a)
         for j in range(p + keep, k):
             feed[i, j] = -1
             feed_author[i, j] = -1

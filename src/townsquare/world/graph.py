@@ -78,16 +78,17 @@ def _unfollow_kernel(offset, out_deg, in_deg, pool, src, dst, applied):
 @numba.njit(cache=True)
 def _has_edge_kernel(offset, out_deg, pool, src, dst, out):
     for i in range(src.shape[0]):
-        u = src[i]
-        v = dst[i]
-        out[i] = False
-        if u < 0 or v < 0:
-            continue
-        o = offset[u]
-        for j in range(o, o + out_deg[u]):
-            if pool[j] == v:
-                out[i] = True
-                break
+        out[i] = src[i] >= 0 and dst[i] >= 0 and has_edge(offset, out_deg, pool, src[i], dst[i])
+
+
+@numba.njit(cache=True, inline="always")
+def has_edge(offset, out_deg, pool, u, v):
+    """Whether ``u`` follows ``v``: a scan of u's block (kernels of other modules call it
+    on this graph's arrays, or on a graph of the same layout, such as mutes)."""
+    for j in range(offset[u], offset[u] + out_deg[u]):
+        if pool[j] == v:
+            return True
+    return False
 
 
 @numba.njit(cache=True)

@@ -22,9 +22,16 @@ import numba
 import numpy as np
 
 from . import checks
-from .actions import OPTIONAL_ACTIONS, Actions, Observations, Policy, StepContext
+from .actions import (
+    OPTIONAL_ACTION_NAMES,
+    OPTIONAL_ACTIONS,
+    Actions,
+    Observations,
+    Policy,
+    StepContext,
+)
 from .election import Election, ElectionEvents
-from .feed import FeedExtras, FeedWindow, Recommender
+from .feed import FeedExtras, FeedItems, FeedWindow, Recommender
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
 from .opinion.platform import (
@@ -38,7 +45,6 @@ from .population import Population, Role
 from .posts import PostKind, PostStore
 from .who_to_follow import WhoToFollow
 
-OPTIONAL_ACTION_NAMES = ("dislike", "quote", "mention", "mute", "report", "search")
 #: the optional actions a platform offers unless its scenario says otherwise: Twitter/X's
 #: (it has no down-vote)
 OFFERED_BY_DEFAULT = ("quote", "mention", "mute", "report", "search")
@@ -78,8 +84,6 @@ class _Turn:
     rows_of: dict  # Role -> slice: the role's rows of the step's arrays
     can_post: np.ndarray  # bool per active user: a session its activity gives
     extras: FeedExtras | None = None  # mutes, mentions and searches of the step's feeds
-    #: a feed experiment's treated readers' window and extras, from its start on
-    treated: tuple | None = None
 
 
 @dataclass
@@ -270,14 +274,10 @@ class World:
         treated = None
         exp = self.feed_experiment
         if exp is not None and t >= exp.start:
+            # the treated rank the same window's posts; mutes, mentions and searches are
+            # the platform's, whatever the ranking
             window_t = exp.recommender.window_of(graph, posts, pop.opinion, pop.suspended, t)
-            treated = (
-                window_t,
-                exp.recommender.extras_of(
-                    window_t, posts, pop.suspended, self.mutes, self.pending_search,
-                    self.search_results,
-                ),
-            )  # fmt: skip
+            treated = (window_t, extras)
         self._treated = treated
         rows_of: dict[Role, slice] = {}
         bounds = np.searchsorted(role_of_active, np.arange(len(Role) + 1))
@@ -290,7 +290,7 @@ class World:
         for role, rows in rows_of.items():
             if role not in in_parts:
                 observations[role] = self._observe(role, active, rows, window, can_post, extras)
-        self._turn = _Turn(active, window, observations, rows_of, can_post, extras, treated)
+        self._turn = _Turn(active, window, observations, rows_of, can_post, extras)
         self._lap("feed", clock)
         return observations
 
@@ -314,9 +314,7 @@ class World:
         answering their searches) and what the role's policy sees of them."""
         pop, graph, posts, t = self.population, self.graph, self.posts, self.t
         users = active[rows]
-        items = self.recommender.items_in(window, users, self.cursor, extras)
-        if self.feed_experiment is not None:
-            self._treat(users, items)
+        items = self._items(window, users, extras)
         if len(posts):
             self.cursor[users] = len(posts) - 1
         if self.pending_search is not None:
@@ -352,18 +350,30 @@ class World:
             ),
         )
 
-    def _treat(self, users: np.ndarray, items) -> None:
-        """A feed experiment: the treated readers' feeds from their own ranking (from its
-        start step on), and what every citizen read, tallied by arm."""
+    def _items(self, window, users: np.ndarray, extras) -> FeedItems:
+        """The feeds of ``users``. In a feed experiment (from its start step on) the
+        treated read their own ranking and the others the platform's, each built once;
+        what every citizen read is tallied by arm."""
         exp = self.feed_experiment
-        if self._treated is not None:
-            rows = np.flatnonzero(exp.treated[users])
-            if rows.size:
-                window_t, extras_t = self._treated
-                theirs = exp.recommender.items_in(window_t, users[rows], self.cursor, extras_t)
-                for mine, got in zip(items, theirs, strict=True):
-                    mine[rows] = got
-        self._tally.read(self.population, exp.treated, users, items)
+        treated = None if self._treated is None else exp.treated[users]
+        if treated is None or not treated.any():
+            items = self.recommender.items_in(window, users, self.cursor, extras)
+        else:
+            window_t, extras_t = self._treated
+            arms = (
+                (~treated, self.recommender.items_in, window, extras),
+                (treated, exp.recommender.items_in, window_t, extras_t),
+            )
+            items = None
+            for rows, build, arm_window, arm_extras in arms:
+                got = build(arm_window, users[rows], self.cursor, arm_extras)
+                if items is None:
+                    items = FeedItems(*(np.empty((users.size, *a.shape[1:]), a.dtype) for a in got))
+                for whole, part in zip(items, got, strict=True):
+                    whole[rows] = part
+        if exp is not None:
+            self._tally.read(self.population, exp.treated, users, items)
+        return items
 
     def _suggest(self, users: np.ndarray, rows: np.ndarray):
         """Who to follow for ``users[rows]``, in the state the step's feeds were built in

@@ -67,6 +67,22 @@ def keep_best(ids, scores, filled, candidate, score):
     return filled
 
 
+@numba.njit(cache=True, inline="always")
+def mark_own(mark, user, offset, out_deg, pool, value):
+    """Set ``mark`` of the reader and of every account it follows to ``value``: True
+    before its candidates are scored (never suggested), False after (scratch left clean)."""
+    mark[user] = value
+    for j in range(offset[user], offset[user] + out_deg[user]):
+        mark[pool[j]] = value
+
+
+@numba.njit(cache=True, inline="always")
+def write_row(out, i, best_ids, filled):
+    """Row ``i`` of the suggestions: the ``filled`` best, then -1."""
+    for j in range(out.shape[1]):
+        out[i, j] = best_ids[j] if j < filled else -1
+
+
 class Scratch:
     """Scratch arrays of one entry per account and partition, made once and reused: the
     kernels leave them as they found them (zeros) after every reader, so a call at 10^7

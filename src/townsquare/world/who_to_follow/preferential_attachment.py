@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .contract import FollowRecommender, Scratch, empty_suggestions, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, mark_own, partitions
 
 
 @numba.njit(cache=True, parallel=True)
@@ -16,10 +16,7 @@ def _first_unfollowed(readers, offset, out_deg, pool, ranked, parts, marks, out)
         mark = marks[part]  # the partition's scratch, zeros on entry and on exit
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
-            o, d = offset[u], out_deg[u]
-            mark[u] = True
-            for j in range(o, o + d):
-                mark[pool[j]] = True
+            mark_own(mark, u, offset, out_deg, pool, True)
             filled = 0
             for c in ranked:
                 if filled == count:
@@ -29,9 +26,7 @@ def _first_unfollowed(readers, offset, out_deg, pool, ranked, parts, marks, out)
                     filled += 1
             for j in range(filled, count):
                 out[i, j] = -1
-            mark[u] = False
-            for j in range(o, o + d):
-                mark[pool[j]] = False
+            mark_own(mark, u, offset, out_deg, pool, False)
 
 
 class PreferentialAttachment(FollowRecommender):

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from ..draws import unit_hash
-from .contract import FollowRecommender, Scratch, empty_suggestions, partitions
+from .contract import FollowRecommender, Scratch, empty_suggestions, mark_own, partitions
 
 #: draws per suggestion before a reader is given fewer (only where nearly every account
 #: is followed, hidden or the reader)
@@ -22,10 +22,7 @@ def _random_kernel(readers, offset, out_deg, pool, hidden, seed, parts, marks, o
         mark = marks[part]  # the partition's scratch, zeros on entry and on exit
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
-            o, d = offset[u], out_deg[u]
-            mark[u] = True
-            for j in range(o, o + d):
-                mark[pool[j]] = True
+            mark_own(mark, u, offset, out_deg, pool, True)
             filled = 0
             for draw in range(TRIES * count):
                 if filled == count:
@@ -38,9 +35,7 @@ def _random_kernel(readers, offset, out_deg, pool, hidden, seed, parts, marks, o
                 filled += 1
             for j in range(filled, count):
                 out[i, j] = -1
-            mark[u] = False
-            for j in range(o, o + d):
-                mark[pool[j]] = False
+            mark_own(mark, u, offset, out_deg, pool, False)
             for j in range(filled):
                 mark[out[i, j]] = False
 

@@ -6,7 +6,15 @@ import numba
 import numpy as np
 
 from ..draws import unit_hash
-from .contract import FollowRecommender, Scratch, empty_suggestions, keep_best, partitions
+from .contract import (
+    FollowRecommender,
+    Scratch,
+    empty_suggestions,
+    keep_best,
+    mark_own,
+    partitions,
+    write_row,
+)
 
 #: no walk goes further (a restart chance of 0.15 ends 99.97% of walks sooner)
 MAX_LENGTH = 50
@@ -26,10 +34,7 @@ def _walk_kernel(
         best_scores = np.empty(count)
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
-            o, d = offset[u], out_deg[u]
-            mark[u] = True
-            for j in range(o, o + d):
-                mark[pool[j]] = True
+            mark_own(mark, u, offset, out_deg, pool, True)
             nt = 0
             draw = 0
             for _ in range(walks):
@@ -55,11 +60,8 @@ def _walk_kernel(
                 c = touched[t]
                 filled = keep_best(best_ids, best_scores, filled, c, np.float64(visits[c]))
                 visits[c] = 0
-            for j in range(count):
-                out[i, j] = best_ids[j] if j < filled else -1
-            mark[u] = False
-            for j in range(o, o + d):
-                mark[pool[j]] = False
+            write_row(out, i, best_ids, filled)
+            mark_own(mark, u, offset, out_deg, pool, False)
 
 
 class RandomWalk(FollowRecommender):

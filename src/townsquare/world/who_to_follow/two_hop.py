@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from .contract import keep_best
+from .contract import keep_best, mark_own, write_row
 
 JACCARD = 0
 ADAMIC_ADAR = 1
@@ -36,9 +36,7 @@ def two_hop_kernel(
         for i in range(part * per, min(readers.shape[0], (part + 1) * per)):
             u = readers[i]
             o, d = offset[u], out_deg[u]
-            mark[u] = True
-            for j in range(o, o + d):
-                mark[pool[j]] = True
+            mark_own(mark, u, offset, out_deg, pool, True)
             nt = 0
             for j in range(o, o + d):
                 z = pool[j]
@@ -66,11 +64,8 @@ def two_hop_kernel(
                 filled = keep_best(best_ids, best_scores, filled, c, s)
                 score[c] = 0.0
                 common[c] = 0
-            for j in range(count):
-                out[i, j] = best_ids[j] if j < filled else -1
-            mark[u] = False
-            for j in range(o, o + d):
-                mark[pool[j]] = False
+            write_row(out, i, best_ids, filled)
+            mark_own(mark, u, offset, out_deg, pool, False)
 
 
 def two_hop(mode: int, graph, readers, hidden, count, parts, scratch) -> np.ndarray:
