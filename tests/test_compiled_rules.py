@@ -5,6 +5,8 @@ users")."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -136,6 +138,41 @@ def test_the_shown_slots_are_numpys_nonzero():
             assert at.dtype == i.dtype and np.array_equal(at, i) and np.array_equal(col, j)
 
 
+def test_the_shown_slots_found_once_give_the_same_pairs_and_their_posts():
+    """`_Batch.of` reads the slots a policy acted on from the feed's shown slots
+    (`Observations.shown_slots`) when the world found them: the same pairs as scanning
+    the whole feed, each with its post."""
+    from townsquare.world.feed import compact_feeds
+    from townsquare.world.world import _shown_slots, _shown_slots_at
+
+    rng = np.random.default_rng(6)
+    for n, k in ((0, 4), (1, 1), (37, 20), (1000, 3)):
+        feed = np.where(rng.random((n, k)) < 0.4, rng.integers(0, 99, (n, k)), -1)
+        masks = [rng.random((n, k)) < share for share in (0.1, 0.5, 0.9)]
+        dense = _shown_slots(*masks, feed)
+        for (at, col), (at2, col2, post) in zip(
+            dense, _shown_slots_at(*masks, *compact_feeds(feed)), strict=True
+        ):
+            assert np.array_equal(at, at2) and np.array_equal(col, col2)
+            assert post.dtype == np.int64 and np.array_equal(post, feed[at, col])
+
+
+def test_observations_carry_their_feeds_shown_slots(stepped_world):
+    """The world finds each feed's shown slots once and hands them on: what a scan of
+    the feed gives, read only, and `shown_start` reads them without scanning."""
+    from townsquare.world.feed import compact_feeds, shown_starts
+
+    _, observations = stepped_world
+    for obs in observations.values():
+        start, col, post = obs.shown_slots
+        for got, want in zip(obs.shown_slots, compact_feeds(obs.feed), strict=True):
+            assert np.array_equal(got, want) and not got.flags.writeable
+        assert obs.shown_start is start
+        assert np.array_equal(post, obs.feed[obs.feed >= 0])
+        bare = dataclasses.replace(obs, shown_slots=None)
+        assert np.array_equal(bare.shown_start, shown_starts(obs.feed))
+
+
 def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):
     world, observations = stepped_world
     posts, graph = world.posts, world.graph
@@ -191,7 +228,8 @@ def test_the_pairwise_sum_is_numpys(n):
 def test_the_rules_on_feeds_kept_as_their_shown_posts_give_the_same_bits(rule, k):
     """What the world keeps of feeds fed in parts (`compact_feeds`: each shown slot's
     column and post) moves opinions exactly as the feeds themselves, holes included."""
-    from townsquare.world.opinion.platform import close_mean_compact, compact_feeds
+    from townsquare.world.feed import compact_feeds
+    from townsquare.world.opinion.platform import close_mean_compact
 
     rng = np.random.default_rng(k)
     n_users, readers, n_posts, topics = 400, 300, 5000, 3

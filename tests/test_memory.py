@@ -83,3 +83,35 @@ def test_slot_masks_must_be_bool(name):
 def test_users_who_tune_malloc_keep_their_settings(monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
     assert memory._glibc() is None
+
+
+def test_zeros_on_small_pages_are_zeros_and_leave_numpys_setting():
+    """The post store's columns are made without asking for huge pages; numpy's own
+    setting is as it was afterwards, and the array is numpy's zeros."""
+    get = memory._set_huge_pages
+    if get is None:
+        pytest.skip("this numpy has no switch for huge pages")
+    before = get(True)
+    try:
+        a = memory.zeros_small_pages(3 << 20, np.int32)
+        assert a.dtype == np.int32 and a.shape == (3 << 20,) and not a.any()
+        assert get(True) is True  # restored: get() returns the value it replaced
+        get(False)
+        memory.zeros_small_pages(10, np.float64)
+        assert get(False) is False
+    finally:
+        get(before)
+
+
+def test_the_post_store_lives_on_small_pages(monkeypatch):
+    from townsquare.world.posts import PostStore
+
+    made = []
+    real = memory.zeros_small_pages
+    monkeypatch.setattr(
+        "townsquare.world.posts.zeros_small_pages",
+        lambda shape, dtype: made.append(dtype) or real(shape, dtype),
+    )
+    store = PostStore(capacity=64)
+    store.reserve(4096)
+    assert len(made) == 2 * len(store._cols)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import CandidateConfig, CitizenConfig, InfluencerConfig, SocialbotConfig
 from ..world.actions import Actions, Observations
-from ..world.feed import shown_starts
+from ..world.draws import uniforms
 
 
 class ScriptedCitizen:
@@ -53,8 +53,8 @@ class ScriptedCitizen:
         # and unfollow (u < rate decides, u / rate then picks one eligible slot
         # uniformly), then the noise of each reply written. The rules run in one
         # compiled pass per row (_citizen_rules).
-        start = shown_starts(obs.feed)
-        slot_u = rng.random((int(start[-1]), 3))
+        start = obs.shown_start
+        slot_u = uniforms(rng, (int(start[-1]), 3))  # rng.random's, in parallel
         row_u = rng.random((n, 2))
         like = np.empty((n, k), np.bool_)
         repost = np.empty((n, k), np.bool_)
@@ -102,7 +102,7 @@ class ScriptedCitizen:
             return
         slots = int(start[-1])
         slot_actions = p.quote_rate > 0 or p.dislike_rate > 0 or p.report_rate > 0
-        slot_u = rng.random((slots, 3)) if slot_actions else np.zeros((0, 3))
+        slot_u = uniforms(rng, (slots, 3)) if slot_actions else np.zeros((0, 3))
         noise = rng.normal(0.0, p.expression_noise, slots) if p.quote_rate > 0 else np.zeros(0)
         row_actions = p.mute_rate > 0 or p.mention_rate > 0 or p.search_rate > 0
         row_u = rng.random((n, 3)) if row_actions else np.zeros((0, 3))

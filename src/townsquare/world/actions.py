@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .feed import shown_starts
 from .population import Role
 
 
@@ -57,6 +58,11 @@ class Observations:
     #: int (topics,): the platform's trending topics, the most engaged with in the feed
     #: window first (what a "trending" tab shows; None outside a world or with no posts)
     trending_topics: np.ndarray | None = None
+    #: the feed's shown slots row by row, as `feed.compact_feeds` gives them: (start
+    #: (n + 1), column, post id), row i's at ``start[i]:start[i + 1]``; found once by
+    #: the world, so that nobody scans the (n, k) feed for them again (None outside a
+    #: world: `shown_start` then scans)
+    shown_slots: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -70,6 +76,11 @@ class Observations:
     def shown(self) -> np.ndarray:
         """bool (n, k): which feed slots hold a post."""
         return self.feed >= 0
+
+    @property
+    def shown_start(self) -> np.ndarray:
+        """int64 (n + 1): where each row's shown slots begin in a flat list of them."""
+        return shown_starts(self.feed) if self.shown_slots is None else self.shown_slots[0]
 
 
 @dataclass

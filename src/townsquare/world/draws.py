@@ -7,6 +7,8 @@ checkpoint or asked for its readers in another order draws the same numbers.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -26,3 +28,52 @@ def unit_hash(seed, a, b):
 def step_seed(seed: int, step: int) -> int:
     """A seed of the step's own, below 2^63: mixes the step into the run's."""
     return (int(seed) ^ (int(step) * 0x9E3779B97F4A7C15)) & 0x7FFFFFFFFFFFFFFF
+
+
+#: below this many numbers a fill is one call: threads would cost more than they save
+PARALLEL_FILL = 1 << 20
+_FILL_POOL: ThreadPoolExecutor | None = None
+
+
+def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.ndarray:
+    """``rng.random(shape)``, bit for bit and leaving ``rng`` where that call would, but
+    filled by ``parts`` threads (numba's thread count by default) where the bit generator
+    can jump ahead (PCG64, Philox): a double is one 64-bit output, so part p starts
+    from a copy of the generator advanced past the parts before it, and numpy fills
+    without the GIL. The scripted rules' uniforms are the largest draws of a step."""
+    out = np.empty(shape)
+    flat = out.reshape(-1)
+    m = flat.shape[0]
+    bits = rng.bit_generator
+    parts = numba.get_num_threads() if parts is None else int(parts)
+    if m < PARALLEL_FILL or parts < 2 or not hasattr(bits, "advance"):
+        rng.random(out=flat)
+        return out
+    global _FILL_POOL
+    if _FILL_POOL is None:
+        _FILL_POOL = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="uniforms")
+    before = bits.state
+    bounds = np.linspace(0, m, parts + 1).astype(np.int64)
+    generators = []
+    for p in range(parts):
+        copy = type(bits)()
+        copy.state = before
+        copy.advance(int(bounds[p]))
+        generators.append(np.random.Generator(copy))
+    fills = [
+        _FILL_POOL.submit(g.random, out=flat[a:b])
+        for g, a, b in zip(generators, bounds[:-1], bounds[1:], strict=True)
+    ]
+    for fill in fills:
+        fill.result()
+    # rng as rng.random(m) leaves it: m outputs on, its buffered 32-bit half (which
+    # doubles never use, and which advance clears) kept
+    after = type(bits)()
+    after.state = before
+    after.advance(m)
+    state = after.state
+    for key in ("has_uint32", "uinteger"):
+        if key in before:
+            state[key] = before[key]
+    bits.state = state
+    return out

@@ -91,19 +91,47 @@ def _sort_desc(ids, source, scores, filled):
         scores[b + 1] = ssc
 
 
+@numba.njit(cache=True, parallel=True)
+def _clear_heads(head):
+    for a in numba.prange(head.shape[0]):
+        head[a, 0] = 0
+        head[a, 1] = -1
+
+
 @numba.njit(cache=True)
-def _group_by_author(window_authors, lo, next_slot, author_posts):
-    for p in range(window_authors.shape[0] - 1, -1, -1):
+def _group_by_author(window_authors, lo, hidden_author, head, author_posts):
+    """The window's posts grouped by author, newest first within one (the order of
+    sorting by author, then by id descending), by a counting sort: head[a] = [where a's
+    posts start in ``author_posts``, a's newest post if a is not hidden, else -1]."""
+    for a in window_authors:
+        head[a, 0] += 1
+    total = 0
+    for a in range(head.shape[0] - 1):
+        total += head[a, 0]
+        head[a, 0] = total  # where a's posts end, counted down below to where they start
+    head[head.shape[0] - 1, 0] = total
+    for p in range(window_authors.shape[0]):  # oldest first: the newest lands first
         a = window_authors[p]
-        author_posts[next_slot[a]] = lo + p
-        next_slot[a] += 1
-
-
-@numba.njit(cache=True)
-def _newest_visible(window_authors, hidden_author, author_posts, head):
+        head[a, 0] -= 1
+        author_posts[head[a, 0]] = lo + p
     for a in window_authors:
         if not hidden_author[a]:
             head[a, 1] = author_posts[head[a, 0]]
+
+
+@numba.njit(cache=True, parallel=True)
+def _has_posts(head):
+    """A bit per author (little-endian within a byte): whether it has a visible post in
+    the window (``np.packbits(head[:-1, 1] >= 0, bitorder="little")``)."""
+    n = head.shape[0] - 1
+    bits = np.empty((n + 7) // 8, np.uint8)
+    for b in numba.prange(bits.shape[0]):
+        byte = 0
+        for a in range(8 * b, min(n, 8 * b + 8)):
+            if head[a, 1] >= 0:
+                byte |= 1 << (a - 8 * b)
+        bits[b] = byte
+    return bits
 
 
 @numba.njit(cache=True, parallel=True)
@@ -119,6 +147,36 @@ def shown_starts(feed):
             shown += feed[i, j] >= 0
         start[i + 1] = shown
     return np.cumsum(start)
+
+
+@numba.njit(cache=True, parallel=True)
+def _shown_slots_of(feed, start, col, post):
+    n, k = feed.shape
+    for i in numba.prange(n):
+        q = start[i]
+        for j in range(k):
+            if feed[i, j] >= 0:
+                col[q], post[q] = j, feed[i, j]
+                q += 1
+
+
+def compact_feeds(
+    feed: np.ndarray, posts: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shown slots of each row of a feed of post ids, in order: row i's are
+    ``start[i]:start[i + 1]`` of (column, post). At k = 20 a feed is mostly empty slots,
+    and a slot's stance and topic are its post's: a sixth of the bytes of a feed's
+    stances, topics and shown marks, at most. ``posts``: how many posts exist, when the
+    caller knows (else the feed's largest id is looked up)."""
+    start = shown_starts(feed)
+    shown = int(start[-1])
+    # post ids fit 32 bits below 2^31 posts (ten million users write about 0.9 M a step)
+    top = (int(feed.max()) if feed.size else -1) if posts is None else int(posts) - 1
+    wide = top >= 2**31
+    col = np.empty(shown, np.int16 if feed.shape[1] <= 2**15 else np.int32)
+    post = np.empty(shown, np.int64 if wide else np.int32)
+    _shown_slots_of(feed, start, col, post)
+    return start, col, post
 
 
 #: readers per parallel chunk: each chunk reuses one scratch row of trending marks
@@ -534,12 +592,9 @@ class Recommender:
         # the same order as sorting by author then by id descending, in one pass);
         # head[a] = [where a's posts start, a's newest visible post or -1]
         head = np.empty((graph.n + 1, 2), np.int64)
-        head[0, 0] = 0
-        np.cumsum(np.bincount(window_authors, minlength=graph.n), out=head[1:, 0])
+        _clear_heads(head)
         author_posts = np.empty(hi - lo, np.int64)
-        _group_by_author(window_authors, lo, head[:-1, 0].copy(), author_posts)
-        head[:, 1] = -1
-        _newest_visible(window_authors, hidden_author, author_posts, head)
+        _group_by_author(window_authors, lo, hidden_author, head, author_posts)
         # engagement and scores only for the window's posts, indexed by id - lo
         engagement = (
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
@@ -598,7 +653,7 @@ class Recommender:
                 graph.offset,
                 graph.out_deg,
                 graph.pool,
-                np.packbits(head[:-1, 1] >= 0, bitorder="little"),
+                _has_posts(head),
                 head,
                 candidates,
                 trending,

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from . import checks
+from .memory import zeros_small_pages
 
 
 class PostKind(IntEnum):
@@ -45,7 +46,9 @@ class PostStore:
     def __init__(self, capacity: int = 1024, dislikes: bool = False):
         self.size = 0
         columns = {**_COLUMNS, **({"dislikes": np.int32} if dislikes else {})}
-        self._cols = {name: np.zeros(max(capacity, 16), dtype) for name, dtype in columns.items()}
+        self._cols = {
+            name: zeros_small_pages(max(capacity, 16), dtype) for name, dtype in columns.items()
+        }
         #: mentions, kept aside (they are rare): the mentioning post's id, rising, and the
         #: account it addresses
         self.mention_post = np.zeros(0, np.int64)
@@ -67,7 +70,7 @@ class PostStore:
         clone.size = self.size
         clone._cols = {}
         for name, col in self._cols.items():
-            room = np.zeros(max(self.size * 5 // 4, 16), col.dtype)
+            room = zeros_small_pages(max(self.size * 5 // 4, 16), col.dtype)
             room[: self.size] = col[: self.size]
             clone._cols[name] = room
         clone.step_start = list(self.step_start)
@@ -99,7 +102,7 @@ class PostStore:
 
     def _grow(self, new_cap: int) -> None:
         for name, col in self._cols.items():
-            grown = np.zeros(new_cap, col.dtype)
+            grown = zeros_small_pages(new_cap, col.dtype)
             grown[: self.size] = col[: self.size]
             self._cols[name] = grown
 

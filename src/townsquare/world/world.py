@@ -31,15 +31,15 @@ from .actions import (
     StepContext,
 )
 from .election import Election, ElectionEvents
-from .feed import FeedExtras, FeedItems, FeedWindow, Recommender
+from .feed import FeedExtras, FeedItems, FeedWindow, Recommender, compact_feeds
 from .graph import FollowGraph
 from .moderation import ActivityDetector, Detector
+from .moments import opinion_moments
 from .opinion.platform import (
     COMPACT_RULES,
     OPINION_RULES,
     ORDER_DEPENDENT,
     close_mean_compact,
-    compact_feeds,
 )
 from .population import Population, Role
 from .posts import PostKind, PostStore
@@ -127,21 +127,8 @@ class StepEvents:
 
 def bimodality_coefficient(x: np.ndarray) -> float:
     """Sarle's bimodality coefficient (REALISM: > 5/9 suggests two camps); NaN if n < 4
-    or the values are all equal."""
-    n = x.shape[0]
-    if n < 4:
-        return float("nan")
-    d = x - x.mean()
-    d2 = d * d  # products, not d**3 / d**4: float powers are ~50x slower
-    m2 = d2.mean()
-    if m2 <= 1e-24:
-        return float("nan")
-    g = (d2 * d).mean() / m2**1.5
-    k = (d2 * d2).mean() / m2**2 - 3.0
-    # bias-corrected sample skewness and excess kurtosis
-    G = g * np.sqrt(n * (n - 1)) / (n - 2)
-    K = ((n + 1) * k + 6) * (n - 1) / ((n - 2) * (n - 3))
-    return float((G * G + 1) / (K + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+    or the values are all equal (`moments.opinion_moments`)."""
+    return opinion_moments(x)[2]
 
 
 class World:
@@ -319,7 +306,10 @@ class World:
             self.cursor[users] = len(posts) - 1
         if self.pending_search is not None:
             self.pending_search[users] = -1
-        posts.count_shown("views", items.feed)
+        # the shown slots, found once: views, the scripted rules, the actions taken on
+        # slots and the opinion rule read them instead of scanning the (n, k) feed again
+        shown = compact_feeds(items.feed, len(posts))
+        posts.count_shown("views", shown[2])
         return Observations(
             step=t,
             role=role,
@@ -348,6 +338,7 @@ class World:
             trending_topics=(
                 None if window.trending_topics is None else _read_only(window.trending_topics)
             ),
+            shown_slots=tuple(_read_only(a) for a in shown),
         )
 
     def _items(self, window, users: np.ndarray, extras) -> FeedItems:
@@ -725,9 +716,10 @@ class World:
         for topic in range(pop.topics):
             x = pop.opinion[self._opinion_group, topic]
             suffix = "" if topic == 0 else f"_t{topic}"
-            row[f"opinion_mean{suffix}"] = float(x.mean())
-            row[f"opinion_std{suffix}"] = float(x.std())
-            row[f"bimodality{suffix}"] = bimodality_coefficient(x)
+            mean, std, bimodality = opinion_moments(x)
+            row[f"opinion_mean{suffix}"] = mean
+            row[f"opinion_std{suffix}"] = std
+            row[f"bimodality{suffix}"] = bimodality
         if self._tally is not None:
             row.update(self._tally.metrics(pop, self.feed_experiment.treated))
         if self.election is not None:
@@ -1008,7 +1000,15 @@ class _Batch:
             topic, stance = np.zeros(feed.shape, np.int64), np.zeros(feed.shape)
         else:
             feed, topic, stance = obs.feed, obs.feed_topic, obs.feed_stance
-        (ri, rj), (si, sj), (li, lj) = _shown_slots(acts.reply, acts.repost, acts.like, feed)
+        masks = (acts.reply, acts.repost, acts.like)
+        shown = None if obs is None else obs.shown_slots
+        if shown is None:
+            (ri, rj), (si, sj), (li, lj) = _shown_slots(*masks, feed)
+            reply_parent, repost_parent, like_post = feed[ri, rj], feed[si, sj], feed[li, lj]
+        else:
+            (ri, rj, reply_parent), (si, sj, repost_parent), (li, lj, like_post) = _shown_slots_at(
+                *masks, *shown
+            )
         reply_text = (
             None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
         )
@@ -1026,15 +1026,15 @@ class _Batch:
             follow=acts.follow,
             unfollow=acts.unfollow,
             reply_row=ri,
-            reply_parent=feed[ri, rj],
+            reply_parent=reply_parent,
             reply_topic=topic[ri, rj],
             reply_stance=acts.reply_stance[ri, rj],
             repost_row=si,
-            repost_parent=feed[si, sj],
+            repost_parent=repost_parent,
             repost_stance=stance[si, sj],
             repost_topic=topic[si, sj],
             like_row=li,
-            like_post=feed[li, lj],
+            like_post=like_post,
             dislike_row=di,
             dislike_post=feed[di, dj],
             quote_row=qi,
@@ -1093,7 +1093,8 @@ class _Reads:
     @classmethod
     def of(cls, obs: Observations, compact: bool = False) -> _Reads:
         if compact:
-            return cls(obs.users, compact=compact_feeds(obs.feed))
+            shown = obs.shown_slots
+            return cls(obs.users, compact=compact_feeds(obs.feed) if shown is None else shown)
         return cls(obs.users, dense=(obs.feed_stance, obs.feed_topic, obs.feed >= 0))
 
     def dense(self):
@@ -1163,6 +1164,42 @@ def _shown_slots(reply, repost, like, feed):
                 l_at[q], l_col[q] = i, j
                 q += 1
     return (r_at, r_col), (s_at, s_col), (l_at, l_col)
+
+
+@numba.njit(cache=True, parallel=True)
+def _shown_slots_at(reply, repost, like, start, col, post):
+    """`_shown_slots` where the shown slots are known (`compact_feeds`: row i's columns
+    and posts are ``col[start[i]:start[i + 1]]`` and ``post[...]``): only those are
+    read, and each pair comes with its slot's post."""
+    n = start.shape[0] - 1
+    counts = np.zeros((3, n + 1), np.int64)
+    for i in numba.prange(n):
+        for q in range(start[i], start[i + 1]):
+            j = col[q]
+            counts[0, i + 1] += reply[i, j]
+            counts[1, i + 1] += repost[i, j]
+            counts[2, i + 1] += like[i, j]
+    for m in range(3):
+        counts[m] = np.cumsum(counts[m])
+    out = []
+    for m in range(3):
+        out.append((np.empty(counts[m, n], np.int64), np.empty(counts[m, n], np.int64),
+                    np.empty(counts[m, n], np.int64)))  # fmt: skip
+    (r_at, r_col, r_post), (s_at, s_col, s_post), (l_at, l_col, l_post) = out
+    for i in numba.prange(n):
+        r, s, q = counts[0, i], counts[1, i], counts[2, i]
+        for at in range(start[i], start[i + 1]):
+            j = col[at]
+            if reply[i, j]:
+                r_at[r], r_col[r], r_post[r] = i, j, post[at]
+                r += 1
+            if repost[i, j]:
+                s_at[s], s_col[s], s_post[s] = i, j, post[at]
+                s += 1
+            if like[i, j]:
+                l_at[q], l_col[q], l_post[q] = i, j, post[at]
+                q += 1
+    return (r_at, r_col, r_post), (s_at, s_col, s_post), (l_at, l_col, l_post)
 
 
 def _slots_of(mask: np.ndarray | None, feed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,51 @@
+"""Uniforms filled by several threads are ``rng.random``'s, bit for bit, and leave the
+generator where ``rng.random`` would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from townsquare.world import draws
+from townsquare.world.draws import uniforms
+
+
+def _prepared(kind: str) -> np.random.Generator:
+    rng = np.random.Generator(np.random.PCG64(11))
+    if kind == "half used":  # a buffered 32-bit half, which advance() alone would drop
+        rng.integers(0, 3, 11)
+    elif kind == "mixed":
+        rng.random(3)
+        rng.normal(size=5)
+        rng.integers(0, 2**40, 3)
+    return rng
+
+
+@pytest.mark.parametrize("kind", ["fresh", "half used", "mixed"])
+@pytest.mark.parametrize("shape", [(7,), (1000, 3), ((1 << 12) + 5,), (999, 1)])
+@pytest.mark.parametrize("parts", [2, 3])
+def test_parallel_uniforms_are_rng_randoms(monkeypatch, kind, shape, parts):
+    monkeypatch.setattr(draws, "PARALLEL_FILL", 64)  # threads for all but the tiniest
+    want, got = _prepared(kind), _prepared(kind)
+    expected = want.random(shape)
+    drawn = uniforms(got, shape, parts=parts)
+    assert drawn.shape == expected.shape and drawn.tobytes() == expected.tobytes()
+    assert got.bit_generator.state == want.bit_generator.state
+    # and every draw after is the same
+    assert got.integers(0, 7, 50).tobytes() == want.integers(0, 7, 50).tobytes()
+    assert got.normal(size=20).tobytes() == want.normal(size=20).tobytes()
+
+
+def test_a_generator_that_cannot_jump_fills_in_one_call(monkeypatch):
+    monkeypatch.setattr(draws, "PARALLEL_FILL", 64)
+    want = np.random.Generator(np.random.MT19937(3))
+    got = np.random.Generator(np.random.MT19937(3))
+    assert uniforms(got, (500, 2)).tobytes() == want.random((500, 2)).tobytes()
+    assert got.bit_generator.state["state"]["pos"] == want.bit_generator.state["state"]["pos"]
+
+
+def test_an_empty_fill():
+    rng = np.random.default_rng(1)
+    before = rng.bit_generator.state
+    assert uniforms(rng, (0, 3)).shape == (0, 3)
+    assert rng.bit_generator.state == before
