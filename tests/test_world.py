@@ -248,6 +248,39 @@ def test_out_of_network_posts_take_at_most_their_share_of_a_feed(busy_world, sha
     assert np.all(inside + outside >= np.minimum(k, full + free))
 
 
+def test_readers_offered_only_their_unseen_trending_posts_get_the_whole_lists_feeds(
+    busy_world,
+):
+    """A reader who has seen all but a few trending posts is offered just those, in the
+    list's order (`feed.FEW_UNSEEN`); the feeds are those of going through the whole list,
+    which a window whose newest-first order names only its newest post forces."""
+    from townsquare.world.feed import FEW_UNSEEN
+
+    world = busy_world
+    pop = world.population
+    for ranking in ("engagement", "personalised", "hot"):
+        recommender = Recommender(ranking, 20, window=3, trending=50, out_of_network=0.5)
+        window = recommender.window_of(world.graph, world.posts, pop.opinion, pop.suspended, 4)
+        trending, newest = window.index[6], window.index[7]
+        assert trending.size == 50 and np.array_equal(trending[newest], np.sort(trending)[::-1])
+        whole = window._replace(
+            index=window.index[:7] + (np.full_like(newest, newest[0]),) + window.index[8:]
+        )
+        # cursors leaving each reader none, a few or many of the list unseen
+        users = np.arange(pop.n)
+        ids = np.sort(trending)
+        cut = np.random.default_rng(1).integers(0, ids.size + 1, users.size)
+        cursor = np.where(cut > 0, ids[np.maximum(cut - 1, 0)], ids[0] - 1)
+        unseen = (trending[None, :] > cursor[:, None]).sum(axis=1)
+        assert (unseen == 0).any() and ((unseen > 0) & (unseen <= FEW_UNSEEN)).any()
+        assert (unseen > FEW_UNSEEN).any()
+        got = recommender.items_in(window, users, cursor)
+        want = recommender.items_in(whole, users, cursor)
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(a, b), ranking
+        assert (got.feed >= 0).sum() > 100
+
+
 def test_out_of_network_slots_are_the_share_of_k_rounded_down():
     assert Recommender("engagement", 100, out_of_network=0.29).out_slots == 29
     assert Recommender("engagement", 50, out_of_network=0.58).out_slots == 29

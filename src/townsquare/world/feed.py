@@ -91,6 +91,18 @@ def _sort_desc(ids, source, scores, filled):
         scores[b + 1] = ssc
 
 
+@numba.njit(cache=True, inline="always")
+def _sort_ascending(values, m):
+    """Insertion sort of ``values[:m]`` (a few dozen at most, the unseen trending posts)."""
+    for a in range(1, m):
+        v = values[a]
+        b = a - 1
+        while b >= 0 and values[b] > v:
+            values[b + 1] = values[b]
+            b -= 1
+        values[b + 1] = v
+
+
 @numba.njit(cache=True, parallel=True)
 def _clear_heads(head):
     for a in numba.prange(head.shape[0]):
@@ -181,6 +193,11 @@ def compact_feeds(
 
 #: readers per parallel chunk: each chunk reuses one scratch row of trending marks
 CHUNK = 512
+#: a reader with at most this many unseen trending posts is offered just those (found
+#: newest first, then sorted back into the list's order); one with more goes through the
+#: whole list. At 2 x 10^5 users after 10 steps, 87% of readers had seen every trending
+#: post and 8% none of them
+FEW_UNSEEN = 8
 
 # A window candidate is one record of four int64 (32 bytes), so that offering a
 # followee's post and writing its slot read one cache line, not a random line in each of
@@ -218,6 +235,7 @@ def _feed_kernel(
     head,
     candidates,
     trending,
+    trend_newest,
     trend_index,
     out_slots,
     cursor,
@@ -252,6 +270,7 @@ def _feed_kernel(
         # (offered with them), where each slot's post is read from, the scores of the
         # row, the out-of-network candidates
         in_network = np.zeros(trending.shape[0], np.bool_)
+        unseen = np.empty(FEW_UNSEEN, np.int64)
         row_from = np.empty(k, np.int64)
         row_scores = np.empty(k)
         out_ids = np.empty(k, np.int64)
@@ -305,7 +324,23 @@ def _feed_kernel(
             )
             got, low = (0, 0) if capped else (filled, worst)
             # (no slot left for a stranger: a network that fills k with no share for them)
-            for q in range(trending.shape[0] if need > 0 else 0):
+            # Only the trending posts the reader has not seen can be offered: the newest
+            # of them, found newest first, then offered in the list's order as before
+            # (most readers have seen them all: they skip the list; a few have seen none
+            # and go through the whole list)
+            m = 0
+            if need > 0:
+                while m < trend_newest.shape[0] and m <= FEW_UNSEEN:
+                    if trending[trend_newest[m]] <= seen_until:
+                        break
+                    if m < FEW_UNSEEN:
+                        unseen[m] = trend_newest[m]
+                    m += 1
+            listed = m <= FEW_UNSEEN
+            if listed:
+                _sort_ascending(unseen, m)
+            for a in range(m if listed else trending.shape[0]):
+                q = unseen[a] if listed else a
                 post = trending[q]
                 if in_network[q] or post <= seen_until or author[post] == u:
                     continue
@@ -657,6 +692,8 @@ class Recommender:
                 head,
                 candidates,
                 trending,
+                # the list's places, newest post first
+                np.argsort(-trending, kind="stable"),
                 trend_index,
                 self.out_slots,
             ),
