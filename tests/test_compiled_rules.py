@@ -158,19 +158,26 @@ def test_the_shown_slots_found_once_give_the_same_pairs_and_their_posts():
 
 
 def test_observations_carry_their_feeds_shown_slots(stepped_world):
-    """The world finds each feed's shown slots once and hands them on: what a scan of
-    the feed gives, read only, and `shown_start` reads them without scanning."""
+    """The world finds each feed's shown slots once and hands them on, read only: what
+    a scan of the feed gives. An observation whose feed was replaced (or made outside a
+    world) finds them afresh from its own feed, never the stale ones."""
     from townsquare.world.feed import compact_feeds, shown_starts
 
     _, observations = stepped_world
     for obs in observations.values():
-        start, col, post = obs.shown_slots
-        for got, want in zip(obs.shown_slots, compact_feeds(obs.feed), strict=True):
+        start, col, post = obs.shown_slots()
+        assert obs.shown_index[0] is obs.feed and obs.shown_index[1] is start
+        for got, want in zip((start, col, post), compact_feeds(obs.feed), strict=True):
             assert np.array_equal(got, want) and not got.flags.writeable
         assert obs.shown_start is start
         assert np.array_equal(post, obs.feed[obs.feed >= 0])
-        bare = dataclasses.replace(obs, shown_slots=None)
-        assert np.array_equal(bare.shown_start, shown_starts(obs.feed))
+        for other in (
+            dataclasses.replace(obs, shown_index=None),
+            dataclasses.replace(obs, feed=np.ascontiguousarray(obs.feed[:, ::-1])),
+        ):
+            for got, want in zip(other.shown_slots(), compact_feeds(other.feed), strict=True):
+                assert np.array_equal(got, want)
+            assert np.array_equal(other.shown_start, shown_starts(other.feed))
 
 
 def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):

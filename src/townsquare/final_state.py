@@ -72,7 +72,7 @@ def users_table(
     columns["followees"] = pa.array(graph.out_deg.astype(np.int64))
     # each author's posts of each kind, in one pass (no mask and copy per kind)
     written = np.zeros((len(PostKind), n), np.int64)
-    _count_by_kind(posts.author, posts.kind, written)
+    _count_by_kind(posts.author, posts.kind, written, numba.get_num_threads())
     for name, kind in (("posts", PostKind.POST), ("reposts", PostKind.REPOST),
                        ("replies", PostKind.REPLY), ("quotes", PostKind.QUOTE)):  # fmt: skip
         columns[name] = pa.array(written[kind])
@@ -81,10 +81,17 @@ def users_table(
     return _with_step(pa.table(columns), step)
 
 
-@numba.njit(cache=True)
-def _count_by_kind(author, kind, written):
-    for p in range(author.shape[0]):
-        written[kind[p], author[p]] += 1
+@numba.njit(cache=True, parallel=True)
+def _count_by_kind(author, kind, written, parts):
+    """``written[kind, author]`` counts; each of ``parts`` threads counts the authors of
+    its own id range (reading every post), so no two threads add to one cell."""
+    n = written.shape[1]
+    for part in numba.prange(parts):
+        lo, hi = n * part // parts, n * (part + 1) // parts
+        for p in range(author.shape[0]):
+            a = author[p]
+            if lo <= a < hi:
+                written[kind[p], a] += 1
 
 
 def graph_table(graph: FollowGraph, step: int | None = None) -> pa.Table:

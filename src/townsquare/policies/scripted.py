@@ -45,7 +45,7 @@ class ScriptedCitizen:
         p = self.params
         n, k = obs.feed.shape
         topic = rng.integers(0, obs.topics, n)
-        post = rng.random(n) < p.post_prob
+        post = uniforms(rng, n) < p.post_prob
         stance = self.post_stance(obs, topic, rng)
 
         # Random numbers only where a rule can act on them: three per shown slot (like,
@@ -53,9 +53,9 @@ class ScriptedCitizen:
         # and unfollow (u < rate decides, u / rate then picks one eligible slot
         # uniformly), then the noise of each reply written. The rules run in one
         # compiled pass per row (_citizen_rules).
-        start = obs.shown_start
+        start, col, _ = obs.shown_slots()
         slot_u = uniforms(rng, (int(start[-1]), 3))  # rng.random's, in parallel
-        row_u = rng.random((n, 2))
+        row_u = uniforms(rng, (n, 2))
         like = np.empty((n, k), np.bool_)
         repost = np.empty((n, k), np.bool_)
         reply = np.empty((n, k), np.bool_)
@@ -65,7 +65,7 @@ class ScriptedCitizen:
         suggested, leaning = self._suggestions(obs, row_u[:, 0] < p.follow_rate)
         _citizen_rules(
             obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.feed_followed,
-            obs.opinion, obs.users, start, slot_u, row_u,
+            obs.opinion, obs.users, start, col, slot_u, row_u,
             p.like_rate, p.like_tolerance, p.repost_rate, p.reply_rate,
             p.follow_tolerance, p.follow_rate, p.unfollow_threshold, p.unfollow_rate,
             suggested, leaning, like, repost, reply, replies, follow, unfollow,
@@ -105,7 +105,7 @@ class ScriptedCitizen:
         slot_u = uniforms(rng, (slots, 3)) if slot_actions else np.zeros((0, 3))
         noise = rng.normal(0.0, p.expression_noise, slots) if p.quote_rate > 0 else np.zeros(0)
         row_actions = p.mute_rate > 0 or p.mention_rate > 0 or p.search_rate > 0
-        row_u = rng.random((n, 3)) if row_actions else np.zeros((0, 3))
+        row_u = uniforms(rng, (n, 3)) if row_actions else np.zeros((0, 3))
         quote = np.empty((n, k), np.bool_)
         quote_stance = np.empty((n, k))
         dislike = np.empty((n, k), np.bool_)
@@ -261,7 +261,7 @@ def _suggestion_eligible(suggested, leaning, opinion, i, j, tolerance):
 
 @numba.njit(cache=True, parallel=True)
 def _citizen_rules(
-    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start,
+    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start, col,
     slot_u, row_u, like_rate, like_tolerance, repost_rate, reply_rate, follow_tolerance,
     follow_rate, unfollow_threshold, unfollow_rate, suggested, leaning, like, repost, reply,
     replies, follow, unfollow,
@@ -273,23 +273,23 @@ def _citizen_rules(
     n, k = feed.shape
     replies[0] = 0
     for i in numba.prange(n):
-        s = start[i]
         to_follow = 0
         to_unfollow = 0
         written = 0
         for j in range(k):
-            if feed[i, j] < 0:
-                like[i, j] = False
-                repost[i, j] = False
-                reply[i, j] = False
-                continue
+            like[i, j] = False
+            repost[i, j] = False
+            reply[i, j] = False
+        # the shown slots only (row i's columns are col[start[i]:start[i + 1]]), slot s
+        # with its uniforms slot_u[s]
+        for s in range(start[i], start[i + 1]):
+            j = col[s]
             g = abs(feed_stance[i, j] - opinion[i, feed_topic[i, j]])
             agree = min(max(1.0 - g / like_tolerance, 0.0), 1.0)
             like[i, j] = slot_u[s, 0] < like_rate * agree
             repost[i, j] = slot_u[s, 1] < repost_rate * agree
             reply[i, j] = slot_u[s, 2] < reply_rate * (0.25 + g / 2.0)
             written += reply[i, j]
-            s += 1
             to_follow += _eligible(FOLLOW, feed, feed_author, feed_followed, users, i, j, g,
                                    follow_tolerance)  # fmt: skip
             to_unfollow += _eligible(UNFOLLOW, feed, feed_author, feed_followed, users, i, j, g,

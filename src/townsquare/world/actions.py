@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .feed import shown_starts
+from .feed import compact_feeds, shown_starts
 from .population import Role
 
 
@@ -58,11 +58,11 @@ class Observations:
     #: int (topics,): the platform's trending topics, the most engaged with in the feed
     #: window first (what a "trending" tab shows; None outside a world or with no posts)
     trending_topics: np.ndarray | None = None
-    #: the feed's shown slots row by row, as `feed.compact_feeds` gives them: (start
-    #: (n + 1), column, post id), row i's at ``start[i]:start[i + 1]``; found once by
-    #: the world, so that nobody scans the (n, k) feed for them again (None outside a
-    #: world: `shown_start` then scans)
-    shown_slots: tuple | None = None
+    #: the feed's shown slots, found once by the world: (the feed array they describe,
+    #: then what `feed.compact_feeds` gives), read through `shown_slots`, which finds
+    #: them afresh for any other feed (an observation made outside a world, or one
+    #: whose feed was replaced)
+    shown_index: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -77,10 +77,22 @@ class Observations:
         """bool (n, k): which feed slots hold a post."""
         return self.feed >= 0
 
+    def shown_slots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The feed's shown slots row by row, (start (n + 1), column, post id): row i's
+        are ``start[i]:start[i + 1]``, in column order. The world's, where they describe
+        this feed; else found by one scan of it."""
+        index = self.shown_index
+        if index is not None and index[0] is self.feed:
+            return index[1:]
+        return compact_feeds(self.feed)
+
     @property
     def shown_start(self) -> np.ndarray:
         """int64 (n + 1): where each row's shown slots begin in a flat list of them."""
-        return shown_starts(self.feed) if self.shown_slots is None else self.shown_slots[0]
+        index = self.shown_index
+        if index is not None and index[0] is self.feed:
+            return index[1]
+        return shown_starts(self.feed)
 
 
 @dataclass

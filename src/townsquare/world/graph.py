@@ -91,15 +91,21 @@ def has_edge(offset, out_deg, pool, u, v):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _gather_edges(offset, out_deg, pool, src_out, dst_out):
-    k = 0
-    for u in range(offset.shape[0]):
-        o = offset[u]
-        for j in range(o, o + out_deg[u]):
-            src_out[k] = u
-            dst_out[k] = pool[j]
-            k += 1
+    """Each follower's edges at its place in the list (``starts``: the out-degrees'
+    running sum), followers in parallel."""
+    n = offset.shape[0]
+    starts = np.empty(n + 1, np.int64)
+    starts[0] = 0
+    for u in range(n):
+        starts[u + 1] = starts[u] + out_deg[u]
+    for b in numba.prange((n + 4095) // 4096):
+        for u in range(b * 4096, min(n, (b + 1) * 4096)):
+            o, k = offset[u], starts[u]
+            for j in range(out_deg[u]):
+                src_out[k + j] = u
+                dst_out[k + j] = pool[o + j]
 
 
 @numba.njit(cache=True)

@@ -30,6 +30,7 @@ from .actions import (
     Policy,
     StepContext,
 )
+from .draws import uniforms
 from .election import Election, ElectionEvents
 from .feed import FeedExtras, FeedItems, FeedWindow, Recommender, compact_feeds
 from .graph import FollowGraph
@@ -241,7 +242,7 @@ class World:
         # one draw per user: it visits below its visit rate, and may post in the visits
         # its activity alone would give (visits >= activity), so posting does not change
         # with visits
-        draw = self.rngs["activation"].random(self.n)
+        draw = uniforms(self.rngs["activation"], self.n)  # rng.random's, on all cores
         active = np.flatnonzero((draw < pop.visits) & ~pop.suspended)
         # grouped by role, by id within a role: each role's rows are one slice of the
         # step's arrays, so its observations are views, not copies
@@ -310,6 +311,7 @@ class World:
         # slots and the opinion rule read them instead of scanning the (n, k) feed again
         shown = compact_feeds(items.feed, len(posts))
         posts.count_shown("views", shown[2])
+        feed = _read_only(items.feed)
         return Observations(
             step=t,
             role=role,
@@ -317,7 +319,7 @@ class World:
             opinion=pop.opinion[users],
             followers=graph.in_deg[users],
             followees=graph.out_deg[users],
-            feed=_read_only(items.feed),
+            feed=feed,
             feed_author=_read_only(items.author),
             feed_stance=_read_only(items.stance),
             feed_topic=_read_only(items.topic),
@@ -338,7 +340,7 @@ class World:
             trending_topics=(
                 None if window.trending_topics is None else _read_only(window.trending_topics)
             ),
-            shown_slots=tuple(_read_only(a) for a in shown),
+            shown_index=(feed, *(_read_only(a) for a in shown)),
         )
 
     def _items(self, window, users: np.ndarray, extras) -> FeedItems:
@@ -1001,14 +1003,12 @@ class _Batch:
         else:
             feed, topic, stance = obs.feed, obs.feed_topic, obs.feed_stance
         masks = (acts.reply, acts.repost, acts.like)
-        shown = None if obs is None else obs.shown_slots
-        if shown is None:
+        if obs is None:
             (ri, rj), (si, sj), (li, lj) = _shown_slots(*masks, feed)
             reply_parent, repost_parent, like_post = feed[ri, rj], feed[si, sj], feed[li, lj]
         else:
-            (ri, rj, reply_parent), (si, sj, repost_parent), (li, lj, like_post) = _shown_slots_at(
-                *masks, *shown
-            )
+            acted = _shown_slots_at(*masks, *obs.shown_slots())
+            (ri, rj, reply_parent), (si, sj, repost_parent), (li, lj, like_post) = acted
         reply_text = (
             None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
         )
@@ -1093,8 +1093,7 @@ class _Reads:
     @classmethod
     def of(cls, obs: Observations, compact: bool = False) -> _Reads:
         if compact:
-            shown = obs.shown_slots
-            return cls(obs.users, compact=compact_feeds(obs.feed) if shown is None else shown)
+            return cls(obs.users, compact=obs.shown_slots())
         return cls(obs.users, dense=(obs.feed_stance, obs.feed_topic, obs.feed >= 0))
 
     def dense(self):
