@@ -643,3 +643,29 @@ def test_a_rule_that_draws_for_readers_in_turn_sees_them_all_at_once():
     )
     parts.chunk_rows = 7
     assert _history(parts, 5) == _history(whole, 5)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_window_posts_grouped_by_author_newest_first_in_any_number_of_parts(parts):
+    """The feed's author index: each author's window posts, newest first, where they
+    start, and the newest of each author not hidden; the same however many threads
+    share the authors out."""
+    from townsquare.world.feed import _clear_heads, _group_by_author
+
+    rng = np.random.default_rng(parts)
+    n, lo = 50, 1000
+    authors = rng.integers(0, n, 400).astype(np.int32)
+    hidden = rng.random(n) < 0.2
+    head = np.empty((n + 1, 2), np.int64)
+    _clear_heads(head)
+    grouped = np.empty(authors.size, np.int64)
+    _group_by_author(authors, lo, hidden, head, grouped, parts)
+    ids = lo + np.arange(authors.size)
+    order = np.lexsort((-ids, authors))  # by author, newest first within one
+    assert np.array_equal(grouped, ids[order])
+    starts = np.searchsorted(authors[order], np.arange(n + 1))
+    assert np.array_equal(head[:, 0], starts)
+    for a in range(n):
+        mine = ids[authors == a]
+        newest = mine.max() if mine.size and not hidden[a] else -1
+        assert head[a, 1] == newest

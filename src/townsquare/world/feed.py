@@ -110,25 +110,41 @@ def _clear_heads(head):
         head[a, 1] = -1
 
 
-@numba.njit(cache=True)
-def _group_by_author(window_authors, lo, hidden_author, head, author_posts):
+@numba.njit(cache=True, parallel=True)
+def _group_by_author(window_authors, lo, hidden_author, head, author_posts, parts):
     """The window's posts grouped by author, newest first within one (the order of
     sorting by author, then by id descending), by a counting sort: head[a] = [where a's
-    posts start in ``author_posts``, a's newest post if a is not hidden, else -1]."""
-    for a in window_authors:
-        head[a, 0] += 1
-    total = 0
-    for a in range(head.shape[0] - 1):
-        total += head[a, 0]
-        head[a, 0] = total  # where a's posts end, counted down below to where they start
-    head[head.shape[0] - 1, 0] = total
-    for p in range(window_authors.shape[0]):  # oldest first: the newest lands first
-        a = window_authors[p]
-        head[a, 0] -= 1
-        author_posts[head[a, 0]] = lo + p
-    for a in window_authors:
-        if not hidden_author[a]:
-            head[a, 1] = author_posts[head[a, 0]]
+    posts start in ``author_posts``, a's newest post if a is not hidden, else -1]. Each
+    of ``parts`` threads takes the authors of one id range (reading every post), so no
+    two threads write one author's entries."""
+    n = head.shape[0] - 1
+    totals = np.zeros(parts + 1, np.int64)
+    for part in numba.prange(parts):
+        a_lo, a_hi = n * part // parts, n * (part + 1) // parts
+        for a in window_authors:
+            if a_lo <= a < a_hi:
+                head[a, 0] += 1
+        total = 0
+        for a in range(a_lo, a_hi):
+            total += head[a, 0]
+            head[a, 0] = total  # where a's posts end within the range
+        totals[part + 1] = total
+    for part in range(parts):
+        totals[part + 1] += totals[part]
+    head[n, 0] = totals[parts]
+    for part in numba.prange(parts):
+        a_lo, a_hi = n * part // parts, n * (part + 1) // parts
+        before = totals[part]
+        for a in range(a_lo, a_hi):
+            head[a, 0] += before
+        for p in range(window_authors.shape[0]):  # oldest first: the newest lands first
+            a = window_authors[p]
+            if a_lo <= a < a_hi:
+                head[a, 0] -= 1
+                author_posts[head[a, 0]] = lo + p
+        for a in window_authors:
+            if a_lo <= a < a_hi and not hidden_author[a]:
+                head[a, 1] = author_posts[head[a, 0]]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -629,7 +645,9 @@ class Recommender:
         head = np.empty((graph.n + 1, 2), np.int64)
         _clear_heads(head)
         author_posts = np.empty(hi - lo, np.int64)
-        _group_by_author(window_authors, lo, hidden_author, head, author_posts)
+        _group_by_author(
+            window_authors, lo, hidden_author, head, author_posts, numba.get_num_threads()
+        )
         # engagement and scores only for the window's posts, indexed by id - lo
         engagement = (
             1.0 + posts.likes[lo:hi] + 2.0 * posts.reposts[lo:hi] + posts.replies[lo:hi]
