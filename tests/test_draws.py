@@ -49,3 +49,28 @@ def test_an_empty_fill():
     before = rng.bit_generator.state
     assert uniforms(rng, (0, 3)).shape == (0, 3)
     assert rng.bit_generator.state == before
+
+
+def _draw_in_child(conn):
+    rng = np.random.Generator(np.random.PCG64(5))
+    conn.send(uniforms(rng, (4000,), parts=2).tobytes())
+    conn.close()
+
+
+def test_a_forked_process_fills_with_threads_of_its_own(monkeypatch):
+    """A fork copies no threads: a child of a process that filled in parallel makes its
+    own pool rather than waiting on the parent's forever."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(draws, "PARALLEL_FILL", 64)
+    uniforms(np.random.default_rng(1), (4000,), parts=2)  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    here, there = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_draw_in_child, args=(there,))
+    child.start()
+    assert here.poll(60), "the forked child never finished its fill"
+    got = here.recv()
+    child.join(10)
+    assert got == np.random.Generator(np.random.PCG64(5)).random(4000).tobytes()

@@ -1,12 +1,16 @@
-"""Draws that no call order can change: a uniform number hashed from integers.
+"""Draws that no call order can change, and a generator's uniforms on several threads.
 
-A random feed order or a random walk drawn this way depends only on (seed, step, user,
-...), never on a generator's position, so a run split into parts, resumed from a
-checkpoint or asked for its readers in another order draws the same numbers.
+`unit_hash`: a uniform number hashed from integers. A random feed order or a random walk
+drawn this way depends only on (seed, step, user, ...), never on a generator's position,
+so a run split into parts, resumed from a checkpoint or asked for its readers in another
+order draws the same numbers.
+
+`uniforms`: ``rng.random(shape)`` to the bit, filled by several threads.
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -34,7 +38,17 @@ def step_seed(seed: int, step: int) -> int:
 #: (numpy fills about 2^18 doubles a millisecond here; a thread hand-off costs tens of
 #: microseconds)
 PARALLEL_FILL = 1 << 18
-_FILL_POOL: ThreadPoolExecutor | None = None
+_FILL_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool)
+
+
+def _fill_pool(parts: int) -> ThreadPoolExecutor:
+    """This process's threads for `uniforms`, made at first use: a process forked from
+    one that had them gets its own (a fork copies no threads)."""
+    global _FILL_POOL
+    if _FILL_POOL is None or _FILL_POOL[0] != os.getpid() or _FILL_POOL[1] < parts:
+        pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="uniforms")
+        _FILL_POOL = (os.getpid(), parts, pool)
+    return _FILL_POOL[2]
 
 
 def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.ndarray:
@@ -51,9 +65,7 @@ def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.nd
     if m < PARALLEL_FILL or parts < 2 or not hasattr(bits, "advance"):
         rng.random(out=flat)
         return out
-    global _FILL_POOL
-    if _FILL_POOL is None:
-        _FILL_POOL = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="uniforms")
+    pool = _fill_pool(parts)
     before = bits.state
     bounds = np.linspace(0, m, parts + 1).astype(np.int64)
     generators = []
@@ -63,7 +75,7 @@ def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.nd
         copy.advance(int(bounds[p]))
         generators.append(np.random.Generator(copy))
     fills = [
-        _FILL_POOL.submit(g.random, out=flat[a:b])
+        pool.submit(g.random, out=flat[a:b])
         for g, a, b in zip(generators, bounds[:-1], bounds[1:], strict=True)
     ]
     for fill in fills:
