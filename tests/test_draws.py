@@ -36,12 +36,24 @@ def test_parallel_uniforms_are_rng_randoms(monkeypatch, kind, shape, parts):
     assert got.normal(size=20).tobytes() == want.normal(size=20).tobytes()
 
 
-def test_a_generator_that_cannot_jump_fills_in_one_call(monkeypatch):
+def test_pcg64dxsm_fills_in_parallel_as_it_draws(monkeypatch):
     monkeypatch.setattr(draws, "PARALLEL_FILL", 64)
-    want = np.random.Generator(np.random.MT19937(3))
-    got = np.random.Generator(np.random.MT19937(3))
-    assert uniforms(got, (500, 2)).tobytes() == want.random((500, 2)).tobytes()
-    assert got.bit_generator.state["state"]["pos"] == want.bit_generator.state["state"]["pos"]
+    want = np.random.Generator(np.random.PCG64DXSM(9))
+    got = np.random.Generator(np.random.PCG64DXSM(9))
+    assert uniforms(got, (777, 3), parts=3).tobytes() == want.random((777, 3)).tobytes()
+    assert got.bit_generator.state == want.bit_generator.state
+
+
+@pytest.mark.parametrize("bits", [np.random.MT19937, np.random.Philox, np.random.SFC64])
+def test_a_generator_that_cannot_jump_output_by_output_fills_in_one_call(monkeypatch, bits):
+    """MT19937 and SFC64 cannot jump; Philox jumps by blocks of four outputs: each
+    fills in one call, as rng.random does."""
+    monkeypatch.setattr(draws, "PARALLEL_FILL", 64)
+    want, got = np.random.Generator(bits(3)), np.random.Generator(bits(3))
+    want.random(5)
+    got.random(5)  # Philox now holds buffered outputs
+    assert uniforms(got, (500, 2), parts=2).tobytes() == want.random((500, 2)).tobytes()
+    assert got.random(7).tobytes() == want.random(7).tobytes()
 
 
 def test_an_empty_fill():

@@ -64,6 +64,16 @@ def test_a_sum_of_negative_zeros_is_numpys_zero():
         assert str(pairwise_sum(x)) == str(np.add.reduce(x)) == "0.0"
 
 
-def test_a_strided_view_is_summed_as_its_values():
+def test_a_strided_view_gives_numpys_moments_of_the_view():
     x = np.random.default_rng(2).normal(size=(5000, 3))[:, 1]
-    assert opinion_moments(x) == opinion_moments(x.copy())
+    assert not x.flags.c_contiguous
+    assert _same(opinion_moments(x), _numpy(x))
+
+
+def test_the_bimodality_coefficient_takes_one_dimension_of_opinions():
+    from townsquare.world import bimodality_coefficient
+
+    x = np.random.default_rng(3).choice([-0.9, 0.9], 500).astype(np.float32)
+    assert bimodality_coefficient(x) == _numpy(x.astype(np.float64))[2] > 5 / 9
+    with pytest.raises(ValueError, match="1-D array of opinions, not shape"):
+        bimodality_coefficient(np.zeros((4, 4)))

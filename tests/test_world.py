@@ -645,7 +645,7 @@ def test_a_rule_that_draws_for_readers_in_turn_sees_them_all_at_once():
     assert _history(parts, 5) == _history(whole, 5)
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+@pytest.mark.parametrize("parts", [1, 2, 3, 7, 64])
 def test_window_posts_grouped_by_author_newest_first_in_any_number_of_parts(parts):
     """The feed's author index: each author's window posts, newest first, where they
     start, and the newest of each author not hidden; the same however many threads

@@ -11,6 +11,7 @@ order draws the same numbers.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -41,20 +42,30 @@ PARALLEL_FILL = 1 << 18
 _FILL_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool)
 
 
+_FILL_LOCK = threading.Lock()
+#: bit generators whose ``advance(d)`` moves exactly d 64-bit outputs on (Philox's moves
+#: blocks of four and drops its buffer: filled in one call)
+JUMPING = (np.random.PCG64, np.random.PCG64DXSM)
+
+
 def _fill_pool(parts: int) -> ThreadPoolExecutor:
     """This process's threads for `uniforms`, made at first use: a process forked from
     one that had them gets its own (a fork copies no threads)."""
     global _FILL_POOL
-    if _FILL_POOL is None or _FILL_POOL[0] != os.getpid() or _FILL_POOL[1] < parts:
-        pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="uniforms")
-        _FILL_POOL = (os.getpid(), parts, pool)
-    return _FILL_POOL[2]
+    with _FILL_LOCK:
+        kept = _FILL_POOL
+        if kept is None or kept[0] != os.getpid() or kept[1] < parts:
+            if kept is not None and kept[0] == os.getpid():
+                kept[2].shutdown(wait=False)
+            pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="uniforms")
+            _FILL_POOL = kept = (os.getpid(), parts, pool)
+        return kept[2]
 
 
 def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.ndarray:
     """``rng.random(shape)``, bit for bit and leaving ``rng`` where that call would, but
     filled by ``parts`` threads (numba's thread count by default) where the bit generator
-    can jump ahead (PCG64, Philox): a double is one 64-bit output, so part p starts
+    can jump ahead output by output (`JUMPING`): a double is one 64-bit output, so part p starts
     from a copy of the generator advanced past the parts before it, and numpy fills
     without the GIL. The scripted rules' uniforms are the largest draws of a step."""
     out = np.empty(shape)
@@ -62,7 +73,7 @@ def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.nd
     m = flat.shape[0]
     bits = rng.bit_generator
     parts = numba.get_num_threads() if parts is None else int(parts)
-    if m < PARALLEL_FILL or parts < 2 or not hasattr(bits, "advance"):
+    if m < PARALLEL_FILL or parts < 2 or type(bits) not in JUMPING:
         rng.random(out=flat)
         return out
     pool = _fill_pool(parts)

@@ -356,7 +356,10 @@ def _feed_kernel(
             if listed:
                 _sort_ascending(unseen, m)
             for a in range(m if listed else trending.shape[0]):
-                q = unseen[a] if listed else a
+                if listed:
+                    q = unseen[a]
+                else:
+                    q = a
                 post = trending[q]
                 if in_network[q] or post <= seen_until or author[post] == u:
                     continue

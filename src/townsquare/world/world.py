@@ -127,8 +127,12 @@ class StepEvents:
 
 
 def bimodality_coefficient(x: np.ndarray) -> float:
-    """Sarle's bimodality coefficient (REALISM: > 5/9 suggests two camps); NaN if n < 4
-    or the values are all equal (`moments.opinion_moments`)."""
+    """Sarle's bimodality coefficient of a 1-D array of opinions, in float64 (REALISM:
+    > 5/9 suggests two camps); NaN if n < 4 or the values are all equal
+    (`moments.opinion_moments`)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"bimodality_coefficient: a 1-D array of opinions, not shape {x.shape}")
     return opinion_moments(x)[2]
 
 
