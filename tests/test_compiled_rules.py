@@ -127,33 +127,20 @@ def test_the_citizen_rules_act_as_the_numpy_rules(stepped_world, holes, eager):
 
 
 def test_the_shown_slots_are_numpys_nonzero():
+    """`_Batch.of` reads the slots a policy acted on from the feed's shown slots
+    (`Observations.shown_slots`): numpy's nonzero of each mask on shown slots, each
+    pair with its post."""
+    from townsquare.world.feed import compact_feeds
     from townsquare.world.world import _shown_slots
 
     rng = np.random.default_rng(5)
     for n, k in ((0, 4), (1, 1), (37, 20), (1000, 3)):
         feed = np.where(rng.random((n, k)) < 0.4, rng.integers(0, 99, (n, k)), -1)
         masks = [rng.random((n, k)) < share for share in (0.1, 0.5, 0.9)]
-        for mask, (at, col) in zip(masks, _shown_slots(*masks, feed), strict=True):
+        acted = _shown_slots(*masks, *compact_feeds(feed))
+        for mask, (at, col, post) in zip(masks, acted, strict=True):
             i, j = np.nonzero(mask & (feed >= 0))
             assert at.dtype == i.dtype and np.array_equal(at, i) and np.array_equal(col, j)
-
-
-def test_the_shown_slots_found_once_give_the_same_pairs_and_their_posts():
-    """`_Batch.of` reads the slots a policy acted on from the feed's shown slots
-    (`Observations.shown_slots`) when the world found them: the same pairs as scanning
-    the whole feed, each with its post."""
-    from townsquare.world.feed import compact_feeds
-    from townsquare.world.world import _shown_slots, _shown_slots_at
-
-    rng = np.random.default_rng(6)
-    for n, k in ((0, 4), (1, 1), (37, 20), (1000, 3)):
-        feed = np.where(rng.random((n, k)) < 0.4, rng.integers(0, 99, (n, k)), -1)
-        masks = [rng.random((n, k)) < share for share in (0.1, 0.5, 0.9)]
-        dense = _shown_slots(*masks, feed)
-        for (at, col), (at2, col2, post) in zip(
-            dense, _shown_slots_at(*masks, *compact_feeds(feed)), strict=True
-        ):
-            assert np.array_equal(at, at2) and np.array_equal(col, col2)
             assert post.dtype == np.int64 and np.array_equal(post, feed[at, col])
 
 
@@ -169,7 +156,7 @@ def test_observations_carry_their_feeds_shown_slots(stepped_world):
         assert obs.shown_index[0] is obs.feed and obs.shown_index[1] is start
         for got, want in zip((start, col, post), compact_feeds(obs.feed), strict=True):
             assert np.array_equal(got, want) and not got.flags.writeable
-        assert obs.shown_start is start
+        assert obs.shown_slots()[0] is start
         assert np.array_equal(post, obs.feed[obs.feed >= 0])
         for other in (
             dataclasses.replace(obs, shown_index=None),
@@ -177,7 +164,7 @@ def test_observations_carry_their_feeds_shown_slots(stepped_world):
         ):
             for got, want in zip(other.shown_slots(), compact_feeds(other.feed), strict=True):
                 assert np.array_equal(got, want)
-            assert np.array_equal(other.shown_start, shown_starts(other.feed))
+            assert np.array_equal(other.shown_slots()[0], shown_starts(other.feed))
 
 
 def test_the_feed_items_are_the_posts_columns_and_the_follow_graph(stepped_world):

@@ -86,10 +86,10 @@ class ScriptedCitizen:
             follow=follow,
             unfollow=unfollow,
         )
-        self._further_actions(obs, rng, acts, start)
+        self._further_actions(obs, rng, acts, start, col)
         return acts
 
-    def _further_actions(self, obs: Observations, rng, acts: Actions, start) -> None:
+    def _further_actions(self, obs: Observations, rng, acts: Actions, start, col) -> None:
         """Quotes, dislikes, reports, mutes, mentions and searches, each only where its
         rate is above 0 (the default: no draws, so the baseline's runs are unchanged).
         Random numbers only where a rule can act: three uniforms per shown slot (quote,
@@ -113,7 +113,7 @@ class ScriptedCitizen:
         targets = np.empty((n, 3), np.int64)  # mute, mention, searched topic
         _further_rules(
             obs.feed, obs.feed_author, obs.feed_stance, obs.feed_topic, obs.feed_followed,
-            obs.opinion, obs.users, start, slot_u, noise, row_u, p.quote_rate, p.dislike_rate,
+            obs.opinion, obs.users, start, col, slot_u, noise, row_u, p.quote_rate, p.dislike_rate,
             p.report_rate, p.mute_rate, p.mention_rate, p.search_rate, p.follow_tolerance,
             p.unfollow_threshold, quote, quote_stance, dislike, report, targets,
         )  # fmt: skip
@@ -153,8 +153,8 @@ FOLLOW, UNFOLLOW, FAR, NEAR = 0, 1, 2, 3
 
 @numba.njit(cache=True, parallel=True)
 def _further_rules(
-    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start, slot_u,
-    noise, row_u,
+    feed, feed_author, feed_stance, feed_topic, feed_followed, opinion, users, start, col,
+    slot_u, noise, row_u,
     quote_rate, dislike_rate, report_rate, mute_rate, mention_rate, search_rate,
     follow_tolerance, unfollow_threshold, quote, quote_stance, dislike, report, targets,
 ):  # fmt: skip
@@ -168,7 +168,6 @@ def _further_rules(
     slotted = slot_u.shape[0] > 0
     rowed = row_u.shape[0] > 0
     for i in numba.prange(n):
-        s = start[i]
         far = 0
         near = 0
         for j in range(k):
@@ -176,8 +175,9 @@ def _further_rules(
             quote_stance[i, j] = 0.0
             dislike[i, j] = False
             report[i, j] = False
-            if feed[i, j] < 0:
-                continue
+        # the shown slots only, slot s with its uniforms slot_u[s], as `_citizen_rules`
+        for s in range(start[i], start[i + 1]):
+            j = col[s]
             own = opinion[i, feed_topic[i, j]]
             g = abs(feed_stance[i, j] - own)
             if feed_author[i, j] != users[i]:
@@ -191,7 +191,6 @@ def _further_rules(
                              unfollow_threshold)  # fmt: skip
             near += _eligible(NEAR, feed, feed_author, feed_followed, users, i, j, g,
                               follow_tolerance)  # fmt: skip
-            s += 1
         targets[i, 0] = -1
         targets[i, 1] = -1
         targets[i, 2] = -1

@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .feed import compact_feeds, shown_starts
+from .feed import compact_feeds
 from .population import Role
 
 
@@ -85,14 +85,6 @@ class Observations:
         if index is not None and index[0] is self.feed:
             return index[1:]
         return compact_feeds(self.feed)
-
-    @property
-    def shown_start(self) -> np.ndarray:
-        """int64 (n + 1): where each row's shown slots begin in a flat list of them."""
-        index = self.shown_index
-        if index is not None and index[0] is self.feed:
-            return index[1]
-        return shown_starts(self.feed)
 
 
 @dataclass

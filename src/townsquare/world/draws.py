@@ -40,8 +40,6 @@ def step_seed(seed: int, step: int) -> int:
 #: microseconds)
 PARALLEL_FILL = 1 << 18
 _FILL_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool)
-
-
 _FILL_LOCK = threading.Lock()
 #: bit generators whose ``advance(d)`` moves exactly d 64-bit outputs on (Philox's moves
 #: blocks of four and drops its buffer: filled in one call)
@@ -93,12 +91,8 @@ def uniforms(rng: np.random.Generator, shape, parts: int | None = None) -> np.nd
         fill.result()
     # rng as rng.random(m) leaves it: m outputs on, its buffered 32-bit half (which
     # doubles never use, and which advance clears) kept
-    after = type(bits)()
-    after.state = before
-    after.advance(m)
-    state = after.state
-    for key in ("has_uint32", "uinteger"):
-        if key in before:
-            state[key] = before[key]
+    bits.advance(m)
+    state = bits.state
+    state.update({key: before[key] for key in ("has_uint32", "uinteger") if key in before})
     bits.state = state
     return out

@@ -144,7 +144,7 @@ def opinion_moments(x: np.ndarray) -> tuple[float, float, float]:
     n = x.shape[0]
     if n == 0:
         return math.nan, math.nan, math.nan
-    mean = np.float64(_sums(x, 0.0, np.array([1]))[0]) / n
+    mean = np.float64(pairwise_sum(x)) / n
     s2, s3, s4 = _sums(x, mean, np.array([2, 3, 4]))
     m2 = np.float64(s2) / n
     std = float(np.sqrt(m2))

@@ -1004,15 +1004,12 @@ class _Batch:
         if obs is None:
             feed = np.full(acts.like.shape, -1, np.int64)
             topic, stance = np.zeros(feed.shape, np.int64), np.zeros(feed.shape)
+            shown = compact_feeds(feed)
         else:
             feed, topic, stance = obs.feed, obs.feed_topic, obs.feed_stance
-        masks = (acts.reply, acts.repost, acts.like)
-        if obs is None:
-            (ri, rj), (si, sj), (li, lj) = _shown_slots(*masks, feed)
-            reply_parent, repost_parent, like_post = feed[ri, rj], feed[si, sj], feed[li, lj]
-        else:
-            acted = _shown_slots_at(*masks, *obs.shown_slots())
-            (ri, rj, reply_parent), (si, sj, repost_parent), (li, lj, like_post) = acted
+            shown = obs.shown_slots()
+        acted = _shown_slots(acts.reply, acts.repost, acts.like, *shown)
+        (ri, rj, reply_parent), (si, sj, repost_parent), (li, lj, like_post) = acted
         reply_text = (
             None if acts.reply_text is None else np.asarray(acts.reply_text, object)[ri, rj]
         )
@@ -1132,48 +1129,11 @@ def _measured_users(population: Population) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _shown_slots(reply, repost, like, feed):
-    """For each of the three masks, the (row, column) pairs where it is set and the slot
-    holds a post, in row-major order: ``np.nonzero(mask & (feed >= 0))`` for each, in one
-    pass and without its (rows x k) temporaries."""
-    n, k = feed.shape
-    counts = np.zeros((3, n + 1), np.int64)
-    for i in numba.prange(n):
-        for j in range(k):
-            if feed[i, j] >= 0:
-                if reply[i, j]:
-                    counts[0, i + 1] += 1
-                if repost[i, j]:
-                    counts[1, i + 1] += 1
-                if like[i, j]:
-                    counts[2, i + 1] += 1
-    for m in range(3):
-        counts[m] = np.cumsum(counts[m])
-    r_at, r_col = np.empty(counts[0, n], np.int64), np.empty(counts[0, n], np.int64)
-    s_at, s_col = np.empty(counts[1, n], np.int64), np.empty(counts[1, n], np.int64)
-    l_at, l_col = np.empty(counts[2, n], np.int64), np.empty(counts[2, n], np.int64)
-    for i in numba.prange(n):
-        r, s, q = counts[0, i], counts[1, i], counts[2, i]
-        for j in range(k):
-            if feed[i, j] < 0:
-                continue
-            if reply[i, j]:
-                r_at[r], r_col[r] = i, j
-                r += 1
-            if repost[i, j]:
-                s_at[s], s_col[s] = i, j
-                s += 1
-            if like[i, j]:
-                l_at[q], l_col[q] = i, j
-                q += 1
-    return (r_at, r_col), (s_at, s_col), (l_at, l_col)
-
-
-@numba.njit(cache=True, parallel=True)
-def _shown_slots_at(reply, repost, like, start, col, post):
-    """`_shown_slots` where the shown slots are known (`compact_feeds`: row i's columns
-    and posts are ``col[start[i]:start[i + 1]]`` and ``post[...]``): only those are
-    read, and each pair comes with its slot's post."""
+def _shown_slots(reply, repost, like, start, col, post):
+    """For each of the three masks, the (row, column, post) of the shown slots where it
+    is set, in row-major order (``np.nonzero(mask & (feed >= 0))`` and the slots'
+    posts). Only the shown slots are read (`compact_feeds`: row i's columns and posts
+    are ``col[start[i]:start[i + 1]]`` and ``post[...]``)."""
     n = start.shape[0] - 1
     counts = np.zeros((3, n + 1), np.int64)
     for i in numba.prange(n):
