@@ -15,10 +15,11 @@ import pytest
 
 from cli_checks import crash_during, invoke, one_line_error, quick_run
 from conftest import SMALL
+from townsquare import final_state
 from townsquare.build import build_world
 from townsquare.config import validate
 from townsquare.errors import UserError
-from townsquare.final_state import graph_table, users_table
+from townsquare.final_state import graph_table, users_table, write_final_state
 from townsquare.runner import Run, RunInterrupted
 from townsquare.store import RunStore
 from townsquare.world.population import ROLE_NAMES
@@ -345,6 +346,44 @@ def test_tables_of_a_world_built_from_parts():
     edges = graph_table(world.graph, step=3)
     assert edges.num_rows == world.graph.edge_count
     assert edges.schema.metadata == {b"townsquare.step": b"3"}
+
+
+@pytest.mark.parametrize("batch", [1, 7, 10**9])
+def test_the_graph_written_in_batches_is_the_whole_table(tmp_path, monkeypatch, batch):
+    """Batches of one edge (each follower alone), of a few followers, or all at once
+    write the same rows, sorted by (src, dst), with the step in the schema."""
+    world, _ = build_world(scenario(users=300))
+    for _ in range(3):
+        world.step()
+    monkeypatch.setattr(final_state, "GRAPH_BATCH", batch)
+    start = np.zeros((300, TOPICS))
+    _, path = write_final_state(tmp_path, world.population, world.graph, world.posts, start, 3)
+    written = pq.read_table(path)
+    whole = graph_table(world.graph, step=3)
+    assert written.equals(whole) and written.num_rows == world.graph.edge_count > 0
+    assert written.schema.metadata == {b"townsquare.step": b"3"}
+    keys = written["src"].to_numpy() * 300 + written["dst"].to_numpy()
+    assert (np.diff(keys) > 0).all()
+    groups = pq.ParquetFile(path).metadata.num_row_groups
+    assert groups == 1 if batch == 10**9 else groups > 1
+
+
+def test_a_graph_with_no_edges_writes_an_empty_table(tmp_path):
+    world, _ = build_world(scenario(users=300))
+    empty = type(world.graph)(300)
+    start = np.zeros((300, TOPICS))
+    _, path = write_final_state(tmp_path, world.population, empty, world.posts, start, 0)
+    assert pq.read_table(path).num_rows == 0 and step_of(path) == 0
+
+
+def test_edges_of_a_range_of_followers():
+    world, _ = build_world(scenario(users=300))
+    src, dst = world.graph.edges()
+    part = world.graph.edges(100, 200)
+    inside = (src >= 100) & (src < 200)
+    assert np.array_equal(part[0], src[inside]) and np.array_equal(part[1], dst[inside])
+    with pytest.raises(ValueError, match="not within 0:300"):
+        world.graph.edges(200, 301)
 
 
 def test_start_survives_a_copied_run_directory(whole, tmp_path):

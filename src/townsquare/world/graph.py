@@ -92,9 +92,9 @@ def has_edge(offset, out_deg, pool, u, v):
 
 
 @numba.njit(cache=True, parallel=True)
-def _gather_edges(offset, out_deg, pool, src_out, dst_out):
+def _gather_edges(offset, out_deg, pool, first, src_out, dst_out):
     """Each follower's edges at its place in the list (``starts``: the out-degrees'
-    running sum), followers in parallel."""
+    running sum), followers in parallel; follower u is ``first + u``."""
     n = offset.shape[0]
     starts = np.empty(n + 1, np.int64)
     starts[0] = 0
@@ -104,7 +104,7 @@ def _gather_edges(offset, out_deg, pool, src_out, dst_out):
         for u in range(b * 4096, min(n, (b + 1) * 4096)):
             o, k = offset[u], starts[u]
             for j in range(out_deg[u]):
-                src_out[k + j] = u
+                src_out[k + j] = first + u
                 dst_out[k + j] = pool[o + j]
 
 
@@ -188,12 +188,16 @@ class FollowGraph:
         _has_edge_kernel(self.offset, self.out_deg, self.pool, src, dst, out)
         return out
 
-    def edges(self) -> tuple[np.ndarray, np.ndarray]:
-        """All edges as (follower, followee) arrays, grouped by follower."""
-        m = self.edge_count
+    def edges(self, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The edges of followers ``lo:hi`` (all by default) as (follower, followee)
+        arrays, grouped by follower."""
+        hi = self.n if hi is None else hi
+        if not 0 <= lo <= hi <= self.n:
+            raise ValueError(f"followers {lo}:{hi} are not within 0:{self.n}")
+        m = int(self.out_deg[lo:hi].sum(dtype=np.int64))
         src = np.empty(m, np.int64)
         dst = np.empty(m, np.int64)
-        _gather_edges(self.offset, self.out_deg, self.pool, src, dst)
+        _gather_edges(self.offset[lo:hi], self.out_deg[lo:hi], self.pool, lo, src, dst)
         return src, dst
 
     def followers_csr(self) -> tuple[np.ndarray, np.ndarray]:
