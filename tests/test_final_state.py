@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli_checks import crash_during, invoke, one_line_error, quick_run
 from conftest import SMALL
@@ -374,6 +376,19 @@ def test_a_graph_with_no_edges_writes_an_empty_table(tmp_path):
     start = np.zeros((300, TOPICS))
     _, path = write_final_state(tmp_path, world.population, empty, world.posts, start, 0)
     assert pq.read_table(path).num_rows == 0 and step_of(path) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-5, 10**12), max_size=final_state.SMALL_GROUP + 20), max_size=12)
+)
+def test_each_group_is_sorted_alone(groups):
+    """Small groups sorted by insertion and large ones by numpy's sort, each in place,
+    none reaching into its neighbour."""
+    values = np.array([v for g in groups for v in g], np.int64)
+    starts = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
+    final_state._sort_each_group(values, starts)
+    assert values.tolist() == [v for g in groups for v in sorted(g)]
 
 
 def test_edges_of_a_range_of_followers():
