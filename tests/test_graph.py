@@ -210,6 +210,38 @@ def test_constructor_dedups_and_drops_self_loops(n, data):
     check_against_model(g, {(u, v) for u, v in pairs if u != v})
 
 
+def layout_of(n, src, dst):
+    """The blocks the constructor lays out, by whole-array numpy (as it was built before
+    it worked in place): followees sorted within each follower's block, a block's slack
+    after it, the pool a quarter longer than the blocks."""
+    keys = np.unique(src[src != dst] * n + dst[src != dst])
+    s, d = keys // n, (keys % n).astype(np.int32)
+    out_deg = np.bincount(s, minlength=n).astype(np.int32)
+    cap = np.maximum(4, out_deg + (out_deg >> 2) + 2).astype(np.int32)
+    offset = np.concatenate([[0], np.cumsum(cap)[:-1]]).astype(np.int64)
+    pool = np.full(max(int(cap.sum()) * 5 // 4, 16), -1, np.int32)
+    starts = np.concatenate([[0], np.cumsum(out_deg)])
+    pool[offset[s] + np.arange(keys.size) - starts[s]] = d
+    return {"offset": offset, "cap": cap, "out_deg": out_deg, "pool": pool,
+            "in_deg": np.bincount(d, minlength=n).astype(np.int32)}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(n=st.integers(1, 40), data=st.data())
+def test_the_constructor_lays_out_what_numpy_lays_out(n, data):
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=200)
+    )
+    src, dst = arrays(pairs)
+    g = FollowGraph(n, src, dst)
+    want = layout_of(n, src, dst)
+    for name, values in want.items():
+        got = getattr(g, name)
+        assert got.dtype == values.dtype and np.array_equal(got, values), name
+    assert g.pool_end == int(want["cap"].sum())
+    assert arrays(pairs)[0].tolist() == src.tolist()  # the caller's arrays are untouched
+
+
 def test_big_batches_relocate_blocks_and_grow_the_pool():
     rng = np.random.default_rng(7)
     n = 300

@@ -121,6 +121,38 @@ def _compact_kernel(offset, cap, out_deg, pool, new_pool):
     return pos
 
 
+@numba.njit(cache=True)
+def _drop_repeats(keys):
+    """Keep the first of each run of equal values of a sorted array, in place; returns
+    how many are kept."""
+    m = 0
+    for i in range(keys.shape[0]):
+        if i == 0 or keys[i] != keys[i - 1]:
+            keys[m] = keys[i]
+            m += 1
+    return m
+
+
+@numba.njit(cache=True)
+def _count_degrees(keys, n, out_deg, in_deg):
+    """Out- and in-degrees of the edges ``keys`` (follower * n + followee)."""
+    for key in keys:
+        out_deg[key // n] += 1
+        in_deg[key % n] += 1
+
+
+@numba.njit(cache=True)
+def _fill_pool(keys, n, offset, pool):
+    """Each follower's followees, in key order, from the start of its block."""
+    u_last, j = -1, 0
+    for key in keys:
+        u = key // n
+        if u != u_last:
+            u_last, j = u, 0
+        pool[offset[u] + j] = key % n
+        j += 1
+
+
 def _slack_capacity(deg: np.ndarray) -> np.ndarray:
     return np.maximum(_MIN_CAP, deg + (deg >> 2) + 2).astype(np.int32)
 
@@ -138,27 +170,30 @@ class FollowGraph:
             raise ValueError("src and dst must have the same length")
         if src.size and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
             raise ValueError(f"edge endpoints must lie in [0, {n})")
+        # sorted by follower, then followee, self-follows and repeats dropped; built in
+        # place (at 10^8 edges every temporary array is 0.8 GB: the numpy expressions
+        # this replaced took the build to 7 GB)
         keep = src != dst
-        # sorted by follower, then followee; sort + neighbour mask is ~100x faster than
-        # np.unique on 10^7 mostly distinct keys
-        keys = np.sort(src[keep] * n + dst[keep])
-        if keys.size:
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        s = (keys // n).astype(np.int64) if n else keys
-        d = (keys % n).astype(np.int32) if n else keys.astype(np.int32)
-        self.out_deg = np.bincount(s, minlength=n).astype(np.int32)
-        self.in_deg = np.bincount(d, minlength=n).astype(np.int32)
+        if keep.all():
+            keys = src * n
+            keys += dst
+        else:
+            keys = src[keep]
+            keys *= n
+            keys += dst[keep]
+        del keep
+        keys.sort()
+        keys = keys[: _drop_repeats(keys)]
+        self.out_deg = np.zeros(n, np.int32)
+        self.in_deg = np.zeros(n, np.int32)
+        _count_degrees(keys, n, self.out_deg, self.in_deg)
         self.cap = _slack_capacity(self.out_deg)
         self.offset = np.zeros(n, np.int64)
         if n:
             np.cumsum(self.cap[:-1], out=self.offset[1:])
         self.pool_end = int(self.cap.sum())
         self.pool = np.full(max(self.pool_end * 5 // 4, 16), -1, np.int32)
-        row_start = np.zeros(n + 1, np.int64)
-        np.cumsum(self.out_deg, out=row_start[1:])
-        if keys.size:
-            position = self.offset[s] + (np.arange(keys.size) - row_start[s])
-            self.pool[position] = d
+        _fill_pool(keys, n, self.offset, self.pool)
         self.version = 0
         self._followers_cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
