@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cli_checks import crash_during, invoke, one_line_error, quick_run
@@ -370,6 +370,28 @@ def test_the_graph_written_in_batches_is_the_whole_table(tmp_path, monkeypatch, 
     assert groups == 1 if batch == 10**9 else groups > 1
 
 
+def test_integers_are_delta_encoded_and_only_labels_get_a_dictionary(whole):
+    def encodings(path):
+        meta = pq.ParquetFile(path).metadata
+        row_group = meta.row_group(0)
+        return {
+            row_group.column(i).path_in_schema: set(row_group.column(i).encodings)
+            for i in range(meta.num_columns)
+        }
+
+    users, graph = encodings(whole / "users.parquet"), encodings(whole / "graph.parquet")
+    for column in ("id", "followers", "posts", "follows"):
+        assert "DELTA_BINARY_PACKED" in users[column], column
+    assert "RLE_DICTIONARY" in users["role"]
+    for column in ("opinion_end_t0", "suspended"):
+        assert not users[column] & {"RLE_DICTIONARY", "PLAIN_DICTIONARY"}, column
+    assert all("DELTA_BINARY_PACKED" in graph[c] for c in ("src", "dst"))
+    assert (
+        pq.ParquetFile(whole / "graph.parquet").metadata.row_group(0).column(0).compression
+        == "ZSTD"
+    )
+
+
 def test_a_graph_with_no_edges_writes_an_empty_table(tmp_path):
     world, _ = build_world(scenario(users=300))
     empty = type(world.graph)(300)
@@ -379,6 +401,7 @@ def test_a_graph_with_no_edges_writes_an_empty_table(tmp_path):
 
 
 @settings(max_examples=60, deadline=None)
+@example([[], [3], list(range(32, 0, -1)), list(range(33, 0, -1)), [7, -5] * 50])
 @given(
     st.lists(st.lists(st.integers(-5, 10**12), max_size=final_state.SMALL_GROUP + 20), max_size=12)
 )

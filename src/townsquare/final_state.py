@@ -14,6 +14,7 @@ column               type    what
 ``posts``            int64   original posts written over the run (not reposts or replies)
 ``reposts``          int64   reposts made over the run
 ``replies``          int64   replies written over the run
+``quotes``           int64   quotes written over the run (shares with a stance of their own)
 ``follows``          int64   follows made over the run (new edges; unfollows not subtracted)
 ``suspended``        bool    suspended by the detector at the end
 ==================== ======= ==========================================================
@@ -25,9 +26,10 @@ by (src, dst). Both describe the world of the run's last checkpoint; the schema 
 
 Everything is built from whole arrays (no loop over users), so writing them costs a few
 seconds at 10^6 users; the edges are gathered and written a batch of followers at a time
-(`GRAPH_BATCH`), so at 10^7 users the edge list never sits in memory whole. The files are written beside their names and renamed onto them
-(`outputs.replace_file`), and depend on nothing but the world: the same scenario and seed
-give byte-identical files, interrupted and resumed or not.
+(`GRAPH_BATCH`), so at 10^7 users the edge list never sits in memory whole. The files
+are written beside their names and renamed onto them (`outputs.replace_file`), and
+depend on nothing but the world: the same scenario and seed give byte-identical files,
+interrupted and resumed or not.
 """
 
 from __future__ import annotations
@@ -143,7 +145,9 @@ def _write_graph(graph: FollowGraph, step: int, path: Path) -> None:
     edges, every follower's edges in one batch): the rows and bytes depend on the graph
     only, and memory holds one batch."""
     ends = np.cumsum(graph.out_deg, dtype=np.int64)
-    # each batch ends with the first follower whose edges reach past a multiple
+    # a batch ends before the first follower whose edges reach past a multiple of
+    # GRAPH_BATCH (that follower starts the next one), so a batch holds at most
+    # GRAPH_BATCH edges plus one follower's
     cuts = np.searchsorted(ends, np.arange(GRAPH_BATCH, graph.edge_count, GRAPH_BATCH), "right")
     bounds = np.unique(np.concatenate([[0, graph.n], cuts])).tolist()
     schema = pa.schema([("src", pa.int64()), ("dst", pa.int64())])
@@ -192,10 +196,10 @@ def _write(table: pa.Table, path: Path) -> None:
 
 def _encodings(schema: pa.Schema) -> dict:
     """How each column is written: a dictionary for labels (the roles), deltas for
-    integers (ids in order, counts; Parquet's DELTA_BINARY_PACKED, which every reader
-    reads), floats and flags plain, all compressed. At 10^7 users trying a dictionary of
-    ids or opinions and giving up took half the time of writing the tables, and made
-    larger files."""
+    integers (ids in order, counts: Parquet's DELTA_BINARY_PACKED, which current
+    versions of pyarrow, DuckDB, polars and Spark (from 3.3) read), floats and flags
+    plain, all compressed. At 10^7 users trying a dictionary of ids or opinions and
+    giving up took half the time of writing the tables, and made larger files."""
     labels = [f.name for f in schema if pa.types.is_string(f.type)]
     integers = [f.name for f in schema if pa.types.is_integer(f.type)]
     return {

@@ -163,11 +163,12 @@ class FollowGraph:
     def __init__(self, n: int, src: np.ndarray | None = None, dst: np.ndarray | None = None):
         if n < 0:
             raise ValueError("a graph needs a non-negative number of users")
-        self.n = int(n)
+        self.n = n = int(n)
         src = np.zeros(0, np.int64) if src is None else np.asarray(src, np.int64)
         dst = np.zeros(0, np.int64) if dst is None else np.asarray(dst, np.int64)
         if src.shape != dst.shape:
             raise ValueError("src and dst must have the same length")
+        src, dst = src.ravel(), dst.ravel()  # edges as flat lists, whatever their shape
         if src.size and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
             raise ValueError(f"edge endpoints must lie in [0, {n})")
         # sorted by follower, then followee, self-follows and repeats dropped; built in
@@ -285,6 +286,7 @@ class FollowGraph:
     def _check_ids(self, src: np.ndarray, dst: np.ndarray) -> None:
         if src.shape != dst.shape:
             raise ValueError("src and dst must have the same length")
+        src, dst = src.ravel(), dst.ravel()  # edges as flat lists, whatever their shape
         if src.size and (src.max() >= self.n or dst.max() >= self.n):
             raise ValueError(f"user ids must be below {self.n}")
         if src.size and (src.min() < -1 or dst.min() < -1):
