@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .outputs import replace_file
+from .world.feed import sort_small
 from .world.graph import FollowGraph
 from .world.population import ROLE_NAMES, Population
 from .world.posts import PostKind, PostStore
@@ -122,17 +123,11 @@ SMALL_GROUP = 32
 @numba.njit(cache=True, parallel=True)
 def _sort_each_group(values, starts):
     for g in numba.prange(starts.shape[0] - 1):
-        lo, hi = starts[g], starts[g + 1]
-        if hi - lo > SMALL_GROUP:
-            values[lo:hi].sort()
-            continue
-        for a in range(lo + 1, hi):
-            v = values[a]
-            b = a - 1
-            while b >= lo and values[b] > v:
-                values[b + 1] = values[b]
-                b -= 1
-            values[b + 1] = v
+        group = values[starts[g] : starts[g + 1]]
+        if group.shape[0] > SMALL_GROUP:
+            group.sort()
+        else:
+            sort_small(group)
 
 
 #: edges gathered, sorted and written at a time: at 10^7 users the whole edge list took

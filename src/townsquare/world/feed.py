@@ -92,9 +92,10 @@ def _sort_desc(ids, source, scores, filled):
 
 
 @numba.njit(cache=True, inline="always")
-def _sort_ascending(values, m):
-    """Insertion sort of ``values[:m]`` (a few dozen at most, the unseen trending posts)."""
-    for a in range(1, m):
+def sort_small(values):
+    """Insertion sort of a short array (or view) in place: the unseen trending posts
+    here, a follower's followees when the final state is written."""
+    for a in range(1, values.shape[0]):
         v = values[a]
         b = a - 1
         while b >= 0 and values[b] > v:
@@ -354,7 +355,7 @@ def _feed_kernel(
                     m += 1
             listed = m <= FEW_UNSEEN
             if listed:
-                _sort_ascending(unseen, m)
+                sort_small(unseen[:m])
             for a in range(m if listed else trending.shape[0]):
                 if listed:
                     q = unseen[a]

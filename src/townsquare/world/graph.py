@@ -286,7 +286,6 @@ class FollowGraph:
     def _check_ids(self, src: np.ndarray, dst: np.ndarray) -> None:
         if src.shape != dst.shape:
             raise ValueError("src and dst must have the same length")
-        src, dst = src.ravel(), dst.ravel()  # edges as flat lists, whatever their shape
         if src.size and (src.max() >= self.n or dst.max() >= self.n):
             raise ValueError(f"user ids must be below {self.n}")
         if src.size and (src.min() < -1 or dst.min() < -1):
