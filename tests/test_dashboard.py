@@ -19,7 +19,7 @@ from townsquare.runner import Run
 pytest.importorskip("dash")
 
 from townsquare.dashboard.app import Server, build_app, fmt  # noqa: E402
-from townsquare.dashboard.control import PageRun  # noqa: E402
+from townsquare.dashboard.control import CONTROLS, PageRun, scenario_values  # noqa: E402
 from townsquare.dashboard.views import graph_sample, histogram, read_run  # noqa: E402
 
 PAGE = ["users=600", "steps=40", "seed=3", "roles.influencer.count=5",
@@ -128,6 +128,42 @@ def test_a_busy_port_is_one_line(tmp_path):
         port = holder.getsockname()[1]
         one_line_error(invoke("dashboard", "--port", port, "--runs", tmp_path / "r"),
                        f"--port {port}: cannot serve on 127.0.0.1:{port}")  # fmt: skip
+
+
+def test_a_port_this_user_may_not_bind_is_one_line_that_says_so(tmp_path, monkeypatch):
+    def refused(self, address):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "bind", refused)
+    with pytest.raises(UserError) as err:
+        Server(build_app(None, tmp_path / "runs"), 80)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith("--port 80: cannot serve on 127.0.0.1:80")
+    assert "may not" in text and "another program" not in text
+
+
+@pytest.mark.parametrize("scenario", ["default", "election"])
+def test_the_controls_hold_the_chosen_scenarios_own_values(tmp_path, scenario):
+    """Start with nothing edited makes the scenario's own run: an election's steps reach
+    its last day, where the page's fixed 60 steps were refused."""
+    own = load_scenario(scenario)
+    values = scenario_values(scenario)
+    assert [key for key, _ in CONTROLS] == list(values)
+    assert (values["users"], values["steps"], values["opinion.epsilon"]) == (
+        own.users, own.steps, own.opinion.epsilon)  # fmt: skip
+    started = load_scenario(scenario, [f"{k}={v}" for k, v in values.items()])
+    assert started.model_dump() == own.model_dump()
+    if scenario == "election":
+        with pytest.raises(UserError, match="past the last step"):
+            load_scenario(scenario, ["steps=60"])
+    # the page opens at the default's values, and choosing a scenario sets all six
+    app = build_app(None, tmp_path / "runs")
+    assert app.layout["ctl-steps"].value == load_scenario("default").steps
+    (wiring,) = [c for c in app.callback_map.values()
+                 if c["inputs"] == [{"id": "ctl-scenario", "property": "value"}]]  # fmt: skip
+    assert [o.component_id for o in wiring["output"]] == [
+        f"ctl-{name}" for name in ("users", "steps", "seed", "ranking", "epsilon", "bots")
+    ]
 
 
 def test_a_folder_that_is_neither_run_nor_sweep_is_one_line(tmp_path):

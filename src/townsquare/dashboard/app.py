@@ -14,10 +14,12 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import figures
-from .control import CONTROLS, RANKINGS, PageRun
+from .control import CONTROLS, RANKINGS, PageRun, scenario_values
 from .views import RunState, folder_kind, read_run
 
 REFRESH_MS = 1000
+#: the page's input of each control (`CONTROLS`), in its order
+CONTROL_IDS = ("users", "steps", "seed", "ranking", "epsilon", "bots")
 INPUT = {"width": "100px"}
 CELL = {"padding": "3px 10px", "borderBottom": "1px solid #e3e6eb"}
 STATS = (  # element id, label, how it is read from the run
@@ -123,6 +125,9 @@ def build_app(path: Path | None, runs_dir: Path):
         sweep_plan, sweep_rows = _read_sweep_if_done(path)
     app = Dash(__name__, title="townsquare dashboard", update_title=None)
     app.townsquare_page_run = page_run  # for tests and the server's shutdown
+    # the controls start at the default scenario's own values, and take the values of
+    # whichever scenario is chosen (`scenario_values`)
+    own = scenario_values("default")
 
     stats = html.Div(
         [html.Div([html.Div("–", id=i, style=STYLE["stat_value"]),
@@ -138,19 +143,19 @@ def build_app(path: Path | None, runs_dir: Path):
                     html.Label(["scenario", dcc.Dropdown(
                         id="ctl-scenario", options=sorted(builtin_scenarios()), value="default",
                         clearable=False, style={"width": "160px"})]),
-                    html.Label(["users", dcc.Input(id="ctl-users", type="number", value=2000,
+                    html.Label(["users", dcc.Input(id="ctl-users", type="number", value=own["users"],
                                                    min=10, step=1, style=INPUT)]),
-                    html.Label(["steps", dcc.Input(id="ctl-steps", type="number", value=60,
+                    html.Label(["steps", dcc.Input(id="ctl-steps", type="number", value=own["steps"],
                                                    min=1, step=1, style=INPUT)]),
-                    html.Label(["seed", dcc.Input(id="ctl-seed", type="number", value=0,
+                    html.Label(["seed", dcc.Input(id="ctl-seed", type="number", value=own["seed"],
                                                   min=0, step=1, style=INPUT)]),
                     html.Label(["feed ranking", dcc.Dropdown(
-                        id="ctl-ranking", options=list(RANKINGS), value="engagement",
+                        id="ctl-ranking", options=list(RANKINGS), value=own["feed.ranking"],
                         clearable=False, style={"width": "160px"})]),
                     html.Label(["confidence bound ε", dcc.Input(
-                        id="ctl-epsilon", type="number", value=0.4, min=0, max=2, step=0.05, style=INPUT)]),
+                        id="ctl-epsilon", type="number", value=own["opinion.epsilon"], min=0, max=2, step=0.05, style=INPUT)]),
                     html.Label(["socialbot share", dcc.Input(
-                        id="ctl-bots", type="number", value=0.05, min=0, max=0.5, step=0.01, style=INPUT)]),
+                        id="ctl-bots", type="number", value=own["roles.socialbot.fraction"], min=0, max=0.5, step=0.01, style=INPUT)]),
                 ],
                 style={**STYLE["row"], "gap": "12px", "alignItems": "end"},
             ),
@@ -192,6 +197,15 @@ def build_app(path: Path | None, runs_dir: Path):
         style={"fontFamily": "-apple-system, Segoe UI, Roboto, Arial, sans-serif",
                "background": "#f6f7f9", "padding": "10px", "color": "#1d2430"},
     )  # fmt: skip
+
+    @app.callback(
+        *(Output(f"ctl-{name}", "value") for name in CONTROL_IDS),
+        Input("ctl-scenario", "value"),
+        prevent_initial_call=True,
+    )
+    def scenario_chosen(scenario):
+        values = scenario_values(scenario)
+        return tuple(values[key] for key, _ in CONTROLS)
 
     @app.callback(
         Output("shown", "data"),
@@ -396,6 +410,12 @@ class Server:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     probe.bind(("127.0.0.1", port))
+                except PermissionError as exc:  # a privileged port, or a policy's refusal
+                    raise UserError(
+                        f"--port {port}: cannot serve on 127.0.0.1:{port} "
+                        f"({exc.strerror or 'permission denied'}); this user may not listen "
+                        "there: choose a port above 1023"
+                    ) from None
                 except OSError as exc:
                     raise busy(exc.strerror or type(exc).__name__) from None
         try:
