@@ -9,6 +9,7 @@ import pytest
 from cli_checks import invoke, one_line_error
 from conftest import SMALL
 from townsquare.config import validate
+from townsquare.metrics.realism import BANDS
 from townsquare.runner import Run
 
 pytest.importorskip("ray")
@@ -35,16 +36,22 @@ def test_every_combination_runs_once_into_one_table(swept):
     assert [r["run"] for r in table] == ["r0000-s1", "r0000-s2", "r0001-s1", "r0001-s2"]
     for r in table:
         assert r["posts"] > 0 and 0 <= r["metric_posting_top10_share"] <= 1
+        # beside each metric the scorecard's verdict: inside its real band or not
+        for band in BANDS:
+            assert r[f"inside_{band.metric}"] == band.contains(r[f"metric_{band.metric}"])
 
 
-def test_a_sweep_run_is_byte_identical_to_the_same_run_made_alone(swept, tmp_path):
+def test_every_sweep_run_is_byte_identical_to_the_same_run_made_alone(swept, tmp_path):
     _, out = swept
-    data = {**SMALL, "seed": 2, "opinion": {"epsilon": 0.4}}
-    alone = tmp_path / "alone"
-    Run.start(validate(data), alone).execute()
-    assert (out / "runs" / "r0001-s2" / "metrics.parquet").read_bytes() == (
-        alone / "metrics.parquet"
-    ).read_bytes()
+    for name, epsilon, seed in (("r0000-s1", 0.2, 1), ("r0000-s2", 0.2, 2),
+                                ("r0001-s1", 0.4, 1), ("r0001-s2", 0.4, 2)):  # fmt: skip
+        alone = tmp_path / name
+        Run.start(
+            validate({**SMALL, "seed": seed, "opinion": {"epsilon": epsilon}}), alone
+        ).execute()
+        assert (out / "runs" / name / "metrics.parquet").read_bytes() == (
+            alone / "metrics.parquet"
+        ).read_bytes(), name
 
 
 def test_a_second_call_skips_finished_runs_and_other_settings_are_refused(swept, scenario_file):
@@ -128,3 +135,17 @@ def test_a_damaged_sweep_json_is_one_line_for_sweep_report_and_dashboard(
     one_line_error(invoke("report", out), "sweep.json: not a sweep's settings")
     one_line_error(invoke("dashboard", out, "--port", "8050"), "sweep.json: not a sweep's settings")
     assert (out / "sweep.json").read_text() == "{not json"
+
+
+def test_a_ray_task_runs_numba_on_the_cpus_ray_gave_it():
+    """numba starts a thread per core in every worker: two workers on two cores ran four
+    threads. A task runs on as many threads as CPUs it was given (one)."""
+    import operator
+
+    import numba
+
+    from townsquare.experiments.ray_tasks import run_on_ray
+
+    got = {}
+    run_on_ray(operator.call, [numba.get_num_threads] * 2, got.__setitem__, workers=2)
+    assert got == {0: 1, 1: 1}

@@ -41,8 +41,8 @@ def run_on_ray(
             there = "no Ray cluster there" if address else "could not start"
             raise UserError(f"{where}: {there} ({text})") from None
     try:
-        remote = ray.remote(fn)
-        pending = {remote.remote(t): i for i, t in enumerate(tasks)}
+        remote = ray.remote(_in_task)
+        pending = {remote.remote(fn, t): i for i, t in enumerate(tasks)}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             index = pending.pop(ready[0])
@@ -61,6 +61,18 @@ def run_on_ray(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _in_task(fn: Callable, task):
+    """``fn(task)`` on a Ray worker, numba's threads cut to the CPUs Ray gave the task
+    (one by default): numba would start one per core in every worker, so two workers on
+    two cores ran four threads. Results do not depend on the number of threads."""
+    import numba
+    import ray
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    numba.set_num_threads(max(1, min(int(cpus), numba.config.NUMBA_NUM_THREADS)))
+    return fn(task)
 
 
 def check_ray(address: str | None) -> None:

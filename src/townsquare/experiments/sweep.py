@@ -147,7 +147,7 @@ def _holds(folder: Path, scenario) -> bool:
 def run_one(task: tuple[Plan, dict, str]) -> dict:
     """One run of the sweep (or its finished folder): its row of ``sweep.parquet``."""
     from ..config import load_scenario
-    from ..metrics.realism import measure_run
+    from ..metrics.realism import measure_run, scorecard
     from ..runner import Run
 
     plan, run, root = task
@@ -161,7 +161,11 @@ def run_one(task: tuple[Plan, dict, str]) -> dict:
     row["seed"] = run["seed"]
     row.update({k: summary.get(k) for k in TOTALS})
     row["wall_s"] = summary.get("wall_s")
-    row.update({f"metric_{k}": v for k, v in measure_run(folder).items()})
+    measures = measure_run(folder)
+    row.update({f"metric_{k}": v for k, v in measures.items()})
+    # the scorecard's verdict beside each value: inside the real band or not (None: no
+    # value to judge)
+    row.update({f"inside_{r.metric}": r.inside for r in scorecard(measures, run=str(folder)).rows})
     return row
 
 
