@@ -183,3 +183,71 @@ def test_the_server_listens_on_loopback_only(tmp_path):
             assert b"townsquare" in page.read()
     finally:
         server.stop()
+
+
+def test_a_sweep_page_opened_while_it_ran_shows_its_table_when_it_is_written(tmp_path):
+    """The sweep panel of a page opened before sweep.parquet existed: a note, choosers
+    hidden; once the table is written the next tick fills them (`sweep_controls`)."""
+    import json
+
+    from townsquare.dashboard.app import sweep_controls
+    from townsquare.experiments.sweep import write_table
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    runs = [{"name": f"r000{i}-s1", "values": {"opinion.epsilon": v}, "seed": 1}
+            for i, v in enumerate(("0.2", "0.4"))]  # fmt: skip
+    plan = {"scenario": "default", "grid": {"opinion.epsilon": ["0.2", "0.4"]}, "runs": runs}
+    (folder / "sweep.json").write_text(json.dumps(plan))
+    app = build_app(folder, tmp_path / "runs")
+    assert "has not finished" in app.layout["sweep-note"].children
+    assert app.layout["sweep-choose"].style == {"display": "none"}
+    sweep = {"plan": plan, "rows": []}
+    assert sweep_controls(folder, sweep) is None  # no table yet: the next tick tries again
+    rows = [{"run": r["name"], "opinion.epsilon": float(r["values"]["opinion.epsilon"]),
+             "seed": 1, "posts": 10 + i, "metric_posting_top10_share": 0.5 + i / 10}
+            for i, r in enumerate(runs)]  # fmt: skip
+    write_table(folder / "sweep.parquet", rows)
+    metrics, metric, keys, key, choosers, figure, note = sweep_controls(folder, sweep)
+    assert metrics == ["metric_posting_top10_share", "posts"] and metric == metrics[0]
+    assert (keys, key, note) == (["opinion.epsilon"], "opinion.epsilon", "")
+    assert choosers["display"] == "flex" and figure == {}
+    assert sweep["rows"] == rows
+    assert sweep_controls(folder, sweep) is None  # shown once, left alone after
+    shown = build_app(folder, tmp_path / "runs")  # a page opened after: shown at once
+    assert shown.layout["sweep-note"].children == ""
+    assert shown.layout["sweep-metric"].value == "metric_posting_top10_share"
+
+
+def test_a_view_follows_a_run_another_process_is_writing(tmp_path):
+    """The page's main case: `townsquare run` in another process, the view read while it
+    writes, as the page reads it. Each reading is at a flush, steps only go forward, and
+    the last reading is what the run wrote."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "run"
+    sets = ["users=3000", "steps=60", "seed=5", "record.flush_every=3"]
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "townsquare", "run", "default", "--out", str(out), "-q",
+         "--no-plot", "--no-report", *(a for s in sets for a in ("--set", s))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen = []
+    while writer.poll() is None:
+        try:
+            view = read_run(out)
+        except (UserError, OSError, ValueError):  # as the page: not started yet, or a
+            time.sleep(0.02)  # checkpoint removed between two reads; the next tick reads
+            continue
+        seen.append(view.step)
+        assert view.step % 3 == 0 and view.total("posts") >= 0
+        time.sleep(0.02)
+    assert writer.returncode == 0, writer.stderr.read()
+    assert seen == sorted(seen) and any(0 < s < 60 for s in seen), seen
+    view = read_run(out)
+    rows = pq.read_table(out / "metrics.parquet").to_pylist()
+    assert view.complete and view.step == 60
+    assert view.total("posts") == sum(r["posts"] for r in rows)

@@ -21,6 +21,7 @@ REFRESH_MS = 1000
 #: the page's input of each control (`CONTROLS`), in its order
 CONTROL_IDS = ("users", "steps", "seed", "ranking", "epsilon", "bots")
 INPUT = {"width": "100px"}
+CHOOSERS = {"display": "flex", "flexWrap": "wrap", "gap": "12px"}  # a sweep's metric and key
 CELL = {"padding": "3px 10px", "borderBottom": "1px solid #e3e6eb"}
 STATS = (  # element id, label, how it is read from the run
     ("stat-step", "step", lambda r: r.step),
@@ -120,9 +121,11 @@ def build_app(path: Path | None, runs_dir: Path):
     kind = folder_kind(path) if path is not None else None
     page_run = PageRun(runs_dir)
     cache = RunCache()
-    sweep_plan, sweep_rows = None, []
+    # the sweep's settings and rows; the rows come when sweep.parquet is written, and a
+    # sweep still running is read again at each tick until then
+    sweep = {"plan": None, "rows": []}
     if kind == "sweep":
-        sweep_plan, sweep_rows = _read_sweep_if_done(path)
+        sweep["plan"], sweep["rows"] = _read_sweep_if_done(path)
     app = Dash(__name__, title="townsquare dashboard", update_title=None)
     app.townsquare_page_run = page_run  # for tests and the server's shutdown
     # the controls start at the default scenario's own values, and take the values of
@@ -172,7 +175,7 @@ def build_app(path: Path | None, runs_dir: Path):
     )  # fmt: skip
     sweep_panel = html.Div()
     if kind == "sweep":
-        sweep_panel = _sweep_panel(path, sweep_plan, sweep_rows)
+        sweep_panel = _sweep_panel(path, sweep["plan"], sweep["rows"])
     app.layout = html.Div(
         [
             html.H1("townsquare", style={"margin": "4px 6px"}),
@@ -249,9 +252,24 @@ def build_app(path: Path | None, runs_dir: Path):
             Input("sweep-key", "value"),
         )
         def sweep_figure(metric, key):
-            if not metric or not key or not sweep_rows:  # an unfinished sweep: no table yet
+            if not metric or not key or not sweep["rows"]:  # unfinished: no table yet
                 return figures.empty_figure("", "")
-            return figures.sweep_figure(sweep_rows, list(sweep_plan["grid"]), key, metric)
+            return figures.sweep_figure(sweep["rows"], list(sweep["plan"]["grid"]), key, metric)
+
+        @app.callback(
+            Output("sweep-metric", "options"),
+            Output("sweep-metric", "value"),
+            Output("sweep-key", "options"),
+            Output("sweep-key", "value"),
+            Output("sweep-choose", "style"),
+            Output("sweep-fig", "style"),
+            Output("sweep-note", "children"),
+            Input("tick", "n_intervals"),
+            prevent_initial_call=True,
+        )
+        def sweep_finished(_tick):
+            shown = sweep_controls(path, sweep)
+            return shown if shown is not None else (no_update,) * 7
 
         @app.callback(
             Output("shown", "data", allow_duplicate=True),
@@ -327,6 +345,27 @@ def _read_sweep_if_done(path: Path):
     return read_sweep(path)
 
 
+def sweep_controls(path: Path, sweep: dict):
+    """What the sweep panel shows once sweep.parquet is there, for a page opened while
+    the sweep ran: (metric options, metric, key options, key, the choosers' style, the
+    figure's style, the note), with ``sweep`` updated; None while the table is missing
+    or already shown."""
+    from ..report.sweep import metric_columns
+
+    if sweep["rows"]:
+        return None
+    try:
+        plan, rows = _read_sweep_if_done(path)
+    except (UserError, OSError, ValueError):  # being written, or damaged: try again later
+        return None
+    columns = metric_columns(rows)
+    if not columns:
+        return None
+    sweep["plan"], sweep["rows"] = plan, rows
+    keys = list(plan.get("grid", {}))
+    return (columns, columns[0], keys, keys[0] if keys else None, CHOOSERS, {}, "")
+
+
 def _sweep_panel(path: Path, plan: dict, rows: list[dict]):
     from dash import dcc, html
 
@@ -335,29 +374,28 @@ def _sweep_panel(path: Path, plan: dict, rows: list[dict]):
     names = [r["name"] for r in plan.get("runs", [])]
     columns = metric_columns(rows)
     keys = list(plan.get("grid", {}))
-    parts = [html.H3(f"Sweep of {plan.get('scenario')}: {len(names)} runs")]
-    if columns:
-        parts += [
-            html.Div(
-                [
-                    html.Label(["metric", dcc.Dropdown(id="sweep-metric", options=columns,
-                                                       value=columns[0], clearable=False,
-                                                       style={"width": "320px"})]),
-                    html.Label(["against", dcc.Dropdown(id="sweep-key", options=keys,
-                                                        value=keys[0], clearable=False,
-                                                        style={"width": "240px"})]),
-                ],
-                style={**STYLE["row"], "gap": "12px"},
-            ),
-            dcc.Graph(id="sweep-fig"),
-        ]  # fmt: skip
-    else:
-        parts += [
-            html.P("The sweep has not finished: sweep.parquet is not written yet."),
-            dcc.Dropdown(id="sweep-metric", style={"display": "none"}),
-            dcc.Dropdown(id="sweep-key", style={"display": "none"}),
-            dcc.Graph(id="sweep-fig", style={"display": "none"}),
-        ]
+    hidden = {"display": "none"}
+    parts = [
+        html.H3(f"Sweep of {plan.get('scenario')}: {len(names)} runs"),
+        html.P(
+            "" if columns else "The sweep has not finished: sweep.parquet is not written yet.",
+            id="sweep-note",
+        ),
+        html.Div(
+            [
+                html.Label(["metric", dcc.Dropdown(
+                    id="sweep-metric", options=columns, value=columns[0] if columns else None,
+                    clearable=False, style={"width": "320px"})]),
+                html.Label(["against", dcc.Dropdown(
+                    id="sweep-key", options=keys if columns else [],
+                    value=keys[0] if columns and keys else None, clearable=False,
+                    style={"width": "240px"})]),
+            ],
+            id="sweep-choose",
+            style=CHOOSERS if columns else hidden,
+        ),
+        dcc.Graph(id="sweep-fig", style={} if columns else hidden),
+    ]  # fmt: skip
     parts.append(
         html.Label(["browse a run", dcc.Dropdown(id="sweep-run", options=names,
                                                   style={"width": "240px"})])
