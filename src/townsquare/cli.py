@@ -809,7 +809,8 @@ def sweep(
     tasks. Finished runs are skipped when the same command runs again. Writes
     OUT/runs/rNNNN-sSEED/ (each exactly what `townsquare run` makes), OUT/sweep.json (which
     run holds which values) and OUT/sweep.parquet (one row per run: the values, the seed,
-    the summary totals and the realism metrics) (docs/sweeps.md)."""
+    the summary totals, the realism metrics and whether each is inside its real band)
+    (docs/sweeps.md)."""
     from .experiments import sweep as sw
     from .experiments.ray_tasks import check_ray
     from .outputs import check_reproduce_folder, claim_reproduce_folder

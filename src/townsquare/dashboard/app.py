@@ -265,10 +265,11 @@ def build_app(path: Path | None, runs_dir: Path):
             Output("sweep-fig", "style"),
             Output("sweep-note", "children"),
             Input("tick", "n_intervals"),
+            State("sweep-metric", "options"),
             prevent_initial_call=True,
         )
-        def sweep_finished(_tick):
-            shown = sweep_controls(path, sweep)
+        def sweep_finished(_tick, options):
+            shown = sweep_controls(path, sweep, page_has_table=bool(options))
             return shown if shown is not None else (no_update,) * 7
 
         @app.callback(
@@ -345,24 +346,26 @@ def _read_sweep_if_done(path: Path):
     return read_sweep(path)
 
 
-def sweep_controls(path: Path, sweep: dict):
-    """What the sweep panel shows once sweep.parquet is there, for a page opened while
-    the sweep ran: (metric options, metric, key options, key, the choosers' style, the
-    figure's style, the note), with ``sweep`` updated; None while the table is missing
-    or already shown."""
+def sweep_controls(path: Path, sweep: dict, page_has_table: bool):
+    """What a page's sweep panel shows once sweep.parquet is there, for a page made while
+    the sweep ran (the server's layout is the one of its start: a page loaded later
+    starts so too): (metric options, metric, key options, key, the choosers' style, the
+    figure's style, the note); ``sweep`` keeps the table once read. None while the table
+    is missing, or when the page shows it already."""
     from ..report.sweep import metric_columns
 
-    if sweep["rows"]:
+    if page_has_table:
         return None
-    try:
-        plan, rows = _read_sweep_if_done(path)
-    except (UserError, OSError, ValueError):  # being written, or damaged: try again later
-        return None
-    columns = metric_columns(rows)
-    if not columns:
-        return None
-    sweep["plan"], sweep["rows"] = plan, rows
-    keys = list(plan.get("grid", {}))
+    if not sweep["rows"]:
+        try:
+            plan, rows = _read_sweep_if_done(path)
+        except (UserError, OSError, ValueError):  # being written, or damaged: later
+            return None
+        if not metric_columns(rows):
+            return None
+        sweep["plan"], sweep["rows"] = plan, rows
+    columns = metric_columns(sweep["rows"])
+    keys = list(sweep["plan"].get("grid", {}))
     return (columns, columns[0], keys, keys[0] if keys else None, CHOOSERS, {}, "")
 
 
@@ -449,10 +452,11 @@ class Server:
                 try:
                     probe.bind(("127.0.0.1", port))
                 except PermissionError as exc:  # a privileged port, or a policy's refusal
+                    advice = "choose a port above 1023" if port < 1024 else "choose another --port"
                     raise UserError(
                         f"--port {port}: cannot serve on 127.0.0.1:{port} "
                         f"({exc.strerror or 'permission denied'}); this user may not listen "
-                        "there: choose a port above 1023"
+                        f"there: {advice}"
                     ) from None
                 except OSError as exc:
                     raise busy(exc.strerror or type(exc).__name__) from None

@@ -10,7 +10,8 @@ run directory each, run as Ray tasks (docs/sweeps.md).
 * **Resumable:** a run whose folder holds a complete ``summary.json`` of the same
   resolved scenario is not run again; an unfinished or different one is started afresh.
 * **``sweep.parquet``:** one row per run: the swept values, the seed, the run's summary
-  totals and its realism metrics (`metrics.realism.measure`).
+  totals, its realism metrics (`metrics.realism.measure`) and whether each lies inside its
+  real band (the scorecard's verdict).
 * **Ray:** a local Ray by default (``workers`` CPUs), the cluster at ``address`` if
   given.
 """
