@@ -219,20 +219,14 @@ def build_app(path: Path | None, runs_dir: Path):
         Input("btn-resume", "n_clicks"),
         Input("btn-stop", "n_clicks"),
         State("ctl-scenario", "value"),
-        State("ctl-users", "value"),
-        State("ctl-steps", "value"),
-        State("ctl-seed", "value"),
-        State("ctl-ranking", "value"),
-        State("ctl-epsilon", "value"),
-        State("ctl-bots", "value"),
+        *(State(f"ctl-{name}", "value") for name in CONTROL_IDS),
         prevent_initial_call=True,
     )
-    def buttons(_s, _p, _st, _r, _x, scenario, users, steps, seed, ranking, epsilon, bots):
+    def buttons(_s, _p, _st, _r, _x, scenario, *values):
         button = ctx.triggered_id
         if button == "btn-start":
-            values = dict(zip((k for k, _ in CONTROLS), (users, steps, seed, ranking, epsilon, bots),
-                              strict=True))  # fmt: skip
-            overrides = [f"{k}={v}" for k, v in values.items() if v is not None]
+            keys = (k for k, _ in CONTROLS)
+            overrides = [f"{k}={v}" for k, v in zip(keys, values, strict=True) if v is not None]
             try:
                 folder = page_run.start(scenario, overrides)
             except UserError as exc:
@@ -352,31 +346,37 @@ def sweep_controls(path: Path, sweep: dict, page_has_table: bool):
     starts so too): (metric options, metric, key options, key, the choosers' style, the
     figure's style, the note); ``sweep`` keeps the table once read. None while the table
     is missing, or when the page shows it already."""
-    from ..report.sweep import metric_columns
 
     if page_has_table:
         return None
-    if not sweep["rows"]:
+    plan, rows = sweep["plan"], sweep["rows"]
+    if not rows:
         try:
             plan, rows = _read_sweep_if_done(path)
         except (UserError, OSError, ValueError):  # being written, or damaged: later
             return None
-        if not metric_columns(rows):
-            return None
-        sweep["plan"], sweep["rows"] = plan, rows
-    columns = metric_columns(sweep["rows"])
-    keys = list(sweep["plan"].get("grid", {}))
-    return (columns, columns[0], keys, keys[0] if keys else None, CHOOSERS, {}, "")
+    choices = _choices(plan, rows)
+    if not choices[0]:
+        return None
+    sweep["plan"], sweep["rows"] = plan, rows
+    return (*choices, CHOOSERS, {}, "")
+
+
+def _choices(plan: dict, rows: list[dict]):
+    """(the metrics a sweep's figure can draw, the first, the swept keys, the first):
+    no metric, and no key offered, until the table has rows."""
+    from ..report.sweep import metric_columns
+
+    columns = metric_columns(rows)
+    keys = list(plan.get("grid", {})) if columns else []
+    return columns, columns[0] if columns else None, keys, keys[0] if keys else None
 
 
 def _sweep_panel(path: Path, plan: dict, rows: list[dict]):
     from dash import dcc, html
 
-    from ..report.sweep import metric_columns
-
     names = [r["name"] for r in plan.get("runs", [])]
-    columns = metric_columns(rows)
-    keys = list(plan.get("grid", {}))
+    columns, metric, keys, key = _choices(plan, rows)
     hidden = {"display": "none"}
     parts = [
         html.H3(f"Sweep of {plan.get('scenario')}: {len(names)} runs"),
@@ -387,11 +387,10 @@ def _sweep_panel(path: Path, plan: dict, rows: list[dict]):
         html.Div(
             [
                 html.Label(["metric", dcc.Dropdown(
-                    id="sweep-metric", options=columns, value=columns[0] if columns else None,
-                    clearable=False, style={"width": "320px"})]),
+                    id="sweep-metric", options=columns, value=metric, clearable=False,
+                    style={"width": "320px"})]),
                 html.Label(["against", dcc.Dropdown(
-                    id="sweep-key", options=keys if columns else [],
-                    value=keys[0] if columns and keys else None, clearable=False,
+                    id="sweep-key", options=keys, value=key, clearable=False,
                     style={"width": "240px"})]),
             ],
             id="sweep-choose",

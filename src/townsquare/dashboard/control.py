@@ -35,16 +35,10 @@ def scenario_values(name: str) -> dict[str, object]:
     """The built-in scenario ``name``'s own value of each control (`CONTROLS`): what the
     page shows when the scenario is chosen, so that Start with nothing edited makes the
     scenario's own run (an election's steps reach its last day)."""
-    from ..config import load_scenario
+    from ..config import load_scenario, scenario_value
 
-    config = load_scenario(name).model_dump()
-    values = {}
-    for key, _ in CONTROLS:
-        value = config
-        for part in key.split("."):
-            value = value[part]
-        values[key] = value
-    return values
+    scenario = load_scenario(name)
+    return {key: scenario_value(scenario, key) for key, _ in CONTROLS}
 
 
 @dataclass

@@ -166,7 +166,7 @@ def run_one(task: tuple[Plan, dict, str]) -> dict:
     row.update({f"metric_{k}": v for k, v in measures.items()})
     # the scorecard's verdict beside each value: inside the real band or not (None: no
     # value to judge)
-    row.update({f"inside_{r.metric}": r.inside for r in scorecard(measures, run=str(folder)).rows})
+    row.update({f"inside_{r.metric}": r.inside for r in scorecard(measures).rows})
     return row
 
 
